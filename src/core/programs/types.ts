@@ -1,0 +1,40 @@
+import type { JsonValue } from '../jcs.ts';
+
+/**
+ * A program is a pure, deterministic function of (state, transaction). It never reads clocks,
+ * randomness, the environment or the network; everything it may look at is in the state view,
+ * and it declares up front which keys a call reads so the executor can load them in one batch.
+ */
+export interface ProgramTx {
+  sender: string;
+  nonce: number;
+  call: string;
+  args: Record<string, JsonValue>;
+}
+
+/** Read-only view of state as of the start of the transaction (including earlier writes in the round). */
+export interface StateView {
+  get(key: string): JsonValue | undefined;
+}
+
+/** `null` deletes the key. Keys under `sys/` are refused by the executor. */
+export type Writes = Map<string, JsonValue | null>;
+
+export type ProgramResult = { ok: true; writes: Writes } | { ok: false; code: string };
+
+export interface Program<Config = unknown> {
+  readonly name: string;
+  /** Validates and normalizes the subtree's `config`; throws DstpError('invalid_config'). */
+  parseConfig(config: unknown): Config;
+  /** Validates the genesis entries against the config; throws DstpError('invalid_genesis'). */
+  checkGenesis(config: Config, entries: readonly { key: string; value: JsonValue }[]): void;
+  /**
+   * Structural check of a call at accept time (unknown call, wrong arg types) so malformed
+   * transactions are refused before they reach the log; throws DstpError('unknown_call' | 'invalid_args').
+   */
+  checkCall(config: Config, call: string, args: Record<string, JsonValue>): void;
+  /** The state keys `apply` may read for this transaction. */
+  reads(config: Config, tx: ProgramTx): string[];
+  /** Executes one transaction. Failures are codes, never exceptions. */
+  apply(config: Config, state: StateView, tx: ProgramTx): ProgramResult;
+}
