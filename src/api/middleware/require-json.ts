@@ -1,0 +1,20 @@
+import type { MiddlewareHandler } from 'hono';
+import { problem } from '../problem.ts';
+
+const JSON_MEDIA = /^application\/([\w.-]+\+)?json$/i;
+
+/**
+ * Hono's JSON validator silently sees `{}` when the Content-Type is not JSON; a body we cannot
+ * trust to be JSON must be refused outright (415), before any validation runs.
+ */
+export const requireJson: MiddlewareHandler = async (c, next) => {
+  const method = c.req.method;
+  if (method === 'POST' || method === 'PUT' || method === 'PATCH') {
+    const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim();
+    const hasBody = c.req.header('content-length') !== '0' || c.req.header('transfer-encoding') !== undefined;
+    if (!JSON_MEDIA.test(type) && (hasBody || type !== '')) {
+      return problem(c, 'unsupported_media_type', `expected Content-Type: application/json, got ${type || 'none'}`);
+    }
+  }
+  await next();
+};

@@ -1,0 +1,128 @@
+import type { Context } from 'hono';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { DstpError, type CoreErrorCode } from '../core/errors.ts';
+
+/**
+ * RFC 9457 problem details. Every error the API sends goes through here, so the mapping from a
+ * stable `code` to an HTTP status lives in exactly one table.
+ */
+export type ProblemCode =
+  | 'validation_failed'
+  | 'malformed_json'
+  | 'unsupported_media_type'
+  | 'payload_too_large'
+  | 'bad_signature'
+  | 'nonce_mismatch'
+  | 'network_mismatch'
+  | 'unknown_subtree'
+  | 'subtree_exists'
+  | 'subtree_halted'
+  | 'not_found'
+  | 'unauthorized'
+  | 'forbidden'
+  | 'rate_limited'
+  | 'method_not_allowed'
+  | 'conflict'
+  | 'unavailable'
+  | 'internal_error'
+  | CoreErrorCode;
+
+const STATUS: Record<string, ContentfulStatusCode> = {
+  validation_failed: 400,
+  malformed_json: 400,
+  network_mismatch: 400,
+  unsupported_media_type: 415,
+  payload_too_large: 413,
+  value_too_large: 413,
+  bad_signature: 401,
+  invalid_signature: 401,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  unknown_subtree: 404,
+  method_not_allowed: 405,
+  nonce_mismatch: 409,
+  subtree_exists: 409,
+  subtree_halted: 409,
+  conflict: 409,
+  rate_limited: 429,
+  internal_error: 500,
+  unavailable: 503,
+};
+
+const TITLE: Record<string, string> = {
+  validation_failed: 'Request failed validation',
+  malformed_json: 'Body is not valid JSON',
+  unsupported_media_type: 'Body must be application/json',
+  payload_too_large: 'Payload too large',
+  value_too_large: 'Value too large',
+  bad_signature: 'Signature does not verify',
+  invalid_signature: 'Signature is malformed',
+  nonce_mismatch: 'Nonce is not the next one',
+  network_mismatch: 'Wrong network',
+  unknown_subtree: 'Unknown subtree',
+  subtree_exists: 'Subtree already exists',
+  subtree_halted: 'Subtree is halted',
+  not_found: 'Not found',
+  unauthorized: 'Unauthorized',
+  forbidden: 'Forbidden',
+  rate_limited: 'Too many requests',
+  internal_error: 'Internal error',
+  unavailable: 'Temporarily unavailable',
+};
+
+export function statusOf(code: string): ContentfulStatusCode {
+  return STATUS[code] ?? 400; // core validation codes (invalid_key, invalid_args, …) are client errors
+}
+
+/** A domain error raised by services; routes never build problem bodies by hand. */
+export class ApiError extends Error {
+  override readonly name = 'ApiError';
+  constructor(
+    readonly code: ProblemCode,
+    readonly detail: string,
+    readonly extra: Record<string, unknown> = {},
+  ) {
+    super(detail);
+  }
+}
+
+export interface ProblemBody {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  code: string;
+  [k: string]: unknown;
+}
+
+export function problemBody(code: string, detail: string, extra: Record<string, unknown> = {}): ProblemBody {
+  const status = statusOf(code);
+  return {
+    ...extra,
+    type: `urn:dstp:problem:${code}`,
+    title: TITLE[code] ?? humanize(code),
+    status,
+    detail,
+    code,
+  };
+}
+
+export function problem(c: Context, code: string, detail: string, extra: Record<string, unknown> = {}): Response {
+  const body = problemBody(code, detail, extra);
+  return c.body(JSON.stringify(body), body.status as ContentfulStatusCode, {
+    'content-type': 'application/problem+json',
+  });
+}
+
+/** Maps anything thrown inside a handler to problem+json; only unknown failures become 500. */
+export function problemFromError(c: Context, err: unknown): Response {
+  if (err instanceof ApiError) return problem(c, err.code, err.detail, err.extra);
+  if (err instanceof DstpError) return problem(c, err.code, err.message, err.details ? { details: err.details } : {});
+  return problem(c, 'internal_error', 'the node failed to handle this request; it has been logged');
+}
+
+function humanize(code: string): string {
+  const s = code.replace(/_/g, ' ');
+  return s.charAt(0).toUpperCase() + s.slice(1);
+}

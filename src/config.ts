@@ -1,0 +1,94 @@
+import { z } from 'zod';
+
+/**
+ * The node's whole configuration, validated once at start. This is the only module that looks at
+ * the environment: everything else receives a `Config` value, so Workers and tests build fresh ones.
+ */
+const flag = z
+  .enum(['1', '0', 'true', 'false', 'yes', 'no', 'on', 'off', ''])
+  .transform((v) => ['1', 'true', 'yes', 'on'].includes(v));
+
+const intIn = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+export const configSchema = z.object({
+  PORT: intIn(0, 65535).default(8787),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  DSTP_DATABASE_URL: z
+    .string()
+    .regex(/^(file:|libsql:|https?:|wss?:)/, 'must start with file:, libsql:, http(s): or ws(s):')
+    .default('file:./data/dstp.db'),
+  DSTP_DATABASE_AUTH_TOKEN: z.string().min(1).optional(),
+  DSTP_NETWORK: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'must be 1-64 characters of [a-z0-9._-]')
+    .default('dstp-local'),
+  DSTP_NODE_KEY: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/, 'must be a 32-byte ed25519 secret key in lowercase hex')
+    .optional(),
+  DSTP_DATA_DIR: z.string().min(1).optional(),
+  DSTP_ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  DSTP_OPEN_SUBTREES: flag.default(false),
+  DSTP_ROUND_INTERVAL_MS: intIn(10, 3_600_000).default(200),
+  DSTP_MAX_ROUND_TXS: intIn(1, 100_000).default(5000),
+  DSTP_LEASE_TTL_MS: intIn(500, 600_000).default(5000),
+  DSTP_ORIGIN: z.string().min(1).max(255).optional(),
+  DSTP_LOG: z.enum(['silent', 'error', 'info', 'debug']).default('info'),
+});
+
+export interface Config {
+  port: number;
+  host: string;
+  databaseUrl: string;
+  databaseAuthToken?: string;
+  network: string;
+  nodeKeyHex?: string;
+  /** Where a generated node key is kept: the file database's folder unless set. */
+  dataDir: string;
+  adminToken?: string;
+  openSubtrees: boolean;
+  roundIntervalMs: number;
+  maxRoundTxs: number;
+  leaseTtlMs: number;
+  origin: string;
+  log: 'silent' | 'error' | 'info' | 'debug';
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const parsed = configSchema.safeParse(
+    Object.fromEntries(Object.entries(env).filter(([k, v]) => k in configSchema.shape && v !== undefined)),
+  );
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  const e = parsed.data;
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    databaseUrl: e.DSTP_DATABASE_URL,
+    ...(e.DSTP_DATABASE_AUTH_TOKEN ? { databaseAuthToken: e.DSTP_DATABASE_AUTH_TOKEN } : {}),
+    network: e.DSTP_NETWORK,
+    ...(e.DSTP_NODE_KEY ? { nodeKeyHex: e.DSTP_NODE_KEY } : {}),
+    dataDir: e.DSTP_DATA_DIR ?? dataDirOf(e.DSTP_DATABASE_URL),
+    ...(e.DSTP_ADMIN_TOKEN ? { adminToken: e.DSTP_ADMIN_TOKEN } : {}),
+    openSubtrees: e.DSTP_OPEN_SUBTREES,
+    roundIntervalMs: e.DSTP_ROUND_INTERVAL_MS,
+    maxRoundTxs: e.DSTP_MAX_ROUND_TXS,
+    leaseTtlMs: e.DSTP_LEASE_TTL_MS,
+    origin: e.DSTP_ORIGIN ?? `dstp.local/${e.DSTP_NETWORK}`,
+    log: e.DSTP_LOG,
+  };
+}
+
+/** `file:./data/dstp.db` → `./data`; remote databases keep local files in `./data`. */
+function dataDirOf(url: string): string {
+  if (!url.startsWith('file:')) return './data';
+  const path = url.slice('file:'.length).split('?')[0] ?? '';
+  const slash = path.lastIndexOf('/');
+  return slash <= 0 ? (slash === 0 ? '/' : '.') : path.slice(0, slash);
+}

@@ -1,0 +1,74 @@
+import { describe, expect, test } from 'bun:test';
+import { startScheduler } from '../../src/leader/scheduler.ts';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('leader scheduler', () => {
+  test('runs passes on the interval and never two at once', async () => {
+    let active = 0;
+    let maxActive = 0;
+    let passes = 0;
+    const s = startScheduler({
+      intervalMs: 5,
+      pass: async () => {
+        active++;
+        maxActive = Math.max(maxActive, active);
+        await sleep(3);
+        passes++;
+        active--;
+      },
+    });
+    await sleep(80);
+    await s.stop();
+    expect(passes).toBeGreaterThan(3);
+    expect(maxActive).toBe(1);
+  });
+
+  test('a kick runs a pass long before the interval, and a kick during a pass runs one more after it', async () => {
+    const starts: number[] = [];
+    const s = startScheduler({
+      intervalMs: 10_000,
+      pass: async () => {
+        starts.push(performance.now());
+        await sleep(20);
+      },
+    });
+    await sleep(5); // the initial pass is running
+    s.kick(); // arrives mid-pass: must cause exactly one follow-up pass
+    s.kick();
+    await sleep(80);
+    await s.stop();
+    expect(starts.length).toBe(2);
+  });
+
+  test('a steady stream of kicks cannot starve the pass', async () => {
+    let passes = 0;
+    const s = startScheduler({ intervalMs: 10_000, debounceMs: 5, pass: async () => void passes++ });
+    await sleep(5);
+    const before = passes;
+    const until = performance.now() + 60;
+    while (performance.now() < until) {
+      s.kick();
+      await sleep(1);
+    }
+    await s.stop();
+    expect(passes - before).toBeGreaterThanOrEqual(3);
+  });
+
+  test('an error in a pass is reported and the loop goes on', async () => {
+    const errors: unknown[] = [];
+    let passes = 0;
+    const s = startScheduler({
+      intervalMs: 5,
+      pass: async () => {
+        passes++;
+        if (passes === 1) throw new Error('boom');
+      },
+      onError: (e) => errors.push(e),
+    });
+    await sleep(40);
+    await s.stop();
+    expect(errors.length).toBe(1);
+    expect(passes).toBeGreaterThan(2);
+  });
+});
