@@ -21,6 +21,11 @@ export type CoreErrorCode =
   | 'invalid_config'
   | 'invalid_genesis'
   | 'invalid_mode'
+  | 'invalid_subtree'
+  | 'invalid_round'
+  | 'round_mismatch'
+  | 'nonce_mismatch'
+  | 'undeclared_read'
   | 'missing_node'
   | 'invalid_range';
 
