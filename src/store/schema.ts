@@ -1,0 +1,143 @@
+import { sql } from 'drizzle-orm';
+import { blob, check, index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import type { JsonValue } from '../core/jcs.ts';
+
+/**
+ * The node's tables (lead notes, "Data model"). Hashes and ids are lowercase hex text where people
+ * read them (API, logs); tree nodes and values are content-addressed by raw 32-byte blobs, which
+ * halves their key size on the hottest tables.
+ *
+ * Change a table here, then run `npm run db:generate`: drizzle-kit writes the SQL migration under
+ * migrations/ and the embed step copies it into migrations.generated.ts for runtimes without files.
+ */
+
+export const SUBTREE_STATUSES = ['active', 'halted'] as const;
+export type SubtreeStatus = (typeof SUBTREE_STATUSES)[number];
+
+export const TX_STATUSES = ['pending', 'executed', 'failed'] as const;
+export type TxStatus = (typeof TX_STATUSES)[number];
+
+export const ROUND_STATUSES = ['final', 'proposed'] as const;
+export type RoundStatus = (typeof ROUND_STATUSES)[number];
+
+export const subtrees = sqliteTable(
+  'subtrees',
+  {
+    id: text('id').primaryKey(),
+    parent: text('parent').notNull(),
+    owner: text('owner').notNull(),
+    name: text('name').notNull(),
+    program: text('program').notNull(),
+    config: text('config', { mode: 'json' }).$type<JsonValue>().notNull(),
+    mode: text('mode', { mode: 'json' }).$type<JsonValue>().notNull(),
+    /** The full signed creation body, kept so anyone can re-verify the subtree's origin. */
+    request: text('request', { mode: 'json' }).$type<JsonValue>().notNull(),
+    status: text('status', { enum: SUBTREE_STATUSES }).notNull().default('active'),
+    /** Latest FINAL round. */
+    height: integer('height').notNull(),
+    /** State root after `height`. */
+    root: text('root').notNull(),
+    /** Hash of round `height`. */
+    headHash: text('head_hash').notNull(),
+    /** Next sequence number of the transaction log (= number of accepted transactions). */
+    logSize: integer('log_size').notNull().default(0),
+    createdAt: integer('created_at').notNull(),
+  },
+  (t) => [
+    index('subtrees_parent_id').on(t.parent, t.id),
+    check('subtrees_status', sql`${t.status} IN ('active', 'halted')`),
+  ],
+);
+
+export const txs = sqliteTable(
+  'txs',
+  {
+    id: text('id').primaryKey(),
+    subtree: text('subtree')
+      .notNull()
+      .references(() => subtrees.id),
+    seq: integer('seq').notNull(),
+    sender: text('sender').notNull(),
+    nonce: integer('nonce').notNull(),
+    /** `{tx, sig}` as received (JSON). The acceptance signature is re-created on demand. */
+    body: text('body').notNull(),
+    acceptedAt: integer('accepted_at').notNull(),
+    status: text('status', { enum: TX_STATUSES }).notNull().default('pending'),
+    height: integer('height'),
+    idx: integer('idx'),
+    code: text('code'),
+  },
+  (t) => [
+    uniqueIndex('txs_subtree_seq').on(t.subtree, t.seq),
+    // Also answers "max nonce of (subtree, sender)" from the index alone.
+    uniqueIndex('txs_subtree_sender_nonce').on(t.subtree, t.sender, t.nonce),
+    // Partial: holds only the work queue, so pending scans stay small however long the log grows.
+    index('txs_pending').on(t.subtree, t.seq).where(sql`status = 'pending'`),
+    index('txs_round').on(t.subtree, t.height, t.idx),
+    check('txs_status', sql`${t.status} IN ('pending', 'executed', 'failed')`),
+  ],
+);
+
+export const rounds = sqliteTable(
+  'rounds',
+  {
+    subtree: text('subtree')
+      .notNull()
+      .references(() => subtrees.id),
+    height: integer('height').notNull(),
+    hash: text('hash').notNull(),
+    header: text('header', { mode: 'json' }).$type<JsonValue>().notNull(),
+    signatures: text('signatures', { mode: 'json' }).$type<RoundSignature[]>().notNull(),
+    txIds: text('tx_ids', { mode: 'json' }).$type<string[]>().notNull(),
+    stateRoot: text('state_root').notNull(),
+    status: text('status', { enum: ROUND_STATUSES }).notNull().default('final'),
+    createdAt: integer('created_at').notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.subtree, t.height] }),
+    uniqueIndex('rounds_hash').on(t.hash),
+    check('rounds_status', sql`${t.status} IN ('final', 'proposed')`),
+  ],
+);
+
+export interface RoundSignature {
+  signer: string;
+  sig: string;
+}
+
+/**
+ * Content-addressed tree nodes shared by every subtree: hash = H(bytes), bytes = 65-byte preimage.
+ * Created WITHOUT ROWID in the migration (drizzle has no flag for it): the row is tiny, so keeping it
+ * in the primary-key b-tree saves a second index and a lookup per read.
+ */
+export const smtNodes = sqliteTable('smt_nodes', {
+  hash: blob('hash', { mode: 'buffer' }).primaryKey(),
+  bytes: blob('bytes', { mode: 'buffer' }).notNull(),
+});
+
+/** Content-addressed values: hash = H(jcs bytes), json = those bytes as text. */
+export const smtValues = sqliteTable('smt_values', {
+  hash: blob('hash', { mode: 'buffer' }).primaryKey(),
+  json: text('json').notNull(),
+});
+
+/** Leader leases. `token` only ever rises: it fences writes of a leader that lost the lease. */
+export const lease = sqliteTable('lease', {
+  name: text('name').primaryKey(),
+  holder: text('holder').notNull(),
+  token: integer('token').notNull(),
+  expiresAt: integer('expires_at').notNull(),
+});
+
+/** Outbox for webhooks: written in the same transaction as the round or subtree it reports. */
+export const events = sqliteTable(
+  'events',
+  {
+    seq: integer('seq').primaryKey({ autoIncrement: true }),
+    type: text('type').notNull(),
+    subtree: text('subtree'),
+    data: text('data', { mode: 'json' }).$type<JsonValue>().notNull(),
+    createdAt: integer('created_at').notNull(),
+  },
+  (t) => [index('events_subtree_seq').on(t.subtree, t.seq)],
+);
