@@ -87,17 +87,18 @@ export function parseArgs(value: unknown): Record<string, JsonValue> {
 
 /**
  * A public key field must be a valid key written in its one canonical form, because the string
- * itself is the account address: two spellings of one key would be two accounts.
+ * itself is the account address: two spellings of one key would be two accounts. Errors keep the
+ * key's own code (`invalid_key`, `unsupported_scheme`) unless `code` names the caller's.
  */
-export function parseKeyField(value: unknown, field: string): string {
-  if (typeof value !== 'string') fail('invalid_key', `${field} must be a public key string`, { field });
+export function parseKeyField(value: unknown, field: string, code?: CoreErrorCode): string {
   try {
+    if (typeof value !== 'string') fail('invalid_key', `${field} must be a public key string`, { field });
     parsePublicKey(value);
+    return value;
   } catch (e) {
-    if (e instanceof DstpError) throw new DstpError(e.code, `${field}: ${e.message}`, { ...e.details, field });
+    if (e instanceof DstpError) throw new DstpError(code ?? e.code, `${field}: ${e.message}`, { ...e.details, field });
     throw e;
   }
-  return value;
 }
 
 export function parseSigHex(value: unknown, field: string, code: CoreErrorCode = 'invalid_tx'): string {

@@ -1,6 +1,8 @@
+import { executeRound, loadedState, planReads } from '../../src/core/execute.ts';
 import { sha256 } from '../../src/core/hash.ts';
 import { utf8 } from '../../src/core/hex.ts';
 import type { JsonValue } from '../../src/core/jcs.ts';
+import type { Program } from '../../src/core/programs/types.ts';
 import { publicKeyFromSecret, type Scheme } from '../../src/core/keys.ts';
 import { signTx, txIdHex, type IdentifiedTx, type Tx, type TxEnvelope } from '../../src/core/tx.ts';
 
@@ -35,4 +37,21 @@ export function signed(from: Party, nonce: number, call: string, args: Record<st
 
 export function identified(tx: Tx): IdentifiedTx {
   return { id: txIdHex(tx), tx };
+}
+
+/**
+ * Executes txs against a full state held in a Map, loading only the planned reads (as the node
+ * does), and returns the executor's output plus the state after applying its writes.
+ */
+export function runRound(program: Program, config: unknown, state: ReadonlyMap<string, JsonValue>, txs: Tx[]) {
+  const ids = txs.map(identified);
+  const planned = planReads(program, config, ids);
+  const view = loadedState(new Map(planned.map((k) => [k, state.get(k)])));
+  const out = executeRound({ program, config, txs: ids, state: view });
+  const after = new Map(state);
+  for (const [k, v] of out.writes) {
+    if (v === null) after.delete(k);
+    else after.set(k, v);
+  }
+  return { ...out, after, planned };
 }

@@ -12,7 +12,10 @@ export interface ProgramTx {
   args: Record<string, JsonValue>;
 }
 
-/** Read-only view of state as of the start of the transaction (including earlier writes in the round). */
+/**
+ * Read-only view of state as of the start of the transaction (including earlier writes in the
+ * round). `undefined` means the key is absent.
+ */
 export interface StateView {
   get(key: string): JsonValue | undefined;
 }
@@ -33,8 +36,14 @@ export interface Program<Config = unknown> {
    * transactions are refused before they reach the log; throws DstpError('unknown_call' | 'invalid_args').
    */
   checkCall(config: Config, call: string, args: Record<string, JsonValue>): void;
-  /** The state keys `apply` may read for this transaction. */
+  /**
+   * The state keys `apply` may read for this transaction. Called only after `checkCall` passed.
+   * Reading any other key makes the executor's view throw `undeclared_read` and abort the round.
+   */
   reads(config: Config, tx: ProgramTx): string[];
-  /** Executes one transaction. Failures are codes, never exceptions. */
+  /**
+   * Executes one transaction whose call passed `checkCall`. Failures are codes (`[a-z][a-z0-9_]*`),
+   * never exceptions; an exception anyway becomes the failure `program_error`.
+   */
   apply(config: Config, state: StateView, tx: ProgramTx): ProgramResult;
 }
