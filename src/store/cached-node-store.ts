@@ -1,0 +1,115 @@
+import type { Hash32 } from '../core/hash.ts';
+import type { NodeStore, StoredNode } from '../core/smt/node-store.ts';
+import type { StoredValue, ValueStore } from './node-store.ts';
+import { hashKey } from './sql.ts';
+
+/**
+ * Least-recently-used map on top of Map's insertion order: a hit re-inserts the key at the end,
+ * eviction drops the first key.
+ */
+export class Lru<V> {
+  private readonly map = new Map<string, V>();
+  constructor(readonly capacity: number) {
+    if (!(capacity >= 1)) throw new RangeError('capacity must be at least 1');
+  }
+  get size(): number {
+    return this.map.size;
+  }
+  get(key: string): V | undefined {
+    const v = this.map.get(key);
+    if (v !== undefined) {
+      this.map.delete(key);
+      this.map.set(key, v);
+    }
+    return v;
+  }
+  set(key: string, v: V): void {
+    if (this.map.has(key)) this.map.delete(key);
+    else if (this.map.size >= this.capacity) this.map.delete(this.map.keys().next().value!);
+    this.map.set(key, v);
+  }
+}
+
+export interface CacheOptions {
+  /** Tree nodes kept (≈ 200 bytes each with overhead). Default 200 000. */
+  maxNodes?: number;
+  /** Values kept. Default 20 000. */
+  maxValues?: number;
+}
+
+/**
+ * Read-through cache in front of a node/value store. Nodes and values are content-addressed and
+ * immutable, so a cached entry can never be stale: no invalidation exists or is needed. Misses go
+ * to the inner store in one `getMany` per call. Writes go through first and are cached after the
+ * inner store accepted them.
+ */
+export class CachedNodeStore implements NodeStore, ValueStore {
+  private readonly nodes: Lru<Uint8Array>;
+  private readonly values: Lru<Uint8Array>;
+  hits = 0;
+  misses = 0;
+
+  constructor(
+    private readonly inner: NodeStore & Partial<ValueStore>,
+    opts: CacheOptions = {},
+  ) {
+    this.nodes = new Lru(opts.maxNodes ?? 200_000);
+    this.values = new Lru(opts.maxValues ?? 20_000);
+  }
+
+  getMany(hashes: readonly Hash32[]): Promise<(Uint8Array | undefined)[]> {
+    return this.readThrough(this.nodes, hashes, (h) => this.inner.getMany(h));
+  }
+
+  async putMany(nodes: readonly StoredNode[]): Promise<void> {
+    await this.inner.putMany(nodes);
+    for (const n of nodes) this.nodes.set(hashKey(n.hash), n.bytes);
+  }
+
+  getValues(hashes: readonly Hash32[]): Promise<(Uint8Array | undefined)[]> {
+    const inner = this.inner.getValues?.bind(this.inner);
+    if (!inner) return Promise.reject(new Error('inner store keeps no values'));
+    return this.readThrough(this.values, hashes, inner);
+  }
+
+  async putValues(values: readonly StoredValue[]): Promise<void> {
+    if (!this.inner.putValues) throw new Error('inner store keeps no values');
+    await this.inner.putValues(values);
+    for (const v of values) this.values.set(hashKey(v.hash), v.bytes);
+  }
+
+  /** Remember entries that were written elsewhere (e.g. by a committed round) without a read. */
+  remember(nodes: readonly StoredNode[], values: readonly StoredValue[] = []): void {
+    for (const n of nodes) this.nodes.set(hashKey(n.hash), n.bytes);
+    for (const v of values) this.values.set(hashKey(v.hash), v.bytes);
+  }
+
+  private async readThrough(
+    cache: Lru<Uint8Array>,
+    hashes: readonly Hash32[],
+    load: (hashes: readonly Hash32[]) => Promise<(Uint8Array | undefined)[]>,
+  ): Promise<(Uint8Array | undefined)[]> {
+    const out = new Array<Uint8Array | undefined>(hashes.length);
+    const missing: Hash32[] = [];
+    const missingAt: number[] = [];
+    for (let i = 0; i < hashes.length; i++) {
+      const v = cache.get(hashKey(hashes[i]!));
+      if (v !== undefined) out[i] = v;
+      else {
+        missing.push(hashes[i]!);
+        missingAt.push(i);
+      }
+    }
+    this.hits += hashes.length - missing.length;
+    this.misses += missing.length;
+    if (missing.length > 0) {
+      const loaded = await load(missing);
+      for (let j = 0; j < missing.length; j++) {
+        const v = loaded[j];
+        out[missingAt[j]!] = v;
+        if (v !== undefined) cache.set(hashKey(missing[j]!), v);
+      }
+    }
+    return out;
+  }
+}

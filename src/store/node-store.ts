@@ -1,0 +1,85 @@
+import type { Hash32 } from '../core/hash.ts';
+import type { NodeStore, StoredNode } from '../core/smt/node-store.ts';
+import type { Database, Executor } from './database.ts';
+import { chunks, hashKey, params, toBytes, valueRows } from './sql.ts';
+
+/** A content-addressed value: hash = H(bytes), bytes = jcs of the JSON value. */
+export interface StoredValue {
+  hash: Hash32;
+  bytes: Uint8Array;
+}
+
+/** The value half of the tree's storage (the tree itself only needs `NodeStore`). */
+export interface ValueStore {
+  /** Returns the bytes for each hash, `undefined` where unknown; same order as `hashes`. */
+  getValues(hashes: readonly Hash32[]): Promise<(Uint8Array | undefined)[]>;
+  /** Idempotent: hashes already present are ignored. */
+  putValues(values: readonly StoredValue[]): Promise<void>;
+}
+
+/** Hashes per `IN (…)` query and rows per multi-row INSERT: one statement per chunk. */
+export const NODE_CHUNK = 500;
+
+/**
+ * Tree nodes and values in libSQL (smt_nodes, smt_values). Reads use the read connection unless an
+ * executor is given; writes open their own write transaction unless an executor (the `tx` of a
+ * surrounding `db.write`) is given, so a round commit writes nodes atomically with its round row.
+ */
+export class LibsqlNodeStore implements NodeStore, ValueStore {
+  constructor(private readonly db: Database) {}
+
+  getMany(hashes: readonly Hash32[], ex: Executor = this.db.read): Promise<(Uint8Array | undefined)[]> {
+    return selectBlobs(ex, 'SELECT hash, bytes FROM smt_nodes WHERE hash IN ', hashes, toBytes);
+  }
+
+  async putMany(nodes: readonly StoredNode[], ex?: Executor): Promise<void> {
+    if (nodes.length === 0) return;
+    if (ex) return insertNodes(ex, nodes);
+    await this.db.write((tx) => insertNodes(tx, nodes));
+  }
+
+  getValues(hashes: readonly Hash32[], ex: Executor = this.db.read): Promise<(Uint8Array | undefined)[]> {
+    return selectBlobs(ex, 'SELECT hash, json FROM smt_values WHERE hash IN ', hashes, (v) => encoder.encode(String(v)));
+  }
+
+  async putValues(values: readonly StoredValue[], ex?: Executor): Promise<void> {
+    if (values.length === 0) return;
+    if (ex) return insertValues(ex, values);
+    await this.db.write((tx) => insertValues(tx, values));
+  }
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+/** Multi-row INSERT OR IGNORE of tree nodes, NODE_CHUNK rows per statement. */
+export async function insertNodes(ex: Executor, nodes: readonly StoredNode[]): Promise<void> {
+  for (const part of chunks(nodes, NODE_CHUNK)) {
+    const args: Uint8Array[] = [];
+    for (const n of part) args.push(n.hash, n.bytes);
+    await ex.execute({ sql: `INSERT OR IGNORE INTO smt_nodes (hash, bytes) VALUES ${valueRows(part.length, 2)}`, args });
+  }
+}
+
+/** Multi-row INSERT OR IGNORE of values (stored as their JSON text), NODE_CHUNK rows per statement. */
+export async function insertValues(ex: Executor, values: readonly StoredValue[]): Promise<void> {
+  for (const part of chunks(values, NODE_CHUNK)) {
+    const args: (Uint8Array | string)[] = [];
+    for (const v of part) args.push(v.hash, decoder.decode(v.bytes));
+    await ex.execute({ sql: `INSERT OR IGNORE INTO smt_values (hash, json) VALUES ${valueRows(part.length, 2)}`, args });
+  }
+}
+
+async function selectBlobs(
+  ex: Executor,
+  sqlPrefix: string,
+  hashes: readonly Hash32[],
+  decode: (v: unknown) => Uint8Array,
+): Promise<(Uint8Array | undefined)[]> {
+  const found = new Map<string, Uint8Array>();
+  for (const part of chunks(hashes, NODE_CHUNK)) {
+    const rs = await ex.execute({ sql: `${sqlPrefix}(${params(part.length)})`, args: part as Hash32[] });
+    for (const row of rs.rows) found.set(hashKey(toBytes(row[0])), decode(row[1]));
+  }
+  return hashes.map((h) => found.get(hashKey(h)));
+}

@@ -1,0 +1,170 @@
+import { afterAll, describe, expect, test } from 'bun:test';
+import { sha256 } from '../../src/core/hash.ts';
+import { utf8 } from '../../src/core/hex.ts';
+import type { NodeStore, StoredNode } from '../../src/core/smt/node-store.ts';
+import { CachedNodeStore, Lru } from '../../src/store/cached-node-store.ts';
+import type { Database } from '../../src/store/database.ts';
+import { LibsqlNodeStore, NODE_CHUNK } from '../../src/store/node-store.ts';
+import { openTemp, tempDir } from '../integration/store-helpers.ts';
+
+const tmp = tempDir('dstp-nodestore-');
+const opened: Database[] = [];
+afterAll(async () => {
+  for (const db of opened) await db.close();
+  tmp.cleanup();
+});
+
+async function freshDb(): Promise<Database> {
+  const db = await openTemp(tmp.url());
+  opened.push(db);
+  return db;
+}
+
+/** A node as the tree stores it: 65 bytes, keyed by their SHA-256. */
+function node(seed: number): StoredNode {
+  const bytes = new Uint8Array(65);
+  bytes[0] = seed % 2;
+  new DataView(bytes.buffer).setUint32(1, seed);
+  for (let i = 5; i < 65; i++) bytes[i] = (seed * 31 + i * 7) & 0xff;
+  return { hash: sha256(bytes), bytes };
+}
+
+/** Behaviour every NodeStore must show (the tree's own contract file will add its cases). */
+function nodeStoreContract(name: string, make: () => Promise<NodeStore>) {
+  describe(`${name}: NodeStore contract`, () => {
+    test('empty request, unknown hashes', async () => {
+      const s = await make();
+      expect(await s.getMany([])).toEqual([]);
+      expect(await s.getMany([node(1).hash, node(2).hash])).toEqual([undefined, undefined]);
+    });
+
+    test('returns preimages in request order, with duplicates and gaps', async () => {
+      const s = await make();
+      const ns = [node(10), node(11), node(12)];
+      await s.putMany(ns);
+      const ask = [ns[2]!.hash, node(99).hash, ns[0]!.hash, ns[2]!.hash, ns[1]!.hash];
+      const got = await s.getMany(ask);
+      expect(got.map((b) => (b ? Array.from(b) : undefined))).toEqual([
+        Array.from(ns[2]!.bytes),
+        undefined,
+        Array.from(ns[0]!.bytes),
+        Array.from(ns[2]!.bytes),
+        Array.from(ns[1]!.bytes),
+      ]);
+      // content addressing holds for whatever came back
+      got.forEach((b, i) => b && expect(Array.from(sha256(b))).toEqual(Array.from(ask[i]!)));
+    });
+
+    test('putMany is idempotent, also for repeats within one call', async () => {
+      const s = await make();
+      const n = node(20);
+      await s.putMany([n, n]);
+      await s.putMany([n]);
+      const [b] = await s.getMany([n.hash]);
+      expect(Array.from(b!)).toEqual(Array.from(n.bytes));
+    });
+
+    test(`more hashes than one query chunk (${NODE_CHUNK}) keep their order`, async () => {
+      const s = await make();
+      const ns = Array.from({ length: NODE_CHUNK * 2 + 37 }, (_, i) => node(1000 + i));
+      await s.putMany(ns);
+      const ask = [...ns].reverse().map((n) => n.hash);
+      const got = await s.getMany(ask);
+      expect(got.length).toBe(ask.length);
+      const reversed = [...ns].reverse();
+      for (let i = 0; i < got.length; i++) expect(Array.from(got[i]!)).toEqual(Array.from(reversed[i]!.bytes));
+    });
+  });
+}
+
+nodeStoreContract('LibsqlNodeStore', async () => new LibsqlNodeStore(await freshDb()));
+nodeStoreContract('CachedNodeStore(LibsqlNodeStore)', async () => new CachedNodeStore(new LibsqlNodeStore(await freshDb()), { maxNodes: 300 }));
+
+describe('LibsqlNodeStore specifics', () => {
+  test('nodes written inside a write transaction exist only if it commits', async () => {
+    const db = await freshDb();
+    const store = new LibsqlNodeStore(db);
+    const a = node(1);
+    const b = node(2);
+    await expect(
+      db.write(async (tx) => {
+        await store.putMany([a], tx);
+        expect((await store.getMany([a.hash], tx))[0]).toBeDefined(); // visible inside
+        throw new Error('abort');
+      }),
+    ).rejects.toThrow('abort');
+    expect(await store.getMany([a.hash])).toEqual([undefined]);
+    await db.write((tx) => store.putMany([b], tx));
+    expect((await store.getMany([b.hash]))[0]).toBeDefined();
+  });
+
+  test('values round-trip byte for byte (stored as JSON text)', async () => {
+    const db = await freshDb();
+    const store = new LibsqlNodeStore(db);
+    const texts = ['"8"', '{"a":[1,true,null],"b":"é€😀"}', '"\\u0000"'];
+    const values = texts.map((t) => ({ hash: sha256(utf8(t)), bytes: utf8(t) }));
+    await store.putValues(values);
+    await store.putValues(values.slice(0, 1)); // idempotent
+    const got = await store.getValues([values[1]!.hash, sha256(utf8('"x"')), values[0]!.hash, values[2]!.hash]);
+    expect(got.map((b) => (b ? new TextDecoder().decode(b) : undefined))).toEqual([texts[1], undefined, texts[0], texts[2]]);
+    const raw = await db.read.execute('SELECT json FROM smt_values ORDER BY json');
+    expect(raw.rows.map((r) => r[0]).sort()).toEqual([...texts].sort());
+  });
+
+  test('the rows are keyed by the raw 32-byte hash', async () => {
+    const db = await freshDb();
+    await new LibsqlNodeStore(db).putMany([node(5)]);
+    const rs = await db.read.execute('SELECT length(hash), length(bytes), typeof(hash) FROM smt_nodes');
+    expect(rs.rows[0]![0]).toBe(32);
+    expect(rs.rows[0]![1]).toBe(65);
+    expect(rs.rows[0]![2]).toBe('blob');
+  });
+});
+
+describe('CachedNodeStore', () => {
+  test('serves repeats from memory and loads only misses', async () => {
+    const db = await freshDb();
+    const inner = new LibsqlNodeStore(db);
+    const ns = Array.from({ length: 10 }, (_, i) => node(200 + i));
+    await inner.putMany(ns);
+    const cached = new CachedNodeStore(inner, { maxNodes: 100 });
+    await cached.getMany(ns.slice(0, 5).map((n) => n.hash));
+    expect(cached.misses).toBe(5);
+    const got = await cached.getMany(ns.map((n) => n.hash));
+    expect(cached.hits).toBe(5);
+    expect(cached.misses).toBe(10);
+    for (let i = 0; i < ns.length; i++) expect(Array.from(got[i]!)).toEqual(Array.from(ns[i]!.bytes));
+  });
+
+  test('an unknown hash is not remembered as missing', async () => {
+    const db = await freshDb();
+    const inner = new LibsqlNodeStore(db);
+    const cached = new CachedNodeStore(inner);
+    const n = node(300);
+    expect(await cached.getMany([n.hash])).toEqual([undefined]);
+    await inner.putMany([n]); // written behind the cache's back, e.g. by a round commit
+    expect(Array.from((await cached.getMany([n.hash]))[0]!)).toEqual(Array.from(n.bytes));
+  });
+
+  test('values go through the cache too', async () => {
+    const db = await freshDb();
+    const cached = new CachedNodeStore(new LibsqlNodeStore(db));
+    const v = { hash: sha256(utf8('"1"')), bytes: utf8('"1"') };
+    await cached.putValues([v]);
+    const [b] = await cached.getValues([v.hash]);
+    expect(new TextDecoder().decode(b!)).toBe('"1"');
+    expect(cached.hits).toBe(1);
+  });
+
+  test('Lru evicts the least recently used entry', () => {
+    const lru = new Lru<number>(2);
+    lru.set('a', 1);
+    lru.set('b', 2);
+    expect(lru.get('a')).toBe(1); // a is now the most recent
+    lru.set('c', 3);
+    expect(lru.get('b')).toBeUndefined();
+    expect(lru.get('a')).toBe(1);
+    expect(lru.get('c')).toBe(3);
+    expect(lru.size).toBe(2);
+  });
+});
