@@ -1,0 +1,92 @@
+import { formatAmount, parseAmount } from '../amount.ts';
+import { fail } from '../errors.ts';
+import { exactObject, isSafeInt } from '../strict.ts';
+import { parseKeyField } from '../tx.ts';
+
+/** A subtree's security mode (SPEC §5), as written in its creation request. */
+export type Mode = PoaMode | MultisigMode | PosMode;
+
+export interface PoaMode {
+  type: 'poa';
+  authority: string;
+}
+
+export interface MultisigMode {
+  type: 'multisig';
+  signers: string[];
+  threshold: number;
+  proposalTimeoutMs: number;
+}
+
+export interface PosMode {
+  type: 'pos';
+  validators: { key: string; stake: string }[];
+  epochRounds: number;
+}
+
+export const MAX_SIGNERS = 64;
+/** SPEC §5 is silent on the size of a validator set; this keeps a finality check cheap. */
+export const MAX_VALIDATORS = 256;
+export const MIN_PROPOSAL_TIMEOUT_MS = 1000;
+export const MAX_PROPOSAL_TIMEOUT_MS = 3_600_000;
+
+/** Strict parse: exact field set per type, canonical keys, no duplicates → DstpError('invalid_mode'). */
+export function parseMode(value: unknown): Mode {
+  const head = exactObject(value, ['type'], 'invalid_mode', 'mode', ['authority', 'signers', 'threshold', 'proposalTimeoutMs', 'validators', 'epochRounds']);
+  switch (head.type) {
+    case 'poa': {
+      const m = exactObject(value, ['type', 'authority'], 'invalid_mode', 'mode');
+      return { type: 'poa', authority: modeKey(m.authority, 'mode.authority') };
+    }
+    case 'multisig': {
+      const m = exactObject(value, ['type', 'signers', 'threshold', 'proposalTimeoutMs'], 'invalid_mode', 'mode');
+      if (!Array.isArray(m.signers) || m.signers.length < 1 || m.signers.length > MAX_SIGNERS) {
+        fail('invalid_mode', `mode.signers must list 1..${MAX_SIGNERS} keys`, { field: 'mode.signers' });
+      }
+      const signers = distinctKeys(m.signers, 'mode.signers');
+      if (!isSafeInt(m.threshold, 1, signers.length)) {
+        fail('invalid_mode', `mode.threshold must be an integer in 1..${signers.length}`, { field: 'mode.threshold' });
+      }
+      if (!isSafeInt(m.proposalTimeoutMs, MIN_PROPOSAL_TIMEOUT_MS, MAX_PROPOSAL_TIMEOUT_MS)) {
+        fail('invalid_mode', `mode.proposalTimeoutMs must be an integer in ${MIN_PROPOSAL_TIMEOUT_MS}..${MAX_PROPOSAL_TIMEOUT_MS}`, {
+          field: 'mode.proposalTimeoutMs',
+        });
+      }
+      return { type: 'multisig', signers, threshold: m.threshold, proposalTimeoutMs: m.proposalTimeoutMs };
+    }
+    case 'pos': {
+      const m = exactObject(value, ['type', 'validators', 'epochRounds'], 'invalid_mode', 'mode');
+      if (!Array.isArray(m.validators) || m.validators.length < 1 || m.validators.length > MAX_VALIDATORS) {
+        fail('invalid_mode', `mode.validators must list 1..${MAX_VALIDATORS} validators`, { field: 'mode.validators' });
+      }
+      const validators = m.validators.map((v, i) => {
+        const field = `mode.validators[${i}]`;
+        const o = exactObject(v, ['key', 'stake'], 'invalid_mode', field);
+        const stake = parseAmount(o.stake);
+        if (stake === undefined || stake === 0n) {
+          fail('invalid_mode', `${field}.stake must be a canonical decimal string > 0`, { field: `${field}.stake` });
+        }
+        return { key: modeKey(o.key, `${field}.key`), stake: formatAmount(stake) };
+      });
+      distinctKeys(validators.map((v) => v.key), 'mode.validators');
+      if (!isSafeInt(m.epochRounds, 1)) fail('invalid_mode', 'mode.epochRounds must be an integer >= 1', { field: 'mode.epochRounds' });
+      return { type: 'pos', validators, epochRounds: m.epochRounds };
+    }
+    default:
+      fail('invalid_mode', 'mode.type must be "poa", "multisig" or "pos"', { field: 'mode.type' });
+  }
+}
+
+function modeKey(v: unknown, field: string): string {
+  return parseKeyField(v, field, 'invalid_mode');
+}
+
+function distinctKeys(list: unknown[], field: string): string[] {
+  const seen = new Set<string>();
+  return list.map((k, i) => {
+    const key = typeof k === 'string' && seen.has(k) ? fail('invalid_mode', `${field} lists a key twice`, { field: `${field}[${i}]` }) : k;
+    const parsed = modeKey(key, `${field}[${i}]`);
+    seen.add(parsed);
+    return parsed;
+  });
+}
