@@ -80,7 +80,7 @@ describe('parseSubtreeRequest', () => {
     test(`rejects ${name} → ${code}`, () => {
       const s = spec();
       mutate(s);
-      expect(errOf(() => parseSubtreeRequest({ subtree: s, sigs: [] })).code).toBe(code);
+      expect<string>(errOf(() => parseSubtreeRequest({ subtree: s, sigs: [] })).code).toBe(code);
     });
   }
 
