@@ -1,0 +1,179 @@
+import { fail } from './errors.ts';
+import { EMPTY_HASH, type Hash32, type Sha256 } from './hash.ts';
+import { toHex } from './hex.ts';
+import type { JsonValue } from './jcs.ts';
+import { executeRound, loadedState, planReads } from './execute.ts';
+import type { Program } from './programs/types.ts';
+import { receiptsRoot, type Receipt } from './receipt.ts';
+import { genesisHeader, roundHash, txRoot, type RoundHeader } from './round.ts';
+import type { NodeStore, StoredNode } from './smt/node-store.ts';
+import { MemoryNodeStore } from './smt/memory-store.ts';
+import { SparseMerkleTree, type StoredValue } from './smt/tree.ts';
+import { MemoryValueStore, readState, type ValueReader, type ValueStore } from './state-reader.ts';
+import { subtreeId, subtreeProgram, type GenesisEntry, type SubtreeSpec } from './subtree-request.ts';
+import { txIdHex, type IdentifiedTx } from './tx.ts';
+
+/**
+ * One round's step, shared by the leader's round runner, a co-signer that re-executes a proposal
+ * and `replay`: load the planned reads at `prevRoot`, execute, apply the writes to the tree. It
+ * persists nothing: the caller stores `nodes` and `values` (in one DB transaction, or in memory).
+ */
+export interface RoundStepInput {
+  tree: SparseMerkleTree;
+  values: ValueReader;
+  prevRoot: Hash32;
+  program: Program;
+  config: unknown;
+  txs: readonly IdentifiedTx[];
+  hash?: Sha256;
+}
+
+export interface RoundStep {
+  stateRoot: Hash32;
+  txRoot: Hash32;
+  receiptsRoot: Hash32;
+  receipts: Receipt[];
+  writes: Map<string, JsonValue | null>;
+  /** New tree nodes and value blobs to persist before the next round reads this root. */
+  nodes: StoredNode[];
+  values: StoredValue[];
+}
+
+export async function executeAndCommitRound(input: RoundStepInput): Promise<RoundStep> {
+  const { tree, values, prevRoot, program, config, txs, hash } = input;
+  const loaded = await readState(tree, values, prevRoot, planReads(program, config, txs));
+  const { writes, receipts } = executeRound({ program, config, txs, state: loadedState(loaded) });
+  const applied = await tree.apply(prevRoot, Array.from(writes, ([key, value]) => ({ key, value })));
+  return {
+    stateRoot: applied.root,
+    txRoot: txRoot(txs.map((t) => t.id), hash),
+    receiptsRoot: receiptsRoot(receipts, hash),
+    receipts,
+    writes,
+    nodes: applied.nodes,
+    values: applied.values,
+  };
+}
+
+/** Round 0's state: the genesis entries applied to the empty tree. */
+export async function buildGenesis(tree: SparseMerkleTree, genesis: readonly GenesisEntry[]) {
+  return tree.apply(EMPTY_HASH, genesis.map(({ key, value }) => ({ key, value })));
+}
+
+export interface ReplayRoundInput {
+  /** The header a node published for this round, to compare against (optional). */
+  header?: RoundHeader;
+  txs: readonly IdentifiedTx[];
+}
+
+export interface ReplayInput {
+  /** The network the transactions must name; defaults to the subtree's. */
+  network?: string;
+  /** The validated `subtree` of the creation request (`parseSubtreeRequest(body).subtree`). */
+  subtree: SubtreeSpec;
+  /** The published genesis header, to compare and to link round 1's `prev` (optional). */
+  genesis?: RoundHeader;
+  /** Rounds 1, 2, … in order. */
+  rounds: readonly ReplayRoundInput[];
+  store?: NodeStore;
+  values?: ValueStore;
+  hash?: Sha256;
+}
+
+export interface ReplayedRound {
+  height: number;
+  stateRoot: string;
+  txRoot: string;
+  receiptsRoot: string;
+  txCount: number;
+  receipts: Receipt[];
+}
+
+export interface Mismatch {
+  height: number;
+  field: keyof RoundHeader;
+  /** What replay computed. */
+  expected: string | number;
+  /** What the given header says. */
+  got: unknown;
+}
+
+export interface ReplayResult {
+  ok: boolean;
+  /** Index 0 is the genesis round. */
+  rounds: ReplayedRound[];
+  mismatches: Mismatch[];
+}
+
+/**
+ * Re-executes a subtree from genesis (SPEC §8: every round's roots must come out exactly). Input
+ * that cannot be part of the subtree's log (wrong network or subtree, an id that is not the tx's
+ * digest, a nonce gap) throws `invalid_round`/`nonce_mismatch`; headers that disagree with the
+ * computed roots are reported, all of them, rather than thrown, so an auditor sees every fault.
+ */
+export async function replay(input: ReplayInput): Promise<ReplayResult> {
+  const { subtree: spec, hash } = input;
+  const network = input.network ?? spec.network;
+  if (spec.network !== network) fail('invalid_round', 'the subtree belongs to another network', { expected: network, got: spec.network });
+  const subtree = toHex(subtreeId(spec, hash));
+  const { program, config } = subtreeProgram(spec);
+  const store = input.store ?? new MemoryNodeStore();
+  const values = input.values ?? new MemoryValueStore();
+  const tree = new SparseMerkleTree(store, hash ? { hash } : {});
+
+  const mismatches: Mismatch[] = [];
+  const compare = (computed: Partial<RoundHeader> & { height: number }, header: RoundHeader | undefined): void => {
+    if (!header) return;
+    for (const [field, expected] of Object.entries(computed) as [keyof RoundHeader, string | number][]) {
+      if (header[field] !== expected) mismatches.push({ height: computed.height, field, expected, got: header[field] });
+    }
+  };
+
+  const g = await buildGenesis(tree, spec.genesis);
+  await store.putMany(g.nodes);
+  await values.putValues(g.values);
+  const empty = toHex(txRoot([], hash));
+  const rounds: ReplayedRound[] = [{ height: 0, stateRoot: toHex(g.root), txRoot: empty, receiptsRoot: empty, txCount: 0, receipts: [] }];
+  if (input.genesis) {
+    const expected = genesisHeader({ network, subtree, stateRoot: toHex(g.root), proposer: input.genesis.proposer, time: input.genesis.time });
+    compare(withoutMetadata(expected), input.genesis);
+  }
+
+  let root = g.root;
+  let prevHeader = input.genesis;
+  for (const [i, r] of input.rounds.entries()) {
+    const height = i + 1;
+    r.txs.forEach(({ id, tx }, j) => {
+      const at = { height, index: j, tx: id };
+      if (tx.network !== network) fail('invalid_round', 'transaction names another network', { ...at, field: 'network' });
+      if (tx.subtree !== subtree) fail('invalid_round', 'transaction names another subtree', { ...at, field: 'subtree' });
+      if (txIdHex(tx, hash) !== id) fail('invalid_round', 'transaction id is not digest("tx", tx)', { ...at, field: 'id' });
+    });
+    const step = await executeAndCommitRound({ tree, values, prevRoot: root, program, config, txs: r.txs, ...(hash ? { hash } : {}) });
+    await store.putMany(step.nodes);
+    await values.putValues(step.values);
+    root = step.stateRoot;
+    const done: ReplayedRound = {
+      height,
+      stateRoot: toHex(step.stateRoot),
+      txRoot: toHex(step.txRoot),
+      receiptsRoot: toHex(step.receiptsRoot),
+      txCount: r.txs.length,
+      receipts: step.receipts,
+    };
+    rounds.push(done);
+    const { receipts: _r, ...computed } = done;
+    compare(
+      { ...computed, v: 1, network, subtree, ...(prevHeader ? { prev: toHex(roundHash(prevHeader, hash)) } : {}) },
+      r.header,
+    );
+    prevHeader = r.header;
+  }
+  return { ok: mismatches.length === 0, rounds, mismatches };
+}
+
+/** The header fields replay can recompute (proposer and time are the proposer's choice). */
+function withoutMetadata(h: RoundHeader): Partial<RoundHeader> & { height: number } {
+  const { proposer: _p, time: _t, ...rest } = h;
+  return rest;
+}
