@@ -1,0 +1,80 @@
+import { describe, expect, test } from 'bun:test';
+import { DstpError } from '../../src/core/errors.ts';
+import { jcs, jcsBytes } from '../../src/core/jcs.ts';
+import v from '../vectors/rfc8785.json';
+
+function fromBits(hex: string): number {
+  const view = new DataView(new ArrayBuffer(8));
+  view.setBigUint64(0, BigInt('0x' + hex));
+  return view.getFloat64(0);
+}
+
+function codeOf(f: () => unknown): string | undefined {
+  try {
+    f();
+  } catch (e) {
+    if (e instanceof DstpError) return e.code;
+    throw e;
+  }
+  return undefined;
+}
+
+describe('RFC 8785 Appendix B: number serialization', () => {
+  for (const [bits, want] of v.numbers as [string, string][]) {
+    test(`${bits} → ${want}`, () => {
+      expect(jcs(fromBits(bits))).toBe(want);
+      expect(jcs([fromBits(bits)])).toBe(`[${want}]`);
+    });
+  }
+  for (const bits of v.nonFinite) {
+    test(`${bits} (not finite) is refused`, () => {
+      expect(codeOf(() => jcs(fromBits(bits)))).toBe('invalid_json');
+      expect(codeOf(() => jcs({ n: fromBits(bits) }))).toBe('invalid_json');
+    });
+  }
+});
+
+describe('RFC 8785 documents (cyberphone/json-canonicalization testdata)', () => {
+  for (const d of v.documents) {
+    test(d.name, () => {
+      expect(jcs(JSON.parse(d.input))).toBe(d.output);
+      expect(new TextDecoder().decode(jcsBytes(JSON.parse(d.input)))).toBe(d.output);
+    });
+  }
+});
+
+describe('values JSON cannot carry are refused, never dropped or coerced', () => {
+  const cases: [string, unknown][] = [
+    ['NaN', NaN],
+    ['Infinity', Infinity],
+    ['-Infinity in an array', [1, -Infinity]],
+    ['undefined', undefined],
+    ['undefined property', { a: 1, b: undefined }],
+    ['undefined in an array', [undefined]],
+    ['function', () => 1],
+    ['symbol', Symbol('s')],
+    ['bigint', 12n],
+    ['lone high surrogate', 'a\uD800b'],
+    ['lone low surrogate', '\uDC00'],
+    ['lone surrogate in a key', { '\uD83D': 1 }],
+    ['Date', new Date(0)],
+    ['Map', new Map()],
+    ['class instance', new (class X {})()],
+  ];
+  for (const [name, value] of cases) {
+    test(name, () => {
+      expect(codeOf(() => jcs(value))).toBe('invalid_json');
+    });
+  }
+
+  test('a surrogate pair is fine, -0 is written 0, key order is by UTF-16 units', () => {
+    expect(jcs({ s: '\uD83D\uDE02' })).toBe('{"s":"\uD83D\uDE02"}');
+    expect(jcs(-0)).toBe('0');
+    expect(jcs({ b: 1, a: 2, A: 3, '\u00e9': 4 })).toBe('{"A":3,"a":2,"b":1,"\u00e9":4}');
+  });
+
+  test('objects with a null prototype are plain JSON objects', () => {
+    const o = Object.assign(Object.create(null) as Record<string, unknown>, { z: 1, a: [true, null] });
+    expect(jcs(o)).toBe('{"a":[true,null],"z":1}');
+  });
+});
