@@ -1,0 +1,189 @@
+import { and, asc, desc, eq, gt, lt, type SQL } from 'drizzle-orm';
+import type { JsonValue } from '../core/jcs.ts';
+import type { StoredNode } from '../core/smt/node-store.ts';
+import type { Database, Executor } from './database.ts';
+import { StaleRoundError, StoreError, TxLogMismatchError } from './errors.ts';
+import { insertEvents, type NewEvent } from './events.ts';
+import { assertLease, type LeaseClaim } from './lease.ts';
+import { insertNodes, insertValues, type StoredValue } from './node-store.ts';
+import { rounds, subtrees, type RoundSignature } from './schema.ts';
+import { chunks, num, valueRows } from './sql.ts';
+import type { Page } from './subtrees.ts';
+
+export type Round = typeof rounds.$inferSelect;
+
+/** SPEC §8 receipt, in execution order. */
+export interface RoundReceipt {
+  tx: string;
+  index: number;
+  status: 'ok' | 'failed';
+  code?: string;
+}
+
+export interface CommitRoundInput {
+  subtree: string;
+  height: number;
+  hash: string;
+  header: JsonValue;
+  signatures: RoundSignature[];
+  /** Executed transactions in order: must be exactly the next pending ones of the subtree's log. */
+  txIds: string[];
+  receipts: RoundReceipt[];
+  stateRoot: string;
+  nodes: readonly StoredNode[];
+  values: readonly StoredValue[];
+  events: readonly NewEvent[];
+  /** The lease this leader holds; checked inside the commit (fencing). */
+  lease: LeaseClaim;
+  /** Leader's clock (ms): lease expiry is judged against it; also the rows' created_at. */
+  now: number;
+}
+
+const UPDATE_CHUNK = 200;
+
+/**
+ * Commits a final round in ONE write transaction: lease check (LeaseLostError), head check
+ * (StaleRoundError unless the subtree is at height - 1), log check (TxLogMismatchError unless
+ * `txIds` are the next pending transactions in seq order), then tree nodes, values, the round row,
+ * transaction outcomes, the subtree head and the outbox events. Any failure rolls all of it back.
+ */
+export async function commitRound(db: Database, input: CommitRoundInput): Promise<void> {
+  checkReceipts(input);
+  await db.write(async (tx) => {
+    await assertLease(tx, input.lease, input.now);
+    await assertHead(tx, input.subtree, input.height);
+    await assertNextPending(tx, input.subtree, input.txIds);
+
+    await insertNodes(tx, input.nodes);
+    await insertValues(tx, input.values);
+    await db.ormFor(tx).insert(rounds).values({
+      subtree: input.subtree,
+      height: input.height,
+      hash: input.hash,
+      header: input.header,
+      signatures: input.signatures,
+      txIds: input.txIds,
+      stateRoot: input.stateRoot,
+      status: 'final',
+      createdAt: input.now,
+    });
+    await markExecuted(tx, input.subtree, input.height, input.receipts);
+    const head = await tx.execute({
+      sql: 'UPDATE subtrees SET height = ?, root = ?, head_hash = ? WHERE id = ? AND height = ?',
+      args: [input.height, input.stateRoot, input.hash, input.subtree, input.height - 1],
+    });
+    if (head.rowsAffected !== 1) throw new StaleRoundError(`subtree ${input.subtree} head moved during commit`);
+    await insertEvents(tx, input.events, input.now);
+  });
+}
+
+function checkReceipts(input: CommitRoundInput): void {
+  const { txIds, receipts } = input;
+  const ok =
+    receipts.length === txIds.length &&
+    receipts.every((r, i) => r.tx === txIds[i] && r.index === i && (r.status === 'ok') === (r.code === undefined));
+  if (!ok) throw new TxLogMismatchError('receipts must name txIds in order, index = position, code only when failed');
+}
+
+async function assertHead(ex: Executor, subtree: string, height: number): Promise<void> {
+  const rs = await ex.execute({ sql: 'SELECT height FROM subtrees WHERE id = ?', args: [subtree] });
+  const row = rs.rows[0];
+  if (!row) throw new StoreError('unknown_subtree', `subtree ${subtree} does not exist`, { subtree });
+  const current = num(row[0]);
+  if (current !== height - 1) {
+    throw new StaleRoundError(`subtree ${subtree} is at height ${current}; cannot commit height ${height}`, {
+      subtree,
+      current,
+      height,
+    });
+  }
+}
+
+async function assertNextPending(ex: Executor, subtree: string, txIds: readonly string[]): Promise<void> {
+  if (txIds.length === 0) return;
+  const rs = await ex.execute({
+    sql: "SELECT id FROM txs WHERE subtree = ? AND status = 'pending' ORDER BY seq LIMIT ?",
+    args: [subtree, txIds.length],
+  });
+  const pending = rs.rows.map((r) => String(r[0]));
+  const at = txIds.findIndex((id, i) => pending[i] !== id);
+  if (at !== -1) {
+    throw new TxLogMismatchError(`transaction ${at} of the round is not the next pending one of the log`, {
+      index: at,
+      expected: pending[at] ?? null,
+      got: txIds[at],
+    });
+  }
+}
+
+async function markExecuted(ex: Executor, subtree: string, height: number, receipts: readonly RoundReceipt[]): Promise<void> {
+  let changed = 0;
+  for (const part of chunks(receipts, UPDATE_CHUNK)) {
+    const rs = await ex.execute({
+      sql: `WITH r(id, idx, status, code) AS (VALUES ${valueRows(part.length, 4)})
+            UPDATE txs SET status = r.status, height = ?, idx = r.idx, code = r.code
+            FROM r WHERE txs.id = r.id AND txs.subtree = ? AND txs.status = 'pending'`,
+      args: [...part.flatMap((x) => [x.tx, x.index, x.status === 'ok' ? 'executed' : 'failed', x.code ?? null]), height, subtree],
+    });
+    changed += rs.rowsAffected;
+  }
+  if (changed !== receipts.length) {
+    throw new TxLogMismatchError(`updated ${changed} pending transactions, expected ${receipts.length}`);
+  }
+}
+
+export async function getRound(db: Database, subtree: string, height: number): Promise<Round | undefined> {
+  const rows = await db.orm
+    .select()
+    .from(rounds)
+    .where(and(eq(rounds.subtree, subtree), eq(rounds.height, height)));
+  return rows[0];
+}
+
+export async function getRoundByHash(db: Database, hash: string): Promise<Round | undefined> {
+  const rows = await db.orm.select().from(rounds).where(eq(rounds.hash, hash));
+  return rows[0];
+}
+
+/** Rounds of a subtree by height, keyset-paged; `cursor` is the last height of the previous page. */
+export async function listRounds(
+  db: Database,
+  subtree: string,
+  opts: { cursor?: number; limit: number; order?: 'asc' | 'desc' },
+): Promise<Page<Round, number>> {
+  const order = opts.order ?? 'asc';
+  const where: SQL[] = [eq(rounds.subtree, subtree)];
+  if (opts.cursor !== undefined) where.push(order === 'asc' ? gt(rounds.height, opts.cursor) : lt(rounds.height, opts.cursor));
+  const items = await db.orm
+    .select()
+    .from(rounds)
+    .where(and(...where))
+    .orderBy(order === 'asc' ? asc(rounds.height) : desc(rounds.height))
+    .limit(opts.limit + 1);
+  const more = items.length > opts.limit;
+  if (more) items.pop();
+  return { items, next: more ? items[items.length - 1]!.height : null };
+}
+
+/** The state root after round `height`, if that round exists. */
+export async function rootAtHeight(db: Database, subtree: string, height: number): Promise<string | undefined> {
+  const rows = await db.orm
+    .select({ stateRoot: rounds.stateRoot })
+    .from(rounds)
+    .where(and(eq(rounds.subtree, subtree), eq(rounds.height, height)));
+  return rows[0]?.stateRoot;
+}
+
+/** Current head of a subtree (height, root, head hash), read inside or outside a transaction. */
+export async function subtreeHead(
+  db: Database,
+  subtree: string,
+  ex: Executor = db.read,
+): Promise<{ height: number; root: string; headHash: string; logSize: number } | undefined> {
+  const rows = await db
+    .ormFor(ex)
+    .select({ height: subtrees.height, root: subtrees.root, headHash: subtrees.headHash, logSize: subtrees.logSize })
+    .from(subtrees)
+    .where(eq(subtrees.id, subtree));
+  return rows[0];
+}

@@ -1,0 +1,124 @@
+import { and, asc, eq, gt, type SQL } from 'drizzle-orm';
+import type { JsonValue } from '../core/jcs.ts';
+import type { StoredNode } from '../core/smt/node-store.ts';
+import type { Database } from './database.ts';
+import { insertEvents, type NewEvent } from './events.ts';
+import { insertNodes, insertValues, type StoredValue } from './node-store.ts';
+import { rounds, subtrees, type RoundSignature, type SubtreeStatus } from './schema.ts';
+
+export type Subtree = typeof subtrees.$inferSelect;
+
+/** The creation facts of a subtree; its head (height 0, root, head hash, log size 0) comes from the genesis round. */
+export interface NewSubtree {
+  id: string;
+  parent: string;
+  owner: string;
+  name: string;
+  program: string;
+  config: JsonValue;
+  mode: JsonValue;
+  /** The full signed creation body. */
+  request: JsonValue;
+  createdAt: number;
+  status?: SubtreeStatus;
+}
+
+/** Round 0 (SPEC §8): prev = zero hash, no transactions, the genesis state's root. */
+export interface GenesisRound {
+  hash: string;
+  header: JsonValue;
+  signatures: RoundSignature[];
+  stateRoot: string;
+}
+
+export type CreateSubtreeResult = { status: 'created'; subtree: Subtree } | { status: 'exists'; subtree: Subtree };
+
+/**
+ * Creates a subtree with its genesis round, tree nodes, values and events in ONE write
+ * transaction. If the id exists already nothing is written and the existing row comes back
+ * (`exists`), so the caller can tell a repeated request from a conflicting one.
+ */
+export async function createSubtree(
+  db: Database,
+  input: {
+    row: NewSubtree;
+    genesisRound: GenesisRound;
+    nodes: readonly StoredNode[];
+    values: readonly StoredValue[];
+    events?: readonly NewEvent[];
+  },
+): Promise<CreateSubtreeResult> {
+  const { row, genesisRound: g } = input;
+  return db.write(async (tx) => {
+    const orm = db.ormFor(tx);
+    const inserted = await orm
+      .insert(subtrees)
+      .values({
+        ...row,
+        status: row.status ?? 'active',
+        height: 0,
+        root: g.stateRoot,
+        headHash: g.hash,
+        logSize: 0,
+      })
+      .onConflictDoNothing()
+      .returning();
+    if (inserted.length === 0) {
+      const existing = await orm.select().from(subtrees).where(eq(subtrees.id, row.id));
+      return { status: 'exists', subtree: existing[0]! };
+    }
+    await insertNodes(tx, input.nodes);
+    await insertValues(tx, input.values);
+    await orm.insert(rounds).values({
+      subtree: row.id,
+      height: 0,
+      hash: g.hash,
+      header: g.header,
+      signatures: g.signatures,
+      txIds: [],
+      stateRoot: g.stateRoot,
+      status: 'final',
+      createdAt: row.createdAt,
+    });
+    if (input.events?.length) await insertEvents(tx, input.events, row.createdAt);
+    return { status: 'created', subtree: inserted[0]! };
+  });
+}
+
+export async function getSubtree(db: Database, id: string): Promise<Subtree | undefined> {
+  const rows = await db.orm.select().from(subtrees).where(eq(subtrees.id, id));
+  return rows[0];
+}
+
+export interface Page<T, C> {
+  items: T[];
+  /** Pass as `cursor` for the next page; null when this page is the last. */
+  next: C | null;
+}
+
+/** Subtrees in id order (keyset paging), optionally only the children of `parent`. */
+export async function listSubtrees(
+  db: Database,
+  opts: { cursor?: string; limit: number; parent?: string },
+): Promise<Page<Subtree, string>> {
+  const where: SQL[] = [];
+  if (opts.cursor !== undefined) where.push(gt(subtrees.id, opts.cursor));
+  if (opts.parent !== undefined) where.push(eq(subtrees.parent, opts.parent));
+  const items = await db.orm
+    .select()
+    .from(subtrees)
+    .where(and(...where))
+    .orderBy(asc(subtrees.id))
+    .limit(opts.limit + 1);
+  const more = items.length > opts.limit;
+  if (more) items.pop();
+  return { items, next: more ? items[items.length - 1]!.id : null };
+}
+
+/** Halts or resumes a subtree (halted subtrees refuse new transactions). Returns false if unknown. */
+export async function setSubtreeStatus(db: Database, id: string, status: SubtreeStatus): Promise<boolean> {
+  const rows = await db.write((tx) =>
+    db.ormFor(tx).update(subtrees).set({ status }).where(eq(subtrees.id, id)).returning({ id: subtrees.id }),
+  );
+  return rows.length === 1;
+}
