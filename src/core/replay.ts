@@ -41,7 +41,7 @@ export interface RoundStep {
 
 export async function executeAndCommitRound(input: RoundStepInput): Promise<RoundStep> {
   const { tree, values, prevRoot, program, config, txs, hash } = input;
-  const loaded = await readState(tree, values, prevRoot, planReads(program, config, txs));
+  const loaded = await readState(tree, values, prevRoot, planReads(program, config, txs), hash);
   const { writes, receipts } = executeRound({ program, config, txs, state: loadedState(loaded) });
   const applied = await tree.apply(prevRoot, Array.from(writes, ([key, value]) => ({ key, value })));
   return {
