@@ -53,6 +53,23 @@ export function parsePublicKey(s: string): PublicKey {
   return { scheme, bytes, id: `${scheme}:${hex}` };
 }
 
+/**
+ * parsePublicKey with a bounded memo of successful parses. Decoding an ed25519 point costs more
+ * than a native signature check, and busy accounts sign again and again; the cache is a value
+ * owned by its caller (no module state). Failures are not cached.
+ */
+export function createKeyParser(limit = 10_000): (s: string) => PublicKey {
+  const seen = new Map<string, PublicKey>();
+  return (s) => {
+    const hit = seen.get(s);
+    if (hit) return hit;
+    const key = parsePublicKey(s);
+    if (seen.size >= limit) seen.delete(seen.keys().next().value!);
+    seen.set(s, key);
+    return key;
+  };
+}
+
 export function isPublicKeyString(s: unknown): s is string {
   if (typeof s !== 'string') return false;
   try {

@@ -4,6 +4,7 @@ import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { DstpError } from '../../src/core/errors.ts';
 import { fromHex, toHex } from '../../src/core/hex.ts';
 import {
+  createKeyParser,
   isPublicKeyString,
   nobleVerifier,
   parsePublicKey,
@@ -177,6 +178,19 @@ describe('parsePublicKey is strict', () => {
       expect(isPublicKeyString(s)).toBe(false);
     });
   }
+
+  test('createKeyParser memoizes successes, keeps refusing failures, stays bounded', () => {
+    const parse = createKeyParser(2);
+    expect(parse(ed)).toBe(parse(ed));
+    expect(parse(ed).id).toBe(ed);
+    expect(codeOf(() => parse('rsa:00'))).toBe('unsupported_scheme');
+    expect(codeOf(() => parse('rsa:00'))).toBe('unsupported_scheme');
+    const first = parse(ed);
+    parse(k1);
+    parse(bip); // evicts the oldest entry (ed)
+    expect(parse(ed)).not.toBe(first);
+    expect(parse(ed)).toEqual(first);
+  });
 
   test('non-strings are not keys', () => {
     for (const v of [undefined, null, 42, {}, ['ed25519', 'x']]) expect(isPublicKeyString(v)).toBe(false);
