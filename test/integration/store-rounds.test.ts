@@ -3,7 +3,7 @@ import type { Database } from '../../src/store/database.ts';
 import { LeaseLostError, StaleRoundError, TxLogMismatchError } from '../../src/store/errors.ts';
 import { listEvents } from '../../src/store/events.ts';
 import { GroupCommitter } from '../../src/store/group-commit.ts';
-import { acquireLease, getLease, releaseLease, type LeaseClaim } from '../../src/store/lease.ts';
+import { acquireLease, getLease, releaseLease, type LeaseClaim, type LeaseGrant } from '../../src/store/lease.ts';
 import { LibsqlNodeStore } from '../../src/store/node-store.ts';
 import {
   commitRound,
@@ -154,7 +154,7 @@ describe('lease', () => {
       console.log(JSON.stringify(g));
       await db.close();`;
     const outs = await Promise.all(['p1', 'p2', 'p3', 'p4'].map((holder) => runChild(code, { DB_URL: url, HOLDER: holder })));
-    const grants = outs.map((o) => JSON.parse(o.trim()) as { token: number } | null);
+    const grants = outs.map((o) => JSON.parse(o.trim()) as LeaseGrant | null);
     expect(grants.filter((g) => g !== null)).toEqual([{ token: 2, expiresAt: 15000 }]);
     const row = (await getLease(db, 'L'))!;
     expect(['p1', 'p2', 'p3', 'p4'][grants.findIndex((g) => g !== null)]).toBe(row.holder);
