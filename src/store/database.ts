@@ -167,10 +167,12 @@ async function configureLocal(
 ): Promise<PragmaReadback> {
   const synchronous = opts.synchronous ?? 'FULL';
   const busy = opts.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
+  let journalMode = 'wal';
   if (role === 'writer') {
-    const jm = await client.execute('PRAGMA journal_mode = WAL');
-    if (String(jm.rows[0]?.[0]).toLowerCase() !== 'wal') {
-      throw new Error(`could not switch the database to WAL (journal_mode is ${String(jm.rows[0]?.[0])})`);
+    journalMode = String((await client.execute('PRAGMA journal_mode = WAL')).rows[0]?.[0]).toLowerCase();
+    // An in-memory database (tests) stays in 'memory' mode; anything else must be WAL.
+    if (journalMode !== 'wal' && journalMode !== 'memory') {
+      throw new Error(`could not switch the database to WAL (journal_mode is ${journalMode})`);
     }
   }
   await client.execute(`PRAGMA busy_timeout = ${Math.trunc(busy)}`);
@@ -180,7 +182,7 @@ async function configureLocal(
   await client.execute(`PRAGMA query_only = ${role === 'reader' ? 'ON' : 'OFF'}`);
   const got = await readPragmas(client);
   const want: Partial<PragmaReadback> = {
-    journalMode: 'wal',
+    journalMode: role === 'writer' ? journalMode : 'wal',
     synchronous: SYNCHRONOUS_CODE[synchronous],
     foreignKeys: 1,
     busyTimeout: busy,

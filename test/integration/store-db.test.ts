@@ -131,6 +131,16 @@ describe('connection settings', () => {
     await db.close();
   });
 
+  test('an in-memory database works (single connection, journal in memory)', async () => {
+    for (const url of [':memory:', 'file::memory:']) {
+      const db = await openDatabase({ url });
+      expect(db.settings.writer).toMatchObject({ journalMode: 'memory', synchronous: FULL, foreignKeys: 1 });
+      await db.write((tx) => tx.execute("INSERT INTO lease VALUES ('m', 'h', 1, 0)"));
+      expect((await db.read.execute('SELECT count(*) FROM lease')).rows[0]![0]).toBe(1);
+      await db.close();
+    }
+  });
+
   test('synchronous=NORMAL is applied when asked (benchmarks), on writer and reader alike', async () => {
     const db = await openTemp(tmp.url(), { synchronous: 'NORMAL' });
     expect(db.settings.writer?.synchronous).toBe(1);
