@@ -24,6 +24,7 @@ export type ProblemCode =
   | 'method_not_allowed'
   | 'conflict'
   | 'unavailable'
+  | 'missing_signatures'
   | 'internal_error'
   | CoreErrorCode;
 
@@ -37,6 +38,7 @@ const STATUS: Record<string, ContentfulStatusCode> = {
   bad_signature: 401,
   invalid_signature: 401,
   unauthorized: 401,
+  missing_signatures: 401,
   forbidden: 403,
   not_found: 404,
   unknown_subtree: 404,
@@ -65,6 +67,7 @@ const TITLE: Record<string, string> = {
   subtree_halted: 'Subtree is halted',
   not_found: 'Not found',
   unauthorized: 'Unauthorized',
+  missing_signatures: 'Signatures missing',
   forbidden: 'Forbidden',
   rate_limited: 'Too many requests',
   internal_error: 'Internal error',
@@ -115,11 +118,17 @@ export function problem(c: Context, code: string, detail: string, extra: Record<
   });
 }
 
+/** The problem body for a domain error (ApiError, DstpError); `null` for anything unexpected. */
+export function problemOf(err: unknown): ProblemBody | null {
+  if (err instanceof ApiError) return problemBody(err.code, err.detail, err.extra);
+  if (err instanceof DstpError) return problemBody(err.code, err.message, err.details ? { details: err.details } : {});
+  return null;
+}
+
 /** Maps anything thrown inside a handler to problem+json; only unknown failures become 500. */
 export function problemFromError(c: Context, err: unknown): Response {
-  if (err instanceof ApiError) return problem(c, err.code, err.detail, err.extra);
-  if (err instanceof DstpError) return problem(c, err.code, err.message, err.details ? { details: err.details } : {});
-  return problem(c, 'internal_error', 'the node failed to handle this request; it has been logged');
+  const body = problemOf(err) ?? problemBody('internal_error', 'the node failed to handle this request; it has been logged');
+  return c.body(JSON.stringify(body), body.status as ContentfulStatusCode, { 'content-type': 'application/problem+json' });
 }
 
 function humanize(code: string): string {

@@ -52,3 +52,8 @@ function assertJson(v: unknown, at: string, depth: number): void {
       fail('invalid_json', `${typeof v} is not a JSON value`, { at });
   }
 }
+
+/** Typed protocol objects (headers, requests) are JSON by construction; this states it to the compiler. */
+export function asJson(v: object): JsonValue {
+  return v as unknown as JsonValue;
+}

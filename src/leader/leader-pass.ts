@@ -1,0 +1,54 @@
+import { LeaseLostError, StaleRoundError, TxLogMismatchError, acquireLease, pendingSubtrees, type LeaseClaim } from '../store/index.ts';
+import type { NodeContext } from '../services/context.ts';
+import { runRound, type RoundReport } from './run-round.ts';
+
+export const LEADER_LEASE = 'leader';
+
+export interface PassReport {
+  leader: boolean;
+  token?: number;
+  rounds: RoundReport[];
+  /** Subtrees skipped this pass because another writer moved them on (harmless; retried next pass). */
+  skipped: { subtree: string; reason: string }[];
+  leaseLost?: boolean;
+}
+
+/**
+ * One leader pass: take or renew the lease, then run a round for every subtree with pending
+ * transactions. Every commit re-checks the lease (fencing), so a pass that outlives its lease
+ * writes nothing more. Stops early when the lease would expire before the next round could finish.
+ */
+export async function runLeaderPass(ctx: NodeContext): Promise<PassReport> {
+  const ttl = ctx.config.leaseTtlMs;
+  const start = ctx.now();
+  const grant = await acquireLease(ctx.db, { name: LEADER_LEASE, holder: ctx.instanceId, ttlMs: ttl, now: start });
+  if (!grant) return { leader: false, rounds: [], skipped: [] };
+  const claim: LeaseClaim = { name: LEADER_LEASE, holder: ctx.instanceId, token: grant.token };
+  const report: PassReport = { leader: true, token: grant.token, rounds: [], skipped: [] };
+
+  let after = '';
+  for (;;) {
+    const ids = await pendingSubtrees(ctx.db, 256, after);
+    if (ids.length === 0) break;
+    for (const id of ids) {
+      if (ctx.now() > grant.expiresAt - ttl / 2) return report; // renew next pass rather than race expiry
+      try {
+        const r = await runRound(ctx, id, claim);
+        if (r) report.rounds.push(r);
+      } catch (err) {
+        if (err instanceof LeaseLostError) {
+          report.leaseLost = true;
+          ctx.log.info('leader lease lost; stopping this pass', { token: grant.token });
+          return report;
+        }
+        if (!(err instanceof StaleRoundError || err instanceof TxLogMismatchError)) {
+          // One broken subtree must not stall the others; it is retried every pass and logged.
+          ctx.log.error('round failed', { subtree: id, error: String(err) });
+        }
+        report.skipped.push({ subtree: id, reason: err instanceof Error ? err.message : String(err) });
+      }
+    }
+    after = ids[ids.length - 1]!;
+  }
+  return report;
+}

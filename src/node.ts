@@ -1,0 +1,81 @@
+import { createApp } from './api/app.ts';
+import type { Config } from './config.ts';
+import { createKeyParser } from './core/keys.ts';
+import { SparseMerkleTree } from './core/smt/tree.ts';
+import { startScheduler, type Scheduler } from './leader/scheduler.ts';
+import { LEADER_LEASE, runLeaderPass } from './leader/leader-pass.ts';
+import { createLogger } from './platform/logger.ts';
+import { createNodeSigner } from './platform/node-signer.ts';
+import { nativeSha256 } from './platform/sha256.ts';
+import { createVerifier } from './platform/verifier.ts';
+import type { Logger, NodeContext } from './services/context.ts';
+import { SubtreeCache } from './services/subtree-cache.ts';
+import { CachedNodeStore, GroupCommitter, LibsqlNodeStore, releaseLease, type Database } from './store/index.ts';
+
+export interface NodeOptions {
+  db: Database;
+  nodeSecret: Uint8Array;
+  /** Run leader passes in-process on `config.roundIntervalMs` (default true). */
+  scheduler?: boolean;
+  log?: Logger;
+  now?: () => number;
+}
+
+export interface DstpNode {
+  ctx: NodeContext;
+  app: ReturnType<typeof createApp>;
+  /** Stops the scheduler, lets queued accepts commit, gives up the lease, closes the database. */
+  close(): Promise<void>;
+}
+
+/**
+ * Wires one node from its ports. Runtime entry points (src/runtime/*) only read configuration,
+ * open the database and serve `app.fetch`; everything else is here, once.
+ */
+export async function createNode(config: Config, opts: NodeOptions): Promise<DstpNode> {
+  const log = opts.log ?? createLogger(config.log);
+  const hash = nativeSha256();
+  const store = new CachedNodeStore(new LibsqlNodeStore(opts.db));
+  let scheduler: Scheduler | null = null;
+  const ctx: NodeContext = {
+    config,
+    db: opts.db,
+    signer: await createNodeSigner(opts.nodeSecret),
+    verifier: await createVerifier(),
+    parseKey: createKeyParser(),
+    hash,
+    store,
+    tree: new SparseMerkleTree(store, { hash }),
+    committer: new GroupCommitter(opts.db),
+    subtrees: new SubtreeCache(opts.db),
+    now: opts.now ?? Date.now,
+    kickLeader: () => scheduler?.kick(),
+    instanceId: crypto.randomUUID(),
+    log,
+  };
+  const app = createApp(ctx);
+  let heldToken: number | undefined;
+  if (opts.scheduler !== false) {
+    scheduler = startScheduler({
+      intervalMs: config.roundIntervalMs,
+      pass: async () => {
+        const r = await runLeaderPass(ctx);
+        heldToken = r.leader && !r.leaseLost ? r.token : undefined;
+      },
+      onError: (err) => log.error('leader pass failed', { error: String(err) }),
+    });
+  }
+  return {
+    ctx,
+    app,
+    async close() {
+      await scheduler?.stop();
+      await ctx.committer.drain();
+      // Hand the lease over at once instead of making the next leader wait out the TTL.
+      if (heldToken !== undefined) {
+        await releaseLease(opts.db, { name: LEADER_LEASE, holder: ctx.instanceId, token: heldToken }).catch(() => false);
+      }
+      await opts.db.close();
+    },
+  };
+}

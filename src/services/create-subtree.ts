@@ -1,0 +1,110 @@
+import { checkCreationSignatures, type SignerSig } from '../core/consensus/poa.ts';
+import { digest } from '../core/digest.ts';
+import { EMPTY_HASH } from '../core/hash.ts';
+import { toHex } from '../core/hex.ts';
+import { asJson, jcs } from '../core/jcs.ts';
+import { ROOT_ID_HEX } from '../core/object-id.ts';
+import { genesisHeader, roundHash } from '../core/round.ts';
+import { parseSubtreeRequest, subtreeId, type SubtreeRequest } from '../core/subtree-request.ts';
+import { ApiError } from '../api/problem.ts';
+import { createSubtree } from '../store/index.ts';
+import type { NodeContext } from './context.ts';
+import { subtreeHead, type SubtreeHead } from './subtree-view.ts';
+
+/**
+ * POST /v1/subtrees (SPEC §5). The request is authorized by its signatures: the owner's and the
+ * mode's own rule. Where the node's key is one that must sign (it is the authority, a signer or a
+ * validator), the node adds its signature itself — only for an admin caller, or for anyone when
+ * the host opened creation (DSTP_OPEN_SUBTREES). Round 0 (genesis) is built, signed by the node
+ * and committed with the subtree in one database transaction.
+ */
+export async function createSubtreeVerb(
+  ctx: NodeContext,
+  body: unknown,
+  opts: { admin: boolean },
+): Promise<{ status: 200 | 201; body: SubtreeHead }> {
+  const req = parseSubtreeRequest(body);
+  const spec = req.subtree;
+  if (spec.network !== ctx.config.network) {
+    throw new ApiError('network_mismatch', `this node serves network "${ctx.config.network}", not "${spec.network}"`, {
+      expected: ctx.config.network,
+    });
+  }
+  if (spec.parent !== ROOT_ID_HEX) {
+    throw new ApiError('validation_failed', 'nested subtrees are not supported yet: subtree.parent must be the root id (64 zeros)', {
+      field: 'subtree.parent',
+    });
+  }
+  const sigs = await completeSignatures(ctx, req, opts.admin);
+  const id = toHex(subtreeId(spec, ctx.hash));
+
+  const genesis = await ctx.tree.apply(EMPTY_HASH, spec.genesis);
+  const now = ctx.now();
+  const header = genesisHeader({
+    network: spec.network,
+    subtree: id,
+    stateRoot: toHex(genesis.root),
+    proposer: ctx.signer.publicKey,
+    time: now,
+  });
+  const hash = roundHash(header, ctx.hash);
+  const nodeSig = toHex(await ctx.signer.sign(hash));
+  const request = { subtree: spec, sigs };
+  const result = await createSubtree(ctx.db, {
+    row: {
+      id,
+      parent: spec.parent,
+      owner: spec.owner,
+      name: spec.name,
+      program: spec.program,
+      config: spec.config,
+      mode: asJson(spec.mode),
+      request: asJson(request),
+      createdAt: now,
+    },
+    genesisRound: {
+      hash: toHex(hash),
+      header: asJson(header),
+      signatures: [{ signer: ctx.signer.publicKey, sig: nodeSig }],
+      stateRoot: toHex(genesis.root),
+    },
+    nodes: genesis.nodes,
+    values: genesis.values,
+    events: [{ type: 'subtree.created', subtree: id, data: { subtree: id, owner: spec.owner, name: spec.name, program: spec.program } }],
+  });
+  if (result.status === 'created') ctx.store.remember(genesis.nodes, genesis.values);
+  if (result.status === 'exists') {
+    // The same signed subtree again is idempotent; another one under the same id is a conflict.
+    const existing = (result.subtree.request as { subtree?: unknown } | null)?.subtree;
+    if (existing === undefined || jcs(existing) !== jcs(spec)) {
+      throw new ApiError('subtree_exists', `subtree ${id} (owner ${spec.owner}, name "${spec.name}") exists with different contents`);
+    }
+    return { status: 200, body: subtreeHead(result.subtree) };
+  }
+  return { status: 201, body: subtreeHead(result.subtree) };
+}
+
+/** Verifies the given signatures and adds the node's own where it is required and allowed. */
+async function completeSignatures(ctx: NodeContext, req: SubtreeRequest, admin: boolean): Promise<SignerSig[]> {
+  const check = checkCreationSignatures(req.subtree, req.sigs, ctx.hash);
+  if (check.ok) return req.sigs;
+  const me = ctx.signer.publicKey;
+  const nodeCanHelp = check.missing.some((m) => ('key' in m ? m.key === me : m.candidates.includes(me)));
+  if (nodeCanHelp && !check.signers.includes(me)) {
+    if (!admin && !ctx.config.openSubtrees) {
+      throw new ApiError('forbidden', 'the node signs creation requests only for callers with the admin token (or when DSTP_OPEN_SUBTREES is on)', {
+        missing: check.missing,
+      });
+    }
+    const sig = toHex(await ctx.signer.sign(digest('subtree', req.subtree, ctx.hash)));
+    const sigs = [...req.sigs, { signer: me, sig }];
+    const again = checkCreationSignatures(req.subtree, sigs, ctx.hash);
+    if (again.ok) return sigs;
+    throw missingSignatures(again.missing);
+  }
+  throw missingSignatures(check.missing);
+}
+
+function missingSignatures(missing: unknown[]): ApiError {
+  return new ApiError('missing_signatures', 'the creation request lacks signatures its owner or mode require', { missing });
+}

@@ -1,0 +1,119 @@
+import { fromHex, toHex } from '../core/hex.ts';
+import { MAX_BATCH } from '../core/limits.ts';
+import { parseTxEnvelope, txId, type TxEnvelope } from '../core/tx.ts';
+import { ApiError, problemOf, type ProblemBody } from '../api/problem.ts';
+import type { AcceptItem, AcceptResult } from '../store/index.ts';
+import { signedAcceptance, type AcceptResponse } from './acceptance.ts';
+import type { NodeContext } from './context.ts';
+
+/**
+ * POST /v1/transactions. Everything that can be checked without the log — shape, network,
+ * subtree, call arguments, signature — is checked before the write transaction, so bad input
+ * never reaches the database. The group committer then decides id/nonce against the log and
+ * resolves only after COMMIT: a 202 is durable.
+ */
+export async function submitTransaction(
+  ctx: NodeContext,
+  body: unknown,
+): Promise<{ status: 200 | 202; body: AcceptResponse }> {
+  const item = await prepare(ctx, body);
+  const result = await ctx.committer.accept(item);
+  const out = await settle(ctx, item, result);
+  if (out.status === 202) ctx.kickLeader();
+  return out;
+}
+
+export interface BatchItem {
+  index: number;
+  status: number;
+  id?: string;
+  accept?: AcceptResponse['accept'];
+  sig?: string;
+  problem?: ProblemBody;
+}
+
+/**
+ * POST /v1/transactions/batch `{ "txs": [envelope, …] }` (1–1000). Items are judged one by one
+ * in order (a later item may use the nonce after an earlier one); the valid ones are appended in
+ * ONE group commit. The answer lists each item's own status; the response is 202 when at least
+ * one new transaction was accepted, else 200.
+ */
+export async function submitBatch(ctx: NodeContext, body: unknown): Promise<{ status: 200 | 202; body: { items: BatchItem[] } }> {
+  const envelopes = batchEnvelopes(body);
+  const items: BatchItem[] = new Array(envelopes.length);
+  const ready: { index: number; item: AcceptItem }[] = [];
+  for (let i = 0; i < envelopes.length; i++) {
+    try {
+      ready.push({ index: i, item: await prepare(ctx, envelopes[i]) });
+    } catch (err) {
+      items[i] = { index: i, ...failure(err) };
+    }
+  }
+  const results = await ctx.committer.acceptBatch(ready.map((r) => r.item));
+  let accepted = false;
+  for (let k = 0; k < ready.length; k++) {
+    const { index, item } = ready[k]!;
+    try {
+      const out = await settle(ctx, item, results[k]!);
+      accepted ||= out.status === 202;
+      items[index] = { index, status: out.status, ...out.body };
+    } catch (err) {
+      items[index] = { index, ...failure(err) };
+    }
+  }
+  if (accepted) ctx.kickLeader();
+  return { status: accepted ? 202 : 200, body: { items } };
+}
+
+function batchEnvelopes(body: unknown): unknown[] {
+  const txs = (body as { txs?: unknown } | null)?.txs;
+  const keys = body !== null && typeof body === 'object' && !Array.isArray(body) ? Object.keys(body) : [];
+  if (!Array.isArray(txs) || keys.length !== 1) {
+    throw new ApiError('validation_failed', 'body must be { "txs": [ {tx, sig}, … ] } and nothing else');
+  }
+  if (txs.length === 0 || txs.length > MAX_BATCH) {
+    throw new ApiError('validation_failed', `a batch holds 1 to ${MAX_BATCH} transactions, got ${txs.length}`);
+  }
+  return txs;
+}
+
+async function prepare(ctx: NodeContext, body: unknown): Promise<AcceptItem> {
+  const envelope: TxEnvelope = parseTxEnvelope(body);
+  const { tx } = envelope;
+  if (tx.network !== ctx.config.network) {
+    throw new ApiError('network_mismatch', `this node serves network "${ctx.config.network}", not "${tx.network}"`, {
+      expected: ctx.config.network,
+    });
+  }
+  const facts = await ctx.subtrees.get(tx.subtree);
+  if (!facts) throw new ApiError('unknown_subtree', `no subtree ${tx.subtree} on this node`);
+  facts.program.checkCall(facts.config, tx.call, tx.args);
+  const id = txId(tx, ctx.hash);
+  const ok = await ctx.verifier.verify(ctx.parseKey(tx.sender), id, fromHex(envelope.sig, 64, 'sig'));
+  if (!ok) throw new ApiError('bad_signature', 'sig is not the sender\'s signature over the transaction id');
+  return { id: toHex(id), subtree: tx.subtree, sender: tx.sender, nonce: tx.nonce, envelope };
+}
+
+async function settle(ctx: NodeContext, item: AcceptItem, r: AcceptResult): Promise<{ status: 200 | 202; body: AcceptResponse }> {
+  switch (r.status) {
+    case 'accepted':
+      return { status: 202, body: await signedAcceptance(ctx, item.id, r) };
+    case 'known':
+      return { status: 200, body: await signedAcceptance(ctx, item.id, r.accept) };
+    case 'nonce_mismatch':
+      throw new ApiError('nonce_mismatch', `nonce ${item.nonce} is not the next one for this sender; expected ${r.expected}`, {
+        expected: r.expected,
+      });
+    case 'halted':
+      throw new ApiError('subtree_halted', `subtree ${item.subtree} is halted and accepts no transactions`);
+    case 'unknown_subtree':
+      throw new ApiError('unknown_subtree', `no subtree ${item.subtree} on this node`);
+  }
+}
+
+/** A bad item becomes its own problem entry; an unexpected error fails the whole request. */
+function failure(err: unknown): { status: number; problem: ProblemBody } {
+  const p = problemOf(err);
+  if (!p) throw err;
+  return { status: p.status, problem: p };
+}

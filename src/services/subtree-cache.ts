@@ -1,0 +1,50 @@
+import { parseMode, type Mode } from '../core/consensus/mode.ts';
+import { getProgram } from '../core/programs/index.ts';
+import type { Program } from '../core/programs/types.ts';
+import { getSubtree, type Database } from '../store/index.ts';
+
+/**
+ * A subtree's creation facts (program, parsed config, mode) never change after creation, so they
+ * are cached per process. Status and head DO change and are always read from the database.
+ */
+export interface SubtreeFacts {
+  id: string;
+  owner: string;
+  parent: string;
+  name: string;
+  programName: string;
+  program: Program;
+  config: unknown;
+  mode: Mode;
+}
+
+export class SubtreeCache {
+  private readonly facts = new Map<string, SubtreeFacts>();
+
+  constructor(
+    private readonly db: Database,
+    private readonly max = 10_000,
+  ) {}
+
+  /** `undefined` when no such subtree exists (not cached, so a later creation is seen). */
+  async get(id: string): Promise<SubtreeFacts | undefined> {
+    const hit = this.facts.get(id);
+    if (hit) return hit;
+    const row = await getSubtree(this.db, id);
+    if (!row) return undefined;
+    const program = getProgram(row.program);
+    const f: SubtreeFacts = {
+      id: row.id,
+      owner: row.owner,
+      parent: row.parent,
+      name: row.name,
+      programName: row.program,
+      program,
+      config: program.parseConfig(row.config),
+      mode: parseMode(row.mode),
+    };
+    if (this.facts.size >= this.max) this.facts.delete(this.facts.keys().next().value!);
+    this.facts.set(id, f);
+    return f;
+  }
+}
