@@ -1,6 +1,7 @@
 import type { Hash32 } from '../core/hash.ts';
 import type { NodeStore, StoredNode } from '../core/smt/node-store.ts';
-import type { StoredValue, ValueStore } from './node-store.ts';
+import type { StoredValue } from '../core/smt/tree.ts';
+import type { ValueStore } from '../core/state-reader.ts';
 import { hashKey } from './sql.ts';
 
 /**
@@ -63,7 +64,7 @@ export class CachedNodeStore implements NodeStore, ValueStore {
 
   async putMany(nodes: readonly StoredNode[]): Promise<void> {
     await this.inner.putMany(nodes);
-    for (const n of nodes) this.nodes.set(hashKey(n.hash), n.bytes);
+    this.remember(nodes);
   }
 
   getValues(hashes: readonly Hash32[]): Promise<(Uint8Array | undefined)[]> {
@@ -75,13 +76,17 @@ export class CachedNodeStore implements NodeStore, ValueStore {
   async putValues(values: readonly StoredValue[]): Promise<void> {
     if (!this.inner.putValues) throw new Error('inner store keeps no values');
     await this.inner.putValues(values);
-    for (const v of values) this.values.set(hashKey(v.hash), v.bytes);
+    this.remember([], values);
   }
 
-  /** Remember entries that were written elsewhere (e.g. by a committed round) without a read. */
+  /**
+   * Remember entries that were written elsewhere (e.g. by a committed round) without a read.
+   * Copies them: the tree hands out views into large packed buffers, and a cached view would keep
+   * its whole buffer alive.
+   */
   remember(nodes: readonly StoredNode[], values: readonly StoredValue[] = []): void {
-    for (const n of nodes) this.nodes.set(hashKey(n.hash), n.bytes);
-    for (const v of values) this.values.set(hashKey(v.hash), v.bytes);
+    for (const n of nodes) this.nodes.set(hashKey(n.hash), n.bytes.slice());
+    for (const v of values) this.values.set(hashKey(v.hash), v.bytes.slice());
   }
 
   private async readThrough(

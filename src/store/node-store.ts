@@ -1,21 +1,12 @@
 import type { Hash32 } from '../core/hash.ts';
-import type { NodeStore, StoredNode } from '../core/smt/node-store.ts';
+import type { NodeStore, PackedNodes, StoredNode } from '../core/smt/node-store.ts';
+import type { StoredValue } from '../core/smt/tree.ts';
+import type { ValueStore } from '../core/state-reader.ts';
 import type { Database, Executor } from './database.ts';
 import { chunks, hashKey, params, toBytes, valueRows } from './sql.ts';
 
-/** A content-addressed value: hash = H(bytes), bytes = jcs of the JSON value. */
-export interface StoredValue {
-  hash: Hash32;
-  bytes: Uint8Array;
-}
-
-/** The value half of the tree's storage (the tree itself only needs `NodeStore`). */
-export interface ValueStore {
-  /** Returns the bytes for each hash, `undefined` where unknown; same order as `hashes`. */
-  getValues(hashes: readonly Hash32[]): Promise<(Uint8Array | undefined)[]>;
-  /** Idempotent: hashes already present are ignored. */
-  putValues(values: readonly StoredValue[]): Promise<void>;
-}
+/** Nodes as objects, or packed the way `tree.apply` returns them (no object per node). */
+export type NodesInput = readonly StoredNode[] | readonly PackedNodes[];
 
 /** Hashes per `IN (…)` query and rows per multi-row INSERT: one statement per chunk. */
 export const NODE_CHUNK = 500;
@@ -32,7 +23,7 @@ export class LibsqlNodeStore implements NodeStore, ValueStore {
     return selectBlobs(ex, 'SELECT hash, bytes FROM smt_nodes WHERE hash IN ', hashes, toBytes);
   }
 
-  async putMany(nodes: readonly StoredNode[], ex?: Executor): Promise<void> {
+  async putMany(nodes: NodesInput, ex?: Executor): Promise<void> {
     if (nodes.length === 0) return;
     if (ex) return insertNodes(ex, nodes);
     await this.db.write((tx) => insertNodes(tx, nodes));
@@ -53,12 +44,21 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
 /** Multi-row INSERT OR IGNORE of tree nodes, NODE_CHUNK rows per statement. */
-export async function insertNodes(ex: Executor, nodes: readonly StoredNode[]): Promise<void> {
-  for (const part of chunks(nodes, NODE_CHUNK)) {
-    const args: Uint8Array[] = [];
-    for (const n of part) args.push(n.hash, n.bytes);
-    await ex.execute({ sql: `INSERT OR IGNORE INTO smt_nodes (hash, bytes) VALUES ${valueRows(part.length, 2)}`, args });
+export async function insertNodes(ex: Executor, nodes: NodesInput): Promise<void> {
+  for (const part of chunks(nodeArgs(nodes), NODE_CHUNK * 2)) {
+    await ex.execute({ sql: `INSERT OR IGNORE INTO smt_nodes (hash, bytes) VALUES ${valueRows(part.length / 2, 2)}`, args: part });
   }
+}
+
+/** Flat [hash, bytes, hash, bytes, …] binding list; packed nodes are bound as views, not copied. */
+function nodeArgs(nodes: NodesInput): Uint8Array[] {
+  const args: Uint8Array[] = [];
+  for (const n of nodes) {
+    if ('count' in n) {
+      for (let i = 0; i < n.count; i++) args.push(n.hashes.subarray(i * 32, i * 32 + 32), n.bytes.subarray(i * 65, i * 65 + 65));
+    } else args.push(n.hash, n.bytes);
+  }
+  return args;
 }
 
 /** Multi-row INSERT OR IGNORE of values (stored as their JSON text), NODE_CHUNK rows per statement. */

@@ -1,11 +1,11 @@
 import { and, asc, desc, eq, gt, lt, type SQL } from 'drizzle-orm';
 import type { JsonValue } from '../core/jcs.ts';
-import type { StoredNode } from '../core/smt/node-store.ts';
+import type { StoredValue } from '../core/smt/tree.ts';
 import type { Database, Executor } from './database.ts';
 import { StaleRoundError, StoreError, TxLogMismatchError } from './errors.ts';
 import { insertEvents, type NewEvent } from './events.ts';
 import { assertLease, type LeaseClaim } from './lease.ts';
-import { insertNodes, insertValues, type StoredValue } from './node-store.ts';
+import { insertNodes, insertValues, type NodesInput } from './node-store.ts';
 import { rounds, subtrees, type RoundSignature } from './schema.ts';
 import { chunks, num, valueRows } from './sql.ts';
 import type { Page } from './subtrees.ts';
@@ -30,7 +30,7 @@ export interface CommitRoundInput {
   txIds: string[];
   receipts: RoundReceipt[];
   stateRoot: string;
-  nodes: readonly StoredNode[];
+  nodes: NodesInput;
   values: readonly StoredValue[];
   events: readonly NewEvent[];
   /** The lease this leader holds; checked inside the commit (fencing). */

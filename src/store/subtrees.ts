@@ -1,9 +1,9 @@
 import { and, asc, eq, gt, type SQL } from 'drizzle-orm';
 import type { JsonValue } from '../core/jcs.ts';
-import type { StoredNode } from '../core/smt/node-store.ts';
+import type { StoredValue } from '../core/smt/tree.ts';
 import type { Database } from './database.ts';
 import { insertEvents, type NewEvent } from './events.ts';
-import { insertNodes, insertValues, type StoredValue } from './node-store.ts';
+import { insertNodes, insertValues, type NodesInput } from './node-store.ts';
 import { rounds, subtrees, type RoundSignature, type SubtreeStatus } from './schema.ts';
 
 export type Subtree = typeof subtrees.$inferSelect;
@@ -43,7 +43,7 @@ export async function createSubtree(
   input: {
     row: NewSubtree;
     genesisRound: GenesisRound;
-    nodes: readonly StoredNode[];
+    nodes: NodesInput;
     values: readonly StoredValue[];
     events?: readonly NewEvent[];
   },

@@ -1,7 +1,10 @@
 import { afterAll, describe, expect, test } from 'bun:test';
 import { sha256 } from '../../src/core/hash.ts';
-import { utf8 } from '../../src/core/hex.ts';
+import { toHex, utf8 } from '../../src/core/hex.ts';
 import type { NodeStore, StoredNode } from '../../src/core/smt/node-store.ts';
+import { MemoryNodeStore } from '../../src/core/smt/memory-store.ts';
+import { EMPTY_HASH, SparseMerkleTree } from '../../src/core/smt/tree.ts';
+import { verifyProof } from '../../src/core/smt/verify.ts';
 import { CachedNodeStore, Lru } from '../../src/store/cached-node-store.ts';
 import type { Database } from '../../src/store/database.ts';
 import { LibsqlNodeStore, NODE_CHUNK } from '../../src/store/node-store.ts';
@@ -166,5 +169,45 @@ describe('CachedNodeStore', () => {
     expect(lru.get('a')).toBe(1);
     expect(lru.get('c')).toBe(3);
     expect(lru.size).toBe(2);
+  });
+});
+
+describe('the tree over libSQL', () => {
+  test('packed nodes from tree.apply persist, and the tree reads them back to the same roots and proofs', async () => {
+    const db = await freshDb();
+    const store = new LibsqlNodeStore(db);
+    const memory = new MemoryNodeStore();
+    const onDisk = new SparseMerkleTree(store);
+    const inMemory = new SparseMerkleTree(memory);
+    let rootDisk = EMPTY_HASH;
+    let rootMem = EMPTY_HASH;
+    for (let batch = 0; batch < 4; batch++) {
+      const writes = Array.from({ length: 300 }, (_, i) => ({
+        key: `kv/${(i * 7 + batch * 101) % 700}`,
+        value: i % 13 === 0 && batch > 0 ? null : { batch, i },
+      }));
+      const a = await onDisk.apply(rootDisk, writes);
+      await db.write(async (tx) => {
+        await store.putMany(a.packed, tx);
+        await store.putValues(a.values, tx);
+      });
+      const b = await inMemory.apply(rootMem, writes);
+      await memory.putMany(b.nodes);
+      rootDisk = a.root;
+      rootMem = b.root;
+      expect(Array.from(rootDisk)).toEqual(Array.from(rootMem));
+    }
+    for (const key of ['kv/0', 'kv/101', 'kv/699', 'kv/absent']) {
+      const proof = await onDisk.prove(rootDisk, key);
+      expect(proof).toEqual(await inMemory.prove(rootMem, key));
+      const vh = await onDisk.getValueHash(rootDisk, key);
+      if (vh) {
+        const [bytes] = await store.getValues([vh]);
+        expect(Array.from(sha256(bytes!))).toEqual(Array.from(vh));
+        verifyProof(proof, { key, root: toHex(rootDisk), value: JSON.parse(new TextDecoder().decode(bytes!)) });
+      } else verifyProof(proof, { key, root: toHex(rootDisk) });
+    }
+    const rows = Number((await db.read.execute('SELECT count(*) FROM smt_nodes')).rows[0]![0]);
+    expect(rows).toBe(memory.size);
   });
 });

@@ -1,4 +1,5 @@
 import { afterAll, describe, expect, test } from 'bun:test';
+import type { StoredNode } from '../../src/core/smt/node-store.ts';
 import type { Database } from '../../src/store/database.ts';
 import { LeaseLostError, StaleRoundError, TxLogMismatchError } from '../../src/store/errors.ts';
 import { listEvents } from '../../src/store/events.ts';
@@ -76,7 +77,8 @@ function round1(subtree: string, txIds: string[], lease: LeaseClaim, now = T0 + 
 /** Everything commitRound writes is absent: no nodes, values, round, events; txs pending; head at 0. */
 async function expectUntouched(db: Database, input: CommitRoundInput) {
   const store = new LibsqlNodeStore(db);
-  expect(await store.getMany(input.nodes.map((n) => n.hash))).toEqual(input.nodes.map(() => undefined));
+  const nodes = input.nodes as StoredNode[];
+  expect(await store.getMany(nodes.map((n) => n.hash))).toEqual(nodes.map(() => undefined));
   expect(await store.getValues(input.values.map((v) => v.hash))).toEqual(input.values.map(() => undefined));
   expect(await getRound(db, input.subtree, 1)).toBeUndefined();
   expect((await pendingTxs(db, input.subtree, 10)).map((t) => t.id)).toEqual(input.txIds);
@@ -181,7 +183,7 @@ describe('commitRound', () => {
     ]);
     expect(await pendingTxs(db, subtree, 10)).toEqual([]);
     const store = new LibsqlNodeStore(db);
-    expect((await store.getMany(input.nodes.map((n) => n.hash))).every((b) => b !== undefined)).toBe(true);
+    expect((await store.getMany((input.nodes as StoredNode[]).map((n) => n.hash))).every((b) => b !== undefined)).toBe(true);
     expect((await store.getValues(input.values.map((v) => v.hash))).every((b) => b !== undefined)).toBe(true);
     const ev = await listEvents(db, { limit: 10 });
     expect(ev.map((e) => e.type)).toEqual(['subtree.created', 'round.finalized', 'tx.executed', 'tx.executed', 'tx.executed']);
