@@ -1,0 +1,98 @@
+import type { SignerSig } from '../core/consensus/poa.ts';
+import type { Mode } from '../core/consensus/mode.ts';
+import type { JsonValue } from '../core/jcs.ts';
+import type { RoundHeader } from '../core/round.ts';
+import type { Proof } from '../core/smt/types.ts';
+import type { SubtreeRequest } from '../core/subtree-request.ts';
+
+/**
+ * Response shapes of SPEC §11 as the client reads them. The node may add fields; the client
+ * relies only on these, and verification never trusts them without checking.
+ */
+export interface NodeInfo {
+  network: string;
+  /** The node's own key (`scheme:hex`): signs acceptances, and rounds where it is the authority. */
+  publicKey: string;
+  origin?: string;
+  version?: string;
+  [field: string]: unknown;
+}
+
+export interface SubtreeHead {
+  id: string;
+  owner: string;
+  name: string;
+  parent: string;
+  program: string;
+  mode: Mode;
+  status: string;
+  height: number;
+  root: string;
+  /** The signed creation request, the anchor that binds id, owner and mode together. */
+  request?: SubtreeRequest;
+  [field: string]: unknown;
+}
+
+export interface Page<T> {
+  items: T[];
+  next?: string | number;
+}
+
+/** SPEC §6 acceptance object; the node signs `digest("accept", accept)`. */
+export interface Acceptance {
+  v: 1;
+  network: string;
+  tx: string;
+  subtree: string;
+  seq: number;
+  time: number;
+}
+
+export interface SubmitResult {
+  /** 202: newly accepted; 200: the node already knew this id. */
+  status: 200 | 202;
+  id: string;
+  accept: Acceptance;
+  sig: string;
+}
+
+export interface BatchItemResult {
+  index: number;
+  status: number;
+  id?: string;
+  accept?: Acceptance;
+  sig?: string;
+  problem?: { code: string; detail?: string; [field: string]: unknown };
+}
+
+export interface Receipt {
+  tx: string;
+  index: number;
+  status: 'ok' | 'failed';
+  code?: string;
+}
+
+export interface TransactionStatus {
+  id: string;
+  status: 'pending' | 'executed' | 'failed';
+  receipt?: Receipt;
+  height?: number;
+  [field: string]: unknown;
+}
+
+export interface StateResponse {
+  key: string;
+  exists: boolean;
+  value?: JsonValue;
+  height: number;
+  root: string;
+  proof: Proof;
+  [field: string]: unknown;
+}
+
+export interface RoundResponse {
+  header: RoundHeader;
+  signatures: SignerSig[];
+  txs: string[];
+  [field: string]: unknown;
+}
