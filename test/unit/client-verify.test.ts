@@ -278,7 +278,7 @@ describe('verifyStateResponse: a lying node is caught at the right link', () => 
     await expectLink(state, { ...opts(round1), request: { subtree: { ...request.subtree, v: 2 }, sigs: request.sigs } }, 'subtree');
   });
 
-  test('subtree: the owner's signature alone does not meet the poa creation rule (authority missing)', async () => {
+  test('subtree: the owner signature alone does not meet the poa creation rule (authority missing)', async () => {
     const state = await stateAt(root1, 1, balanceKey(alice), '8');
     const ownerOnly = { subtree: request.subtree, sigs: request.sigs.filter((x) => x.signer === owner.publicKey) };
     const e = await expectLink(state, { ...opts(round1), request: ownerOnly }, 'subtree');
