@@ -1,0 +1,77 @@
+import { fail } from '../errors.ts';
+import { EMPTY_HASH, sha256, type Hash32, type Sha256 } from '../hash.ts';
+import { utf8 } from '../hex.ts';
+import { jcsBytes, type JsonValue } from '../jcs.ts';
+
+/**
+ * The hashing rules of SPEC §4, shared by the writer (tree.ts) and the proof producers. The
+ * stand-alone verifier (verify.ts) deliberately re-implements them instead of importing this file.
+ *
+ * A node's stored bytes are its hash preimage: 65 bytes, a one-byte domain tag and two 32-byte
+ * halves. The tag keeps a leaf from ever being read as an inner node and vice versa.
+ */
+export const LEAF_TAG = 0x00;
+export const INNER_TAG = 0x01;
+export const NODE_BYTES = 65;
+/** Paths have 256 bits: no inner node sits at depth 256. */
+export const MAX_DEPTH_BITS = 256;
+
+export { EMPTY_HASH };
+
+/** `path(k) = H(utf8(k))`. Refuses strings with lone surrogates: utf8() would map them to U+FFFD and two keys would share a path. */
+export function pathOf(key: string, hash: Sha256 = sha256): Hash32 {
+  return hash(utf8(checkedKey(key)));
+}
+
+/** `valueHash = H(jcs(value))` */
+export function valueHashOf(value: JsonValue, hash: Sha256 = sha256): Hash32 {
+  return hash(jcsBytes(value));
+}
+
+export function leafBytes(path: Hash32, valueHash: Hash32): Uint8Array {
+  const b = new Uint8Array(NODE_BYTES);
+  b[0] = LEAF_TAG;
+  b.set(path, 1);
+  b.set(valueHash, 33);
+  return b;
+}
+
+export function innerBytes(left: Hash32, right: Hash32): Uint8Array {
+  const b = new Uint8Array(NODE_BYTES);
+  b[0] = INNER_TAG;
+  b.set(left, 1);
+  b.set(right, 33);
+  return b;
+}
+
+/** `leaf = H(0x00 || path || valueHash)` */
+export function leafHash(path: Hash32, valueHash: Hash32, hash: Sha256 = sha256): Hash32 {
+  return hash(leafBytes(path, valueHash));
+}
+
+/** `inner(l, r) = H(0x01 || l || r)` */
+export function innerHash(left: Hash32, right: Hash32, hash: Sha256 = sha256): Hash32 {
+  return hash(innerBytes(left, right));
+}
+
+/** Bit `i` of a path, most significant bit of each byte first; 0 chooses the left child. */
+export function bitAt(path: Uint8Array, i: number): number {
+  return (path[i >>> 3]! >>> (7 - (i & 7))) & 1;
+}
+
+export function isEmptyHash(h: Uint8Array): boolean {
+  for (let i = 0; i < 32; i++) if (h[i] !== 0) return false;
+  return true;
+}
+
+interface WellFormed {
+  isWellFormed(): boolean;
+}
+
+export function checkedKey(key: string): string {
+  if (typeof key !== 'string') fail('invalid_state_key', 'state key must be a string');
+  if (!(key as unknown as WellFormed).isWellFormed()) {
+    fail('invalid_state_key', 'state key holds a lone UTF-16 surrogate', { length: key.length });
+  }
+  return key;
+}

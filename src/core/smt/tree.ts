@@ -1,0 +1,223 @@
+import { fail } from '../errors.ts';
+import { EMPTY_HASH, sha256, type Hash32, type Sha256 } from '../hash.ts';
+import { toHex, utf8 } from '../hex.ts';
+import { jcs, type JsonValue } from '../jcs.ts';
+import { applyBatch, partitionByBit, type HashInto, type PackedBatch } from './apply-batch.ts';
+import { INNER_TAG, LEAF_TAG, MAX_DEPTH_BITS, NODE_BYTES, bitAt, checkedKey, isEmptyHash } from './hashing.ts';
+import { unpackNodes, type NodeReader, type PackedNodes, type StoredNode } from './node-store.ts';
+import type { Proof } from './types.ts';
+
+export interface TreeWrite {
+  key: string;
+  /** `null` deletes the key. */
+  value: JsonValue | null;
+}
+
+export interface HashedWrite {
+  path: Hash32;
+  /** `null` deletes the leaf at `path`. */
+  valueHash: Hash32 | null;
+}
+
+export interface StoredValue {
+  hash: Hash32;
+  /** `jcs(value)` as UTF-8; `hash = H(bytes)`. */
+  bytes: Uint8Array;
+}
+
+export interface ApplyResult {
+  root: Hash32;
+  /** Nodes created by this batch (content-addressed; persisting one twice is harmless). */
+  readonly nodes: StoredNode[];
+  /** The same nodes packed, for stores that take them without a JS object per node. */
+  packed: PackedNodes[];
+  /** Canonical bytes of the values written, one per distinct value. */
+  values: StoredValue[];
+}
+
+export interface TreeOptions {
+  /** SHA-256 to use; defaults to noble's. A runtime passes a native one. */
+  hash?: Sha256;
+  /** Optional allocation-free form of the same SHA-256 (e.g. `Bun.SHA256.hash(data, out)`). */
+  hashInto?: HashInto;
+}
+
+/** Result of a batch: `nodes` are materialized from `packed` only when someone asks. */
+class BatchResult implements ApplyResult {
+  private objects: StoredNode[] | undefined;
+  constructor(
+    readonly root: Hash32,
+    readonly packed: PackedNodes[],
+    readonly values: StoredValue[],
+  ) {}
+  get nodes(): StoredNode[] {
+    return (this.objects ??= unpackNodes(this.packed));
+  }
+}
+
+/**
+ * The compact binary sparse Merkle tree of SPEC §4 over an injected node store. Trees are
+ * persistent: `apply` never changes a node, it returns new ones, so every old root stays readable.
+ * The tree keeps no state of its own besides the store and the hash function.
+ */
+export class SparseMerkleTree {
+  private readonly hash: Sha256;
+  private readonly hashInto: HashInto;
+
+  constructor(
+    private readonly store: NodeReader,
+    opts: TreeOptions = {},
+  ) {
+    const hash = opts.hash ?? sha256;
+    this.hash = hash;
+    this.hashInto = opts.hashInto ?? ((data, out) => out.set(hash(data)));
+  }
+
+  /** Applies writes in one batch; for a key written twice the last write wins. */
+  async apply(root: Hash32, writes: Iterable<TreeWrite>): Promise<ApplyResult> {
+    const last = new Map<string, JsonValue | null>();
+    for (const w of writes) last.set(checkedKey(w.key), w.value);
+
+    const count = last.size;
+    const batch: PackedBatch = {
+      count,
+      paths: new Uint8Array(count * 32),
+      valueHashes: new Uint8Array(count * 32),
+      deleted: new Uint8Array(count),
+    };
+    const values: StoredValue[] = [];
+    const hashByJson = new Map<string, Hash32>();
+    let i = 0;
+    for (const [key, value] of last) {
+      batch.paths.set(this.hash(utf8(key)), i * 32);
+      if (value === null) {
+        batch.deleted[i] = 1;
+      } else {
+        const text = jcs(value);
+        let vh = hashByJson.get(text);
+        if (vh === undefined) {
+          const bytes = utf8(text);
+          vh = this.hash(bytes);
+          hashByJson.set(text, vh);
+          values.push({ hash: vh, bytes });
+        }
+        batch.valueHashes.set(vh, i * 32);
+      }
+      i++;
+    }
+    const { root: newRoot, packed } = await applyBatch(this.store, this.hashInto, root, batch);
+    return new BatchResult(newRoot, packed, values);
+  }
+
+  /** Same as `apply` for callers that already hold paths and value hashes; last write per path wins. */
+  async applyHashed(root: Hash32, writes: readonly HashedWrite[]): Promise<ApplyResult> {
+    const last = new Map<string, HashedWrite>();
+    for (const w of writes) {
+      if (w.path.length !== 32) fail('invalid_length', 'path must be 32 bytes');
+      if (w.valueHash !== null && w.valueHash.length !== 32) fail('invalid_length', 'valueHash must be 32 bytes');
+      last.set(toHex(w.path), w);
+    }
+    const count = last.size;
+    const batch: PackedBatch = {
+      count,
+      paths: new Uint8Array(count * 32),
+      valueHashes: new Uint8Array(count * 32),
+      deleted: new Uint8Array(count),
+    };
+    let i = 0;
+    for (const w of last.values()) {
+      batch.paths.set(w.path, i * 32);
+      if (w.valueHash === null) batch.deleted[i] = 1;
+      else batch.valueHashes.set(w.valueHash, i * 32);
+      i++;
+    }
+    const { root: newRoot, packed } = await applyBatch(this.store, this.hashInto, root, batch);
+    return new BatchResult(newRoot, packed, []);
+  }
+
+  /** The value hash stored under `key`, or `null` when the key is absent. */
+  async getValueHash(root: Hash32, key: string): Promise<Hash32 | null> {
+    const path = this.hash(utf8(checkedKey(key)));
+    let h = root;
+    for (let d = 0; ; d++) {
+      if (isEmptyHash(h)) return null;
+      const b = await this.readOne(h, d);
+      if (b[0] === LEAF_TAG) return samePath(b, path) ? b.slice(33, 65) : null;
+      h = bitAt(path, d) === 0 ? b.subarray(1, 33) : b.subarray(33, 65);
+    }
+  }
+
+  /** SPEC §4 proof for `key`: inclusion when present, exclusion otherwise. */
+  async prove(root: Hash32, key: string): Promise<Proof> {
+    return (await this.proveMany(root, [key]))[0]!;
+  }
+
+  /** Proofs for many keys, reading each tree level once for all of them. */
+  async proveMany(root: Hash32, keys: readonly string[]): Promise<Proof[]> {
+    const n = keys.length;
+    const paths = new Uint8Array(n * 32);
+    for (let i = 0; i < n; i++) paths.set(this.hash(utf8(checkedKey(keys[i]!))), i * 32);
+    const idx = new Int32Array(n);
+    for (let i = 0; i < n; i++) idx[i] = i;
+    // Siblings are collected root first and reversed at the end.
+    const siblings: Uint8Array[][] = Array.from({ length: n }, () => []);
+    const leaves: (Uint8Array | null)[] = new Array(n).fill(null);
+
+    let frontier: { h: Hash32; lo: number; hi: number }[] = isEmptyHash(root) || n === 0 ? [] : [{ h: root, lo: 0, hi: n }];
+    for (let d = 0; frontier.length > 0; d++) {
+      const got = await this.store.getMany(frontier.map((f) => f.h));
+      const next: typeof frontier = [];
+      for (let f = 0; f < frontier.length; f++) {
+        const { lo, hi } = frontier[f]!;
+        const b = checkNode(got[f], d);
+        if (b[0] === LEAF_TAG) {
+          for (let r = lo; r < hi; r++) leaves[idx[r]!] = b;
+          continue;
+        }
+        const mid = partitionByBit(idx, paths, lo, hi, d);
+        const left = b.subarray(1, 33);
+        const right = b.subarray(33, 65);
+        for (let r = lo; r < mid; r++) siblings[idx[r]!]!.push(right);
+        for (let r = mid; r < hi; r++) siblings[idx[r]!]!.push(left);
+        if (lo < mid && !isEmptyHash(left)) next.push({ h: left, lo, hi: mid });
+        if (mid < hi && !isEmptyHash(right)) next.push({ h: right, lo: mid, hi });
+      }
+      frontier = next;
+    }
+
+    const rootHex = toHex(root);
+    const out = new Array<Proof>(n);
+    for (let i = 0; i < n; i++) {
+      const s = siblings[i]!;
+      const hex = new Array<string>(s.length);
+      for (let j = 0; j < s.length; j++) hex[j] = toHex(s[s.length - 1 - j]!);
+      const leaf = leaves[i]!;
+      out[i] = {
+        key: keys[i]!,
+        root: rootHex,
+        leaf: leaf === null ? null : { path: toHex(leaf.subarray(1, 33)), valueHash: toHex(leaf.subarray(33, 65)) },
+        siblings: hex,
+      };
+    }
+    return out;
+  }
+
+  private async readOne(h: Hash32, depth: number): Promise<Uint8Array> {
+    const [b] = await this.store.getMany([h]);
+    return checkNode(b, depth);
+  }
+}
+
+function checkNode(b: Uint8Array | undefined, depth: number): Uint8Array {
+  if (b === undefined) fail('missing_node', 'tree node missing from the store', { depth });
+  if (b.length !== NODE_BYTES || b[0]! > INNER_TAG) fail('missing_node', 'stored tree node is malformed', { depth });
+  if (b[0] === INNER_TAG && depth >= MAX_DEPTH_BITS) fail('missing_node', 'stored tree is deeper than 256', { depth });
+  return b;
+}
+
+function samePath(leaf: Uint8Array, path: Hash32): boolean {
+  for (let i = 0; i < 32; i++) if (leaf[1 + i] !== path[i]) return false;
+  return true;
+}
+
+export { EMPTY_HASH };
