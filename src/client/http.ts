@@ -179,9 +179,12 @@ export class DstpClient {
     return this.request<RoundResponse>('GET', `/v1/subtrees/${seg(subtree)}/rounds/${height}`);
   }
 
-  listRounds(subtree: string, page: { cursor?: string | number; limit?: number } = {}): Promise<Page<RoundResponse>> {
+  listRounds(
+    subtree: string,
+    page: { cursor?: string | number; limit?: number; order?: 'asc' | 'desc' } = {},
+  ): Promise<Page<RoundResponse>> {
     return this.request<Page<RoundResponse>>('GET', `/v1/subtrees/${seg(subtree)}/rounds`, {
-      query: { cursor: page.cursor, limit: page.limit },
+      query: { cursor: page.cursor, limit: page.limit, order: page.order },
     });
   }
 

@@ -87,12 +87,17 @@ export interface StateResponse {
   height: number;
   root: string;
   proof: Proof;
+  /** The node embeds the signed round the answer is read at (checked, never trusted). */
+  roundHash?: string;
+  round?: { header: RoundHeader; signatures: SignerSig[] };
   [field: string]: unknown;
 }
 
 export interface RoundResponse {
   header: RoundHeader;
   signatures: SignerSig[];
-  txs: string[];
+  txs?: string[];
+  /** `digest("round", header)` as the node reports it (checked when present). */
+  hash?: string;
   [field: string]: unknown;
 }

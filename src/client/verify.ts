@@ -58,7 +58,10 @@ export interface VerifyStateOptions {
   expectedValue?: JsonValue | null;
   /** Expected network id (also taken from the request). */
   network?: string;
-  /** The round at `response.height`, or a client to fetch it with. */
+  /**
+   * The round at `response.height`. Defaults to the round the node embeds in the state response,
+   * else it is fetched with `client`.
+   */
   round?: RoundResponse;
   client?: { getRound(subtree: string, height: number): Promise<RoundResponse> };
 }
@@ -94,14 +97,19 @@ export async function verifyStateResponse(response: StateResponse, opts: VerifyS
   });
 
   // 2. state root → round header
-  const round = await fetchRound(opts, subtree, response.height);
+  const { round, source } = await roundFor(response, opts, subtree);
   const header = checkRound(round, { subtree, height: response.height, root: response.root, network });
   const hash = roundHash(header);
   const hashHex = toHex(hash);
-  if (typeof round.hash === 'string' && round.hash !== hashHex) {
-    throw new VerificationError('round', 'the round hash the node reports is not digest("round", header)', { expected: hashHex, got: round.hash });
+  for (const reported of [round.hash, source === 'response' ? response.roundHash : undefined]) {
+    if (reported !== undefined && reported !== hashHex) {
+      throw new VerificationError('round', 'the round hash the node reports is not digest("round", header)', { expected: hashHex, got: reported });
+    }
   }
-  links.push({ link: 'round', detail: `round ${header.height} of subtree ${subtree} has stateRoot ${header.stateRoot}, hash ${hashHex}` });
+  links.push({
+    link: 'round',
+    detail: `round ${header.height} (${source}) of subtree ${subtree} has stateRoot ${header.stateRoot}, hash ${hashHex}`,
+  });
 
   // 3. round → finality under the subtree's mode
   const signers = checkSignatures(mode, hash, round.signatures);
@@ -175,13 +183,25 @@ function jcsOrThrow(v: JsonValue): string {
   }
 }
 
-async function fetchRound(opts: VerifyStateOptions, subtree: string, height: number): Promise<RoundResponse> {
-  if (opts.round) return opts.round;
-  if (!opts.client) throw new TypeError('verifyStateResponse needs the round or a client to fetch it');
+/**
+ * The round to check against: the caller's, else the one embedded in the state response, else
+ * fetched. The source does not matter for soundness — every field is checked — only for cost.
+ */
+async function roundFor(
+  response: StateResponse,
+  opts: VerifyStateOptions,
+  subtree: string,
+): Promise<{ round: RoundResponse; source: 'given' | 'response' | 'fetched' }> {
+  if (opts.round) return { round: opts.round, source: 'given' };
+  const embedded = response.round;
+  if (embedded !== null && typeof embedded === 'object' && 'header' in embedded) {
+    return { round: embedded as RoundResponse, source: 'response' };
+  }
+  if (!opts.client) throw new VerificationError('round', 'the response carries no round and no client was given to fetch it');
   try {
-    return await opts.client.getRound(subtree, height);
+    return { round: await opts.client.getRound(subtree, response.height), source: 'fetched' };
   } catch (e) {
-    throw new VerificationError('round', `cannot fetch round ${height}: ${message(e)}`, { cause: e });
+    throw new VerificationError('round', `cannot fetch round ${response.height}: ${message(e)}`, { cause: e });
   }
 }
 

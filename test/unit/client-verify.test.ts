@@ -157,6 +157,15 @@ describe('verifyStateResponse: honest node', () => {
     await expectLink(state, { key: balanceKey(carol), request, round: round1, expectedValue: '1' }, 'proof');
   });
 
+  test('the round embedded in the state response is used when no round or client is given', async () => {
+    const state = await stateAt(root1, 1, balanceKey(bob), '3');
+    const embedded = { ...state, round: { header: round1.header, signatures: round1.signatures }, roundHash: toHex(roundHash(round1.header)) };
+    const v = await verifyStateResponse(embedded, { key: balanceKey(bob), request });
+    expect(v.links[1]!.detail).toContain('(response)');
+    await expectLink({ ...embedded, roundHash: '00'.repeat(32) }, { key: balanceKey(bob), request }, 'round');
+    await expectLink(state, { key: balanceKey(bob), request }, 'round'); // nothing to check against
+  });
+
   test('a caller who knows the mode can verify without the creation request', async () => {
     const state = await stateAt(genesisRoot, 0, 'supply', '11');
     const v = await verifyStateResponse(state, { key: 'supply', subtree: SUBTREE, mode: request.subtree.mode, round: round0 });
