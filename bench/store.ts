@@ -3,7 +3,8 @@
  * (also `node --import tsx bench/store.ts`). Prints:
  * - accepts/s through GroupCommitter with 64 concurrent callers, synchronous=FULL vs NORMAL, and
  *   with one caller (every accept its own commit, for the cost of one durable commit);
- * - tree node putMany / getMany rows/s (cold: from SQLite; warm: CachedNodeStore).
+ * - tree node putMany / getMany rows/s (cold: from SQLite; warm: CachedNodeStore);
+ * - one commitRound of 5000 transactions with 40 000 new nodes (how long accepts wait behind it).
  * Takes ~20-40 s. The database lives in `dir` (default: the OS temp folder); use a folder on the
  * disk you care about, since tmpfs makes fsync free.
  */
@@ -17,7 +18,9 @@ import { CachedNodeStore } from '../src/store/cached-node-store.ts';
 import type { Database, Synchronous } from '../src/store/database.ts';
 import { openDatabase } from '../src/store/db.ts';
 import { GroupCommitter } from '../src/store/group-commit.ts';
+import { acquireLease } from '../src/store/lease.ts';
 import { LibsqlNodeStore } from '../src/store/node-store.ts';
+import { commitRound } from '../src/store/rounds.ts';
 import { createSubtree } from '../src/store/subtrees.ts';
 import type { AcceptItem } from '../src/store/tx-log.ts';
 
@@ -140,6 +143,34 @@ console.log(`FULL / NORMAL throughput ratio (64 callers): ${(full.perSec / norma
   for (const batch of ask) await cached.getMany(batch);
   const warmPerSec = (ask.length * 500 * 1000) / (performance.now() - t);
   console.log(`${'node getMany, CachedNodeStore warm'.padEnd(40)} ${fmt(warmPerSec)} rows/s`);
+  await db.close();
+}
+
+{
+  const db = await open('FULL');
+  const id = await subtree(db);
+  const gc = new GroupCommitter(db);
+  const items = Array.from({ length: 5000 }, (_, i) => item(id, i % 100, Math.floor(i / 100)));
+  for (let i = 0; i < items.length; i += 1000) await gc.acceptBatch(items.slice(i, i + 1000));
+  const grant = (await acquireLease(db, { name: 'leader', holder: 'bench', ttlMs: 60_000, now: Date.now() }))!;
+  const txIds = items.map((x) => x.id);
+  const t = performance.now();
+  await commitRound(db, {
+    subtree: id,
+    height: 1,
+    hash: hex('r1'),
+    header: {},
+    signatures: [],
+    txIds,
+    receipts: txIds.map((tx, index) => ({ tx, index, status: 'ok' as const })),
+    stateRoot: hex('root1'),
+    nodes: nodes(40_000, 'round'),
+    values: Array.from({ length: 5000 }, (_, i) => ({ hash: sha256(utf8(`"${i}"`)), bytes: utf8(`"${i}"`) })),
+    events: txIds.map((tx) => ({ type: 'tx.executed', subtree: id, data: { tx } })),
+    lease: { name: 'leader', holder: 'bench', token: grant.token },
+    now: Date.now(),
+  });
+  console.log(`${'commitRound: 5000 txs, 40 000 nodes'.padEnd(40)} ${(performance.now() - t).toFixed(1).padStart(12)} ms`);
   await db.close();
 }
 

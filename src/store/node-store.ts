@@ -50,15 +50,31 @@ export async function insertNodes(ex: Executor, nodes: NodesInput): Promise<void
   }
 }
 
-/** Flat [hash, bytes, hash, bytes, …] binding list; packed nodes are bound as views, not copied. */
+/**
+ * Flat [hash, bytes, hash, bytes, …] binding list in hash order; packed nodes are bound as views,
+ * not copied. Hashes are random, so unsorted inserts touch a random b-tree page per row; sorted,
+ * neighbours share pages and a large batch writes measurably fewer pages.
+ */
 function nodeArgs(nodes: NodesInput): Uint8Array[] {
-  const args: Uint8Array[] = [];
+  const pairs: [Uint8Array, Uint8Array][] = [];
   for (const n of nodes) {
     if ('count' in n) {
-      for (let i = 0; i < n.count; i++) args.push(n.hashes.subarray(i * 32, i * 32 + 32), n.bytes.subarray(i * 65, i * 65 + 65));
-    } else args.push(n.hash, n.bytes);
+      for (let i = 0; i < n.count; i++) pairs.push([n.hashes.subarray(i * 32, i * 32 + 32), n.bytes.subarray(i * 65, i * 65 + 65)]);
+    } else pairs.push([n.hash, n.bytes]);
+  }
+  pairs.sort((a, b) => compareBytes(a[0], b[0]));
+  const args: Uint8Array[] = new Array(pairs.length * 2);
+  for (let i = 0; i < pairs.length; i++) {
+    args[2 * i] = pairs[i]![0];
+    args[2 * i + 1] = pairs[i]![1];
   }
   return args;
+}
+
+function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
+  return a.length - b.length;
 }
 
 /** Multi-row INSERT OR IGNORE of values (stored as their JSON text), NODE_CHUNK rows per statement. */
