@@ -38,6 +38,8 @@ export interface ConnectionSettings {
 export interface PragmaReadback {
   journalMode: string;
   synchronous: number;
+  /** macOS: F_FULLFSYNC instead of fsync (which there does not flush the drive's cache). */
+  fullfsync: number;
   foreignKeys: number;
   busyTimeout: number;
   queryOnly: number;
@@ -177,6 +179,8 @@ async function configureLocal(
   }
   await client.execute(`PRAGMA busy_timeout = ${Math.trunc(busy)}`);
   await client.execute(`PRAGMA synchronous = ${synchronous}`);
+  // No effect on Linux; on macOS plain fsync leaves data in the drive cache, so FULL would not be durable.
+  await client.execute(`PRAGMA fullfsync = ${synchronous === 'FULL' ? 'ON' : 'OFF'}`);
   await client.execute('PRAGMA foreign_keys = ON');
   // A reader that could write would bypass the write queue and its lock discipline.
   await client.execute(`PRAGMA query_only = ${role === 'reader' ? 'ON' : 'OFF'}`);
@@ -184,6 +188,7 @@ async function configureLocal(
   const want: Partial<PragmaReadback> = {
     journalMode: role === 'writer' ? journalMode : 'wal',
     synchronous: SYNCHRONOUS_CODE[synchronous],
+    fullfsync: synchronous === 'FULL' ? 1 : 0,
     foreignKeys: 1,
     busyTimeout: busy,
     queryOnly: role === 'reader' ? 1 : 0,
@@ -201,6 +206,7 @@ export async function readPragmas(ex: Executor): Promise<PragmaReadback> {
   const rs = await ex.batch([
     'PRAGMA journal_mode',
     'PRAGMA synchronous',
+    'PRAGMA fullfsync',
     'PRAGMA foreign_keys',
     'PRAGMA busy_timeout',
     'PRAGMA query_only',
@@ -209,8 +215,9 @@ export async function readPragmas(ex: Executor): Promise<PragmaReadback> {
   return {
     journalMode: String(v(0)).toLowerCase(),
     synchronous: Number(v(1)),
-    foreignKeys: Number(v(2)),
-    busyTimeout: Number(v(3)),
-    queryOnly: Number(v(4)),
+    fullfsync: Number(v(2)),
+    foreignKeys: Number(v(3)),
+    busyTimeout: Number(v(4)),
+    queryOnly: Number(v(5)),
   };
 }
