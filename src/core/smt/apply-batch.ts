@@ -312,6 +312,13 @@ class BatchApplier {
       const cid = c >= 0 ? T[c * STRIDE + RES_ID]! : nid;
       const co = c >= 0 ? T[c * STRIDE + RES_OFF]! : no + 33;
       const ck = c >= 0 ? T[c * STRIDE + RES_KIND]! : isZero(nb, no + 33) ? EMPTY : T[base + PROBED]!;
+      if (this.unchanged(a) && this.unchanged(c)) {
+        // Every write below was a no-op: keep the old node instead of re-creating it.
+        T[base + RES_ID] = T[base + OLD_ID]!;
+        T[base + RES_OFF] = T[base + OLD_OFF]!;
+        T[base + RES_KIND] = INNER;
+        continue;
+      }
       if (ak === EMPTY || ck === EMPTY) {
         const other = ak === EMPTY ? ck : ak;
         if (other === EMPTY || other === LEAF) {
@@ -330,6 +337,14 @@ class BatchApplier {
     }
   }
 
+  /** Whether child task t (or an untouched side, t < 0) ends with the hash it had. */
+  private unchanged(t: number): boolean {
+    if (t < 0) return true;
+    const T = this.T;
+    const base = t * STRIDE;
+    return equal32(this.bufs[T[base + RES_ID]!]!, T[base + RES_OFF]!, this.bufs[T[base + OLD_ID]!]!, T[base + OLD_OFF]!);
+  }
+
   /** A position that held an old leaf (xId >= 0) or nothing: drop deletes, let a write to x's path replace it, build. */
   private rebuild(lo: number, hi: number, d: number, xId: number, xo: number, hId: number, ho: number): void {
     const idx = this.idx;
@@ -339,7 +354,11 @@ class BatchApplier {
     let w = lo;
     for (let r = lo; r < hi; r++) {
       const e = idx[r]!;
-      if (xId >= 0 && samePath(P, e * 32, xb!, xo + 1)) xId = -1;
+      if (xId >= 0 && samePath(P, e * 32, xb!, xo + 1)) {
+        // A write to the old leaf's own key: rewriting the same value changes nothing.
+        if (DEL[e] === 0 && samePath(this.V, e * 32, xb!, xo + 33)) continue;
+        xId = -1;
+      }
       if (DEL[e] === 0) idx[w++] = e;
     }
     this.build(lo, w, d, xId, xo, hId, ho);
@@ -430,6 +449,11 @@ class BatchApplier {
 
 function isZero(buf: Uint8Array, off: number): boolean {
   for (let i = 0; i < 32; i++) if (buf[off + i] !== 0) return false;
+  return true;
+}
+
+function equal32(a: Uint8Array, ao: number, b: Uint8Array, bo: number): boolean {
+  for (let i = 0; i < 32; i++) if (a[ao + i] !== b[bo + i]) return false;
   return true;
 }
 
