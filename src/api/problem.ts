@@ -1,6 +1,7 @@
 import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { DstpError, type CoreErrorCode } from '../core/errors.ts';
+import { StoreError } from '../store/errors.ts';
 
 /**
  * RFC 9457 problem details. Every error the API sends goes through here, so the mapping from a
@@ -26,6 +27,7 @@ export type ProblemCode =
   | 'unavailable'
   | 'missing_signatures'
   | 'internal_error'
+  | 'ics23_exclusion_unsupported'
   | CoreErrorCode;
 
 const STATUS: Record<string, ContentfulStatusCode> = {
@@ -48,7 +50,12 @@ const STATUS: Record<string, ContentfulStatusCode> = {
   subtree_halted: 409,
   conflict: 409,
   rate_limited: 429,
+  stale_round: 409,
+  tx_log_mismatch: 409,
+  lease_lost: 409,
   internal_error: 500,
+  // A tree node or value the store should hold is missing: the node is broken, not the request.
+  missing_node: 500,
   unavailable: 503,
 };
 
@@ -72,6 +79,7 @@ const TITLE: Record<string, string> = {
   rate_limited: 'Too many requests',
   internal_error: 'Internal error',
   unavailable: 'Temporarily unavailable',
+  ics23_exclusion_unsupported: 'ICS-23 non-existence proofs are not offered',
 };
 
 export function statusOf(code: string): ContentfulStatusCode {
@@ -122,6 +130,7 @@ export function problem(c: Context, code: string, detail: string, extra: Record<
 export function problemOf(err: unknown): ProblemBody | null {
   if (err instanceof ApiError) return problemBody(err.code, err.detail, err.extra);
   if (err instanceof DstpError) return problemBody(err.code, err.message, err.details ? { details: err.details } : {});
+  if (err instanceof StoreError) return problemBody(err.code, err.message, err.details ? { details: err.details } : {});
   return null;
 }
 
