@@ -64,6 +64,8 @@ export interface VerifyStateOptions {
    */
   round?: RoundResponse;
   client?: { getRound(subtree: string, height: number): Promise<RoundResponse> };
+  /** Called as each link is established, so a caller can report progress up to a failure. */
+  onLink?: (check: LinkCheck) => void;
 }
 
 export interface VerifiedState {
@@ -81,7 +83,8 @@ export interface VerifiedState {
 }
 
 export async function verifyStateResponse(response: StateResponse, opts: VerifyStateOptions): Promise<VerifiedState> {
-  const links: LinkCheck[] = [];
+  const checked: LinkCheck[] = [];
+  const links = { push: (c: LinkCheck) => (checked.push(c), opts.onLink?.(c)) };
   const request = opts.request === undefined ? undefined : parseRequest(opts.request);
   const subtree = opts.subtree ?? (request ? toHex(subtreeId(request.subtree)) : undefined);
   if (subtree === undefined) throw new TypeError('verifyStateResponse needs the subtree id or its creation request');
@@ -133,7 +136,7 @@ export async function verifyStateResponse(response: StateResponse, opts: VerifyS
     root: response.root,
     roundHash: hashHex,
     signers,
-    links,
+    links: checked,
   };
 }
 
@@ -338,7 +341,7 @@ export async function fetchVerifiedState(
   source: StateSource,
   subtree: string,
   key: string,
-  opts: { height?: number; expectedValue?: JsonValue | null; request?: unknown; mode?: Mode } = {},
+  opts: { height?: number; expectedValue?: JsonValue | null; request?: unknown; mode?: Mode; onLink?: (check: LinkCheck) => void } = {},
 ): Promise<{ state: StateResponse; verified: VerifiedState }> {
   const state = await source.getState(subtree, key, opts.height !== undefined ? { height: opts.height } : {});
   let request = opts.request;
@@ -359,6 +362,7 @@ export async function fetchVerifiedState(
     ...(request !== undefined ? { request } : {}),
     ...(opts.mode !== undefined ? { mode: opts.mode } : {}),
     ...(opts.expectedValue !== undefined ? { expectedValue: opts.expectedValue } : {}),
+    ...(opts.onLink ? { onLink: opts.onLink } : {}),
   });
   return { state, verified };
 }

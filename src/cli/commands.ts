@@ -1,0 +1,296 @@
+import { DstpClient, type FetchLike } from '../client/http.ts';
+import { generateKey, isScheme, type KeyPair } from '../client/keys.ts';
+import { buildSubtreeRequest, signSubtreeRequest, subtreeIdHex, tokenGenesis } from '../client/sign.ts';
+import { fetchVerifiedState, verifyAcceptance, VerificationError, type LinkCheck } from '../client/verify.ts';
+import type { JsonValue } from '../core/jcs.ts';
+import type { GenesisEntry } from '../core/subtree-request.ts';
+import { intOption, jsonOption, parseBalances, parseOptions, required, str, UsageError, type Values } from './args.ts';
+import { readKeyFile, resolvePublicKey, writeKeyFile } from './key-file.ts';
+
+export interface Io {
+  /** One JSON document per command. */
+  out(value: unknown): void;
+  /** Human notes (progress, warnings); never parsed. */
+  note(line: string): void;
+  env: Record<string, string | undefined>;
+  fetch?: FetchLike;
+}
+
+export interface Command {
+  summary: string;
+  usage: string;
+  options: Parameters<typeof parseOptions>[1];
+  run(values: Values, io: Io): Promise<number>;
+}
+
+export const DEFAULT_NODE = 'http://127.0.0.1:8787';
+
+function clientOf(values: Values, io: Io): DstpClient {
+  const adminToken = str(values, 'admin-token') ?? io.env.DSTP_ADMIN_TOKEN;
+  return new DstpClient({
+    baseUrl: str(values, 'node') ?? io.env.DSTP_NODE_URL ?? DEFAULT_NODE,
+    ...(adminToken ? { adminToken } : {}),
+    ...(io.fetch ? { fetch: io.fetch } : {}),
+  });
+}
+
+const keygen: Command = {
+  summary: 'create a key pair (JSON {scheme, secret, publicKey})',
+  usage: 'dstp keygen [--scheme ed25519|secp256k1|bip340] [--out key.json] [--force]',
+  options: { scheme: { type: 'string' }, out: { type: 'string' }, force: { type: 'boolean' } },
+  async run(values, io) {
+    const scheme = str(values, 'scheme') ?? 'ed25519';
+    if (!isScheme(scheme)) throw new UsageError(`--scheme must be ed25519, secp256k1 or bip340, not "${scheme}"`);
+    const key = generateKey(scheme);
+    const out = str(values, 'out');
+    if (out === undefined) {
+      io.out(key);
+    } else {
+      writeKeyFile(out, key, { force: values.force === true });
+      io.out({ scheme: key.scheme, publicKey: key.publicKey, file: out });
+    }
+    return 0;
+  },
+};
+
+const info: Command = {
+  summary: "show the node's network id, public key and version",
+  usage: 'dstp info [--node URL]',
+  options: {},
+  async run(values, io) {
+    io.out(await clientOf(values, io).info());
+    return 0;
+  },
+};
+
+/** Program configs good enough to start with; `--config` replaces them. */
+function defaultConfig(program: string, owner: string, name: string): JsonValue {
+  if (program === 'token') return { symbol: name.toUpperCase().replace(/[^A-Z0-9._-]/g, '').slice(0, 32) || 'TOKEN', decimals: 0, minter: owner };
+  if (program === 'kv') return { writers: 'any' };
+  throw new UsageError(`--config is required for program "${program}"`);
+}
+
+function genesisOf(values: Values): GenesisEntry[] {
+  const raw = jsonOption(values, 'genesis');
+  const balances = str(values, 'balances');
+  if (raw !== undefined && balances !== undefined) throw new UsageError('give --genesis or --balances, not both');
+  if (balances !== undefined) {
+    const map: Record<string, string> = {};
+    for (const [account, amount] of parseBalances(balances)) {
+      const { publicKey } = resolvePublicKey(account, '--balances account');
+      if (publicKey in map) throw new UsageError(`--balances names ${account} twice`);
+      map[publicKey] = amount;
+    }
+    return tokenGenesis(map);
+  }
+  if (raw === undefined) return [];
+  if (Array.isArray(raw)) return raw as GenesisEntry[];
+  if (raw !== null && typeof raw === 'object') return Object.entries(raw).map(([key, value]) => ({ key, value: value as JsonValue }));
+  throw new UsageError('--genesis must be [{"key","value"}, …] or {"key": value, …}');
+}
+
+const createSubtree: Command = {
+  summary: 'sign and create a subtree (PoA; the node is the authority by default)',
+  usage:
+    'dstp create-subtree --key owner.json --name my-app --program token|kv [--config JSON]\n' +
+    '       [--genesis JSON | --balances <account>=<amount>,…] [--authority node|<public key>|<key file>]\n' +
+    '       [--sign other.json]… [--network ID] [--dry-run] [--node URL] [--admin-token T]',
+  options: {
+    key: { type: 'string' },
+    name: { type: 'string' },
+    program: { type: 'string' },
+    config: { type: 'string' },
+    genesis: { type: 'string' },
+    balances: { type: 'string' },
+    authority: { type: 'string' },
+    sign: { type: 'string', multiple: true },
+    network: { type: 'string' },
+    'dry-run': { type: 'boolean' },
+  },
+  async run(values, io) {
+    const owner = readKeyFile(required(values, 'key'));
+    const name = required(values, 'name');
+    const program = required(values, 'program');
+    const client = clientOf(values, io);
+    const authorityRef = str(values, 'authority') ?? 'node';
+    const needInfo = authorityRef === 'node' || str(values, 'network') === undefined;
+    const node = needInfo ? await client.info() : undefined;
+    const signers: KeyPair[] = [owner];
+    let authority: string;
+    if (authorityRef === 'node') {
+      authority = node!.publicKey;
+    } else {
+      const resolved = resolvePublicKey(authorityRef, '--authority');
+      authority = resolved.publicKey;
+      if (resolved.key) signers.push(resolved.key);
+    }
+    for (const file of (values.sign as string[] | undefined) ?? []) signers.push(readKeyFile(file));
+    const spec = buildSubtreeRequest({
+      network: str(values, 'network') ?? node!.network,
+      owner: owner.publicKey,
+      name,
+      program,
+      config: (jsonOption(values, 'config') as JsonValue | undefined) ?? defaultConfig(program, owner.publicKey, name),
+      mode: { type: 'poa', authority },
+      genesis: genesisOf(values),
+    });
+    const body = signSubtreeRequest(spec, signers);
+    const id = subtreeIdHex(spec);
+    if (values['dry-run'] === true) {
+      io.out({ id, body });
+      return 0;
+    }
+    const { request: _request, ...head } = await client.createSubtree(body);
+    if (head.id !== id) throw new Error(`the node created subtree ${head.id}, but the signed request yields ${id}`);
+    io.out(head);
+    return 0;
+  },
+};
+
+const send: Command = {
+  summary: 'sign and submit a transaction (nonce fetched and corrected automatically)',
+  usage:
+    'dstp send --key sender.json --subtree ID --call transfer --args \'{"to":"…","amount":"2"}\'\n' +
+    '       [--nonce N] [--network ID] [--wait] [--timeout MS] [--node URL]',
+  options: {
+    key: { type: 'string' },
+    subtree: { type: 'string' },
+    call: { type: 'string' },
+    args: { type: 'string' },
+    nonce: { type: 'string' },
+    network: { type: 'string' },
+    wait: { type: 'boolean' },
+    timeout: { type: 'string' },
+  },
+  async run(values, io) {
+    const key = readKeyFile(required(values, 'key'));
+    const subtree = required(values, 'subtree');
+    const call = required(values, 'call');
+    const args = jsonOption(values, 'args') ?? {};
+    if (args === null || typeof args !== 'object' || Array.isArray(args)) throw new UsageError('--args must be a JSON object');
+    const nonce = intOption(values, 'nonce');
+    const network = str(values, 'network');
+    const timeoutMs = intOption(values, 'timeout', 1);
+    const client = clientOf(values, io);
+    const node = await client.info();
+    const sent = await client.send({
+      subtree,
+      key,
+      call,
+      args: args as Record<string, JsonValue>,
+      ...(nonce !== undefined ? { nonce } : {}),
+      ...(network !== undefined ? { network } : {}),
+    });
+    // The acceptance is the user's receipt against the node: check it before relying on it.
+    verifyAcceptance(sent.accept, sent.sig, node.publicKey, { tx: sent.id, subtree, network: sent.envelope.tx.network });
+    const result: Record<string, unknown> = {
+      id: sent.id,
+      status: sent.status === 202 ? 'accepted' : 'known',
+      nonce: sent.nonce,
+      accept: sent.accept,
+      sig: sent.sig,
+      acceptanceVerified: true,
+    };
+    if (values.wait === true) {
+      const tx = await client.waitForExecution(sent.id, timeoutMs !== undefined ? { timeoutMs } : {});
+      result.execution = tx;
+      io.out(result);
+      if (tx.status === 'failed') {
+        io.note(`transaction ${sent.id} failed in execution: ${tx.receipt?.code ?? 'unknown code'}`);
+        return 1;
+      }
+      return 0;
+    }
+    io.out(result);
+    return 0;
+  },
+};
+
+const tx: Command = {
+  summary: "show a transaction's status (pending / executed / failed)",
+  usage: 'dstp tx --id TXID [--wait] [--timeout MS] [--node URL]',
+  options: { id: { type: 'string' }, wait: { type: 'boolean' }, timeout: { type: 'string' } },
+  async run(values, io) {
+    const id = required(values, 'id');
+    const client = clientOf(values, io);
+    const timeoutMs = intOption(values, 'timeout', 1);
+    const t = values.wait === true ? await client.waitForExecution(id, timeoutMs !== undefined ? { timeoutMs } : {}) : await client.getTransaction(id);
+    io.out(t);
+    return 0;
+  },
+};
+
+const get: Command = {
+  summary: 'read a state value (optionally verified end to end)',
+  usage: 'dstp get --subtree ID --key KEY [--height N] [--verify] [--full] [--node URL]',
+  options: { subtree: { type: 'string' }, key: { type: 'string' }, height: { type: 'string' }, verify: { type: 'boolean' }, full: { type: 'boolean' } },
+  async run(values, io) {
+    const subtree = required(values, 'subtree');
+    const key = required(values, 'key');
+    const height = intOption(values, 'height');
+    const client = clientOf(values, io);
+    if (values.verify === true) {
+      const { state, verified } = await fetchVerifiedState(client, subtree, key, height !== undefined ? { height } : {});
+      io.out({
+        ...(values.full === true ? state : brief(state)),
+        verified: { roundHash: verified.roundHash, signers: verified.signers, links: verified.links },
+      });
+      return 0;
+    }
+    const state = await client.getState(subtree, key, height !== undefined ? { height } : {});
+    io.out(values.full === true ? state : brief(state));
+    return 0;
+  },
+};
+
+function brief(s: { key: string; exists: boolean; value?: JsonValue; height: number; root: string }) {
+  return { key: s.key, exists: s.exists, ...(s.exists ? { value: s.value } : {}), height: s.height, root: s.root };
+}
+
+const verify: Command = {
+  summary: 'verify a value without trusting the node: proof → round → signatures → subtree',
+  usage: 'dstp verify --subtree ID --key KEY [--height N] [--expect JSON] [--node URL]',
+  options: { subtree: { type: 'string' }, key: { type: 'string' }, height: { type: 'string' }, expect: { type: 'string' } },
+  async run(values, io) {
+    const subtree = required(values, 'subtree');
+    const key = required(values, 'key');
+    const height = intOption(values, 'height');
+    const expectedValue = jsonOption(values, 'expect') as JsonValue | undefined;
+    const links: (LinkCheck & { ok: boolean })[] = [];
+    try {
+      const { verified } = await fetchVerifiedState(clientOf(values, io), subtree, key, {
+        ...(height !== undefined ? { height } : {}),
+        ...(expectedValue !== undefined ? { expectedValue } : {}),
+        onLink: (c) => links.push({ ...c, ok: true }),
+      });
+      io.out({
+        ok: true,
+        subtree,
+        key,
+        exists: verified.exists,
+        ...(verified.exists ? { value: verified.value } : {}),
+        height: verified.height,
+        root: verified.root,
+        roundHash: verified.roundHash,
+        signers: verified.signers,
+        links,
+      });
+      return 0;
+    } catch (e) {
+      if (!(e instanceof VerificationError)) throw e;
+      const failed = { link: e.link, ok: false, error: e.message, expected: e.expected, got: e.got };
+      io.out({ ok: false, subtree, key, links: [...links, failed] });
+      throw e;
+    }
+  },
+};
+
+export const COMMANDS: Record<string, Command> = {
+  keygen,
+  info,
+  'create-subtree': createSubtree,
+  send,
+  tx,
+  get,
+  verify,
+};
