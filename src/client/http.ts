@@ -81,7 +81,7 @@ export interface SendOptions {
   args: Record<string, JsonValue>;
   /** Defaults to the node's network (from `info()`). */
   network?: string;
-  /** Defaults to `nextNonce`, corrected once from a 409 `nonce_mismatch`. */
+  /** Defaults to `nextNonce`, corrected from the node's answers (see `send`). */
   nonce?: number;
 }
 
@@ -92,6 +92,9 @@ export interface SendResult extends SubmitResult {
 
 /** The part of `fetch` the client uses, so any compatible function can be injected. */
 export type FetchLike = (url: string, init: RequestInit) => Promise<Response>;
+
+/** Nonce corrections `send` makes before giving up (concurrent senders of one key could race). */
+const SEND_ATTEMPTS = 4;
 
 type Query = Record<string, string | number | undefined>;
 
@@ -202,21 +205,33 @@ export class DstpClient {
     return state.value;
   }
 
-  /** Signs and submits a call: fetches network and nonce, retries once with the nonce the node expects. */
+  /**
+   * Signs and submits a NEW call. Without an explicit nonce it starts from `nextNonce`, which lags
+   * behind accepted-but-unexecuted transactions, and corrects itself: a 409 `nonce_mismatch`
+   * carries the nonce the node expects; a 200 means an identical transaction already holds that
+   * nonce (same id, deduplicated), so the next nonce is tried. With an explicit nonce the answer
+   * is returned as is, including 200 for a resubmission (idempotent retry).
+   */
   async send(opts: SendOptions): Promise<SendResult> {
     const network = opts.network ?? (await this.info()).network;
     const sign = (nonce: number) =>
       signTransaction({ network, subtree: opts.subtree, key: opts.key, nonce, call: opts.call, args: opts.args }).envelope;
+    const explicit = opts.nonce !== undefined;
     let nonce = opts.nonce ?? (await this.nextNonce(opts.subtree, publicKeyOf(opts.key)));
-    let envelope = sign(nonce);
-    try {
-      return { ...(await this.submit(envelope)), nonce, envelope };
-    } catch (e) {
-      const expected = e instanceof DstpHttpError && e.code === 'nonce_mismatch' ? e.problem.expected : undefined;
-      if (typeof expected !== 'number' || expected === nonce) throw e;
-      nonce = expected;
-      envelope = sign(nonce);
-      return { ...(await this.submit(envelope)), nonce, envelope };
+    for (let attempt = 0; ; attempt++) {
+      const envelope = sign(nonce);
+      try {
+        const result = await this.submit(envelope);
+        if (result.status === 200 && !explicit && attempt < SEND_ATTEMPTS) {
+          nonce += 1;
+          continue;
+        }
+        return { ...result, nonce, envelope };
+      } catch (e) {
+        const expected = e instanceof DstpHttpError && e.code === 'nonce_mismatch' ? e.problem.expected : undefined;
+        if (typeof expected !== 'number' || expected === nonce || attempt >= SEND_ATTEMPTS) throw e;
+        nonce = expected;
+      }
     }
   }
 
