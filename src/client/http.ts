@@ -81,7 +81,7 @@ export interface SendOptions {
   args: Record<string, JsonValue>;
   /** Defaults to the node's network (from `info()`). */
   network?: string;
-  /** Defaults to `nextNonce`, corrected from the node's answers (see `send`). */
+  /** Starting nonce; defaults to `nextNonce`. A 409 `nonce_mismatch` corrects it either way (see `send`). */
   nonce?: number;
 }
 
