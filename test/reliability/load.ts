@@ -1,0 +1,73 @@
+/**
+ * Concurrent senders: each sends sequential transfers (nonce 0, 1, 2, …) and records every
+ * acknowledgement (202/200 with its signed acceptance). A network error either stops the sender
+ * (the node is gone and the outcome of that request is unknown) or, with `retryOnError`, sends the
+ * SAME signed transaction to another live node — idempotent by id, so it can never run twice.
+ */
+import type { KeyPair } from '../../src/client/index.ts';
+import { http, transfer } from './harness.ts';
+import type { Ack } from './ledger.ts';
+
+export interface LoadOptions {
+  subtree: string;
+  senders: readonly KeyPair[];
+  /** Live node URLs; read on every request so a test can change it while the load runs. */
+  targets: () => readonly string[];
+  until: () => boolean;
+  amountFor: (sender: number, nonce: number) => string;
+  recipientFor: (sender: number, nonce: number) => string;
+  retryOnError?: boolean;
+  /** Hard bound per sender, whatever the clock says. */
+  maxPerSender?: number;
+  timeoutMs?: number;
+}
+
+export interface LoadResult {
+  acks: Ack[];
+  /** Requests whose outcome is unknown (connection broke or timed out). */
+  unknown: { id: string; sender: string; nonce: number; error: string }[];
+  /** Answers a correct node must never give to this load (e.g. 409, 5xx). */
+  unexpected: { status: number; body: unknown }[];
+  sent: number;
+}
+
+export async function runLoad(o: LoadOptions): Promise<LoadResult> {
+  const out: LoadResult = { acks: [], unknown: [], unexpected: [], sent: 0 };
+  const max = o.maxPerSender ?? 100_000;
+  await Promise.all(
+    o.senders.map(async (key, i) => {
+      let robin = i;
+      for (let nonce = 0; nonce < max && !o.until(); ) {
+        const { id, envelope } = transfer(o.subtree, key, nonce, o.recipientFor(i, nonce), o.amountFor(i, nonce));
+        let acked = false;
+        for (let attempt = 0; attempt < 8 && !acked; attempt++) {
+          const targets = o.targets();
+          if (targets.length === 0) return;
+          const base = targets[robin++ % targets.length]!;
+          out.sent++;
+          let res;
+          try {
+            res = await http(base, 'POST', '/v1/transactions', { json: envelope, timeoutMs: o.timeoutMs ?? 5000 });
+          } catch (err) {
+            out.unknown.push({ id, sender: key.publicKey, nonce, error: String(err) });
+            if (!o.retryOnError) return;
+            await Bun.sleep(20);
+            continue;
+          }
+          if (res.status === 202 || res.status === 200) {
+            const b = res.body as { id: string; accept: Ack['accept']; sig: string };
+            if (b.id !== id) out.unexpected.push({ status: res.status, body: res.body });
+            out.acks.push({ id, sender: key.publicKey, nonce, status: res.status, accept: b.accept, sig: b.sig });
+            acked = true;
+          } else {
+            out.unexpected.push({ status: res.status, body: res.body });
+            return;
+          }
+        }
+        if (!acked) return;
+        nonce++;
+      }
+    }),
+  );
+  return out;
+}
