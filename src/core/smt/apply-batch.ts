@@ -126,7 +126,8 @@ class BatchApplier {
     let frontier: number[] = [];
     this.addTask(rootId, 0, 0, count, 0, frontier);
     for (let d = 0; frontier.length > 0; d++) {
-      const got = await this.readLevel(frontier, d);
+      // An in-memory store answers synchronously: no Promise per level.
+      const got = this.direct !== undefined ? this.readLevelDirect(this.direct, frontier, d) : await this.readLevel(frontier, d);
       frontier = this.descend(frontier, got, d);
     }
     this.combineAll();
@@ -147,6 +148,31 @@ class BatchApplier {
     return { root: rb.slice(ro, ro + 32), packed: this.packed };
   }
 
+  /** `readLevel` through the store's synchronous direct path. */
+  private readLevelDirect(direct: DirectNodeReader, frontier: number[], d: number): Int32Array {
+    const T = this.T;
+    const bufs = this.bufs;
+    const len = frontier.length;
+    const got = new Int32Array(len * 2);
+    const qBufs = new Array<Uint8Array>(len);
+    const qOffs = new Int32Array(len);
+    for (let f = 0; f < len; f++) {
+      const e = frontier[f]!;
+      qBufs[f] = e >= 0 ? bufs[T[e * STRIDE + OLD_ID]!]! : bufs[T[~e * STRIDE + NODE_ID]!]!;
+      qOffs[f] = e >= 0 ? T[e * STRIDE + OLD_OFF]! : this.untouchedOff(~e);
+    }
+    const outBufs = new Array<Uint8Array>(len);
+    const outOffs = new Int32Array(len);
+    if (direct.locateMany(qBufs, qOffs, len, outBufs, outOffs) >= 0) {
+      fail('missing_node', 'tree node missing from the store', { depth: d });
+    }
+    for (let f = 0; f < len; f++) {
+      got[f * 2] = this.storeBufId(outBufs[f]!);
+      got[f * 2 + 1] = outOffs[f]!;
+    }
+    return got;
+  }
+
   /**
    * Reads the nodes behind a frontier; returns (id, offset) pairs. Entry t reads task t's old
    * node, entry ~t the untouched child of task t.
@@ -156,26 +182,6 @@ class BatchApplier {
     const bufs = this.bufs;
     const len = frontier.length;
     const got = new Int32Array(len * 2);
-    const direct = this.direct;
-    if (direct !== undefined) {
-      const qBufs = new Array<Uint8Array>(len);
-      const qOffs = new Int32Array(len);
-      for (let f = 0; f < len; f++) {
-        const e = frontier[f]!;
-        qBufs[f] = e >= 0 ? bufs[T[e * STRIDE + OLD_ID]!]! : bufs[T[~e * STRIDE + NODE_ID]!]!;
-        qOffs[f] = e >= 0 ? T[e * STRIDE + OLD_OFF]! : this.untouchedOff(~e);
-      }
-      const outBufs = new Array<Uint8Array>(len);
-      const outOffs = new Int32Array(len);
-      if (direct.locateMany(qBufs, qOffs, len, outBufs, outOffs) >= 0) {
-        fail('missing_node', 'tree node missing from the store', { depth: d });
-      }
-      for (let f = 0; f < len; f++) {
-        got[f * 2] = this.storeBufId(outBufs[f]!);
-        got[f * 2 + 1] = outOffs[f]!;
-      }
-      return got;
-    }
     const wanted = new Array<Hash32>(len);
     for (let f = 0; f < len; f++) {
       const e = frontier[f]!;

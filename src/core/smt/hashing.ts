@@ -75,3 +75,25 @@ export function checkedKey(key: string): string {
   }
   return key;
 }
+
+const HEX_CODES = new Uint8Array(512);
+for (let i = 0; i < 256; i++) {
+  const s = i.toString(16).padStart(2, '0');
+  HEX_CODES[2 * i] = s.charCodeAt(0);
+  HEX_CODES[2 * i + 1] = s.charCodeAt(1);
+}
+const hexScratch = new Uint8Array(64);
+const asciiDecoder = new TextDecoder();
+
+/**
+ * Lowercase hex of the 32 bytes at buf[off..]. Proofs carry many hashes: decoding a buffer of hex
+ * digits yields a flat string several times faster than concatenating two-character pieces.
+ */
+export function hex32(buf: Uint8Array, off = 0): string {
+  for (let i = 0; i < 32; i++) {
+    const v = buf[off + i]!;
+    hexScratch[2 * i] = HEX_CODES[2 * v]!;
+    hexScratch[2 * i + 1] = HEX_CODES[2 * v + 1]!;
+  }
+  return asciiDecoder.decode(hexScratch);
+}

@@ -26,7 +26,7 @@ const NODE_BYTES = 65;
 const OWN_SEGMENT_NODES = 1 << 14;
 const INITIAL_SLOTS = 1 << 12;
 const BLOCK = 32;
-const SLOT = 3; // Int32s per slot: segment + 1 (0 = free), index, tag
+const SLOT = 4; // Int32s per slot: segment + 1 (0 = free), index, hash bytes 0-3, hash bytes 4-7
 
 export class MemoryNodeStore implements NodeStore, DirectNodeReader {
   private segHashes: Uint8Array[] = [];
@@ -102,7 +102,7 @@ export class MemoryNodeStore implements NodeStore, DirectNodeReader {
     for (;;) {
       const s = table[slot * SLOT]!;
       if (s === 0) return false;
-      if (table[slot * SLOT + 2] === tag) {
+      if (table[slot * SLOT + 3] === tag) {
         const i = table[slot * SLOT + 1]!;
         if (equal32(this.segHashes[s - 1]!, i * HASH_BYTES, hash, off)) {
           into.buf = this.segBytes[s - 1]!;
@@ -133,7 +133,7 @@ export class MemoryNodeStore implements NodeStore, DirectNodeReader {
         const h = bufs[i]!;
         const o = offs[i]!;
         const slot = slotOf(h, o) & mask;
-        cand[i - base] = table[slot * SLOT + 2] === tagOf(h, o) ? slot : -1;
+        cand[i - base] = table[slot * SLOT + 3] === tagOf(h, o) ? slot : -1;
       }
       for (let i = base; i < end; i++) {
         const slot = cand[i - base]!;
@@ -174,7 +174,7 @@ export class MemoryNodeStore implements NodeStore, DirectNodeReader {
     for (;;) {
       const s = table[slot * SLOT]!;
       if (s === 0) return slot;
-      if (table[slot * SLOT + 2] === tag && equal32(this.segHashes[s - 1]!, table[slot * SLOT + 1]! * HASH_BYTES, hash, off)) {
+      if (table[slot * SLOT + 3] === tag && equal32(this.segHashes[s - 1]!, table[slot * SLOT + 1]! * HASH_BYTES, hash, off)) {
         return -1;
       }
       slot = (slot + 1) & mask;
@@ -184,7 +184,8 @@ export class MemoryNodeStore implements NodeStore, DirectNodeReader {
   private fill(slot: number, seg: number, index: number, hash: Uint8Array, off: number): void {
     this.table[slot * SLOT] = seg + 1;
     this.table[slot * SLOT + 1] = index;
-    this.table[slot * SLOT + 2] = tagOf(hash, off);
+    this.table[slot * SLOT + 2] = slotOf(hash, off);
+    this.table[slot * SLOT + 3] = tagOf(hash, off);
     this.count++;
   }
 
@@ -199,12 +200,14 @@ export class MemoryNodeStore implements NodeStore, DirectNodeReader {
     for (let s = 0; s <= this.mask; s++) {
       const seg = old[s * SLOT]!;
       if (seg === 0) continue;
-      const i = old[s * SLOT + 1]!;
-      let slot = slotOf(this.segHashes[seg - 1]!, i * HASH_BYTES) & mask;
+      // The slot word is kept in the table, so growing never reads the (cache-cold) segments.
+      const word = old[s * SLOT + 2]!;
+      let slot = word & mask;
       while (table[slot * SLOT] !== 0) slot = (slot + 1) & mask;
       table[slot * SLOT] = seg;
-      table[slot * SLOT + 1] = i;
-      table[slot * SLOT + 2] = old[s * SLOT + 2]!;
+      table[slot * SLOT + 1] = old[s * SLOT + 1]!;
+      table[slot * SLOT + 2] = word;
+      table[slot * SLOT + 3] = old[s * SLOT + 3]!;
     }
     this.table = table;
     this.mask = mask;

@@ -3,9 +3,9 @@ import { EMPTY_HASH, sha256, type Hash32, type Sha256 } from '../hash.ts';
 import { toHex, utf8 } from '../hex.ts';
 import { jcs, type JsonValue } from '../jcs.ts';
 import { applyBatch, partitionByBit, type HashInto, type PackedBatch } from './apply-batch.ts';
-import { INNER_TAG, LEAF_TAG, MAX_DEPTH_BITS, NODE_BYTES, bitAt, checkedKey, isEmptyHash } from './hashing.ts';
-import { unpackNodes, type NodeReader, type PackedNodes, type StoredNode } from './node-store.ts';
-import type { Proof } from './types.ts';
+import { INNER_TAG, LEAF_TAG, MAX_DEPTH_BITS, NODE_BYTES, bitAt, checkedKey, hex32, isEmptyHash } from './hashing.ts';
+import { isDirectNodeReader, unpackNodes, type DirectNodeReader, type NodeReader, type PackedNodes, type StoredNode } from './node-store.ts';
+import type { Proof, ProofLeaf } from './types.ts';
 
 export interface TreeWrite {
   key: string;
@@ -159,47 +159,66 @@ export class SparseMerkleTree {
     for (let i = 0; i < n; i++) paths.set(this.hash(utf8(checkedKey(keys[i]!))), i * 32);
     const idx = new Int32Array(n);
     for (let i = 0; i < n; i++) idx[i] = i;
-    // Siblings are collected root first and reversed at the end.
-    const siblings: Uint8Array[][] = Array.from({ length: n }, () => []);
-    const leaves: (Uint8Array | null)[] = new Array(n).fill(null);
+    // Siblings are collected root first as hex, each shared sibling converted once.
+    const siblings: string[][] = Array.from({ length: n }, () => []);
+    const leaves: (ProofLeaf | null)[] = new Array(n).fill(null);
 
-    let frontier: { h: Hash32; lo: number; hi: number }[] = isEmptyHash(root) || n === 0 ? [] : [{ h: root, lo: 0, hi: n }];
-    for (let d = 0; frontier.length > 0; d++) {
-      const got = await this.store.getMany(frontier.map((f) => f.h));
-      const next: typeof frontier = [];
-      for (let f = 0; f < frontier.length; f++) {
-        const { lo, hi } = frontier[f]!;
-        const b = checkNode(got[f], d);
-        if (b[0] === LEAF_TAG) {
-          for (let r = lo; r < hi; r++) leaves[idx[r]!] = b;
+    // Frontier: hash at (buf, off) covering keys idx[lo..hi).
+    let fBuf: Uint8Array[] = [];
+    let fOff: number[] = [];
+    let fLo: number[] = [];
+    let fHi: number[] = [];
+    if (n > 0 && !isEmptyHash(root)) {
+      fBuf.push(root);
+      fOff.push(0);
+      fLo.push(0);
+      fHi.push(n);
+    }
+    for (let d = 0; fBuf.length > 0; d++) {
+      const direct = isDirectNodeReader(this.store) ? this.store : undefined;
+      const [nBufs, nOffs] = direct !== undefined ? readDirect(direct, fBuf, fOff, d) : await this.readNodes(fBuf, fOff, d);
+      const next = { buf: [] as Uint8Array[], off: [] as number[], lo: [] as number[], hi: [] as number[] };
+      for (let f = 0; f < fBuf.length; f++) {
+        const lo = fLo[f]!;
+        const hi = fHi[f]!;
+        const b = nBufs[f]!;
+        const o = nOffs[f]!;
+        if (b[o] === LEAF_TAG) {
+          const leaf = { path: hex32(b, o + 1), valueHash: hex32(b, o + 33) };
+          for (let r = lo; r < hi; r++) leaves[idx[r]!] = leaf;
           continue;
         }
+        if (d >= MAX_DEPTH_BITS) fail('missing_node', 'stored tree is deeper than 256', { depth: d });
         const mid = partitionByBit(idx, paths, lo, hi, d);
-        const left = b.subarray(1, 33);
-        const right = b.subarray(33, 65);
-        for (let r = lo; r < mid; r++) siblings[idx[r]!]!.push(right);
-        for (let r = mid; r < hi; r++) siblings[idx[r]!]!.push(left);
-        if (lo < mid && !isEmptyHash(left)) next.push({ h: left, lo, hi: mid });
-        if (mid < hi && !isEmptyHash(right)) next.push({ h: right, lo: mid, hi });
+        if (lo < mid) {
+          const right = hex32(b, o + 33);
+          for (let r = lo; r < mid; r++) siblings[idx[r]!]!.push(right);
+          if (!isZeroAt(b, o + 1)) next.buf.push(b), next.off.push(o + 1), next.lo.push(lo), next.hi.push(mid);
+        }
+        if (mid < hi) {
+          const left = hex32(b, o + 1);
+          for (let r = mid; r < hi; r++) siblings[idx[r]!]!.push(left);
+          if (!isZeroAt(b, o + 33)) next.buf.push(b), next.off.push(o + 33), next.lo.push(mid), next.hi.push(hi);
+        }
       }
-      frontier = next;
+      fBuf = next.buf;
+      fOff = next.off;
+      fLo = next.lo;
+      fHi = next.hi;
     }
 
-    const rootHex = toHex(root);
+    const rootHex = hex32(root);
     const out = new Array<Proof>(n);
     for (let i = 0; i < n; i++) {
-      const s = siblings[i]!;
-      const hex = new Array<string>(s.length);
-      for (let j = 0; j < s.length; j++) hex[j] = toHex(s[s.length - 1 - j]!);
-      const leaf = leaves[i]!;
-      out[i] = {
-        key: keys[i]!,
-        root: rootHex,
-        leaf: leaf === null ? null : { path: toHex(leaf.subarray(1, 33)), valueHash: toHex(leaf.subarray(33, 65)) },
-        siblings: hex,
-      };
+      out[i] = { key: keys[i]!, root: rootHex, leaf: leaves[i]!, siblings: siblings[i]!.reverse() };
     }
     return out;
+  }
+
+  /** Reads the nodes whose hashes sit at (bufs[i], offs[i]) through `getMany`. */
+  private async readNodes(bufs: Uint8Array[], offs: number[], depth: number): Promise<[Uint8Array[], number[]]> {
+    const got = await this.store.getMany(bufs.map((b, i) => (offs[i] === 0 && b.length === 32 ? b : b.subarray(offs[i]!, offs[i]! + 32))));
+    return [got.map((b) => checkNode(b, depth)), new Array<number>(bufs.length).fill(0)];
   }
 
   private async readOne(h: Hash32, depth: number): Promise<Uint8Array> {
@@ -208,11 +227,28 @@ export class SparseMerkleTree {
   }
 }
 
+/** `readNodes` through a store's synchronous direct path: no Promise per level. */
+function readDirect(store: DirectNodeReader, bufs: Uint8Array[], offs: number[], depth: number): [Uint8Array[], number[]] {
+  const n = bufs.length;
+  const outBufs = new Array<Uint8Array>(n);
+  const outOffs = new Int32Array(n);
+  if (store.locateMany(bufs, Int32Array.from(offs), n, outBufs, outOffs) >= 0) {
+    fail('missing_node', 'tree node missing from the store', { depth });
+  }
+  for (let i = 0; i < n; i++) if (outBufs[i]![outOffs[i]!]! > INNER_TAG) fail('missing_node', 'stored tree node is malformed', { depth });
+  return [outBufs, Array.from(outOffs)];
+}
+
 function checkNode(b: Uint8Array | undefined, depth: number): Uint8Array {
   if (b === undefined) fail('missing_node', 'tree node missing from the store', { depth });
   if (b.length !== NODE_BYTES || b[0]! > INNER_TAG) fail('missing_node', 'stored tree node is malformed', { depth });
   if (b[0] === INNER_TAG && depth >= MAX_DEPTH_BITS) fail('missing_node', 'stored tree is deeper than 256', { depth });
   return b;
+}
+
+function isZeroAt(b: Uint8Array, off: number): boolean {
+  for (let i = 0; i < 32; i++) if (b[off + i] !== 0) return false;
+  return true;
 }
 
 function samePath(leaf: Uint8Array, path: Hash32): boolean {

@@ -1,7 +1,7 @@
 import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
 import { DstpError } from '../errors.ts';
 import type { Sha256 } from '../hash.ts';
-import { fromHex, toHex, utf8 } from '../hex.ts';
+import { toHex, utf8 } from '../hex.ts';
 import { jcsBytes, type JsonValue } from '../jcs.ts';
 import type { Proof } from './types.ts';
 
@@ -42,7 +42,7 @@ export function verifyProof(proof: Proof, expected: ProofExpectation, hash: Sha2
 
   if (wantsValue) {
     if (shape.leaf === null) reject('expected the key to be present, but the proof shows an empty slot');
-    const leafPath = fromHex(shape.leaf.path);
+    const leafPath = hex32Bytes(shape.leaf.path);
     if (!sameBytes(leafPath, path)) {
       reject('wrong key path: the leaf is not at path(key)', { expected: toHex(path), got: shape.leaf.path });
     }
@@ -52,7 +52,7 @@ export function verifyProof(proof: Proof, expected: ProofExpectation, hash: Sha2
     }
     if (shape.leaf.valueHash !== want) reject('value hash mismatch', { expected: want, got: shape.leaf.valueHash });
   } else if (shape.leaf !== null) {
-    const leafPath = fromHex(shape.leaf.path);
+    const leafPath = hex32Bytes(shape.leaf.path);
     if (sameBytes(leafPath, path)) reject('expected absence, but the proof shows the key present', { path: shape.leaf.path });
     const firstDiff = firstDifferentBit(leafPath, path);
     if (firstDiff < depth) {
@@ -60,16 +60,27 @@ export function verifyProof(proof: Proof, expected: ProofExpectation, hash: Sha2
     }
   }
 
-  // Fold from the leaf (or empty slot) up to the root.
-  let h: Uint8Array =
-    shape.leaf === null ? new Uint8Array(32) : hash(node(0x00, fromHex(shape.leaf.path), fromHex(shape.leaf.valueHash)));
-  for (let j = 0; j < depth; j++) {
-    const sibling = fromHex(shape.siblings[j]!);
-    const d = depth - 1 - j;
-    h = bit(path, d) === 1 ? hash(node(0x01, sibling, h)) : hash(node(0x01, h, sibling));
+  // Fold from the leaf (or empty slot) up to the root, reusing one preimage buffer.
+  const buf = new Uint8Array(65);
+  let h: Uint8Array;
+  if (shape.leaf === null) h = new Uint8Array(32);
+  else {
+    buf[0] = 0x00;
+    buf.set(hex32Bytes(shape.leaf.path), 1);
+    buf.set(hex32Bytes(shape.leaf.valueHash), 33);
+    h = hash(buf);
   }
-  const got = toHex(h);
-  if (got !== shape.root) reject('root mismatch: the siblings do not fold to the proof root', { expected: shape.root, got });
+  buf[0] = 0x01;
+  for (let j = 0; j < depth; j++) {
+    const sibling = hex32Bytes(shape.siblings[j]!);
+    const onRight = bit(path, depth - 1 - j) === 1;
+    buf.set(onRight ? sibling : h, 1);
+    buf.set(onRight ? h : sibling, 33);
+    h = hash(buf);
+  }
+  if (!sameBytes(h, hex32Bytes(shape.root))) {
+    reject('root mismatch: the siblings do not fold to the proof root', { expected: shape.root, got: toHex(h) });
+  }
 }
 
 /** Boolean form of `verifyProof` for callers that only branch on the outcome. */
@@ -113,12 +124,15 @@ function hex32(v: unknown, field: string): void {
   }
 }
 
-function node(tag: number, a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(65);
-  out[0] = tag;
-  out.set(a, 1);
-  out.set(b, 33);
+/** Decodes 64 lowercase hex characters already checked by `hex32`. */
+function hex32Bytes(h: string): Uint8Array {
+  const out = new Uint8Array(32);
+  for (let i = 0; i < 32; i++) out[i] = (nibble(h.charCodeAt(2 * i)) << 4) | nibble(h.charCodeAt(2 * i + 1));
   return out;
+}
+
+function nibble(c: number): number {
+  return c <= 57 ? c - 48 : c - 87; // '0'-'9', 'a'-'f'
 }
 
 function bit(path: Uint8Array, i: number): number {

@@ -1,0 +1,304 @@
+/**
+ * Sparse Merkle tree benchmark: our compact SMT (SPEC §4) against @ethereumjs/mpt and
+ * @iden3/js-merkletree, all in memory. Run: `./node_modules/.bin/bun bench/smt.ts`
+ * (`--quick` or SMT_BENCH_QUICK=1 for a short run on smaller trees). Prints a markdown table and
+ * writes it to bench/results/smt.md.
+ *
+ * What is timed: updates include persisting the new nodes to the in-memory store; "batched"
+ * applies batches of writes to existing keys; proofs are generated for existing keys and
+ * verified by each library's verifier. Peers have no batch proof API (they prove one key at a
+ * time) and iden3 has no batch update API (its batched figure is its one-by-one update rate).
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { MerklePatriciaTrie, createMerkleProof, verifyMerkleProof } from '@ethereumjs/mpt';
+import { InMemoryDB, Merkletree, str2Bytes, verifyProof as iden3Verify } from '@iden3/js-merkletree';
+import { EMPTY_HASH, sha256 as nobleSha256, type Hash32, type Sha256 } from '../src/core/hash.ts';
+import { toHex, utf8 } from '../src/core/hex.ts';
+import { MemoryNodeStore } from '../src/core/smt/memory-store.ts';
+import { SparseMerkleTree, type TreeWrite } from '../src/core/smt/tree.ts';
+import type { Proof } from '../src/core/smt/types.ts';
+import { verifyProof } from '../src/core/smt/verify.ts';
+
+const quick = process.argv.includes('--quick') || process.env.SMT_BENCH_QUICK === '1';
+const OUR_SIZES = quick ? [10_000, 100_000] : [10_000, 1_000_000];
+const MPT_SIZES = quick ? [10_000] : [10_000, 100_000];
+const IDEN3_SIZES = quick ? [2_000] : [10_000];
+
+interface Row {
+  impl: string;
+  hash: string;
+  keys: number;
+  buildPerSec: number;
+  singlePerSec: number;
+  batchSize: number;
+  batchedPerSec: number;
+  provePerSec: number;
+  proveBatchedPerSec: number | null;
+  verifyPerSec: number;
+  siblings: number;
+  proofBytes: number;
+}
+
+const rows: Row[] = [];
+const log = (s: string) => console.error(s);
+
+async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
+  const t = performance.now();
+  const out = await fn();
+  return [out, performance.now() - t];
+}
+const rate = (n: number, ms: number) => (n * 1000) / ms;
+const key = (i: number) => `acct/${i}`;
+/** A deterministic spread of existing key indexes (no randomness needed). */
+const pick = (j: number, n: number, salt: number) => (j * 7919 + salt * 104_729) % n;
+
+// ---------------------------------------------------------------------------------------------
+// ours
+
+interface Hasher {
+  name: string;
+  hash: Sha256;
+  hashInto?: (data: Uint8Array, out: Uint8Array) => void;
+}
+const hashers: Hasher[] = [
+  {
+    name: 'native (Bun.SHA256)',
+    hash: (d) => Bun.SHA256.hash(d) as Uint8Array,
+    hashInto: (d, out) => {
+      Bun.SHA256.hash(d, out);
+    },
+  },
+  { name: 'noble', hash: nobleSha256 },
+];
+
+async function benchOurs(n: number, h: Hasher): Promise<void> {
+  const store = new MemoryNodeStore();
+  const tree = new SparseMerkleTree(store, h.hashInto ? { hash: h.hash, hashInto: h.hashInto } : { hash: h.hash });
+  let root: Hash32 = EMPTY_HASH;
+  const write = async (writes: TreeWrite[]) => {
+    const r = await tree.apply(root, writes);
+    store.putPacked(r.packed);
+    root = r.root;
+  };
+
+  const chunk = 100_000;
+  const [, buildMs] = await timed(async () => {
+    for (let i = 0; i < n; i += chunk) {
+      await write(Array.from({ length: Math.min(chunk, n - i) }, (_, j) => ({ key: key(i + j), value: i + j })));
+    }
+  });
+
+  const singles = 2_000;
+  const [, singleMs] = await timed(async () => {
+    for (let j = 0; j < singles; j++) await write([{ key: key(pick(j, n, 1)), value: { s: j } }]);
+  });
+
+  const batchSize = n >= 100_000 ? 10_000 : 1_000;
+  const batches = 10;
+  const batchWrites = Array.from({ length: batches }, (_, b) =>
+    Array.from({ length: batchSize }, (_, j) => ({ key: key(pick(j + b * batchSize, n, 2)), value: { b, j } })),
+  );
+  const [, batchMs] = await timed(async () => {
+    for (const w of batchWrites) await write(w);
+  });
+
+  const proofKeys = Array.from({ length: 10_000 }, (_, j) => key(pick(j, n, 3)));
+  const [, proveSingleMs] = await timed(async () => {
+    for (const k of proofKeys.slice(0, 2_000)) await tree.prove(root, k);
+  });
+  let proofs: Proof[] = [];
+  const [, proveManyMs] = await timed(async () => {
+    for (let i = 0; i < proofKeys.length; i += 1_000) proofs = proofs.concat(await tree.proveMany(root, proofKeys.slice(i, i + 1_000)));
+  });
+
+  // Verify against the values the tree holds (looked up outside the timed loop).
+  const rootHex = toHex(root);
+  const values = proofs.map((p) => p.leaf!.valueHash);
+  const [, verifyMs] = await timed(async () => {
+    for (let i = 0; i < proofs.length; i++) verifyProof(proofs[i]!, { key: proofs[i]!.key, valueHash: values[i]!, root: rootHex }, h.hash);
+  });
+
+  rows.push({
+    impl: 'dstp SMT',
+    hash: h.name,
+    keys: n,
+    buildPerSec: rate(n, buildMs),
+    singlePerSec: rate(singles, singleMs),
+    batchSize,
+    batchedPerSec: rate(batches * batchSize, batchMs),
+    provePerSec: rate(2_000, proveSingleMs),
+    proveBatchedPerSec: rate(proofs.length, proveManyMs),
+    verifyPerSec: rate(proofs.length, verifyMs),
+    siblings: proofs.reduce((s, p) => s + p.siblings.length, 0) / proofs.length,
+    proofBytes: proofs.reduce((s, p) => s + JSON.stringify(p).length, 0) / proofs.length,
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// @ethereumjs/mpt (keccak-256 via noble, RLP nodes; keys hashed like ours)
+
+async function benchMpt(n: number): Promise<void> {
+  const trie = new MerklePatriciaTrie({ useKeyHashing: true });
+  const enc = (v: unknown) => utf8(JSON.stringify(v));
+  const [, buildMs] = await timed(async () => {
+    for (let i = 0; i < n; i += 10_000) {
+      const ops = [];
+      for (let j = i; j < Math.min(n, i + 10_000); j++) ops.push({ type: 'put' as const, key: utf8(key(j)), value: enc(j) });
+      await trie.batch(ops);
+    }
+  });
+  const singles = 1_000;
+  const [, singleMs] = await timed(async () => {
+    for (let j = 0; j < singles; j++) await trie.put(utf8(key(pick(j, n, 1))), enc({ s: j }));
+  });
+  const batchSize = n >= 100_000 ? 10_000 : 1_000;
+  const batches = n >= 100_000 ? 2 : 5;
+  const [, batchMs] = await timed(async () => {
+    for (let b = 0; b < batches; b++) {
+      await trie.batch(
+        Array.from({ length: batchSize }, (_, j) => ({ type: 'put' as const, key: utf8(key(pick(j + b * batchSize, n, 2))), value: enc({ b, j }) })),
+      );
+    }
+  });
+  const proofKeys = Array.from({ length: 1_000 }, (_, j) => utf8(key(pick(j, n, 3))));
+  const [proofs, proveMs] = await timed(async () => {
+    const out = [];
+    for (const k of proofKeys) out.push(await createMerkleProof(trie, k));
+    return out;
+  });
+  const root = trie.root();
+  const [, verifyMs] = await timed(async () => {
+    for (let i = 0; i < proofs.length; i++) {
+      if ((await verifyMerkleProof(proofKeys[i]!, proofs[i]!, { useKeyHashing: true, root })) === null) throw new Error('mpt proof failed');
+    }
+  });
+  rows.push({
+    impl: '@ethereumjs/mpt',
+    hash: 'keccak-256 (noble)',
+    keys: n,
+    buildPerSec: rate(n, buildMs),
+    singlePerSec: rate(singles, singleMs),
+    batchSize,
+    batchedPerSec: rate(batches * batchSize, batchMs),
+    provePerSec: rate(proofs.length, proveMs),
+    proveBatchedPerSec: null,
+    verifyPerSec: rate(proofs.length, verifyMs),
+    siblings: proofs.reduce((s, p) => s + p.length, 0) / proofs.length, // RLP nodes per proof
+    proofBytes: proofs.reduce((s, p) => s + JSON.stringify(p.map((x) => toHex(x))).length, 0) / proofs.length,
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// @iden3/js-merkletree (Poseidon, binary SMT over the key bits; no batch API)
+
+async function benchIden3(n: number): Promise<void> {
+  const mt = new Merkletree(new InMemoryDB(str2Bytes('')), true, 64);
+  const k = (i: number) => BigInt(i) * 7_919n + 1n;
+  const [, buildMs] = await timed(async () => {
+    for (let i = 0; i < n; i++) await mt.add(k(i), BigInt(i));
+  });
+  const singles = 300;
+  const [, singleMs] = await timed(async () => {
+    for (let j = 0; j < singles; j++) await mt.update(k(pick(j, n, 1)), BigInt(j + 1_000_000));
+  });
+  const proofKeys = Array.from({ length: 300 }, (_, j) => k(pick(j, n, 3)));
+  const [proofs, proveMs] = await timed(async () => {
+    const out = [];
+    for (const key of proofKeys) out.push(await mt.generateProof(key));
+    return out;
+  });
+  const root = await mt.root();
+  const [, verifyMs] = await timed(async () => {
+    for (let i = 0; i < proofs.length; i++) {
+      if (!(await iden3Verify(root, proofs[i]!.proof, proofKeys[i]!, proofs[i]!.value))) throw new Error('iden3 proof failed');
+    }
+  });
+  rows.push({
+    impl: '@iden3/js-merkletree',
+    hash: 'Poseidon',
+    keys: n,
+    buildPerSec: rate(n, buildMs),
+    singlePerSec: rate(singles, singleMs),
+    batchSize: 1,
+    batchedPerSec: rate(singles, singleMs),
+    provePerSec: rate(proofs.length, proveMs),
+    proveBatchedPerSec: null,
+    verifyPerSec: rate(proofs.length, verifyMs),
+    siblings: proofs.reduce((s, p) => s + p.proof.allSiblings().length, 0) / proofs.length,
+    proofBytes: proofs.reduce((s, p) => s + JSON.stringify(p.proof.toJSON()).length, 0) / proofs.length,
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const started = performance.now();
+for (const n of OUR_SIZES) {
+  for (const h of hashers) {
+    log(`dstp SMT, ${n.toLocaleString('en-US')} keys, ${h.name}…`);
+    await benchOurs(n, h);
+    Bun.gc(true);
+  }
+}
+for (const n of MPT_SIZES) {
+  log(`@ethereumjs/mpt, ${n.toLocaleString('en-US')} keys…`);
+  await benchMpt(n);
+  Bun.gc(true);
+}
+for (const n of IDEN3_SIZES) {
+  log(`@iden3/js-merkletree, ${n.toLocaleString('en-US')} keys…`);
+  await benchIden3(n);
+  Bun.gc(true);
+}
+
+const fmt = (x: number | null) => (x === null ? '–' : Math.round(x).toLocaleString('en-US'));
+const lines: string[] = [];
+lines.push(`# SMT benchmark (${quick ? 'quick run' : 'full run'})`);
+lines.push('');
+lines.push(
+  `Bun ${Bun.version}, ${navigator.hardwareConcurrency} CPUs, all stores in memory; updates include persisting new nodes. ` +
+    `Single = one write per apply/put; batched = batches of the given size of updates to existing keys. ` +
+    `Proofs for existing keys; "batched" proofs use proveMany (1,000 keys per call); peers prove one key at a time. ` +
+    `Peer rows run on smaller trees where a larger one would not finish in reasonable time.`,
+);
+lines.push('');
+lines.push('| implementation | hash | keys | build keys/s | single upd/s | batch | batched upd/s | proofs/s | proofs/s (batched) | verified/s | siblings | proof JSON B |');
+lines.push('|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|');
+for (const r of rows) {
+  lines.push(
+    `| ${r.impl} | ${r.hash} | ${r.keys.toLocaleString('en-US')} | ${fmt(r.buildPerSec)} | ${fmt(r.singlePerSec)} | ${r.batchSize.toLocaleString('en-US')} | ${fmt(r.batchedPerSec)} | ${fmt(r.provePerSec)} | ${fmt(r.proveBatchedPerSec)} | ${fmt(r.verifyPerSec)} | ${r.siblings.toFixed(1)} | ${fmt(r.proofBytes)} |`,
+  );
+}
+
+// Ratios: ours (native and noble) over the best peer at the same size, or at the peer's largest.
+lines.push('');
+lines.push('Ratios, dstp SMT ÷ best peer (peer at the same size, else at its largest size):');
+lines.push('');
+lines.push('| dstp keys | hash | vs peer (keys) | single upd | batched upd | proofs | verified |');
+lines.push('|--:|---|---|--:|--:|--:|--:|');
+const peers = rows.filter((r) => r.impl !== 'dstp SMT');
+for (const ours of rows.filter((r) => r.impl === 'dstp SMT')) {
+  const candidates = peers.map((p) => {
+    const same = peers.filter((q) => q.impl === p.impl && q.keys === ours.keys);
+    const largest = peers.filter((q) => q.impl === p.impl).sort((a, b) => b.keys - a.keys)[0]!;
+    return same[0] ?? largest;
+  });
+  const best = (f: (r: Row) => number) => candidates.reduce((a, b) => (f(b) > f(a) ? b : a));
+  const ratio = (f: (r: Row) => number, fo: (r: Row) => number = f) => {
+    const b = best(f);
+    return `×${(fo(ours) / f(b)).toFixed(1)} (${b.impl.replace('@ethereumjs/', '').replace('@iden3/js-', '')})`;
+  };
+  const where = [...new Set(candidates.map((c) => `${c.impl.replace('@ethereumjs/', '').replace('@iden3/js-', '')} ${c.keys.toLocaleString('en-US')}`))].join(', ');
+  lines.push(
+    `| ${ours.keys.toLocaleString('en-US')} | ${ours.hash} | ${where} | ${ratio((r) => r.singlePerSec)} | ${ratio((r) => r.batchedPerSec)} | ${ratio(
+      (r) => r.provePerSec,
+      (r) => r.proveBatchedPerSec ?? r.provePerSec,
+    )} | ${ratio((r) => r.verifyPerSec)} |`,
+  );
+}
+lines.push('');
+lines.push(`Total bench time ${((performance.now() - started) / 1000).toFixed(0)} s.`);
+
+const table = lines.join('\n');
+console.log(table);
+mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
+writeFileSync(new URL(`./results/smt${quick ? '-quick' : ''}.md`, import.meta.url), table + '\n');
