@@ -26,6 +26,7 @@ export type ProblemCode =
   | 'conflict'
   | 'unavailable'
   | 'missing_signatures'
+  | 'not_a_signer'
   | 'internal_error'
   | 'ics23_exclusion_unsupported'
   | CoreErrorCode;
@@ -42,6 +43,7 @@ const STATUS: Record<string, ContentfulStatusCode> = {
   unauthorized: 401,
   missing_signatures: 401,
   forbidden: 403,
+  not_a_signer: 403,
   not_found: 404,
   unknown_subtree: 404,
   method_not_allowed: 405,
@@ -76,6 +78,7 @@ const TITLE: Record<string, string> = {
   unauthorized: 'Unauthorized',
   missing_signatures: 'Signatures missing',
   forbidden: 'Forbidden',
+  not_a_signer: 'Not a signer of this subtree',
   rate_limited: 'Too many requests',
   internal_error: 'Internal error',
   unavailable: 'Temporarily unavailable',

@@ -3,6 +3,7 @@
  * problem+json statuses in one place (src/api/problem.ts); nothing else inspects messages.
  */
 export type CoreErrorCode =
+  | 'invalid_request'
   | 'invalid_hex'
   | 'invalid_length'
   | 'invalid_json'

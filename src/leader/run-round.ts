@@ -4,7 +4,8 @@ import { executeAndCommitRound } from '../core/replay.ts';
 import { nextHeader, parseRoundHeader, roundHash, type RoundHeader } from '../core/round.ts';
 import type { IdentifiedTx } from '../core/tx.ts';
 import type { NodeContext } from '../services/context.ts';
-import { commitRound, getRound, getSubtree, pendingTxs, type LeaseClaim, type NewEvent } from '../store/index.ts';
+import { roundEvents } from '../services/round-events.ts';
+import { commitRound, getOpenProposal, getRound, getSubtree, insertProposal, pendingTxs, type LeaseClaim } from '../store/index.ts';
 
 export interface RoundReport {
   subtree: string;
@@ -13,19 +14,25 @@ export interface RoundReport {
   txCount: number;
   failed: number;
   stateRoot: string;
+  /** `final` when the node signed it as authority; `proposed` when it waits for outside signatures. */
+  status: 'final' | 'proposed';
 }
 
 /**
- * Executes the next round of one subtree whose authority is this node, and commits it (tree nodes,
- * values, header + signature, receipts, tx outcomes, head, outbox events) in ONE database
- * transaction guarded by the lease's fencing token. Returns null when there is nothing to do.
- * A crash anywhere before COMMIT leaves no trace: the transactions are still pending.
+ * Executes the next round of one subtree and commits it in ONE database transaction guarded by
+ * the lease's fencing token. Where the node is the PoA authority the round is signed and final at
+ * once (tree nodes, values, header + signature, receipts, tx outcomes, head, outbox events). Where
+ * the authority is someone else, the round is stored as a proposal that becomes final when the
+ * authority's signature arrives (POST …/rounds/:height/signatures); one open proposal at a time.
+ * Returns null when there is nothing to do. A crash before COMMIT leaves no trace.
  */
 export async function runRound(ctx: NodeContext, subtreeId: string, lease: LeaseClaim): Promise<RoundReport | null> {
   const facts = await ctx.subtrees.get(subtreeId);
   const row = await getSubtree(ctx.db, subtreeId);
   if (!facts || !row || row.status !== 'active') return null;
-  if (facts.mode.type !== 'poa' || facts.mode.authority !== ctx.signer.publicKey) return null;
+  if (facts.mode.type !== 'poa') return null; // multisig and pos rounds arrive with their issue
+  const selfSigned = facts.mode.authority === ctx.signer.publicKey;
+  if (!selfSigned && (await getOpenProposal(ctx.db, subtreeId))) return null;
 
   const pending = await pendingTxs(ctx.db, subtreeId, ctx.config.maxRoundTxs);
   if (pending.length === 0) return null;
@@ -57,33 +64,25 @@ export async function runRound(ctx: NodeContext, subtreeId: string, lease: Lease
     ctx.hash,
   );
   const hash = toHex(roundHash(header, ctx.hash));
-  const sig = toHex(await ctx.signer.sign(fromHex(hash, 32)));
-  const events: NewEvent[] = step.receipts.map((r) => ({
-    type: r.status === 'ok' ? 'tx.executed' : 'tx.failed',
-    subtree: subtreeId,
-    data: { subtree: subtreeId, tx: r.tx, height: header.height, index: r.index, ...(r.status === 'failed' ? { code: r.code } : {}) },
-  }));
-  events.push({
-    type: 'round.finalized',
-    subtree: subtreeId,
-    data: { subtree: subtreeId, height: header.height, hash, stateRoot: header.stateRoot, txCount: header.txCount },
-  });
-
-  await commitRound(ctx.db, {
+  const common = {
     subtree: subtreeId,
     height: header.height,
     hash,
     header: asJson(header),
-    signatures: [{ signer: ctx.signer.publicKey, sig }],
     txIds: txs.map((t) => t.id),
     receipts: step.receipts,
     stateRoot: header.stateRoot,
     nodes: step.nodes,
     values: step.values,
-    events,
     lease,
     now,
-  });
+  };
+  if (selfSigned) {
+    const sig = toHex(await ctx.signer.sign(fromHex(hash, 32)));
+    await commitRound(ctx.db, { ...common, signatures: [{ signer: ctx.signer.publicKey, sig }], events: roundEvents(header, hash, step.receipts) });
+  } else {
+    await insertProposal(ctx.db, { ...common, signatures: [] });
+  }
   ctx.store.remember(step.nodes, step.values);
   return {
     subtree: subtreeId,
@@ -92,5 +91,6 @@ export async function runRound(ctx: NodeContext, subtreeId: string, lease: Lease
     txCount: txs.length,
     failed: step.receipts.filter((r) => r.status === 'failed').length,
     stateRoot: header.stateRoot,
+    status: selfSigned ? 'final' : 'proposed',
   };
 }

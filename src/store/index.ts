@@ -11,6 +11,7 @@ export * from './lease.ts';
 export * from './migrate.ts';
 export * from './node-store.ts';
 export * from './cached-node-store.ts';
+export * from './proposals.ts';
 export * from './rounds.ts';
 export * from './schema.ts';
 export * from './subtrees.ts';

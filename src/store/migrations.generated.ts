@@ -22,5 +22,15 @@ export const MIGRATIONS: readonly EmbeddedMigration[] = [
       "CREATE INDEX `txs_pending` ON `txs` (`subtree`,`seq`) WHERE status = 'pending';",
       "CREATE INDEX `txs_round` ON `txs` (`subtree`,`height`,`idx`);"
     ]
+  },
+  {
+    "tag": "0001_proposals",
+    "when": 1795308972146,
+    "hash": "6eb23a38b97deb11667fb0f3ba6db4e50c5dec60b597ae9c9d8e1101fee0e8b6",
+    "statements": [
+      "CREATE TABLE `proposals` (\n\t`hash` text PRIMARY KEY NOT NULL,\n\t`subtree` text NOT NULL,\n\t`height` integer NOT NULL,\n\t`header` text NOT NULL,\n\t`tx_ids` text NOT NULL,\n\t`receipts` text NOT NULL,\n\t`state_root` text NOT NULL,\n\t`signatures` text NOT NULL,\n\t`status` text DEFAULT 'open' NOT NULL,\n\t`created_at` integer NOT NULL,\n\tFOREIGN KEY (`subtree`) REFERENCES `subtrees`(`id`) ON UPDATE no action ON DELETE no action,\n\tCONSTRAINT \"proposals_status\" CHECK(\"proposals\".\"status\" IN ('open', 'final', 'expired'))\n);",
+      "CREATE UNIQUE INDEX `proposals_one_open` ON `proposals` (`subtree`) WHERE status = 'open';",
+      "CREATE INDEX `proposals_subtree_height` ON `proposals` (`subtree`,`height`);"
+    ]
   }
 ];

@@ -48,36 +48,45 @@ const UPDATE_CHUNK = 200;
  * transaction outcomes, the subtree head and the outbox events. Any failure rolls all of it back.
  */
 export async function commitRound(db: Database, input: CommitRoundInput): Promise<void> {
-  checkReceipts(input);
   await db.write(async (tx) => {
     await assertLease(tx, input.lease, input.now);
-    await assertHead(tx, input.subtree, input.height);
-    await assertNextPending(tx, input.subtree, input.txIds);
-
-    await insertNodes(tx, input.nodes);
-    await insertValues(tx, input.values);
-    await db.ormFor(tx).insert(rounds).values({
-      subtree: input.subtree,
-      height: input.height,
-      hash: input.hash,
-      header: input.header,
-      signatures: input.signatures,
-      txIds: input.txIds,
-      stateRoot: input.stateRoot,
-      status: 'final',
-      createdAt: input.now,
-    });
-    await markExecuted(tx, input.subtree, input.height, input.receipts);
-    const head = await tx.execute({
-      sql: 'UPDATE subtrees SET height = ?, root = ?, head_hash = ? WHERE id = ? AND height = ?',
-      args: [input.height, input.stateRoot, input.hash, input.subtree, input.height - 1],
-    });
-    if (head.rowsAffected !== 1) throw new StaleRoundError(`subtree ${input.subtree} head moved during commit`);
-    await insertEvents(tx, input.events, input.now);
+    await writeFinalRound(db, tx, input);
   });
 }
 
-function checkReceipts(input: CommitRoundInput): void {
+/**
+ * The body of a final-round commit, inside the caller's write transaction: head check, log
+ * check, nodes, values, round row, tx outcomes, head, events. `commitRound` runs it behind the
+ * leader's lease; finalizing a signed proposal runs it behind the proposal's own row.
+ */
+export async function writeFinalRound(db: Database, tx: Executor, input: Omit<CommitRoundInput, 'lease'>): Promise<void> {
+  checkReceipts(input);
+  await assertHead(tx, input.subtree, input.height);
+  await assertNextPending(tx, input.subtree, input.txIds);
+
+  await insertNodes(tx, input.nodes);
+  await insertValues(tx, input.values);
+  await db.ormFor(tx).insert(rounds).values({
+    subtree: input.subtree,
+    height: input.height,
+    hash: input.hash,
+    header: input.header,
+    signatures: input.signatures,
+    txIds: input.txIds,
+    stateRoot: input.stateRoot,
+    status: 'final',
+    createdAt: input.now,
+  });
+  await markExecuted(tx, input.subtree, input.height, input.receipts);
+  const head = await tx.execute({
+    sql: 'UPDATE subtrees SET height = ?, root = ?, head_hash = ? WHERE id = ? AND height = ?',
+    args: [input.height, input.stateRoot, input.hash, input.subtree, input.height - 1],
+  });
+  if (head.rowsAffected !== 1) throw new StaleRoundError(`subtree ${input.subtree} head moved during commit`);
+  await insertEvents(tx, input.events, input.now);
+}
+
+function checkReceipts(input: Pick<CommitRoundInput, 'txIds' | 'receipts'>): void {
   const { txIds, receipts } = input;
   const ok =
     receipts.length === txIds.length &&
@@ -85,7 +94,7 @@ function checkReceipts(input: CommitRoundInput): void {
   if (!ok) throw new TxLogMismatchError('receipts must name txIds in order, index = position, code only when failed');
 }
 
-async function assertHead(ex: Executor, subtree: string, height: number): Promise<void> {
+export async function assertHead(ex: Executor, subtree: string, height: number): Promise<void> {
   const rs = await ex.execute({ sql: 'SELECT height FROM subtrees WHERE id = ?', args: [subtree] });
   const row = rs.rows[0];
   if (!row) throw new StoreError('unknown_subtree', `subtree ${subtree} does not exist`, { subtree });
@@ -99,7 +108,7 @@ async function assertHead(ex: Executor, subtree: string, height: number): Promis
   }
 }
 
-async function assertNextPending(ex: Executor, subtree: string, txIds: readonly string[]): Promise<void> {
+export async function assertNextPending(ex: Executor, subtree: string, txIds: readonly string[]): Promise<void> {
   if (txIds.length === 0) return;
   const rs = await ex.execute({
     sql: "SELECT id FROM txs WHERE subtree = ? AND status = 'pending' ORDER BY seq LIMIT ?",

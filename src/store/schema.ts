@@ -100,6 +100,37 @@ export const rounds = sqliteTable(
   ],
 );
 
+export const PROPOSAL_STATUSES = ['open', 'final', 'expired'] as const;
+export type ProposalStatus = (typeof PROPOSAL_STATUSES)[number];
+
+/**
+ * Rounds waiting for signatures the node cannot give itself (PoA with an outside authority; later
+ * multisig and pos). A proposal carries everything its finalization needs — header, ordered tx
+ * ids, receipts — so finalizing re-executes nothing. At most one open proposal per subtree.
+ */
+export const proposals = sqliteTable(
+  'proposals',
+  {
+    hash: text('hash').primaryKey(),
+    subtree: text('subtree')
+      .notNull()
+      .references(() => subtrees.id),
+    height: integer('height').notNull(),
+    header: text('header', { mode: 'json' }).$type<JsonValue>().notNull(),
+    txIds: text('tx_ids', { mode: 'json' }).$type<string[]>().notNull(),
+    receipts: text('receipts', { mode: 'json' }).$type<JsonValue>().notNull(),
+    stateRoot: text('state_root').notNull(),
+    signatures: text('signatures', { mode: 'json' }).$type<RoundSignature[]>().notNull(),
+    status: text('status', { enum: PROPOSAL_STATUSES }).notNull().default('open'),
+    createdAt: integer('created_at').notNull(),
+  },
+  (t) => [
+    uniqueIndex('proposals_one_open').on(t.subtree).where(sql`status = 'open'`),
+    index('proposals_subtree_height').on(t.subtree, t.height),
+    check('proposals_status', sql`${t.status} IN ('open', 'final', 'expired')`),
+  ],
+);
+
 export interface RoundSignature {
   signer: string;
   sig: string;

@@ -1,0 +1,97 @@
+import { eligibleKeys, isRoundFinal, roundSigners } from '../core/consensus/poa.ts';
+import { fromHex } from '../core/hex.ts';
+import { parseKeyField, parseSigHex } from '../core/tx.ts';
+import { parseRoundHeader } from '../core/round.ts';
+import { exactObject } from '../core/strict.ts';
+import type { Receipt } from '../core/receipt.ts';
+import { ApiError } from '../api/problem.ts';
+import { addProposalSignature, getOpenProposal, listProposals as listStoredProposals, StoreError, type Proposal } from '../store/index.ts';
+import type { NodeContext } from './context.ts';
+import { roundEvents } from './round-events.ts';
+
+export interface ProposalView {
+  hash: string;
+  height: number;
+  header: unknown;
+  txs: string[];
+  signatures: { signer: string; sig: string }[];
+  status: Proposal['status'];
+  createdAt: number;
+  /** Keys whose signatures count toward finality under the subtree's mode. */
+  signers: string[];
+}
+
+/**
+ * POST /v1/subtrees/:id/rounds/:height/signatures `{ signer, sig }`: a signature over the hash of
+ * the round proposed at `height`. It must come from a key the mode names and verify; a repeat is
+ * idempotent (200). When the collected signatures meet the mode's rule the round becomes final in
+ * the same database transaction (201); otherwise the signature is recorded (202).
+ */
+export async function addRoundSignature(
+  ctx: NodeContext,
+  subtreeId: string,
+  height: number,
+  body: unknown,
+): Promise<{ status: 200 | 201 | 202; body: ProposalView }> {
+  const b = exactObject(body, ['signer', 'sig'], 'invalid_request', 'body');
+  const signer = parseKeyField(b.signer, 'signer');
+  const sig = parseSigHex(b.sig, 'sig', 'invalid_signature');
+  const facts = await ctx.subtrees.get(subtreeId);
+  if (!facts) throw new ApiError('unknown_subtree', `no subtree ${subtreeId} on this node`);
+  const eligible = eligibleKeys([roundSigners(facts.mode)]);
+  if (!eligible.has(signer)) {
+    throw new ApiError('not_a_signer', `${signer} is not a signer of this subtree's rounds`, { signers: [...eligible] });
+  }
+  const open = await getOpenProposal(ctx.db, subtreeId);
+  if (!open || open.height !== height) {
+    throw new ApiError('not_found', `subtree ${subtreeId} has no open proposal at height ${height}`, {
+      ...(open ? { openHeight: open.height } : {}),
+    });
+  }
+  const ok = await ctx.verifier.verify(ctx.parseKey(signer), fromHex(open.hash, 32), fromHex(sig, 64));
+  if (!ok) throw new ApiError('bad_signature', `sig is not ${signer}'s signature over round ${open.hash}`);
+
+  const header = parseRoundHeader(open.header);
+  try {
+    const r = await addProposalSignature(ctx.db, {
+      hash: open.hash,
+      signature: { signer, sig },
+      isFinal: (sigs) => isRoundFinal(facts.mode, fromHex(open.hash, 32), sigs),
+      events: roundEvents(header, open.hash, open.receipts as unknown as Receipt[]),
+      now: ctx.now(),
+    });
+    if (r.status === 'finalized') ctx.kickLeader(); // the next round can be proposed now
+    return { status: r.status === 'finalized' ? 201 : r.status === 'added' ? 202 : 200, body: proposalView(r.proposal, eligible) };
+  } catch (err) {
+    if (err instanceof StoreError && err.code === 'proposal_closed') {
+      throw new ApiError('conflict', `the proposal at height ${height} is no longer open`);
+    }
+    throw err;
+  }
+}
+
+/** GET /v1/subtrees/:id/proposals — open first by default (`?status=`), paged by height. */
+export async function listProposals(
+  ctx: NodeContext,
+  subtreeId: string,
+  page: { status?: Proposal['status']; cursor?: number; limit: number },
+): Promise<{ items: ProposalView[]; next?: number }> {
+  const facts = await ctx.subtrees.get(subtreeId);
+  if (!facts) throw new ApiError('unknown_subtree', `no subtree ${subtreeId} on this node`);
+  const eligible = eligibleKeys([roundSigners(facts.mode)]);
+  const p = await listStoredProposals(ctx.db, subtreeId, page);
+  return { items: p.items.map((x) => proposalView(x, eligible)), ...(p.next !== null ? { next: p.next } : {}) };
+}
+
+function proposalView(p: Proposal, eligible: ReadonlySet<string>): ProposalView {
+  return {
+    hash: p.hash,
+    height: p.height,
+    header: p.header,
+    txs: p.txIds,
+    signatures: p.signatures,
+    status: p.status,
+    createdAt: p.createdAt,
+    signers: [...eligible],
+  };
+}
