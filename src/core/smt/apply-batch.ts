@@ -148,21 +148,30 @@ class BatchApplier {
     return { root: rb.slice(ro, ro + 32), packed: this.packed };
   }
 
+  // Scratch for the direct path, grown to the widest level and reused (small batches would
+  // otherwise pay several allocations per level).
+  private qBufs: Uint8Array[] = [];
+  private qOffs = new Int32Array(0);
+  private outBufs: Uint8Array[] = [];
+  private outOffs = new Int32Array(0);
+  private got = new Int32Array(0);
+
   /** `readLevel` through the store's synchronous direct path. */
   private readLevelDirect(direct: DirectNodeReader, frontier: number[], d: number): Int32Array {
     const T = this.T;
     const bufs = this.bufs;
     const len = frontier.length;
-    const got = new Int32Array(len * 2);
-    const qBufs = new Array<Uint8Array>(len);
-    const qOffs = new Int32Array(len);
+    if (this.qOffs.length < len) {
+      this.qOffs = new Int32Array(len * 2);
+      this.outOffs = new Int32Array(len * 2);
+      this.got = new Int32Array(len * 4);
+    }
+    const { qBufs, qOffs, outBufs, outOffs, got } = this;
     for (let f = 0; f < len; f++) {
       const e = frontier[f]!;
       qBufs[f] = e >= 0 ? bufs[T[e * STRIDE + OLD_ID]!]! : bufs[T[~e * STRIDE + NODE_ID]!]!;
       qOffs[f] = e >= 0 ? T[e * STRIDE + OLD_OFF]! : this.untouchedOff(~e);
     }
-    const outBufs = new Array<Uint8Array>(len);
-    const outOffs = new Int32Array(len);
     if (direct.locateMany(qBufs, qOffs, len, outBufs, outOffs) >= 0) {
       fail('missing_node', 'tree node missing from the store', { depth: d });
     }

@@ -1,6 +1,6 @@
 import { fail } from '../errors.ts';
 import { EMPTY_HASH, sha256, type Hash32, type Sha256 } from '../hash.ts';
-import { toHex, utf8 } from '../hex.ts';
+import { utf8 } from '../hex.ts';
 import { jcs, type JsonValue } from '../jcs.ts';
 import { applyBatch, partitionByBit, type HashInto, type PackedBatch } from './apply-batch.ts';
 import { INNER_TAG, LEAF_TAG, MAX_DEPTH_BITS, NODE_BYTES, bitAt, checkedKey, hex32, isEmptyHash } from './hashing.ts';
@@ -115,7 +115,7 @@ export class SparseMerkleTree {
     for (const w of writes) {
       if (w.path.length !== 32) fail('invalid_length', 'path must be 32 bytes');
       if (w.valueHash !== null && w.valueHash.length !== 32) fail('invalid_length', 'valueHash must be 32 bytes');
-      last.set(toHex(w.path), w);
+      last.set(hex32(w.path), w);
     }
     const count = last.size;
     const batch: PackedBatch = {
@@ -138,12 +138,16 @@ export class SparseMerkleTree {
   /** The value hash stored under `key`, or `null` when the key is absent. */
   async getValueHash(root: Hash32, key: string): Promise<Hash32 | null> {
     const path = this.hash(utf8(checkedKey(key)));
-    let h = root;
+    const direct = isDirectNodeReader(this.store) ? this.store : undefined;
+    let buf = root;
+    let off = 0;
     for (let d = 0; ; d++) {
-      if (isEmptyHash(h)) return null;
-      const b = await this.readOne(h, d);
-      if (b[0] === LEAF_TAG) return samePath(b, path) ? b.slice(33, 65) : null;
-      h = bitAt(path, d) === 0 ? b.subarray(1, 33) : b.subarray(33, 65);
+      if (isZeroAt(buf, off)) return null;
+      const [[b], [o]] = direct !== undefined ? readDirect(direct, [buf], [off], d) : await this.readNodes([buf], [off], d);
+      if (b![o!] === LEAF_TAG) return samePath(b!, o!, path) ? b!.slice(o! + 33, o! + 65) : null;
+      if (d >= MAX_DEPTH_BITS) fail('missing_node', 'stored tree is deeper than 256', { depth: d });
+      buf = b!;
+      off = o! + (bitAt(path, d) === 0 ? 1 : 33);
     }
   }
 
@@ -221,10 +225,6 @@ export class SparseMerkleTree {
     return [got.map((b) => checkNode(b, depth)), new Array<number>(bufs.length).fill(0)];
   }
 
-  private async readOne(h: Hash32, depth: number): Promise<Uint8Array> {
-    const [b] = await this.store.getMany([h]);
-    return checkNode(b, depth);
-  }
 }
 
 /** `readNodes` through a store's synchronous direct path: no Promise per level. */
@@ -251,8 +251,8 @@ function isZeroAt(b: Uint8Array, off: number): boolean {
   return true;
 }
 
-function samePath(leaf: Uint8Array, path: Hash32): boolean {
-  for (let i = 0; i < 32; i++) if (leaf[1 + i] !== path[i]) return false;
+function samePath(node: Uint8Array, off: number, path: Hash32): boolean {
+  for (let i = 0; i < 32; i++) if (node[off + 1 + i] !== path[i]) return false;
   return true;
 }
 
