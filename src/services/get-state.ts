@@ -43,15 +43,26 @@ interface SignedRound {
   signatures: RoundSignature[];
 }
 
+/** A final round as a state read needs it; final rounds never change, so it is safe to keep. */
+interface FinalRound {
+  height: number;
+  hash: string;
+  root: string;
+  round: SignedRound;
+}
+
 const decoder = new TextDecoder('utf-8', { fatal: true });
+
+const roundKey = (subtree: string, height: number) => `${subtree}/${height}`;
 
 /**
  * Serves state reads with one head read, one proof walk through the cached tree and one value
  * fetch from the cached value store. The subtree head is read on every request (it moves with
- * every round); signed rounds are cached by their hash, which names their content.
+ * every round); final rounds are cached by (subtree, height): they are immutable, and the cached
+ * entry is only used when its hash equals the head hash just read.
  */
 export class StateReader {
-  private readonly rounds: Lru<SignedRound>;
+  private readonly rounds: Lru<FinalRound>;
 
   constructor(
     private readonly ctx: NodeContext,
@@ -81,20 +92,20 @@ export class StateReader {
     return view;
   }
 
-  private async latest(subtree: string): Promise<{ height: number; root: string; hash: string; round: SignedRound }> {
+  private async latest(subtree: string): Promise<FinalRound> {
     const head = await subtreeHead(this.ctx.db, subtree);
     if (!head) throw unknownSubtree(subtree);
-    let round = this.rounds.get(head.headHash);
-    if (!round) {
-      // Rounds are immutable and committed with the head that names them, so this row exists.
-      const row = await getRound(this.ctx.db, subtree, head.height);
-      if (!row || row.hash !== head.headHash) throw new Error(`subtree ${subtree}: head round ${head.height} (${head.headHash}) not found`);
-      round = this.remember(row);
-    }
-    return { height: head.height, root: head.root, hash: head.headHash, round };
+    const hit = this.rounds.get(roundKey(subtree, head.height));
+    if (hit && hit.hash === head.headHash) return hit;
+    // Rounds are committed together with the head that names them, so this row exists.
+    const row = await getRound(this.ctx.db, subtree, head.height);
+    if (!row || row.hash !== head.headHash) throw new Error(`subtree ${subtree}: head round ${head.height} (${head.headHash}) not found`);
+    return this.remember(row);
   }
 
-  private async historical(subtree: string, height: number): Promise<{ height: number; root: string; hash: string; round: SignedRound }> {
+  private async historical(subtree: string, height: number): Promise<FinalRound> {
+    const hit = this.rounds.get(roundKey(subtree, height));
+    if (hit) return hit;
     const row = await getRound(this.ctx.db, subtree, height);
     // Only final rounds are answered: a proposal's root may never become state.
     if (!row || row.status !== 'final') {
@@ -102,16 +113,17 @@ export class StateReader {
       if (row && err.code === 'not_found') throw new ApiError('not_found', `round ${height} of subtree ${subtree} is not final yet`);
       throw err;
     }
-    return this.fromRow(row);
+    return this.remember(row);
   }
 
-  private fromRow(row: Round): { height: number; root: string; hash: string; round: SignedRound } {
-    return { height: row.height, root: row.stateRoot, hash: row.hash, round: this.remember(row) };
-  }
-
-  private remember(row: Round): SignedRound {
-    const r: SignedRound = { header: row.header, signatures: row.signatures };
-    if (row.status === 'final') this.rounds.set(row.hash, r);
+  private remember(row: Round): FinalRound {
+    const r: FinalRound = {
+      height: row.height,
+      hash: row.hash,
+      root: row.stateRoot,
+      round: { header: row.header, signatures: row.signatures },
+    };
+    if (row.status === 'final') this.rounds.set(roundKey(row.subtree, row.height), r);
     return r;
   }
 
