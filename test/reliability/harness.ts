@@ -295,6 +295,38 @@ export async function readLedger(dbPath: string, subtree: string): Promise<{ log
   }
 }
 
+/** The subtree head's height (latest final round), read from the file without asking a node. */
+export async function headHeight(dbPath: string, subtree: string): Promise<number> {
+  const r = await openReader(dbPath);
+  try {
+    const rows = await r.all('SELECT height FROM subtrees WHERE id = ?', [subtree]);
+    return Number(rows[0]?.height ?? -1);
+  } finally {
+    r.close();
+  }
+}
+
+/**
+ * SIGSTOPs a node while it is NOT inside a write transaction: the test takes SQLite's write lock
+ * itself first (waiting for any writer to finish), freezes the process, then lets go. A process
+ * frozen while holding the lock would stall every process on the file until it wakes.
+ */
+export async function freezeOutsideWrite(dbPath: string, node: NodeProc): Promise<void> {
+  const client = createClient({ url: `file:${dbPath}`, concurrency: 1 });
+  try {
+    await client.execute('PRAGMA busy_timeout = 10000');
+    const tx = await client.transaction('write');
+    try {
+      node.proc.kill('SIGSTOP');
+    } finally {
+      await tx.rollback();
+      tx.close();
+    }
+  } finally {
+    client.close();
+  }
+}
+
 export async function countPending(dbPath: string, subtree: string): Promise<number> {
   const r = await openReader(dbPath);
   try {
