@@ -10,6 +10,7 @@ import { requireJson } from './middleware/require-json.ts';
 import { problem, problemBody, problemOf, type ProblemBody } from './problem.ts';
 import { infoRoutes } from './routes/info/index.ts';
 import { leaderRoutes } from './routes/leader/index.ts';
+import { proposalsRoutes } from './routes/proposals/index.ts';
 import { roundsRoutes } from './routes/rounds/index.ts';
 import { stateRoutes } from './routes/state/index.ts';
 import { subtreesRoutes } from './routes/subtrees/index.ts';
@@ -37,6 +38,7 @@ export function createApp(ctx: NodeContext): OpenAPIHono {
   app.route('/', transactionsRoutes(ctx));
   app.route('/', stateRoutes(ctx));
   app.route('/', roundsRoutes(ctx));
+  app.route('/', proposalsRoutes(ctx));
   app.route('/', leaderRoutes(ctx));
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { toHex } from '../../src/core/hex.ts';
+import { fromHex, toHex } from '../../src/core/hex.ts';
 import { signDigest } from '../../src/core/keys.ts';
 import { txId } from '../../src/core/tx.ts';
 import { adminHeader, call, party, signedTx, startServer, subtreeRequest, type Res, type TestServer } from '../helpers/server.ts';
@@ -13,6 +13,9 @@ let s: TestServer;
 const alice = party('api-bad-alice');
 const bob = party('api-bad-bob');
 const mallory = party('api-bad-mallory');
+const carol = party('api-bad-carol');
+let ext: string;
+let proposalHash: string;
 let coin: string;
 let notes: string;
 let coinRequest: ReturnType<typeof subtreeRequest>;
@@ -43,6 +46,17 @@ beforeAll(async () => {
   const t0 = signedTx(alice, { network: s.network, subtree: coin, nonce: 0, call: 'transfer', args: { to: bob.key, amount: '1' } });
   expect((await call(s.url, 'POST', '/v1/transactions', { json: t0 })).status).toBe(202);
   expect((await call(s.url, 'POST', '/v1/leader/tick', { headers: adminHeader() })).status).toBe(200);
+  // A subtree whose authority is outside the node, with an open proposal at height 1.
+  const e = subtreeRequest({ network: s.network, owner: alice, name: 'ext', program: 'kv', config: { writers: 'any' }, authority: carol.key }, [carol]);
+  ext = e.id;
+  expect((await call(s.url, 'POST', '/v1/subtrees', { json: e.body })).status).toBe(201);
+  const t2 = signedTx(alice, { network: s.network, subtree: ext, nonce: 0, call: 'set', args: { key: 'a', value: 1 } });
+  expect((await call(s.url, 'POST', '/v1/transactions', { json: t2 })).status).toBe(202);
+  expect((await call(s.url, 'POST', '/v1/leader/tick', { headers: adminHeader() })).status).toBe(200);
+  const open = await call(s.url, 'GET', `/v1/subtrees/${ext}/proposals?status=open`);
+  expect(open.body.items).toHaveLength(1);
+  proposalHash = open.body.items[0].hash;
+
   const t1 = signedTx(alice, { network: s.network, subtree: coin, nonce: 1, call: 'transfer', args: { to: bob.key, amount: '1' } });
   expect((await call(s.url, 'POST', '/v1/transactions', { json: t1 })).status).toBe(202);
 });
@@ -58,11 +72,13 @@ async function snapshot(): Promise<string> {
   const db = s.ctx!.db.read;
   const counts = await db.execute(
     `SELECT (SELECT count(*) FROM subtrees), (SELECT count(*) FROM txs), (SELECT count(*) FROM rounds),
-            (SELECT count(*) FROM events), (SELECT count(*) FROM smt_nodes), (SELECT count(*) FROM smt_values)`,
+            (SELECT count(*) FROM events), (SELECT count(*) FROM smt_nodes), (SELECT count(*) FROM smt_values),
+            (SELECT count(*) FROM proposals)`,
   );
+  const props = await db.execute('SELECT hash, status, signatures FROM proposals ORDER BY hash');
   const log = await db.execute('SELECT subtree, seq, id, status, height FROM txs ORDER BY subtree, seq');
   const rounds = await db.execute('SELECT subtree, height, hash FROM rounds ORDER BY subtree, height');
-  return JSON.stringify({ list: list.body, heads, counts: counts.rows, log: log.rows, rounds: rounds.rows });
+  return JSON.stringify({ list: list.body, heads, counts: counts.rows, log: log.rows, rounds: rounds.rows, props: props.rows });
 }
 
 interface Case {
@@ -276,6 +292,54 @@ const tickCases: Case[] = [
   { name: 'text/plain body', method: 'POST', path: '/v1/leader/tick', raw: 'go', headers: { 'content-type': 'text/plain', ...adminHeader() }, status: 415, code: 'unsupported_media_type' },
 ];
 
+const sigOver = (p: { secret: Uint8Array }, hash: () => string) => () => ({
+  signer: p === carol ? carol.key : mallory.key,
+  sig: toHex(signDigest('ed25519', p.secret, fromHex(hash()))),
+});
+const sigPath = (height = 1, id = () => ext) => () => `/v1/subtrees/${id()}/rounds/${height}/signatures`;
+
+const signatureCases: Case[] = [
+  { name: 'malformed JSON', method: 'POST', path: sigPath(), raw: '{"signer"', headers: JSON_CT, status: 400, code: 'malformed_json' },
+  { name: 'text/plain body', method: 'POST', path: sigPath(), raw: '{}', headers: { 'content-type': 'text/plain' }, status: 415, code: 'unsupported_media_type' },
+  { name: 'missing sig', method: 'POST', path: sigPath(), json: () => ({ signer: carol.key }), status: 400, code: 'invalid_request' },
+  { name: 'extra field', method: 'POST', path: sigPath(), json: () => ({ ...sigOver(carol, () => proposalHash)(), height: 1 }), status: 400, code: 'invalid_request' },
+  { name: 'signer not a key', method: 'POST', path: sigPath(), json: () => ({ ...sigOver(carol, () => proposalHash)(), signer: 'carol' }), status: 400, code: 'invalid_key' },
+  {
+    name: 'uppercase sig hex',
+    method: 'POST',
+    path: sigPath(),
+    json: () => {
+      const b = sigOver(carol, () => proposalHash)();
+      return { ...b, sig: b.sig.toUpperCase() };
+    },
+    status: 401,
+    code: 'invalid_signature',
+  },
+  {
+    name: 'signer the mode does not name',
+    method: 'POST',
+    path: sigPath(),
+    json: sigOver(mallory, () => proposalHash),
+    status: 403,
+    code: 'not_a_signer',
+  },
+  { name: 'signature over another hash', method: 'POST', path: sigPath(), json: sigOver(carol, () => UNKNOWN), status: 401, code: 'bad_signature' },
+  { name: 'no proposal at that height', method: 'POST', path: sigPath(7), json: sigOver(carol, () => proposalHash), status: 404, code: 'not_found' },
+  { name: 'unknown subtree', method: 'POST', path: sigPath(1, () => UNKNOWN), json: sigOver(carol, () => proposalHash), status: 404, code: 'unknown_subtree' },
+  { name: 'uppercase subtree id', method: 'POST', path: sigPath(1, () => ext.toUpperCase()), json: sigOver(carol, () => proposalHash), status: 400, code: 'validation_failed' },
+  { name: 'negative height', method: 'POST', path: sigPath(-1), json: sigOver(carol, () => proposalHash), status: 400, code: 'validation_failed' },
+  {
+    name: 'oversized body (> 64 KiB)',
+    method: 'POST',
+    path: sigPath(),
+    json: () => ({ ...sigOver(carol, () => proposalHash)(), pad: 'p'.repeat(70_000) }),
+    status: 413,
+    code: 'payload_too_large',
+  },
+  { name: 'proposals of unknown subtree', method: 'GET', path: `/v1/subtrees/${UNKNOWN}/proposals`, status: 404, code: 'unknown_subtree' },
+  { name: 'proposals status=done', method: 'GET', path: () => `/v1/subtrees/${ext}/proposals?status=done`, status: 400, code: 'validation_failed' },
+];
+
 const paramCases: Case[] = [
   { name: 'subtree id uppercase', method: 'GET', path: () => `/v1/subtrees/${coin.toUpperCase()}`, status: 400, code: 'validation_failed' },
   { name: 'subtree id short', method: 'GET', path: '/v1/subtrees/abc', status: 400, code: 'validation_failed' },
@@ -315,6 +379,7 @@ const groups: [string, Case[]][] = [
   ['POST /v1/transactions/batch', batchCases],
   ['POST /v1/subtrees', subtreeCases],
   ['POST /v1/leader/tick', tickCases],
+  ['POST …/rounds/:height/signatures, GET …/proposals', signatureCases],
   ['path and query parameters', paramCases],
 ];
 

@@ -3,7 +3,7 @@ import { ics23, verifyMembership } from '@confio/ics23';
 import { smtSpec } from '@confio/ics23/build/proofs';
 import { fromHex, utf8 } from '../../src/core/hex.ts';
 import { jcsBytes } from '../../src/core/jcs.ts';
-import { verifyDigest } from '../../src/core/keys.ts';
+import { signDigest, verifyDigest } from '../../src/core/keys.ts';
 import { digest } from '../../src/core/digest.ts';
 import { sha256 } from '../../src/core/hash.ts';
 import { merkleRoot } from '../../src/core/merkle-log.ts';
@@ -93,11 +93,13 @@ describe('GET /v1/info, /healthz, /openapi.json, /docs', () => {
       ['/v1/subtrees/{id}/rounds', 'get'],
       ['/v1/subtrees/{id}/rounds/{height}', 'get'],
       ['/v1/leader/tick', 'post'],
+      ['/v1/subtrees/{id}/proposals', 'get'],
+      ['/v1/subtrees/{id}/rounds/{height}/signatures', 'post'],
     ];
     for (const [path, method] of expected) expect(r.body.paths[path]?.[method]).toBeDefined();
     // Signed bodies are documented by reference to their component schemas.
     expect(r.body.paths['/v1/transactions'].post.requestBody.content['application/json'].schema.$ref).toBe('#/components/schemas/TxEnvelope');
-    for (const name of ['TxEnvelope', 'TxBatch', 'SubtreeRequest', 'Problem', 'State', 'Round', 'SubtreeHead']) {
+    for (const name of ['TxEnvelope', 'TxBatch', 'SubtreeRequest', 'RoundSignatureRequest', 'Problem', 'State', 'Round', 'SubtreeHead']) {
       expect(r.body.components.schemas[name]).toBeDefined();
     }
     // Every $ref points at a schema that exists.
@@ -260,6 +262,65 @@ describe('transactions, rounds and state through a round', () => {
     expect(r.body.ics23.value).toBe(Buffer.from(value).toString('hex'));
     expect(verifyMembership(proof, smtSpec, fromHex(r.body.root), key, value)).toBe(true);
     expect(verifyMembership(proof, smtSpec, fromHex(r.body.root), key, jcsBytes('4'))).toBe(false);
+  });
+});
+
+describe('proposals: a PoA subtree whose authority is outside the node', () => {
+  const carol = party('api-read-carol');
+  let ext: string;
+  let txId: string;
+  let proposalHash: string;
+
+  test('the leader proposes instead of finalizing; GET …/proposals lists it open', async () => {
+    const req = subtreeRequest(
+      { network: s.network, owner: alice, name: 'ext', program: 'kv', config: { writers: 'any' }, authority: carol.key },
+      [carol],
+    );
+    ext = req.id;
+    // The node's key is not needed, so no admin token either.
+    expect((await call(s.url, 'POST', '/v1/subtrees', { json: req.body })).status).toBe(201);
+    const sent = await call(s.url, 'POST', '/v1/transactions', {
+      json: signedTx(alice, { network: s.network, subtree: ext, nonce: 0, call: 'set', args: { key: 'greeting', value: 'hi' } }),
+    });
+    expect(sent.status).toBe(202);
+    txId = sent.body.id;
+    const tick = await call(s.url, 'POST', '/v1/leader/tick', { headers: adminHeader() });
+    const mine = tick.body.rounds.find((x: { subtree: string }) => x.subtree === ext);
+    expect(mine).toMatchObject({ height: 1, status: 'proposed' });
+
+    const list = await call(s.url, 'GET', `/v1/subtrees/${ext}/proposals?status=open`);
+    expect(list.status).toBe(200);
+    expect(list.body.items).toHaveLength(1);
+    const p = list.body.items[0];
+    expect(p).toMatchObject({ height: 1, status: 'open', txs: [txId], signers: [carol.key] });
+    expect(Buffer.from(roundHash(p.header)).toString('hex')).toBe(p.hash);
+    proposalHash = p.hash;
+    // Not final yet: no round 1, state still at genesis.
+    expect((await call(s.url, 'GET', `/v1/subtrees/${ext}/rounds/1`)).status).toBe(404);
+    expect((await call(s.url, 'GET', `/v1/subtrees/${ext}/state/kv/greeting`)).body).toMatchObject({ exists: false, height: 0 });
+  });
+
+  test('the authority\'s signature makes it final (201); repeating it is 200', async () => {
+    const sig = Buffer.from(signDigest('ed25519', carol.secret, fromHex(proposalHash))).toString('hex');
+    const r = await call(s.url, 'POST', `/v1/subtrees/${ext}/rounds/1/signatures`, { json: { signer: carol.key, sig } });
+    expect(r.status).toBe(201);
+    expect(r.body).toMatchObject({ hash: proposalHash, status: 'final' });
+    const again = await call(s.url, 'POST', `/v1/subtrees/${ext}/rounds/1/signatures`, { json: { signer: carol.key, sig } });
+    // The proposal is closed now: the verb answers 404 (no open proposal), never a 5xx.
+    expect(again.status).toBe(404);
+    expect(again.body.code).toBe('not_found');
+
+    const round = await call(s.url, 'GET', `/v1/subtrees/${ext}/rounds/1`);
+    expect(round.status).toBe(200);
+    expect(round.body.hash).toBe(proposalHash);
+    expect(round.body.signatures).toEqual([{ signer: carol.key, sig }]);
+    const state = await call(s.url, 'GET', `/v1/subtrees/${ext}/state/kv/greeting`);
+    expect(state.body).toMatchObject({ exists: true, value: 'hi', height: 1, roundHash: proposalHash });
+    verifyProof(state.body.proof, { key: 'kv/greeting', value: 'hi', root: state.body.root });
+    expect(verifyDigest(carol.key, fromHex(state.body.roundHash), state.body.round.signatures[0].sig)).toBe(true);
+    expect((await call(s.url, 'GET', `/v1/transactions/${txId}`)).body).toMatchObject({ status: 'executed', height: 1 });
+    const finals = await call(s.url, 'GET', `/v1/subtrees/${ext}/proposals?status=final`);
+    expect(finals.body.items.map((x: { hash: string }) => x.hash)).toEqual([proposalHash]);
   });
 });
 

@@ -6,7 +6,15 @@ export const PassReport = z
     leader: z.boolean().openapi({ description: 'Whether this node held the leader lease for the pass.' }),
     token: z.number().int().optional().openapi({ description: 'Lease fencing token.' }),
     rounds: z.array(
-      z.object({ subtree: Hex32, height: z.number().int(), hash: Hex32, txCount: z.number().int(), failed: z.number().int(), stateRoot: Hex32 }),
+      z.object({
+        subtree: Hex32,
+        height: z.number().int(),
+        hash: Hex32,
+        txCount: z.number().int(),
+        failed: z.number().int(),
+        stateRoot: Hex32,
+        status: z.enum(['final', 'proposed']).openapi({ description: '`proposed` when the round waits for an outside authority\'s signature.' }),
+      }),
     ),
     skipped: z.array(z.object({ subtree: Hex32, reason: z.string() })),
     leaseLost: z.boolean().optional(),
