@@ -11,7 +11,7 @@ import { createClient, type Client, type InValue } from '@libsql/client';
 import { buildSubtreeRequest, signSubtreeRequest, signTransaction, tokenGenesis, type KeyPair } from '../../src/client/index.ts';
 import type { JsonValue } from '../../src/core/jcs.ts';
 import type { SubtreeSpec } from '../../src/core/subtree-request.ts';
-import type { TxEnvelope } from '../../src/core/tx.ts';
+import type { Tx, TxEnvelope } from '../../src/core/tx.ts';
 
 export const REPO_ROOT = join(import.meta.dirname, '..', '..');
 export const BUN = join(REPO_ROOT, 'node_modules', '.bin', 'bun');
@@ -246,7 +246,8 @@ export interface LogRow {
   height: number | null;
   idx: number | null;
   code: string | null;
-  tx: { args: { to: string; amount: string } };
+  /** The transaction as logged (transfers only in these tests). */
+  tx: Tx & { args: { to: string; amount: string } };
 }
 
 export interface RoundRow {
@@ -259,13 +260,16 @@ export interface RoundRow {
 }
 
 /** The subtree's whole log in seq order and all its rounds in height order, in one snapshot. */
-export async function readLedger(dbPath: string, subtree: string): Promise<{ log: LogRow[]; rounds: RoundRow[]; logSize: number; height: number }> {
+export async function readLedger(
+  dbPath: string,
+  subtree: string,
+): Promise<{ log: LogRow[]; rounds: RoundRow[]; logSize: number; height: number; request: unknown }> {
   const r = await openReader(dbPath);
   try {
     const [txRows, roundRows, head] = [
       await r.all('SELECT id, seq, sender, nonce, status, height, idx, code, body FROM txs WHERE subtree = ? ORDER BY seq', [subtree]),
       await r.all('SELECT height, hash, header, signatures, tx_ids, status FROM rounds WHERE subtree = ? ORDER BY height', [subtree]),
-      await r.all('SELECT log_size, height FROM subtrees WHERE id = ?', [subtree]),
+      await r.all('SELECT log_size, height, request FROM subtrees WHERE id = ?', [subtree]),
     ];
     return {
       log: txRows.map((t) => ({
@@ -289,6 +293,7 @@ export async function readLedger(dbPath: string, subtree: string): Promise<{ log
       })),
       logSize: Number(head[0]?.log_size ?? -1),
       height: Number(head[0]?.height ?? -1),
+      request: head[0] ? JSON.parse(String(head[0].request)) : null,
     };
   } finally {
     r.close();

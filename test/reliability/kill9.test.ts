@@ -9,7 +9,7 @@ import { generateKey, type KeyPair } from '../../src/client/index.ts';
 import { toHex } from '../../src/core/hex.ts';
 import { balanceKey, SUPPLY_KEY } from '../../src/core/programs/token.ts';
 import { cleanupAll, countPending, createTokenSubtree, http, mapLimit, NETWORK, readLedger, spawnNode, tempDir, waitFor } from './harness.ts';
-import { checkAcks, checkLogShape, checkOutcomes, checkRounds, modelTransfers } from './ledger.ts';
+import { checkAcks, checkLogShape, checkOutcomes, checkRounds, modelTransfers, replayMismatches } from './ledger.ts';
 import { runLoad } from './load.ts';
 
 afterAll(cleanupAll);
@@ -65,7 +65,7 @@ describe('reliability: kill -9 under load', () => {
     await waitFor('all transactions executed after restart', async () => ((await countPending(dbPath, st.id)) === 0 ? true : undefined), 30_000);
     const recovered = performance.now();
 
-    const { log, rounds, logSize, height } = await readLedger(dbPath, st.id);
+    const { log, rounds, logSize, height, request } = await readLedger(dbPath, st.id);
     // Committed history is never rewritten by recovery: the pre-crash log is a prefix.
     expect(log.slice(0, before.log.length).map((t) => t.id)).toEqual(before.log.map((t) => t.id));
     expect(log.length).toBe(before.log.length); // nothing sends after the crash
@@ -74,6 +74,8 @@ describe('reliability: kill -9 under load', () => {
     expect(checkAcks(result.acks, log, { subtree: st.id, nodeKey, network: NETWORK })).toEqual([]);
     expect(log.every((t) => t.status === 'executed' || t.status === 'failed')).toBe(true);
 
+    // Re-executing the stored history from genesis reproduces every header (SPEC §8).
+    expect(await replayMismatches(request, rounds, log)).toEqual([]);
     const model = modelTransfers(genesis, log);
     expect(checkOutcomes(log, model.outcome)).toEqual([]);
     expect(log.some((t) => t.code === 'insufficient_balance')).toBe(true);

@@ -6,7 +6,9 @@
 import { digest } from '../../src/core/digest.ts';
 import { fromHex, toHex } from '../../src/core/hex.ts';
 import { verifyDigest } from '../../src/core/keys.ts';
+import { replay } from '../../src/core/replay.ts';
 import { roundHash, type RoundHeader } from '../../src/core/round.ts';
+import { parseSubtreeRequest } from '../../src/core/subtree-request.ts';
 import type { LogRow, RoundRow } from './harness.ts';
 
 const ZERO32 = '0'.repeat(64);
@@ -154,5 +156,21 @@ export function checkOutcomes(log: readonly LogRow[], outcome: ReadonlyMap<strin
       p.push(`tx seq ${t.seq}: ${t.status}/${t.code}, model says ${want.status}/${want.code}`);
     }
   }
+  return p;
+}
+
+/**
+ * SPEC §8 on the stored history: re-executes the subtree from its signed creation request and the
+ * rounds' transactions (bodies from the log) in memory; returns every header field that differs.
+ */
+export async function replayMismatches(request: unknown, rounds: readonly RoundRow[], log: readonly LogRow[]): Promise<string[]> {
+  const byId = new Map(log.map((t) => [t.id, t.tx]));
+  const result = await replay({
+    subtree: parseSubtreeRequest(request).subtree,
+    genesis: rounds[0]!.header as unknown as RoundHeader,
+    rounds: rounds.slice(1).map((r) => ({ header: r.header as unknown as RoundHeader, txs: r.txIds.map((id) => ({ id, tx: byId.get(id)! })) })),
+  });
+  const p = result.mismatches.map((m) => `height ${m.height} ${m.field}: replay ${m.expected}, stored ${String(m.got)}`);
+  if (result.rounds.length !== rounds.length) p.push(`replayed ${result.rounds.length} rounds of ${rounds.length}`);
   return p;
 }

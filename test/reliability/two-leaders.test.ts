@@ -26,7 +26,7 @@ import {
   waitFor,
   type NodeProc,
 } from './harness.ts';
-import { checkAcks, checkLogShape, checkOutcomes, checkRounds, modelTransfers } from './ledger.ts';
+import { checkAcks, checkLogShape, checkOutcomes, checkRounds, modelTransfers, replayMismatches } from './ledger.ts';
 import { runLoad } from './load.ts';
 
 afterAll(cleanupAll);
@@ -132,12 +132,14 @@ describe('reliability: two leaders at once', () => {
     expect(result.unexpected).toEqual([]);
     expect(result.acks.length).toBeGreaterThan(50);
 
-    const { log, rounds, logSize, height } = await readLedger(dbPath, st.id);
+    const { log, rounds, logSize, height, request } = await readLedger(dbPath, st.id);
     expect(height).toBeGreaterThan(hKill);
     expect(checkLogShape(log, logSize)).toEqual([]);
     expect(checkRounds(rounds, log, { subtree: st.id, nodeKey, headHeight: height })).toEqual([]);
     expect(checkAcks(result.acks, log, { subtree: st.id, nodeKey, network: NETWORK })).toEqual([]);
     expect(log.every((t) => t.status === 'executed' || t.status === 'failed')).toBe(true);
+    // Re-executing the stored history from genesis reproduces every header (SPEC §8).
+    expect(await replayMismatches(request, rounds, log)).toEqual([]);
     const model = modelTransfers(genesis, log);
     expect(checkOutcomes(log, model.outcome)).toEqual([]);
 
