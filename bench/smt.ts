@@ -42,7 +42,9 @@ interface Row {
 const rows: Row[] = [];
 const log = (s: string) => console.error(s);
 
+/** Times one phase; collects garbage first so a phase is not charged for the previous one's. */
 async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
+  Bun.gc(true);
   const t = performance.now();
   const out = await fn();
   return [out, performance.now() - t];
@@ -71,7 +73,7 @@ const hashers: Hasher[] = [
   { name: 'noble', hash: nobleSha256 },
 ];
 
-async function benchOurs(n: number, h: Hasher): Promise<void> {
+async function benchOurs(n: number, h: Hasher, record = true): Promise<void> {
   const store = new MemoryNodeStore();
   const tree = new SparseMerkleTree(store, h.hashInto ? { hash: h.hash, hashInto: h.hashInto } : { hash: h.hash });
   let root: Hash32 = EMPTY_HASH;
@@ -118,6 +120,7 @@ async function benchOurs(n: number, h: Hasher): Promise<void> {
     for (let i = 0; i < proofs.length; i++) verifyProof(proofs[i]!, { key: proofs[i]!.key, valueHash: values[i]!, root: rootHex }, h.hash);
   });
 
+  if (!record) return;
   rows.push({
     impl: 'dstp SMT',
     hash: h.name,
@@ -137,7 +140,7 @@ async function benchOurs(n: number, h: Hasher): Promise<void> {
 // ---------------------------------------------------------------------------------------------
 // @ethereumjs/mpt (keccak-256 via noble, RLP nodes; keys hashed like ours)
 
-async function benchMpt(n: number): Promise<void> {
+async function benchMpt(n: number, record = true): Promise<void> {
   const trie = new MerklePatriciaTrie({ useKeyHashing: true });
   const enc = (v: unknown) => utf8(JSON.stringify(v));
   const [, buildMs] = await timed(async () => {
@@ -172,6 +175,7 @@ async function benchMpt(n: number): Promise<void> {
       if ((await verifyMerkleProof(proofKeys[i]!, proofs[i]!, { useKeyHashing: true, root })) === null) throw new Error('mpt proof failed');
     }
   });
+  if (!record) return;
   rows.push({
     impl: '@ethereumjs/mpt',
     hash: 'keccak-256 (noble)',
@@ -191,7 +195,7 @@ async function benchMpt(n: number): Promise<void> {
 // ---------------------------------------------------------------------------------------------
 // @iden3/js-merkletree (Poseidon, binary SMT over the key bits; no batch API)
 
-async function benchIden3(n: number): Promise<void> {
+async function benchIden3(n: number, record = true): Promise<void> {
   const mt = new Merkletree(new InMemoryDB(str2Bytes('')), true, 64);
   const k = (i: number) => BigInt(i) * 7_919n + 1n;
   const [, buildMs] = await timed(async () => {
@@ -213,6 +217,7 @@ async function benchIden3(n: number): Promise<void> {
       if (!(await iden3Verify(root, proofs[i]!.proof, proofKeys[i]!, proofs[i]!.value))) throw new Error('iden3 proof failed');
     }
   });
+  if (!record) return;
   rows.push({
     impl: '@iden3/js-merkletree',
     hash: 'Poseidon',
@@ -232,6 +237,11 @@ async function benchIden3(n: number): Promise<void> {
 // ---------------------------------------------------------------------------------------------
 
 const started = performance.now();
+// Warm-up runs on small trees (JIT tiers, lazy module state), not recorded.
+log('warming up…');
+for (const h of hashers) await benchOurs(5_000, h, false);
+await benchMpt(2_000, false);
+await benchIden3(300, false);
 for (const n of OUR_SIZES) {
   for (const h of hashers) {
     log(`dstp SMT, ${n.toLocaleString('en-US')} keys, ${h.name}…`);

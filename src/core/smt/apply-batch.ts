@@ -103,6 +103,14 @@ class BatchApplier {
   private outOff = 0;
   private outKind = EMPTY;
 
+  // Scratch for the direct path, grown to the widest level and reused (small batches would
+  // otherwise pay several allocations per level).
+  private qBufs: Uint8Array[] = [];
+  private qOffs = new Int32Array(0);
+  private outBufs: Uint8Array[] = [];
+  private outOffs = new Int32Array(0);
+  private got = new Int32Array(0);
+
   constructor(
     private readonly store: NodeReader,
     private readonly hashInto: HashInto,
@@ -147,14 +155,6 @@ class BatchApplier {
     }
     return { root: rb.slice(ro, ro + 32), packed: this.packed };
   }
-
-  // Scratch for the direct path, grown to the widest level and reused (small batches would
-  // otherwise pay several allocations per level).
-  private qBufs: Uint8Array[] = [];
-  private qOffs = new Int32Array(0);
-  private outBufs: Uint8Array[] = [];
-  private outOffs = new Int32Array(0);
-  private got = new Int32Array(0);
 
   /** `readLevel` through the store's synchronous direct path. */
   private readLevelDirect(direct: DirectNodeReader, frontier: number[], d: number): Int32Array {

@@ -87,10 +87,20 @@ export class MemoryNodeStore implements NodeStore, DirectNodeReader {
       const seg = this.segHashes.length;
       this.segHashes.push(p.hashes);
       this.segBytes.push(p.bytes);
-      for (let i = 0; i < p.count; i++) {
-        const slot = this.freeSlot(p.hashes, i * HASH_BYTES);
-        if (slot >= 0) this.fill(slot, seg, i, p.hashes, i * HASH_BYTES);
+      const h = p.hashes;
+      let touch = 0;
+      for (let base = 0; base < p.count; base += BLOCK) {
+        const end = base + BLOCK < p.count ? base + BLOCK : p.count;
+        // Touch the block's first-probe slots together so their cache misses overlap.
+        const table = this.table;
+        const mask = this.mask;
+        for (let i = base; i < end; i++) touch ^= table[(slotOf(h, i * HASH_BYTES) & mask) * SLOT]!;
+        for (let i = base; i < end; i++) {
+          const slot = this.freeSlot(h, i * HASH_BYTES);
+          if (slot >= 0) this.fill(slot, seg, i, h, i * HASH_BYTES);
+        }
       }
+      this.touched ^= touch;
     }
   }
 
