@@ -151,6 +151,10 @@ describe('claims the proof does not support', () => {
     expect(rejection(empty.proof, { key: empty.proof.key, value: 1 }).message).toMatch(/empty slot/);
   });
 
+  test('a key with a lone surrogate is refused (its UTF-8 path would be that of U+FFFD)', () => {
+    expect(rejection({ ...c.proof, key: 'c\uD800' }, { key: 'c\uD800', root: c.proof.root }).message).toMatch(/surrogate/);
+  });
+
   test('expected value and expected valueHash must agree', () => {
     const vh = toHex(nobleSha256(utf8('2')));
     expect(rejection(a.proof, { key: 'a', value: 1, valueHash: vh }).message).toMatch(/disagree/);

@@ -64,13 +64,17 @@ export function isEmptyHash(h: Uint8Array): boolean {
   return true;
 }
 
-interface WellFormed {
-  isWellFormed(): boolean;
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** String.prototype.isWellFormed where the runtime has it (ES2024), else the same test by regex. */
+function wellFormed(s: string): boolean {
+  const native = (s as unknown as { isWellFormed?: () => boolean }).isWellFormed;
+  return typeof native === 'function' ? native.call(s) : !LONE_SURROGATE.test(s);
 }
 
 export function checkedKey(key: string): string {
   if (typeof key !== 'string') fail('invalid_state_key', 'state key must be a string');
-  if (!(key as unknown as WellFormed).isWellFormed()) {
+  if (!wellFormed(key)) {
     fail('invalid_state_key', 'state key holds a lone UTF-16 surrogate', { length: key.length });
   }
   return key;

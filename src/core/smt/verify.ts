@@ -32,9 +32,7 @@ export function verifyProof(proof: Proof, expected: ProofExpectation, hash: Sha2
   if (expected.root !== undefined && shape.root !== expected.root) {
     reject('root mismatch: the proof is against another root', { expected: expected.root, got: shape.root });
   }
-  if (!(expected.key as unknown as { isWellFormed(): boolean }).isWellFormed()) {
-    reject('key holds a lone UTF-16 surrogate');
-  }
+  if (!wellFormed(expected.key)) reject('key holds a lone UTF-16 surrogate');
 
   const path = hash(utf8(expected.key));
   const depth = shape.siblings.length;
@@ -142,6 +140,14 @@ function bit(path: Uint8Array, i: number): number {
 function firstDifferentBit(a: Uint8Array, b: Uint8Array): number {
   for (let i = 0; i < 256; i++) if (bit(a, i) !== bit(b, i)) return i;
   return 256;
+}
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** String.prototype.isWellFormed where the runtime has it (ES2024), else the same test by regex. */
+function wellFormed(s: string): boolean {
+  const native = (s as unknown as { isWellFormed?: () => boolean }).isWellFormed;
+  return typeof native === 'function' ? native.call(s) : !LONE_SURROGATE.test(s);
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
