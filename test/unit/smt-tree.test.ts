@@ -107,6 +107,11 @@ describe('SparseMerkleTree agrees with the SPEC §4 oracle', () => {
     store.putPacked(r1.packed);
     expect(hex(r1.root)).toBe(hex(referenceRoot([{ path: a, valueHash: va }, { path: b, valueHash: vb }])));
     expect(r1.nodes.length).toBe(2 + 256); // two leaves and a chain of 256 inner nodes
+    // A one-write batch that descends the whole 256-level chain (its task list must grow).
+    const vb2 = nobleSha256(utf8('b2'));
+    const r1b = await tree.applyHashed(r1.root, [{ path: b, valueHash: vb2 }]);
+    expect(hex(r1b.root)).toBe(hex(referenceRoot([{ path: a, valueHash: va }, { path: b, valueHash: vb2 }])));
+    expect(r1b.nodes.length).toBe(1 + 256);
     const r2 = await tree.applyHashed(r1.root, [{ path: b, valueHash: null }]);
     expect(hex(r2.root)).toBe(hex(referenceRoot([{ path: a, valueHash: va }])));
     expect(r2.nodes.length).toBe(0); // the old leaf just moves up

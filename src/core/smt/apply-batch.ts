@@ -123,7 +123,7 @@ class BatchApplier {
     this.idx = new Int32Array(count);
     for (let i = 0; i < count; i++) this.idx[i] = i;
     this.direct = isDirectNodeReader(store) ? store : undefined;
-    this.T = new Int32Array(Math.max(64, count * 4) * STRIDE);
+    this.T = new Int32Array(Math.min(1 << 16, Math.max(64, count * 4)) * STRIDE); // grows by doubling
     this.chunkNodes = Math.min(OUT_CHUNK_MAX, Math.max(64, count * 4));
     this.n = this.chunkNodes;
   }
