@@ -60,7 +60,7 @@ export async function createNode(config: Config, opts: NodeOptions): Promise<Dst
       intervalMs: config.roundIntervalMs,
       pass: async () => {
         const r = await runLeaderPass(ctx);
-        heldToken = r.leader && !r.leaseLost ? r.token : undefined;
+        if (!r.idle) heldToken = r.leader && !r.leaseLost ? r.token : undefined;
       },
       onError: (err) => log.error('leader pass failed', { error: String(err) }),
     });

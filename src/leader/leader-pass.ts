@@ -6,6 +6,8 @@ export const LEADER_LEASE = 'leader';
 
 export interface PassReport {
   leader: boolean;
+  /** Nothing was pending: the pass ended without touching the lease. */
+  idle?: boolean;
   token?: number;
   rounds: RoundReport[];
   /** Subtrees skipped this pass because another writer moved them on (harmless; retried next pass). */
@@ -19,6 +21,9 @@ export interface PassReport {
  * writes nothing more. Stops early when the lease would expire before the next round could finish.
  */
 export async function runLeaderPass(ctx: NodeContext): Promise<PassReport> {
+  // An idle node must not write: look for work with a read before taking the (durable) lease.
+  let ids = await pendingSubtrees(ctx.db, 256);
+  if (ids.length === 0) return { leader: false, idle: true, rounds: [], skipped: [] };
   const ttl = ctx.config.leaseTtlMs;
   const start = ctx.now();
   const grant = await acquireLease(ctx.db, { name: LEADER_LEASE, holder: ctx.instanceId, ttlMs: ttl, now: start });
@@ -26,10 +31,7 @@ export async function runLeaderPass(ctx: NodeContext): Promise<PassReport> {
   const claim: LeaseClaim = { name: LEADER_LEASE, holder: ctx.instanceId, token: grant.token };
   const report: PassReport = { leader: true, token: grant.token, rounds: [], skipped: [] };
 
-  let after = '';
   for (;;) {
-    const ids = await pendingSubtrees(ctx.db, 256, after);
-    if (ids.length === 0) break;
     for (const id of ids) {
       if (ctx.now() > grant.expiresAt - ttl / 2) return report; // renew next pass rather than race expiry
       try {
@@ -48,7 +50,8 @@ export async function runLeaderPass(ctx: NodeContext): Promise<PassReport> {
         report.skipped.push({ subtree: id, reason: err instanceof Error ? err.message : String(err) });
       }
     }
-    after = ids[ids.length - 1]!;
+    ids = await pendingSubtrees(ctx.db, 256, ids[ids.length - 1]!);
+    if (ids.length === 0) break;
   }
   return report;
 }

@@ -5,7 +5,7 @@ import { parseRoundHeader } from '../core/round.ts';
 import { exactObject } from '../core/strict.ts';
 import type { Receipt } from '../core/receipt.ts';
 import { ApiError } from '../api/problem.ts';
-import { addProposalSignature, getOpenProposal, listProposals as listStoredProposals, StoreError, type Proposal } from '../store/index.ts';
+import { addProposalSignature, getOpenProposal, proposalsAt, listProposals as listStoredProposals, StoreError, type Proposal } from '../store/index.ts';
 import type { NodeContext } from './context.ts';
 import { roundEvents } from './round-events.ts';
 
@@ -44,6 +44,11 @@ export async function addRoundSignature(
   }
   const open = await getOpenProposal(ctx.db, subtreeId);
   if (!open || open.height !== height) {
+    // A retry after a lost 201: the same signature on the round it already finalized is a 200.
+    const final = (await proposalsAt(ctx.db, subtreeId, height)).find((p) => p.status === 'final');
+    if (final?.signatures.some((s) => s.signer === signer && s.sig === sig)) {
+      return { status: 200, body: proposalView(final, eligible) };
+    }
     throw new ApiError('not_found', `subtree ${subtreeId} has no open proposal at height ${height}`, {
       ...(open ? { openHeight: open.height } : {}),
     });

@@ -72,6 +72,15 @@ export async function getOpenProposal(db: Database, subtree: string): Promise<Pr
   return rows[0];
 }
 
+/** Every proposal ever made at one height of a subtree (expired ones, then the open or final one). */
+export async function proposalsAt(db: Database, subtree: string, height: number): Promise<Proposal[]> {
+  return db.orm
+    .select()
+    .from(proposals)
+    .where(and(eq(proposals.subtree, subtree), eq(proposals.height, height)))
+    .orderBy(asc(proposals.createdAt));
+}
+
 /** Proposals of a subtree by height (all statuses unless `status` is given), keyset-paged by hash order within height. */
 export async function listProposals(
   db: Database,

@@ -306,9 +306,13 @@ describe('proposals: a PoA subtree whose authority is outside the node', () => {
     expect(r.status).toBe(201);
     expect(r.body).toMatchObject({ hash: proposalHash, status: 'final' });
     const again = await call(s.url, 'POST', `/v1/subtrees/${ext}/rounds/1/signatures`, { json: { signer: carol.key, sig } });
-    // The proposal is closed now: the verb answers 404 (no open proposal), never a 5xx.
-    expect(again.status).toBe(404);
-    expect(again.body.code).toBe('not_found');
+    // A retry after a lost 201: the same signature on the round it finalized is idempotent.
+    expect(again.status).toBe(200);
+    expect(again.body).toMatchObject({ hash: proposalHash, status: 'final' });
+    // A signature for a height with no open proposal is still a clear 404.
+    const later = await call(s.url, 'POST', `/v1/subtrees/${ext}/rounds/2/signatures`, { json: { signer: carol.key, sig } });
+    expect(later.status).toBe(404);
+    expect(later.body.code).toBe('not_found');
 
     const round = await call(s.url, 'GET', `/v1/subtrees/${ext}/rounds/1`);
     expect(round.status).toBe(200);
