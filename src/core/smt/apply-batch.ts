@@ -45,6 +45,7 @@ const PROBED = 9; // kind of the untouched child, once probed
 const RES_ID = 10; // the new hash of this position
 const RES_OFF = 11;
 const RES_KIND = 12;
+const SAME = 13; // 1 when the new hash is the old one (every write below was a no-op)
 const STRIDE = 16;
 
 const EMPTY_ID = 0;
@@ -247,8 +248,10 @@ class BatchApplier {
       const lo = this.T[base + LO]!;
       const hi = this.T[base + HI]!;
       if (tag === LEAF_TAG) {
-        this.rebuild(lo, hi, d, bid, o, this.T[base + OLD_ID]!, this.T[base + OLD_OFF]!);
-        this.setResult(e, DONE);
+        const oldId = this.T[base + OLD_ID]!;
+        const oldOff = this.T[base + OLD_OFF]!;
+        this.rebuild(lo, hi, d, bid, o, oldId, oldOff);
+        this.setResult(e, DONE, this.outId === oldId && this.outOff === oldOff);
         continue;
       }
       if (d >= MAX_DEPTH_BITS) fail('missing_node', 'stored tree is deeper than 256', { depth: d });
@@ -290,9 +293,10 @@ class BatchApplier {
     T[base + LEFT] = -1;
     T[base + RIGHT] = -1;
     T[base + PROBED] = UNKNOWN;
+    T[base + SAME] = 0;
     if (isZero(this.bufs[oldId]!, oldOff)) {
       this.rebuild(lo, hi, d, -1, 0, EMPTY_ID, 0);
-      this.setResult(t, DONE);
+      this.setResult(t, DONE, this.outKind === EMPTY);
     } else {
       T[base + MODE] = DESCEND;
       next.push(t);
@@ -300,10 +304,11 @@ class BatchApplier {
     return t;
   }
 
-  private setResult(t: number, mode: number): void {
+  private setResult(t: number, mode: number, same: boolean): void {
     const T = this.T;
     const base = t * STRIDE;
     T[base + MODE] = mode;
+    T[base + SAME] = same ? 1 : 0;
     T[base + RES_ID] = this.outId;
     T[base + RES_OFF] = this.outOff;
     T[base + RES_KIND] = this.outKind;
@@ -327,11 +332,12 @@ class BatchApplier {
       const cid = c >= 0 ? T[c * STRIDE + RES_ID]! : nid;
       const co = c >= 0 ? T[c * STRIDE + RES_OFF]! : no + 33;
       const ck = c >= 0 ? T[c * STRIDE + RES_KIND]! : isZero(nb, no + 33) ? EMPTY : T[base + PROBED]!;
-      if (this.unchanged(a) && this.unchanged(c)) {
+      if ((a < 0 || T[a * STRIDE + SAME] === 1) && (c < 0 || T[c * STRIDE + SAME] === 1)) {
         // Every write below was a no-op: keep the old node instead of re-creating it.
         T[base + RES_ID] = T[base + OLD_ID]!;
         T[base + RES_OFF] = T[base + OLD_OFF]!;
         T[base + RES_KIND] = INNER;
+        T[base + SAME] = 1;
         continue;
       }
       if (ak === EMPTY || ck === EMPTY) {
@@ -350,14 +356,6 @@ class BatchApplier {
       T[base + RES_OFF] = this.outOff;
       T[base + RES_KIND] = INNER;
     }
-  }
-
-  /** Whether child task t (or an untouched side, t < 0) ends with the hash it had. */
-  private unchanged(t: number): boolean {
-    if (t < 0) return true;
-    const T = this.T;
-    const base = t * STRIDE;
-    return equal32(this.bufs[T[base + RES_ID]!]!, T[base + RES_OFF]!, this.bufs[T[base + OLD_ID]!]!, T[base + OLD_OFF]!);
   }
 
   /** A position that held an old leaf (xId >= 0) or nothing: drop deletes, let a write to x's path replace it, build. */
@@ -464,11 +462,6 @@ class BatchApplier {
 
 function isZero(buf: Uint8Array, off: number): boolean {
   for (let i = 0; i < 32; i++) if (buf[off + i] !== 0) return false;
-  return true;
-}
-
-function equal32(a: Uint8Array, ao: number, b: Uint8Array, bo: number): boolean {
-  for (let i = 0; i < 32; i++) if (a[ao + i] !== b[bo + i]) return false;
   return true;
 }
 
