@@ -138,6 +138,17 @@ describe('CachedNodeStore', () => {
     expect(lru.get('c')).toBe(3);
     expect(lru.size).toBe(2);
   });
+
+  test('Lru never holds more than its capacity and keeps the most recent half', () => {
+    const lru = new Lru<number>(100);
+    for (let i = 0; i < 10_000; i++) {
+      lru.set(`k${i}`, i);
+      if (i % 7 === 0) lru.get('k0'); // a hot key survives generation turnover
+      expect(lru.size).toBeLessThanOrEqual(100);
+    }
+    for (let i = 10_000 - 50; i < 10_000; i++) expect(lru.get(`k${i}`)).toBe(i);
+    expect(lru.get('k0')).toBe(0);
+  });
 });
 
 describe('the tree over libSQL', () => {
