@@ -332,6 +332,50 @@ export async function freezeOutsideWrite(dbPath: string, node: NodeProc): Promis
   }
 }
 
+/**
+ * Simulates a slow machine (CPU quota, noisy neighbour): the process runs `runMs`, then is frozen
+ * `frozenMs`, over and over, for at most `maxMs`. Wall-clock time (and so the lease) keeps going
+ * while the process gets a fraction of it. `stop()` always leaves the process running.
+ */
+export function throttle(node: NodeProc, o: { runMs: number; frozenMs: number; maxMs: number }): { stop(): Promise<void> } {
+  let on = true;
+  const until = performance.now() + o.maxMs;
+  const loop = (async () => {
+    while (on && performance.now() < until && node.alive()) {
+      node.proc.kill('SIGSTOP');
+      await Bun.sleep(o.frozenMs);
+      node.proc.kill('SIGCONT');
+      await Bun.sleep(o.runMs);
+    }
+  })();
+  return {
+    async stop() {
+      on = false;
+      await loop;
+      if (node.alive()) node.proc.kill('SIGCONT');
+    },
+  };
+}
+
+/** Takes the leader lease away from every node (a foreign holder, far in the future) or gives it back. */
+export async function blockLease(dbPath: string, blocked: boolean): Promise<void> {
+  const client = createClient({ url: `file:${dbPath}`, concurrency: 1 });
+  try {
+    await client.execute('PRAGMA busy_timeout = 10000');
+    if (blocked) {
+      await client.execute({
+        sql: `INSERT INTO lease (name, holder, token, expires_at) VALUES ('leader', 'test-blocker', 1, ?)
+              ON CONFLICT (name) DO UPDATE SET holder = 'test-blocker', token = lease.token + 1, expires_at = excluded.expires_at`,
+        args: [Date.now() + 3_600_000],
+      });
+    } else {
+      await client.execute("UPDATE lease SET expires_at = 0 WHERE name = 'leader' AND holder = 'test-blocker'");
+    }
+  } finally {
+    client.close();
+  }
+}
+
 export async function countPending(dbPath: string, subtree: string): Promise<number> {
   const r = await openReader(dbPath);
   try {
