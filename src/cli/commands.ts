@@ -1,6 +1,6 @@
 import { DstpClient, type FetchLike } from '../client/http.ts';
 import { generateKey, isScheme, type KeyPair } from '../client/keys.ts';
-import { buildSubtreeRequest, signSubtreeRequest, subtreeIdHex, tokenGenesis } from '../client/sign.ts';
+import { buildSubtreeRequest, signSubtreeRequest, signTransaction, subtreeIdHex, tokenGenesis } from '../client/sign.ts';
 import { fetchVerifiedState, verifyAcceptance, VerificationError, type LinkCheck } from '../client/verify.ts';
 import type { JsonValue } from '../core/jcs.ts';
 import type { GenesisEntry } from '../core/subtree-request.ts';
@@ -147,6 +147,40 @@ const createSubtree: Command = {
   },
 };
 
+const sign: Command = {
+  summary: 'sign a transaction offline and print exactly the body to POST ({tx, sig}); the id goes to stderr',
+  usage:
+    'dstp sign --key sender.json --subtree ID --call transfer --args \'{"to":"…","amount":"2"}\' --nonce N\n' +
+    '       [--network ID (default: ask the node)] [--node URL]',
+  options: {
+    key: { type: 'string' },
+    subtree: { type: 'string' },
+    call: { type: 'string' },
+    args: { type: 'string' },
+    nonce: { type: 'string' },
+    network: { type: 'string' },
+  },
+  async run(values, io) {
+    const key = readKeyFile(required(values, 'key'));
+    const args = jsonOption(values, 'args') ?? {};
+    if (args === null || typeof args !== 'object' || Array.isArray(args)) throw new UsageError('--args must be a JSON object');
+    const nonce = intOption(values, 'nonce');
+    if (nonce === undefined) throw new UsageError('--nonce is required (read it from sys/nonce/<sender>, or use `dstp send`)');
+    const network = str(values, 'network') ?? (await clientOf(values, io).info()).network;
+    const signed = signTransaction({
+      network,
+      subtree: required(values, 'subtree'),
+      key,
+      nonce,
+      call: required(values, 'call'),
+      args: args as Record<string, JsonValue>,
+    });
+    io.note(`id ${signed.id}`);
+    io.out(signed.envelope);
+    return 0;
+  },
+};
+
 const send: Command = {
   summary: 'sign and submit a transaction (nonce fetched and corrected automatically)',
   usage:
@@ -289,6 +323,7 @@ export const COMMANDS: Record<string, Command> = {
   keygen,
   info,
   'create-subtree': createSubtree,
+  sign,
   send,
   tx,
   get,

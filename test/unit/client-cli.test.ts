@@ -8,6 +8,7 @@ import { keyFromSecret } from '../../src/client/keys.ts';
 import { checkCreationSignatures } from '../../src/core/consensus/poa.ts';
 import { parseSubtreeRequest, subtreeId } from '../../src/core/subtree-request.ts';
 import { toHex } from '../../src/core/hex.ts';
+import { parseTxEnvelope, txIdHex, verifyTxSignature } from '../../src/core/tx.ts';
 
 /** Runs the CLI in-process with captured output; nothing here talks to a node. */
 async function run(argv: string[], env: Record<string, string> = {}) {
@@ -128,5 +129,27 @@ describe('unreachable node', () => {
     const r = await run(['info', '--node', 'http://127.0.0.1:9']);
     expect(r.code).toBe(1);
     expect(r.err[0]).toContain('cannot reach http://127.0.0.1:9/v1/info');
+  });
+});
+
+describe('dstp sign', () => {
+  test('prints exactly the {tx, sig} body the node accepts, offline with --network', async () => {
+    const file = join(dir, 'signer.json');
+    await run(['keygen', '--out', file]);
+    const subtree = 'ab'.repeat(32);
+    const r = await run(['sign', '--key', file, '--subtree', subtree, '--call', 'set', '--args', '{"key":"k","value":1}', '--nonce', '3', '--network', 'dstp-local']);
+    expect(r.code).toBe(0);
+    const env = parseTxEnvelope(r.out[0]);
+    expect(Object.keys(r.out[0] as object).sort()).toEqual(['sig', 'tx']);
+    expect(env.tx).toMatchObject({ network: 'dstp-local', subtree, nonce: 3, call: 'set', args: { key: 'k', value: 1 } });
+    expect(verifyTxSignature(env)).toBe(true);
+    expect(r.err).toContain(`id ${txIdHex(env.tx)}`);
+  });
+
+  test('without --nonce it is a usage error (exit 2) and prints nothing', async () => {
+    const file = join(dir, 'signer.json');
+    const r = await run(['sign', '--key', file, '--subtree', 'ab'.repeat(32), '--call', 'set', '--network', 'n']);
+    expect(r.code).toBe(2);
+    expect(r.out).toEqual([]);
   });
 });
