@@ -376,6 +376,48 @@ export async function blockLease(dbPath: string, blocked: boolean): Promise<void
   }
 }
 
+/**
+ * Another process takes SQLite's write lock on the file and keeps it `ms` (a stuck writer, a
+ * backup tool, an operator's sqlite3 shell). Resolves once the lock is held; `released` resolves
+ * when the holder has let go and exited.
+ */
+export async function holdWriteLock(dbPath: string, ms: number): Promise<{ released: Promise<void> }> {
+  const script = `
+    import { createClient } from '@libsql/client';
+    const c = createClient({ url: ${JSON.stringify(`file:${dbPath}`)}, concurrency: 1 });
+    await c.execute('PRAGMA busy_timeout = 10000');
+    const tx = await c.transaction('write');
+    console.log('locked');
+    await Bun.sleep(${Math.trunc(ms)});
+    await tx.rollback();
+    c.close();`;
+  const proc = Bun.spawn([BUN, '-e', script], { cwd: REPO_ROOT, stdout: 'pipe', stderr: 'pipe' });
+  const holder: NodeProc = {
+    url: '',
+    proc,
+    pid: proc.pid,
+    alive: () => proc.exitCode === null && proc.signalCode === null,
+    stderr: () => '',
+    kill9: async () => void proc.kill('SIGKILL'),
+    stop: async () => void proc.kill('SIGKILL'),
+  };
+  procs.add(holder);
+  const reader = (proc.stdout as ReadableStream<Uint8Array>).getReader();
+  const dec = new TextDecoder();
+  let out = '';
+  const deadline = Date.now() + 15_000;
+  while (!out.includes('locked') && Date.now() < deadline) {
+    const next = await Promise.race([reader.read(), Bun.sleep(deadline - Date.now()).then(() => null)]);
+    if (next === null || next.done) break;
+    out += dec.decode(next.value);
+  }
+  if (!out.includes('locked')) {
+    proc.kill('SIGKILL');
+    throw new Error(`lock holder did not take the lock: ${out}`);
+  }
+  return { released: proc.exited.then(() => undefined) };
+}
+
 export async function countPending(dbPath: string, subtree: string): Promise<number> {
   const r = await openReader(dbPath);
   try {
