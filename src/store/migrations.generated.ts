@@ -32,5 +32,20 @@ export const MIGRATIONS: readonly EmbeddedMigration[] = [
       "CREATE UNIQUE INDEX `proposals_one_open` ON `proposals` (`subtree`) WHERE status = 'open';",
       "CREATE INDEX `proposals_subtree_height` ON `proposals` (`subtree`,`height`);"
     ]
+  },
+  {
+    "tag": "0002_checkpoints",
+    "when": 1795309993151,
+    "hash": "24a9612efd13b1d10206910a19f1151a101e626cd611aa6159b5bd79a299f280",
+    "statements": [
+      "CREATE TABLE `anchors` (\n\t`seq` integer PRIMARY KEY NOT NULL,\n\t`digest` text NOT NULL,\n\t`status` text DEFAULT 'pending' NOT NULL,\n\t`proof` blob,\n\t`unsubmitted` text NOT NULL,\n\t`attempts` integer DEFAULT 0 NOT NULL,\n\t`next_at` integer NOT NULL,\n\t`last_error` text,\n\t`bitcoin_height` integer,\n\t`updated_at` integer NOT NULL,\n\tCONSTRAINT \"anchors_status\" CHECK(\"anchors\".\"status\" IN ('pending', 'confirmed'))\n);",
+      "CREATE INDEX `anchors_due` ON `anchors` (`status`,`next_at`);",
+      "CREATE TABLE `checkpoint_entries` (\n\t`subtree` text NOT NULL,\n\t`seq` integer NOT NULL,\n\t`height` integer NOT NULL,\n\t`root` text NOT NULL,\n\t`round` text NOT NULL,\n\tPRIMARY KEY(`subtree`, `seq`)\n);",
+      "CREATE INDEX `checkpoint_entries_seq` ON `checkpoint_entries` (`seq`);",
+      "CREATE TABLE `checkpoints` (\n\t`seq` integer PRIMARY KEY NOT NULL,\n\t`hash` text NOT NULL,\n\t`body` text NOT NULL,\n\t`sig` text NOT NULL,\n\t`signer` text NOT NULL,\n\t`global_root` text NOT NULL,\n\t`leaf_hash` text NOT NULL,\n\t`log_root` text NOT NULL,\n\t`note` text NOT NULL,\n\t`created_at` integer NOT NULL\n);",
+      "CREATE UNIQUE INDEX `checkpoints_hash` ON `checkpoints` (`hash`);",
+      "CREATE TABLE `child_heads` (\n\t`parent` text NOT NULL,\n\t`height` integer NOT NULL,\n\t`child` text NOT NULL,\n\t`child_height` integer NOT NULL,\n\t`child_root` text NOT NULL,\n\t`child_round` text NOT NULL,\n\tPRIMARY KEY(`parent`, `height`, `child`)\n);",
+      "CREATE INDEX `child_heads_child` ON `child_heads` (`child`,`child_height`);"
+    ]
   }
 ];
