@@ -10,6 +10,7 @@
  * time) and iden3 has no batch update API (its batched figure is its one-by-one update rate).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { MerklePatriciaTrie, createMerkleProof, verifyMerkleProof } from '@ethereumjs/mpt';
 import { InMemoryDB, Merkletree, str2Bytes, verifyProof as iden3Verify } from '@iden3/js-merkletree';
 import { EMPTY_HASH, sha256 as nobleSha256, type Hash32, type Sha256 } from '../src/core/hash.ts';
@@ -237,6 +238,7 @@ async function benchIden3(n: number, record = true): Promise<void> {
 // ---------------------------------------------------------------------------------------------
 
 const started = performance.now();
+const loadBefore = loadavg()[0]!;
 // Warm-up runs on small trees (JIT tiers, lazy module state), not recorded.
 log('warming up…');
 for (const h of hashers) await benchOurs(5_000, h, false);
@@ -283,7 +285,7 @@ for (const r of rows) {
 lines.push('');
 lines.push('Ratios, dstp SMT ÷ best peer (peer at the same size, else at its largest size):');
 lines.push('');
-lines.push('| dstp keys | hash | vs peer (keys) | single upd | batched upd | proofs | verified |');
+lines.push('| dstp keys | hash | vs peer (keys) | single upd | batched upd | proofs (ours via proveMany) | verified |');
 lines.push('|--:|---|---|--:|--:|--:|--:|');
 const peers = rows.filter((r) => r.impl !== 'dstp SMT');
 for (const ours of rows.filter((r) => r.impl === 'dstp SMT')) {
@@ -306,7 +308,9 @@ for (const ours of rows.filter((r) => r.impl === 'dstp SMT')) {
   );
 }
 lines.push('');
-lines.push(`Total bench time ${((performance.now() - started) / 1000).toFixed(0)} s.`);
+lines.push(
+  `Total bench time ${((performance.now() - started) / 1000).toFixed(0)} s; 1-minute load average ${loadBefore.toFixed(1)} at start, ${loadavg()[0]!.toFixed(1)} at end (other processes share the CPUs).`,
+);
 
 const table = lines.join('\n');
 console.log(table);
