@@ -47,5 +47,21 @@ export const MIGRATIONS: readonly EmbeddedMigration[] = [
       "CREATE TABLE `child_heads` (\n\t`parent` text NOT NULL,\n\t`height` integer NOT NULL,\n\t`child` text NOT NULL,\n\t`child_height` integer NOT NULL,\n\t`child_root` text NOT NULL,\n\t`child_round` text NOT NULL,\n\tPRIMARY KEY(`parent`, `height`, `child`)\n);",
       "CREATE INDEX `child_heads_child` ON `child_heads` (`child`,`child_height`);"
     ]
+  },
+  {
+    "tag": "0003_webhooks",
+    "when": 1795310133047,
+    "hash": "778d2954e6263643306d6c00e9b7a84262e12e48e6186b401aeb4f1cce5f5952",
+    "statements": [
+      "CREATE TABLE `webhook_attempts` (\n\t`id` integer PRIMARY KEY AUTOINCREMENT NOT NULL,\n\t`subscription_id` text NOT NULL,\n\t`delivery_id` text,\n\t`kind` text NOT NULL,\n\t`at` integer NOT NULL,\n\t`attempt` integer,\n\t`status` integer,\n\t`latency_ms` integer,\n\t`error` text,\n\t`response` text,\n\tFOREIGN KEY (`subscription_id`) REFERENCES `webhook_subscriptions`(`id`) ON UPDATE no action ON DELETE cascade\n);",
+      "CREATE INDEX `webhook_attempts_sub` ON `webhook_attempts` (`subscription_id`,`id`);",
+      "CREATE INDEX `webhook_attempts_delivery` ON `webhook_attempts` (`delivery_id`,`id`);",
+      "CREATE TABLE `webhook_cursor` (\n\t`name` text PRIMARY KEY NOT NULL,\n\t`seq` integer NOT NULL,\n\t`updated_at` integer NOT NULL\n);",
+      "CREATE TABLE `webhook_deliveries` (\n\t`id` text PRIMARY KEY NOT NULL,\n\t`subscription_id` text NOT NULL,\n\t`event_seq` integer NOT NULL,\n\t`status` text DEFAULT 'pending' NOT NULL,\n\t`attempts` integer DEFAULT 0 NOT NULL,\n\t`next_attempt_at` integer NOT NULL,\n\t`lock_token` text,\n\t`last_attempt_at` integer,\n\t`last_status` integer,\n\t`last_latency_ms` integer,\n\t`last_error` text,\n\t`last_response` text,\n\t`delivered_at` integer,\n\t`created_at` integer NOT NULL,\n\tFOREIGN KEY (`subscription_id`) REFERENCES `webhook_subscriptions`(`id`) ON UPDATE no action ON DELETE cascade,\n\tCONSTRAINT \"webhook_deliveries_status\" CHECK(\"webhook_deliveries\".\"status\" IN ('pending', 'delivered', 'dead'))\n);",
+      "CREATE UNIQUE INDEX `webhook_deliveries_sub_seq` ON `webhook_deliveries` (`subscription_id`,`event_seq`);",
+      "CREATE INDEX `webhook_deliveries_due` ON `webhook_deliveries` (`subscription_id`,`next_attempt_at`,`event_seq`) WHERE status = 'pending';",
+      "CREATE INDEX `webhook_deliveries_inflight` ON `webhook_deliveries` (`subscription_id`,`next_attempt_at`) WHERE status = 'pending' AND lock_token IS NOT NULL;",
+      "CREATE TABLE `webhook_subscriptions` (\n\t`id` text PRIMARY KEY NOT NULL,\n\t`url` text NOT NULL,\n\t`events` text NOT NULL,\n\t`subtree` text,\n\t`description` text,\n\t`secret` text NOT NULL,\n\t`previous_secret` text,\n\t`previous_secret_expires_at` integer,\n\t`status` text DEFAULT 'active' NOT NULL,\n\t`disabled_reason` text,\n\t`disabled_at` integer,\n\t`failing_since` integer,\n\t`last_success_at` integer,\n\t`from_seq` integer NOT NULL,\n\t`created_at` integer NOT NULL,\n\t`updated_at` integer NOT NULL,\n\tCONSTRAINT \"webhook_subscriptions_status\" CHECK(\"webhook_subscriptions\".\"status\" IN ('active', 'disabled'))\n);"
+    ]
   }
 ];

@@ -173,3 +173,4 @@ export const events = sqliteTable(
   (t) => [index('events_subtree_seq').on(t.subtree, t.seq)],
 );
 export * from './schema-checkpoints.ts';
+export * from './schema-webhooks.ts';
