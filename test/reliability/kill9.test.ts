@@ -115,4 +115,67 @@ describe('reliability: kill -9 under load', () => {
         `restart→all executed=${Math.round(recovered - loadDone)}ms total=${Math.round(performance.now() - t0)}ms`,
     );
   }, 60_000);
+
+  test('repeated crashes: clients resubmit requests of unknown outcome; each is accepted once, at its first seq', async () => {
+    const t0 = performance.now();
+    const dir = tempDir();
+    const dbPath = join(dir, 'node.db');
+    const opts = { dbPath, nodeKeyHex: toHex(crypto.getRandomValues(new Uint8Array(32))), roundIntervalMs: 50, leaseTtlMs: 600, maxRoundTxs: 16 };
+    let node = await spawnNode(opts);
+    const nodeKey = (await http(node.url, 'GET', '/v1/info')).body.publicKey as string;
+    const senders: KeyPair[] = Array.from({ length: 16 }, () => generateKey('ed25519'));
+    const genesis = new Map(senders.map((s) => [s.publicKey, 400n]));
+    const st = await createTokenSubtree(node.url, { owner: senders[0]!, authority: nodeKey, name: 'crashes', balances: Object.fromEntries(genesis) });
+
+    let up = true;
+    let stop = false;
+    const load = runLoad({
+      subtree: st.id,
+      senders,
+      targets: () => (up ? [node.url] : []),
+      until: () => stop,
+      amountFor: (i, n) => String(1 + ((n + i) % 4)),
+      recipientFor: (i, n) => senders[(i + 3 + n) % senders.length]!.publicKey,
+      // A request cut by the crash has an unknown outcome: the client sends the SAME signed body
+      // again after the restart, and gets 200 (it was logged) or 202 (it was not), never both.
+      retryOnError: true,
+      waitForTargets: true,
+    });
+    const CRASHES = 3;
+    for (let c = 0; c < CRASHES; c++) {
+      await Bun.sleep(700);
+      up = false;
+      await node.kill9();
+      node = await spawnNode(opts);
+      up = true;
+    }
+    await Bun.sleep(500);
+    stop = true;
+    const result = await load;
+    await waitFor('all transactions executed', async () => ((await countPending(dbPath, st.id)) === 0 ? true : undefined), 30_000);
+
+    expect(result.unexpected).toEqual([]);
+    expect(result.unknown.length).toBeGreaterThan(0);
+    const { log, rounds, logSize, height, request } = await readLedger(dbPath, st.id);
+    expect(checkLogShape(log, logSize)).toEqual([]);
+    expect(checkRounds(rounds, log, { subtree: st.id, nodeKey, headHeight: height })).toEqual([]);
+    // A resubmitted id answered 200 carries the acceptance of its first (pre-crash) append.
+    expect(checkAcks(result.acks, log, { subtree: st.id, nodeKey, network: NETWORK })).toEqual([]);
+    expect(checkOutcomes(log, modelTransfers(genesis, log).outcome)).toEqual([]);
+    expect(await replayMismatches(request, rounds, log)).toEqual([]);
+    // Every sender's transactions, acknowledged or not, form one gap-free nonce run that the
+    // acknowledgements cover: nothing the client thinks it sent is missing.
+    for (const s of senders) {
+      const acked = result.acks.filter((a) => a.sender === s.publicKey).map((a) => a.nonce);
+      const logged = log.filter((t) => t.sender === s.publicKey).map((t) => t.nonce);
+      expect(logged.slice(0, acked.length)).toEqual(acked);
+      expect(logged.length - acked.length).toBeLessThanOrEqual(1);
+    }
+    const resubmitted = result.acks.filter((a) => a.status === 200).length;
+    await node.stop();
+    console.log(
+      `[kill9 x${CRASHES}] acked=${result.acks.length} cut=${result.unknown.length} resubmitted→200=${resubmitted} logged=${log.length} ` +
+        `rounds=${rounds.length - 1} total=${Math.round(performance.now() - t0)}ms`,
+    );
+  }, 60_000);
 });

@@ -17,6 +17,8 @@ export interface LoadOptions {
   amountFor: (sender: number, nonce: number) => string;
   recipientFor: (sender: number, nonce: number) => string;
   retryOnError?: boolean;
+  /** While `targets()` is empty, wait (a node is restarting) instead of stopping the sender. */
+  waitForTargets?: boolean;
   /** Hard bound per sender, whatever the clock says. */
   maxPerSender?: number;
   timeoutMs?: number;
@@ -41,7 +43,11 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
         const { id, envelope } = transfer(o.subtree, key, nonce, o.recipientFor(i, nonce), o.amountFor(i, nonce));
         let acked = false;
         for (let attempt = 0; attempt < 8 && !acked; attempt++) {
-          const targets = o.targets();
+          let targets = o.targets();
+          for (let w = 0; targets.length === 0 && o.waitForTargets && !o.until() && w < 3000; w++) {
+            await Bun.sleep(10);
+            targets = o.targets();
+          }
           if (targets.length === 0) return;
           const base = targets[robin++ % targets.length]!;
           out.sent++;
