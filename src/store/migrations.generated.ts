@@ -63,5 +63,18 @@ export const MIGRATIONS: readonly EmbeddedMigration[] = [
       "CREATE INDEX `webhook_deliveries_inflight` ON `webhook_deliveries` (`subscription_id`,`next_attempt_at`) WHERE status = 'pending' AND lock_token IS NOT NULL;",
       "CREATE TABLE `webhook_subscriptions` (\n\t`id` text PRIMARY KEY NOT NULL,\n\t`url` text NOT NULL,\n\t`events` text NOT NULL,\n\t`subtree` text,\n\t`description` text,\n\t`secret` text NOT NULL,\n\t`previous_secret` text,\n\t`previous_secret_expires_at` integer,\n\t`status` text DEFAULT 'active' NOT NULL,\n\t`disabled_reason` text,\n\t`disabled_at` integer,\n\t`failing_since` integer,\n\t`last_success_at` integer,\n\t`from_seq` integer NOT NULL,\n\t`created_at` integer NOT NULL,\n\t`updated_at` integer NOT NULL,\n\tCONSTRAINT \"webhook_subscriptions_status\" CHECK(\"webhook_subscriptions\".\"status\" IN ('active', 'disabled'))\n);"
     ]
+  },
+  {
+    "tag": "0004_consensus",
+    "when": 1795310239308,
+    "hash": "8a2a7cbfa235f13e35305ed78cd9cbf716e25cc7c07e4eeb8cdf9355490a8412",
+    "statements": [
+      "CREATE TABLE `evidence` (\n\t`id` text PRIMARY KEY NOT NULL,\n\t`subtree` text NOT NULL,\n\t`validator` text NOT NULL,\n\t`height` integer NOT NULL,\n\t`body` text NOT NULL,\n\t`tx` text NOT NULL,\n\t`created_at` integer NOT NULL\n);",
+      "CREATE UNIQUE INDEX `evidence_subtree_validator` ON `evidence` (`subtree`,`validator`);",
+      "CREATE TABLE `halts` (\n\t`subtree` text NOT NULL,\n\t`seq` integer NOT NULL,\n\t`height` integer NOT NULL,\n\t`halted_at` integer NOT NULL,\n\t`resumed_at` integer,\n\t`signatures` text NOT NULL,\n\tPRIMARY KEY(`subtree`, `seq`)\n);",
+      "CREATE TABLE `replica_heads` (\n\t`subtree` text PRIMARY KEY NOT NULL,\n\t`height` integer NOT NULL,\n\t`root` text NOT NULL,\n\t`head_hash` text NOT NULL,\n\t`header` text NOT NULL,\n\t`next_seq` integer NOT NULL,\n\t`request` text NOT NULL,\n\t`updated_at` integer NOT NULL\n);",
+      "CREATE TABLE `replica_signed` (\n\t`subtree` text NOT NULL,\n\t`height` integer NOT NULL,\n\t`hash` text NOT NULL,\n\t`signed_at` integer NOT NULL,\n\tPRIMARY KEY(`subtree`, `height`, `hash`)\n);",
+      "CREATE INDEX `replica_signed_height` ON `replica_signed` (`subtree`,`height`);"
+    ]
   }
 ];

@@ -174,3 +174,4 @@ export const events = sqliteTable(
 );
 export * from './schema-checkpoints.ts';
 export * from './schema-webhooks.ts';
+export * from './schema-consensus.ts';
