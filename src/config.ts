@@ -18,6 +18,12 @@ export const configSchema = z.object({
     .regex(/^(file:|libsql:|https?:|wss?:)/, 'must start with file:, libsql:, http(s): or ws(s):')
     .default('file:./data/dstp.db'),
   DSTP_DATABASE_AUTH_TOKEN: z.string().min(1).optional(),
+  /** Embedded replica: DSTP_DATABASE_URL is the local file, this is the primary it syncs from. */
+  DSTP_DATABASE_SYNC_URL: z
+    .string()
+    .regex(/^(libsql:|https?:|wss?:)/, 'must start with libsql:, http(s): or ws(s):')
+    .optional(),
+  DSTP_DATABASE_SYNC_INTERVAL_S: intIn(1, 3600).default(1),
   DSTP_NETWORK: z
     .string()
     .regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'must be 1-64 characters of [a-z0-9._-]')
@@ -41,6 +47,10 @@ export interface Config {
   host: string;
   databaseUrl: string;
   databaseAuthToken?: string;
+  /** Primary of an embedded replica (reads local, writes forwarded); `databaseUrl` is then the local file. */
+  databaseSyncUrl?: string;
+  /** How often a replica pulls the primary's changes (seconds). */
+  databaseSyncIntervalS: number;
   network: string;
   nodeKeyHex?: string;
   /** Where a generated node key is kept: the file database's folder unless set. */
@@ -67,11 +77,16 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
   }
   const e = parsed.data;
+  if (e.DSTP_DATABASE_SYNC_URL && !e.DSTP_DATABASE_URL.startsWith('file:')) {
+    throw new ConfigError('invalid configuration:\n  DSTP_DATABASE_URL: must be a file: URL (the local replica) when DSTP_DATABASE_SYNC_URL is set');
+  }
   return {
     port: e.PORT,
     host: e.HOST,
     databaseUrl: e.DSTP_DATABASE_URL,
     ...(e.DSTP_DATABASE_AUTH_TOKEN ? { databaseAuthToken: e.DSTP_DATABASE_AUTH_TOKEN } : {}),
+    ...(e.DSTP_DATABASE_SYNC_URL ? { databaseSyncUrl: e.DSTP_DATABASE_SYNC_URL } : {}),
+    databaseSyncIntervalS: e.DSTP_DATABASE_SYNC_INTERVAL_S,
     network: e.DSTP_NETWORK,
     ...(e.DSTP_NODE_KEY ? { nodeKeyHex: e.DSTP_NODE_KEY } : {}),
     dataDir: e.DSTP_DATA_DIR ?? dataDirOf(e.DSTP_DATABASE_URL),

@@ -6,7 +6,7 @@ import { startScheduler, type Scheduler } from './leader/scheduler.ts';
 import { LEADER_LEASE, runLeaderPass } from './leader/leader-pass.ts';
 import { createLogger } from './platform/logger.ts';
 import { createNodeSigner } from './platform/node-signer.ts';
-import { nativeSha256 } from './platform/sha256.ts';
+import { selectSha256 } from './platform/sha256.ts';
 import { createVerifier } from './platform/verifier.ts';
 import type { Logger, NodeContext } from './services/context.ts';
 import { SubtreeCache } from './services/subtree-cache.ts';
@@ -17,6 +17,9 @@ export interface NodeOptions {
   nodeSecret: Uint8Array;
   /** Run leader passes in-process on `config.roundIntervalMs` (default true). */
   scheduler?: boolean;
+  /** Without an in-process scheduler: called when an accept wants a leader pass soon (Workers use
+   * it to run a pass in `ctx.waitUntil` after the response). */
+  onKick?: () => void;
   log?: Logger;
   now?: () => number;
 }
@@ -34,7 +37,8 @@ export interface DstpNode {
  */
 export async function createNode(config: Config, opts: NodeOptions): Promise<DstpNode> {
   const log = opts.log ?? createLogger(config.log);
-  const hash = nativeSha256();
+  const sha = selectSha256();
+  const hash = sha.hash;
   const store = new CachedNodeStore(new LibsqlNodeStore(opts.db));
   let scheduler: Scheduler | null = null;
   const ctx: NodeContext = {
@@ -45,11 +49,11 @@ export async function createNode(config: Config, opts: NodeOptions): Promise<Dst
     parseKey: createKeyParser(),
     hash,
     store,
-    tree: new SparseMerkleTree(store, { hash }),
+    tree: new SparseMerkleTree(store, { hash, ...(sha.hashInto ? { hashInto: sha.hashInto } : {}) }),
     committer: new GroupCommitter(opts.db),
     subtrees: new SubtreeCache(opts.db),
     now: opts.now ?? Date.now,
-    kickLeader: () => scheduler?.kick(),
+    kickLeader: () => (scheduler ? scheduler.kick() : opts.onKick?.()),
     instanceId: crypto.randomUUID(),
     log,
   };

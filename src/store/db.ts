@@ -9,6 +9,8 @@ export interface OpenDatabaseOptions extends ConnectionSettings {
   authToken?: string;
   /** Embedded replica: a local `file:` url that syncs from this remote primary. */
   syncUrl?: string;
+  /** Seconds between a replica's pulls from its primary (without it, only writes made here show up). */
+  syncIntervalS?: number;
   /** Default true. */
   migrate?: boolean;
 }
@@ -29,7 +31,7 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
   const base = {
     url: opts.url,
     ...(opts.authToken ? { authToken: opts.authToken } : {}),
-    ...(opts.syncUrl ? { syncUrl: opts.syncUrl } : {}),
+    ...(opts.syncUrl ? { syncUrl: opts.syncUrl, ...(opts.syncIntervalS ? { syncInterval: opts.syncIntervalS } : {}) } : {}),
   };
   if (!opts.url.startsWith('file:')) {
     return openDatabaseWithClient(createClient(base), { ...settings, migrate });

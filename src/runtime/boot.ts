@@ -1,0 +1,58 @@
+/**
+ * What the Bun, Node and Deno entry points share: configuration from the environment, the node
+ * key, the libSQL database (embedded file, remote, or embedded replica), `createNode`. Each entry
+ * then only binds its own HTTP server and signal handling. (Workers build theirs in worker.ts:
+ * no file system, no native driver.)
+ */
+import { ConfigError, loadConfig, type Config } from '../config.ts';
+import { createNode, type DstpNode } from '../node.ts';
+import { openDatabase } from '../store/db.ts';
+import { loadOrCreateNodeKey } from './node-key-file.ts';
+
+/** The batch route allows 4 MiB; every other route enforces its own, smaller limit. */
+export const MAX_REQUEST_BODY = 4 * 1024 * 1024 + 1024;
+
+export interface Booted {
+  config: Config;
+  node: DstpNode;
+}
+
+/** Exits with status 2 on invalid configuration (the message names every bad variable). */
+export async function bootNode(env: Record<string, string | undefined>, exit: (code: number) => never): Promise<Booted> {
+  let config: Config;
+  try {
+    config = loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(err.message);
+      exit(2);
+    }
+    throw err;
+  }
+  const nodeSecret = loadOrCreateNodeKey(config.dataDir, config.nodeKeyHex);
+  const db = await openDatabase({
+    url: config.databaseUrl,
+    ...(config.databaseAuthToken ? { authToken: config.databaseAuthToken } : {}),
+    ...(config.databaseSyncUrl ? { syncUrl: config.databaseSyncUrl, syncIntervalS: config.databaseSyncIntervalS } : {}),
+  });
+  const node = await createNode(config, { db, nodeSecret });
+  return { config, node };
+}
+
+/** Logs where the node listens, with credentials in database URLs masked. */
+export function announce({ config, node }: Booted, url: string, runtime: string): void {
+  node.ctx.log.info('dstp listening', {
+    url,
+    runtime,
+    network: config.network,
+    publicKey: node.ctx.signer.publicKey,
+    database: maskUrl(config.databaseUrl),
+    ...(config.databaseSyncUrl ? { primary: maskUrl(config.databaseSyncUrl) } : {}),
+  });
+  // A machine-readable line for scripts and tests that start the node on port 0.
+  console.log(`listening on ${url}`);
+}
+
+function maskUrl(url: string): string {
+  return url.startsWith('file:') ? url : url.replace(/\/\/.*@/, '//***@');
+}
