@@ -10,6 +10,8 @@ import { bytesEqual } from '../core/hex.ts';
 export interface NamedSha256 {
   readonly name: 'bun' | 'node:crypto' | 'noble';
   readonly hash: Sha256;
+  /** Writes the digest into `out` without allocating (Bun); the tree's hot loop uses it. */
+  readonly hashInto?: (data: Uint8Array, out: Uint8Array) => void;
 }
 
 export function nativeSha256(): Sha256 {
@@ -25,14 +27,18 @@ export function selectSha256(): NamedSha256 {
 }
 
 interface BunLike {
-  SHA256: { hash(data: Uint8Array): Uint8Array };
+  SHA256: { hash(data: Uint8Array, out?: Uint8Array): Uint8Array };
 }
 
 function bunSha256(): NamedSha256 | null {
   const bun = (globalThis as { Bun?: BunLike }).Bun;
   if (!bun?.SHA256?.hash) return null;
   const impl = bun.SHA256;
-  return { name: 'bun', hash: (data) => impl.hash(data) };
+  const hashInto = (data: Uint8Array, out: Uint8Array) => void impl.hash(data, out);
+  const probe = new Uint8Array(32);
+  hashInto(PROBES[2]!, probe);
+  const intoAgrees = bytesEqual(probe, nobleSha256(PROBES[2]!));
+  return { name: 'bun', hash: (data) => impl.hash(data), ...(intoAgrees ? { hashInto } : {}) };
 }
 
 interface NodeCryptoLike {
