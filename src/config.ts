@@ -38,7 +38,16 @@ export const configSchema = z.object({
   DSTP_ROUND_INTERVAL_MS: intIn(10, 3_600_000).default(200),
   DSTP_MAX_ROUND_TXS: intIn(1, 100_000).default(5000),
   DSTP_LEASE_TTL_MS: intIn(500, 600_000).default(5000),
-  DSTP_ORIGIN: z.string().min(1).max(255).optional(),
+  DSTP_ORIGIN: z
+    .string()
+    .regex(/^[^\s+]{1,255}$/u, 'must be 1-255 characters without spaces or "+" (it is the checkpoint note key name)')
+    .optional(),
+  DSTP_CHECKPOINT_INTERVAL_MS: intIn(50, 86_400_000).default(10_000),
+  /** Comma-separated OpenTimestamps calendar URLs; `none` (or empty) turns anchoring off. */
+  DSTP_OTS_CALENDARS: z.string().optional(),
+  DSTP_OTS_INTERVAL_MS: intIn(20, 86_400_000).default(30_000),
+  DSTP_OTS_UPGRADE_INTERVAL_MS: intIn(20, 86_400_000).default(600_000),
+  DSTP_OTS_TIMEOUT_MS: intIn(50, 600_000).default(10_000),
   DSTP_LOG: z.enum(['silent', 'error', 'info', 'debug']).default('info'),
 });
 
@@ -61,6 +70,14 @@ export interface Config {
   maxRoundTxs: number;
   leaseTtlMs: number;
   origin: string;
+  /** How often the checkpoint builder looks for changed subtree heads (SPEC §9). */
+  checkpointIntervalMs: number;
+  /** OpenTimestamps calendars; empty = no anchoring. */
+  otsCalendars: string[];
+  /** Anchor loop tick, upgrade spacing and per-request timeout (ms). */
+  otsIntervalMs: number;
+  otsUpgradeIntervalMs: number;
+  otsTimeoutMs: number;
   log: 'silent' | 'error' | 'info' | 'debug';
 }
 
@@ -96,8 +113,34 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     maxRoundTxs: e.DSTP_MAX_ROUND_TXS,
     leaseTtlMs: e.DSTP_LEASE_TTL_MS,
     origin: e.DSTP_ORIGIN ?? `dstp.local/${e.DSTP_NETWORK}`,
+    checkpointIntervalMs: e.DSTP_CHECKPOINT_INTERVAL_MS,
+    otsCalendars: parseCalendars(e.DSTP_OTS_CALENDARS),
+    otsIntervalMs: e.DSTP_OTS_INTERVAL_MS,
+    otsUpgradeIntervalMs: e.DSTP_OTS_UPGRADE_INTERVAL_MS,
+    otsTimeoutMs: e.DSTP_OTS_TIMEOUT_MS,
     log: e.DSTP_LOG,
   };
+}
+
+/** The public aggregators the OpenTimestamps client uses by default. */
+export const DEFAULT_OTS_CALENDARS = [
+  'https://a.pool.opentimestamps.org',
+  'https://b.pool.opentimestamps.org',
+  'https://a.pool.eternitywall.com',
+  'https://ots.btc.catallaxy.com',
+];
+
+function parseCalendars(v: string | undefined): string[] {
+  if (v === undefined) return [...DEFAULT_OTS_CALENDARS];
+  const t = v.trim();
+  if (t === '' || t === 'none') return [];
+  const urls = t.split(',').map((u) => u.trim().replace(/\/+$/, ''));
+  for (const u of urls) {
+    if (!/^https?:\/\/[A-Za-z0-9.:_-]+(\/[A-Za-z0-9._\/-]*)?$/.test(u)) {
+      throw new ConfigError(`invalid configuration:\n  DSTP_OTS_CALENDARS: "${u}" is not an http(s) calendar URL`);
+    }
+  }
+  return [...new Set(urls)];
 }
 
 /** `file:./data/dstp.db` → `./data`; remote databases keep local files in `./data`. */
