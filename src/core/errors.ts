@@ -25,6 +25,7 @@ export type CoreErrorCode =
   | 'invalid_subtree'
   | 'invalid_round'
   | 'round_mismatch'
+  | 'invalid_evidence'
   | 'nonce_mismatch'
   | 'undeclared_read'
   | 'missing_node'

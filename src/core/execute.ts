@@ -2,7 +2,7 @@ import { DstpError, fail } from './errors.ts';
 import { jcs, type JsonValue } from './jcs.ts';
 import { MAX_STATE_KEY_CHARS } from './limits.ts';
 import { isSysKey, nonceKey } from './programs/common.ts';
-import type { Program, ProgramTx, StateView } from './programs/types.ts';
+import type { Program, ProgramResult, ProgramTx, StateView } from './programs/types.ts';
 import { failedReceipt, okReceipt, type Receipt } from './receipt.ts';
 import { codePointLength } from './strict.ts';
 import type { IdentifiedTx } from './tx.ts';
@@ -31,6 +31,24 @@ export interface ExecuteInput {
   txs: readonly IdentifiedTx[];
   /** Values at the previous final root for (at least) the keys of `planReads`; `undefined` = absent. */
   state: StateView;
+  /** The mode's system calls (multisig/pos), built for this round; see core/consensus/system.ts. */
+  system?: SystemCalls;
+}
+
+/**
+ * Calls that belong to the subtree's security mode rather than its program (signer-set votes,
+ * stake, unstake, slash). They run through the same executor — nonce, receipts, declared reads —
+ * but may write the node's own keys that `mayWrite` names, which a program never may.
+ */
+export interface SystemCalls {
+  /** Whether `call` is a system call (its name is reserved in this subtree). */
+  handles(call: string): boolean;
+  /** Accept-time shape check; throws DstpError('invalid_args'). */
+  checkCall(call: string, args: Record<string, JsonValue>): void;
+  reads(tx: ProgramTx): string[];
+  apply(state: StateView, tx: ProgramTx): ProgramResult;
+  /** The `sys/` keys system calls may write. */
+  mayWrite(key: string): boolean;
 }
 
 export interface ExecuteOutput {
@@ -53,25 +71,47 @@ interface TxPlan {
   failure?: string;
 }
 
-function planTx(program: Program, config: unknown, tx: IdentifiedTx['tx']): TxPlan {
+/** The program, or the mode's system calls when the call is one of theirs, behind one shape. */
+interface Runner {
+  system: boolean;
+  checkCall(call: string, args: Record<string, JsonValue>): void;
+  reads(tx: ProgramTx): string[];
+  apply(state: StateView, tx: ProgramTx): ProgramResult;
+}
+
+/** Built once per round: per-transaction dispatch is then a name check, not new closures. */
+function runners(program: Program, config: unknown, system: SystemCalls | undefined): (call: string) => Runner {
+  const base: Runner = {
+    system: false,
+    checkCall: (c, a) => program.checkCall(config, c, a),
+    reads: (t) => program.reads(config, t),
+    apply: (s, t) => program.apply(config, s, t),
+  };
+  if (!system) return () => base;
+  const sys: Runner = { system: true, checkCall: (c, a) => system.checkCall(c, a), reads: (t) => system.reads(t), apply: (s, t) => system.apply(s, t) };
+  return (call) => (system.handles(call) ? sys : base);
+}
+
+function planTx(runner: Runner, tx: IdentifiedTx['tx']): TxPlan {
   const reads = [nonceKey(tx.sender)];
   try {
-    program.checkCall(config, tx.call, tx.args);
+    runner.checkCall(tx.call, tx.args);
   } catch (e) {
     // Accept-time checks normally keep these out of the log; a replayed log is checked again.
     return { reads, failure: e instanceof DstpError ? e.code : FAILURE.programError };
   }
   try {
-    return { reads: reads.concat(program.reads(config, programTx(tx))) };
+    return { reads: reads.concat(runner.reads(programTx(tx))) };
   } catch {
     return { reads, failure: FAILURE.programError };
   }
 }
 
 /** The set of state keys a round needs, in first-use order. */
-export function planReads(program: Program, config: unknown, txs: readonly IdentifiedTx[]): string[] {
+export function planReads(program: Program, config: unknown, txs: readonly IdentifiedTx[], system?: SystemCalls): string[] {
   const keys = new Set<string>();
-  for (const { tx } of txs) for (const k of planTx(program, config, tx).reads) keys.add(k);
+  const pick = runners(program, config, system);
+  for (const { tx } of txs) for (const k of planTx(pick(tx.call), tx).reads) keys.add(k);
   return [...keys];
 }
 
@@ -85,12 +125,14 @@ export function loadedState(values: ReadonlyMap<string, JsonValue | undefined>):
   };
 }
 
-export function executeRound({ program, config, txs, state }: ExecuteInput): ExecuteOutput {
+export function executeRound({ program, config, txs, state, system }: ExecuteInput): ExecuteOutput {
   const overlay = new Map<string, JsonValue | null>();
   const receipts: Receipt[] = [];
+  const pick = runners(program, config, system);
 
   txs.forEach(({ id, tx }, index) => {
-    const plan = planTx(program, config, tx);
+    const runner = pick(tx.call);
+    const plan = planTx(runner, tx);
     const declared = new Set(plan.reads);
     let missed: string | undefined;
     const view: StateView = {
@@ -116,7 +158,8 @@ export function executeRound({ program, config, txs, state }: ExecuteInput): Exe
       fail('nonce_mismatch', `tx ${id} has nonce ${tx.nonce}, state expects ${String(expected)}`, { tx: id, expected, got: tx.nonce });
     }
 
-    const outcome: Outcome = plan.failure !== undefined ? { ok: false, code: plan.failure } : runOne(program, config, view, tx);
+    const mayWrite = runner.system && system ? (key: string) => system.mayWrite(key) : undefined;
+    const outcome: Outcome = plan.failure !== undefined ? { ok: false, code: plan.failure } : runOne(runner, view, tx, mayWrite);
     if (missed !== undefined) {
       fail('undeclared_read', `program "${program.name}" read "${missed}" without declaring it for ${tx.call}`, { key: missed, call: tx.call, tx: id });
     }
@@ -136,10 +179,10 @@ export function executeRound({ program, config, txs, state }: ExecuteInput): Exe
 type Outcome = { ok: true; writes: Map<string, JsonValue | null> } | { ok: false; code: string };
 
 /** Runs a call that passed `checkCall`; every way a program can misbehave becomes a failure code. */
-function runOne(program: Program, config: unknown, view: StateView, tx: IdentifiedTx['tx']): Outcome {
+function runOne(runner: Runner, view: StateView, tx: IdentifiedTx['tx'], mayWriteSys?: (key: string) => boolean): Outcome {
   let result;
   try {
-    result = program.apply(config, view, programTx(tx));
+    result = runner.apply(view, programTx(tx));
   } catch (e) {
     // A declaration miss is a bug in the program, not an outcome of the transaction: abort.
     if (e instanceof DstpError && e.code === 'undeclared_read') throw e;
@@ -152,7 +195,7 @@ function runOne(program: Program, config: unknown, view: StateView, tx: Identifi
     if (typeof key !== 'string' || key.length === 0 || codePointLength(key) > MAX_STATE_KEY_CHARS) {
       return { ok: false, code: FAILURE.programError };
     }
-    if (isSysKey(key)) return { ok: false, code: FAILURE.forbiddenKey };
+    if (isSysKey(key) && !mayWriteSys?.(key)) return { ok: false, code: FAILURE.forbiddenKey };
     if (value !== null) {
       try {
         jcs(value);

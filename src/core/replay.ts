@@ -2,7 +2,8 @@ import { fail } from './errors.ts';
 import { EMPTY_HASH, type Hash32, type Sha256 } from './hash.ts';
 import { toHex } from './hex.ts';
 import type { JsonValue } from './jcs.ts';
-import { executeRound, loadedState, planReads } from './execute.ts';
+import { systemCalls } from './consensus/system.ts';
+import { executeRound, loadedState, planReads, type SystemCalls } from './execute.ts';
 import type { Program } from './programs/types.ts';
 import { receiptsRoot, type Receipt } from './receipt.ts';
 import { genesisHeader, roundHash, txRoot, type RoundHeader } from './round.ts';
@@ -26,6 +27,8 @@ export interface RoundStepInput {
   config: unknown;
   txs: readonly IdentifiedTx[];
   hash?: Sha256;
+  /** The mode's system calls for this round (`systemCalls(mode, {height, …})`); none for PoA. */
+  system?: SystemCalls;
 }
 
 export interface RoundStep {
@@ -40,9 +43,9 @@ export interface RoundStep {
 }
 
 export async function executeAndCommitRound(input: RoundStepInput): Promise<RoundStep> {
-  const { tree, values, prevRoot, program, config, txs, hash } = input;
-  const loaded = await readState(tree, values, prevRoot, planReads(program, config, txs), hash);
-  const { writes, receipts } = executeRound({ program, config, txs, state: loadedState(loaded) });
+  const { tree, values, prevRoot, program, config, txs, hash, system } = input;
+  const loaded = await readState(tree, values, prevRoot, planReads(program, config, txs, system), hash);
+  const { writes, receipts } = executeRound({ program, config, txs, state: loadedState(loaded), ...(system ? { system } : {}) });
   const applied = await tree.apply(prevRoot, Array.from(writes, ([key, value]) => ({ key, value })));
   return {
     stateRoot: applied.root,
@@ -149,7 +152,17 @@ export async function replay(input: ReplayInput): Promise<ReplayResult> {
       if (tx.subtree !== subtree) fail('invalid_round', 'transaction names another subtree', { ...at, field: 'subtree' });
       if (txIdHex(tx, hash) !== id) fail('invalid_round', 'transaction id is not digest("tx", tx)', { ...at, field: 'id' });
     });
-    const step = await executeAndCommitRound({ tree, values, prevRoot: root, program, config, txs: r.txs, ...(hash ? { hash } : {}) });
+    const system = systemCalls(spec.mode, { height, network, subtree, ...(hash ? { hash } : {}) });
+    const step = await executeAndCommitRound({
+      tree,
+      values,
+      prevRoot: root,
+      program,
+      config,
+      txs: r.txs,
+      ...(hash ? { hash } : {}),
+      ...(system ? { system } : {}),
+    });
     await store.putMany(step.nodes);
     await values.putValues(step.values);
     root = step.stateRoot;

@@ -22,6 +22,11 @@ export interface PosMode {
   type: 'pos';
   validators: { key: string; stake: string }[];
   epochRounds: number;
+  /**
+   * Share of a validator's stake that equivocation evidence burns, in basis points (0..10000).
+   * Not in SPEC §5's example, so optional; absent means DEFAULT_SLASH_BPS (docs/consensus.md).
+   */
+  slashBps?: number;
 }
 
 export const MAX_SIGNERS = 64;
@@ -29,10 +34,13 @@ export const MAX_SIGNERS = 64;
 export const MAX_VALIDATORS = 256;
 export const MIN_PROPOSAL_TIMEOUT_MS = 1000;
 export const MAX_PROPOSAL_TIMEOUT_MS = 3_600_000;
+/** 10 %: the slash when a pos mode does not name `slashBps`. */
+export const DEFAULT_SLASH_BPS = 1000;
+export const MAX_SLASH_BPS = 10_000;
 
 /** Strict parse: exact field set per type, canonical keys, no duplicates → DstpError('invalid_mode'). */
 export function parseMode(value: unknown): Mode {
-  const head = exactObject(value, ['type'], 'invalid_mode', 'mode', ['authority', 'signers', 'threshold', 'proposalTimeoutMs', 'validators', 'epochRounds']);
+  const head = exactObject(value, ['type'], 'invalid_mode', 'mode', ['authority', 'signers', 'threshold', 'proposalTimeoutMs', 'validators', 'epochRounds', 'slashBps']);
   switch (head.type) {
     case 'poa': {
       const m = exactObject(value, ['type', 'authority'], 'invalid_mode', 'mode');
@@ -55,7 +63,7 @@ export function parseMode(value: unknown): Mode {
       return { type: 'multisig', signers, threshold: m.threshold, proposalTimeoutMs: m.proposalTimeoutMs };
     }
     case 'pos': {
-      const m = exactObject(value, ['type', 'validators', 'epochRounds'], 'invalid_mode', 'mode');
+      const m = exactObject(value, ['type', 'validators', 'epochRounds'], 'invalid_mode', 'mode', ['slashBps']);
       if (!Array.isArray(m.validators) || m.validators.length < 1 || m.validators.length > MAX_VALIDATORS) {
         fail('invalid_mode', `mode.validators must list 1..${MAX_VALIDATORS} validators`, { field: 'mode.validators' });
       }
@@ -70,7 +78,11 @@ export function parseMode(value: unknown): Mode {
       });
       distinctKeys(validators.map((v) => v.key), 'mode.validators');
       if (!isSafeInt(m.epochRounds, 1)) fail('invalid_mode', 'mode.epochRounds must be an integer >= 1', { field: 'mode.epochRounds' });
-      return { type: 'pos', validators, epochRounds: m.epochRounds };
+      if (m.slashBps !== undefined && !isSafeInt(m.slashBps, 0, MAX_SLASH_BPS)) {
+        fail('invalid_mode', `mode.slashBps must be an integer in 0..${MAX_SLASH_BPS}`, { field: 'mode.slashBps' });
+      }
+      // Only present when given: the creation signatures cover exactly the fields sent.
+      return { type: 'pos', validators, epochRounds: m.epochRounds, ...(m.slashBps !== undefined ? { slashBps: m.slashBps } : {}) };
     }
     default:
       fail('invalid_mode', 'mode.type must be "poa", "multisig" or "pos"', { field: 'mode.type' });
