@@ -49,6 +49,14 @@ export const configSchema = z.object({
   DSTP_OTS_UPGRADE_INTERVAL_MS: intIn(20, 86_400_000).default(600_000),
   DSTP_OTS_TIMEOUT_MS: intIn(50, 600_000).default(10_000),
   DSTP_LOG: z.enum(['silent', 'error', 'info', 'debug']).default('info'),
+  DSTP_WEBHOOK_ALLOW_PRIVATE: flag.default(false),
+  DSTP_WEBHOOK_MAX_ATTEMPTS: intIn(1, 100).default(12),
+  DSTP_WEBHOOK_TIMEOUT_MS: intIn(50, 120_000).default(10_000),
+  DSTP_WEBHOOK_CONCURRENCY: intIn(1, 256).default(4),
+  DSTP_WEBHOOK_DISABLE_AFTER_MS: intIn(1000, 90 * 24 * 3_600_000).default(3 * 24 * 3_600_000),
+  DSTP_WEBHOOK_INTERVAL_MS: intIn(10, 3_600_000).default(250),
+  DSTP_WEBHOOK_BACKOFF_MS: intIn(1, 3_600_000).default(1000),
+  DSTP_WEBHOOK_BACKOFF_MAX_MS: intIn(1, 7 * 24 * 3_600_000).default(3_600_000),
 });
 
 export interface Config {
@@ -79,6 +87,21 @@ export interface Config {
   otsUpgradeIntervalMs: number;
   otsTimeoutMs: number;
   log: 'silent' | 'error' | 'info' | 'debug';
+  /** Webhook targets may be loopback/private/link-local (tests, private networks). */
+  webhookAllowPrivate: boolean;
+  /** Attempts per delivery before it is dead-lettered. */
+  webhookMaxAttempts: number;
+  /** Deadline of one delivery attempt. */
+  webhookTimeoutMs: number;
+  /** Sends in flight per endpoint, across all processes. */
+  webhookConcurrency: number;
+  /** An endpoint failing continuously this long is disabled. */
+  webhookDisableAfterMs: number;
+  /** Delivery worker poll interval (it is also kicked after commits). */
+  webhookIntervalMs: number;
+  /** Exponential back-off base and cap between attempts (jittered). */
+  webhookBackoffMs: number;
+  webhookBackoffMaxMs: number;
 }
 
 export class ConfigError extends Error {
@@ -119,6 +142,14 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     otsUpgradeIntervalMs: e.DSTP_OTS_UPGRADE_INTERVAL_MS,
     otsTimeoutMs: e.DSTP_OTS_TIMEOUT_MS,
     log: e.DSTP_LOG,
+    webhookAllowPrivate: e.DSTP_WEBHOOK_ALLOW_PRIVATE,
+    webhookMaxAttempts: e.DSTP_WEBHOOK_MAX_ATTEMPTS,
+    webhookTimeoutMs: e.DSTP_WEBHOOK_TIMEOUT_MS,
+    webhookConcurrency: e.DSTP_WEBHOOK_CONCURRENCY,
+    webhookDisableAfterMs: e.DSTP_WEBHOOK_DISABLE_AFTER_MS,
+    webhookIntervalMs: e.DSTP_WEBHOOK_INTERVAL_MS,
+    webhookBackoffMs: e.DSTP_WEBHOOK_BACKOFF_MS,
+    webhookBackoffMaxMs: Math.max(e.DSTP_WEBHOOK_BACKOFF_MAX_MS, e.DSTP_WEBHOOK_BACKOFF_MS),
   };
 }
 

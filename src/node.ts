@@ -11,6 +11,7 @@ import { createVerifier } from './platform/verifier.ts';
 import type { Logger, NodeContext } from './services/context.ts';
 import { SubtreeCache } from './services/subtree-cache.ts';
 import { CachedNodeStore, GroupCommitter, LibsqlNodeStore, releaseLease, type Database } from './store/index.ts';
+import { startWebhookWorker, type WebhookWorker } from './webhooks/worker.ts';
 
 export interface NodeOptions {
   db: Database;
@@ -20,6 +21,9 @@ export interface NodeOptions {
   /** Without an in-process scheduler: called when an accept wants a leader pass soon (Workers use
    * it to run a pass in `ctx.waitUntil` after the response). */
   onKick?: () => void;
+  /** Run the webhook delivery worker in-process (default true); without it, hosts call
+   * `runWebhookPass` (e.g. Workers cron / waitUntil) or `POST /v1/webhooks/dispatch`. */
+  webhooks?: boolean;
   log?: Logger;
   now?: () => number;
 }
@@ -41,6 +45,7 @@ export async function createNode(config: Config, opts: NodeOptions): Promise<Dst
   const hash = sha.hash;
   const store = new CachedNodeStore(new LibsqlNodeStore(opts.db));
   let scheduler: Scheduler | null = null;
+  let webhooks: WebhookWorker | null = null;
   const ctx: NodeContext = {
     config,
     db: opts.db,
@@ -54,17 +59,20 @@ export async function createNode(config: Config, opts: NodeOptions): Promise<Dst
     subtrees: new SubtreeCache(opts.db),
     now: opts.now ?? Date.now,
     kickLeader: () => (scheduler ? scheduler.kick() : opts.onKick?.()),
+    kickWebhooks: () => webhooks?.kick(),
     instanceId: crypto.randomUUID(),
     log,
   };
   const app = createApp(ctx);
   let heldToken: number | undefined;
+  if (opts.webhooks !== false) webhooks = startWebhookWorker(ctx);
   if (opts.scheduler !== false) {
     scheduler = startScheduler({
       intervalMs: config.roundIntervalMs,
       pass: async () => {
         const r = await runLeaderPass(ctx);
         if (!r.idle) heldToken = r.leader && !r.leaseLost ? r.token : undefined;
+        if (r.rounds.length > 0) webhooks?.kick(); // their outbox events are committed: deliver now
       },
       onError: (err) => log.error('leader pass failed', { error: String(err) }),
     });
@@ -75,6 +83,7 @@ export async function createNode(config: Config, opts: NodeOptions): Promise<Dst
     async close() {
       await scheduler?.stop();
       await ctx.committer.drain();
+      await webhooks?.stop();
       // Hand the lease over at once instead of making the next leader wait out the TTL.
       if (heldToken !== undefined) {
         await releaseLease(opts.db, { name: LEADER_LEASE, holder: ctx.instanceId, token: heldToken }).catch(() => false);

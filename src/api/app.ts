@@ -15,6 +15,7 @@ import { roundsRoutes } from './routes/rounds/index.ts';
 import { stateRoutes } from './routes/state/index.ts';
 import { subtreesRoutes } from './routes/subtrees/index.ts';
 import { transactionsRoutes } from './routes/transactions/index.ts';
+import { webhooksRoutes } from './routes/webhooks/index.ts';
 import { DOC_SCHEMAS } from './schemas.ts';
 import { validationHook } from './validation.ts';
 import { VERSION } from './version.ts';
@@ -40,6 +41,7 @@ export function createApp(ctx: NodeContext): OpenAPIHono {
   app.route('/', roundsRoutes(ctx));
   app.route('/', proposalsRoutes(ctx));
   app.route('/', leaderRoutes(ctx));
+  app.route('/', webhooksRoutes(ctx));
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
 
@@ -65,6 +67,7 @@ export function createApp(ctx: NodeContext): OpenAPIHono {
       { name: 'state' },
       { name: 'rounds' },
       { name: 'leader' },
+      { name: 'webhooks' },
     ],
   });
   app.get('/docs', Scalar({ url: '/openapi.json', pageTitle: 'dstp API' }));

@@ -29,6 +29,13 @@ export type ProblemCode =
   | 'not_a_signer'
   | 'internal_error'
   | 'ics23_exclusion_unsupported'
+  | 'invalid_webhook_url'
+  | 'webhook_target_private'
+  | 'webhook_target_unresolvable'
+  | 'unknown_event_type'
+  | 'unknown_webhook'
+  | 'unknown_delivery'
+  | 'webhook_disabled'
   | CoreErrorCode;
 
 const STATUS: Record<string, ContentfulStatusCode> = {
@@ -46,6 +53,9 @@ const STATUS: Record<string, ContentfulStatusCode> = {
   not_a_signer: 403,
   not_found: 404,
   unknown_subtree: 404,
+  unknown_webhook: 404,
+  unknown_delivery: 404,
+  webhook_disabled: 409,
   method_not_allowed: 405,
   nonce_mismatch: 409,
   subtree_exists: 409,
@@ -83,6 +93,13 @@ const TITLE: Record<string, string> = {
   internal_error: 'Internal error',
   unavailable: 'Temporarily unavailable',
   ics23_exclusion_unsupported: 'ICS-23 non-existence proofs are not offered',
+  invalid_webhook_url: 'Webhook URL is not acceptable',
+  webhook_target_private: 'Webhook target is a private address',
+  webhook_target_unresolvable: 'Webhook host does not resolve',
+  unknown_event_type: 'Unknown event type',
+  unknown_webhook: 'Unknown webhook',
+  unknown_delivery: 'Unknown delivery',
+  webhook_disabled: 'Webhook is disabled',
 };
 
 export function statusOf(code: string): ContentfulStatusCode {

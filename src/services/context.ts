@@ -29,6 +29,8 @@ export interface NodeContext {
   readonly now: () => number;
   /** Asks the scheduler for a leader pass soon (no-op where no scheduler runs in-process). */
   kickLeader(): void;
+  /** Asks the webhook worker to look for due deliveries soon (absent where none runs in-process). */
+  kickWebhooks?(): void;
   /** Unique per process: the lease holder id. */
   readonly instanceId: string;
   readonly log: Logger;

@@ -1,0 +1,26 @@
+/**
+ * Event types a subscription may ask for: SPEC §10's list, plus `subtree.created`, which the node
+ * also writes to the outbox. The delivery path itself is type-agnostic: whatever type a feature
+ * writes to `events` reaches the subscriptions that list it.
+ */
+export const WEBHOOK_EVENT_TYPES = [
+  'tx.executed',
+  'tx.failed',
+  'round.finalized',
+  'proposal.expired',
+  'subtree.halted',
+  'checkpoint.created',
+  'anchor.confirmed',
+  'subtree.created',
+] as const;
+
+export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
+
+const KNOWN: ReadonlySet<string> = new Set(WEBHOOK_EVENT_TYPES);
+
+export function isWebhookEventType(s: string): s is WebhookEventType {
+  return KNOWN.has(s);
+}
+
+/** The `type` of a test ping; never written to the outbox and never subscribable. */
+export const PING_EVENT_TYPE = 'webhook.test';
