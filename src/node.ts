@@ -1,4 +1,6 @@
 import { createApp } from './api/app.ts';
+import { startAnchorWorker, type AnchorWorker } from './checkpoint/anchor-worker.ts';
+import { checkpointService } from './checkpoint/checkpoint-service.ts';
 import type { Config } from './config.ts';
 import { createKeyParser } from './core/keys.ts';
 import { SparseMerkleTree } from './core/smt/tree.ts';
@@ -24,6 +26,9 @@ export interface NodeOptions {
   /** Run the webhook delivery worker in-process (default true); without it, hosts call
    * `runWebhookPass` (e.g. Workers cron / waitUntil) or `POST /v1/webhooks/dispatch`. */
   webhooks?: boolean;
+  /** Build checkpoints on `config.checkpointIntervalMs` and run the OpenTimestamps anchor loop
+   * (default: same as `scheduler`); without it, `POST /v1/checkpoints` builds one. */
+  checkpoints?: boolean;
   log?: Logger;
   now?: () => number;
 }
@@ -46,6 +51,8 @@ export async function createNode(config: Config, opts: NodeOptions): Promise<Dst
   const store = new CachedNodeStore(new LibsqlNodeStore(opts.db));
   let scheduler: Scheduler | null = null;
   let webhooks: WebhookWorker | null = null;
+  let checkpointer: Scheduler | null = null;
+  let anchors: AnchorWorker | null = null;
   const ctx: NodeContext = {
     config,
     db: opts.db,
@@ -77,10 +84,27 @@ export async function createNode(config: Config, opts: NodeOptions): Promise<Dst
       onError: (err) => log.error('leader pass failed', { error: String(err) }),
     });
   }
+  if (opts.checkpoints ?? opts.scheduler !== false) {
+    const checkpoints = checkpointService(ctx);
+    if (config.otsCalendars.length > 0) anchors = startAnchorWorker(ctx);
+    checkpointer = startScheduler({
+      intervalMs: config.checkpointIntervalMs,
+      pass: async () => {
+        const r = await checkpoints.build();
+        if (r.status === 'built') {
+          webhooks?.kick();
+          anchors?.kick();
+        }
+      },
+      onError: (err) => log.error('checkpoint build failed', { error: String(err) }),
+    });
+  }
   return {
     ctx,
     app,
     async close() {
+      await checkpointer?.stop();
+      await anchors?.stop();
       await scheduler?.stop();
       await ctx.committer.drain();
       await webhooks?.stop();

@@ -8,6 +8,7 @@ import type { NodeContext } from '../services/context.ts';
 import { BATCH_BODY_BYTES, BODY_BYTES } from './limits.ts';
 import { requireJson } from './middleware/require-json.ts';
 import { problem, problemBody, problemOf, type ProblemBody } from './problem.ts';
+import { checkpointsRoutes } from './routes/checkpoints/index.ts';
 import { infoRoutes } from './routes/info/index.ts';
 import { leaderRoutes } from './routes/leader/index.ts';
 import { proposalsRoutes } from './routes/proposals/index.ts';
@@ -41,6 +42,7 @@ export function createApp(ctx: NodeContext): OpenAPIHono {
   app.route('/', roundsRoutes(ctx));
   app.route('/', proposalsRoutes(ctx));
   app.route('/', leaderRoutes(ctx));
+  app.route('/', checkpointsRoutes(ctx));
   app.route('/', webhooksRoutes(ctx));
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
@@ -67,6 +69,7 @@ export function createApp(ctx: NodeContext): OpenAPIHono {
       { name: 'state' },
       { name: 'rounds' },
       { name: 'leader' },
+      { name: 'checkpoints' },
       { name: 'webhooks' },
     ],
   });

@@ -62,6 +62,8 @@ function envFor(dir: string, opts: ServerOptions, nodeSecret: Uint8Array): Recor
     DSTP_ROUND_INTERVAL_MS: String(opts.roundIntervalMs ?? 50),
     DSTP_LOG: 'error',
     DSTP_OPEN_SUBTREES: opts.openSubtrees ? '1' : '0',
+    // No OpenTimestamps calendars unless a test brings its own on 127.0.0.1: tests never reach the network.
+    DSTP_OTS_CALENDARS: 'none',
     ...opts.env,
   };
   const token = opts.adminToken === undefined ? ADMIN_TOKEN : opts.adminToken;

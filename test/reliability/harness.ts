@@ -76,6 +76,8 @@ export async function spawnNode(o: NodeOptions): Promise<NodeProc> {
     DSTP_LEASE_TTL_MS: String(o.leaseTtlMs ?? 1000),
     DSTP_MAX_ROUND_TXS: String(o.maxRoundTxs ?? 5000),
     DSTP_LOG: o.log ?? 'error',
+    // No OpenTimestamps calendars: reliability tests never reach the network.
+    DSTP_OTS_CALENDARS: 'none',
     ...o.env,
   };
   const proc = Bun.spawn([BUN, 'src/runtime/bun.ts'], { cwd: REPO_ROOT, env, stdout: 'pipe', stderr: 'pipe' });

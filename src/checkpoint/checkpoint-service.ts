@@ -1,0 +1,175 @@
+import { ApiError } from '../api/problem.ts';
+import { parseCheckpoint, type Checkpoint, type GlobalEntry } from '../core/checkpoint.ts';
+import { fromHex, toHex } from '../core/hex.ts';
+import type { Proof } from '../core/smt/types.ts';
+import { noteVerifierKey } from '../core/note.ts';
+import { readTimestamp, writeDetached } from '../core/ots.ts';
+import type { NodeContext } from '../services/context.ts';
+import { getAnchor, getCheckpoint, globalEntryAt, latestCheckpoint, type CheckpointRow } from '../store/checkpoints.ts';
+import { getSubtree } from '../store/index.ts';
+import { CheckpointBuilder, nodePublicKeyBytes, type CheckpointReport } from './build-checkpoint.ts';
+import { CheckpointLog } from './checkpoint-log.ts';
+
+/** A checkpoint as the API serves it (JSON form; the note is the text form). */
+export interface CheckpointView {
+  checkpoint: Checkpoint;
+  /** `digest("checkpoint", checkpoint)`. */
+  hash: string;
+  /** The node key's signature over `hash`. */
+  sig: string;
+  signer: string;
+  /** Log size this checkpoint completes (`seq + 1`) and the RFC 6962 root at that size. */
+  logSize: number;
+  logRoot: string;
+  /** The C2SP tlog-checkpoint signed note for `logSize`. */
+  note: string;
+  /** The note key in the `<name>+<hex id>+<base64 key>` form verifiers take. */
+  noteKey: string;
+}
+
+export interface InclusionView {
+  seq: number;
+  /** Tree size the proof is against. */
+  size: number;
+  leafHash: string;
+  root: string;
+  proof: string[];
+  checkpoint: Checkpoint;
+}
+
+export interface ConsistencyView {
+  from: number;
+  to: number;
+  fromRoot: string;
+  toRoot: string;
+  proof: string[];
+}
+
+export interface GlobalProofView {
+  subtree: string;
+  /** The checkpoint whose global root the proof is against. */
+  seq: number;
+  globalRoot: string;
+  entry: GlobalEntry;
+  /** SPEC §4 proof of key `hex(subtree)` against `globalRoot`. */
+  proof: Proof;
+}
+
+/**
+ * Reads of the checkpoint log and the global tree, plus the in-process builder. One per node
+ * context (see `checkpointService`): it owns the log's leaf cache.
+ */
+export class CheckpointService {
+  readonly log: CheckpointLog;
+  readonly builder: CheckpointBuilder;
+  private readonly noteKey: string;
+
+  constructor(
+    readonly ctx: NodeContext,
+    calendars: readonly string[],
+  ) {
+    this.log = new CheckpointLog(ctx.db, ctx.hash);
+    this.builder = new CheckpointBuilder(ctx, { log: this.log, calendars });
+    this.noteKey = noteVerifierKey(ctx.config.origin, nodePublicKeyBytes(ctx.signer.publicKey), ctx.hash);
+  }
+
+  build(): Promise<CheckpointReport> {
+    return this.builder.build();
+  }
+
+  async latestRow(): Promise<CheckpointRow> {
+    const row = await latestCheckpoint(this.ctx.db);
+    if (!row) throw new ApiError('not_found', 'no checkpoint has been built yet');
+    return row;
+  }
+
+  async row(seq: number): Promise<CheckpointRow> {
+    const row = await getCheckpoint(this.ctx.db, seq);
+    if (!row) throw new ApiError('not_found', `checkpoint ${seq} does not exist`);
+    return row;
+  }
+
+  view(row: CheckpointRow): CheckpointView {
+    return {
+      checkpoint: parseCheckpoint(row.body),
+      hash: row.hash,
+      sig: row.sig,
+      signer: row.signer,
+      logSize: row.seq + 1,
+      logRoot: row.logRoot,
+      note: row.note,
+      noteKey: this.noteKey,
+    };
+  }
+
+  /** Size defaults to the latest log size. */
+  async inclusion(seq: number, size?: number): Promise<InclusionView> {
+    const latest = await this.latestRow();
+    const n = size ?? latest.seq + 1;
+    if (n > latest.seq + 1) throw new ApiError('not_found', `the checkpoint log has ${latest.seq + 1} entries, not ${n}`);
+    if (seq >= n) throw new ApiError('validation_failed', `checkpoint ${seq} is not in the log of size ${n}`, { seq, size: n });
+    await this.log.sync(n);
+    const row = await this.row(seq);
+    return {
+      seq,
+      size: n,
+      leafHash: toHex(this.log.leaf(seq)),
+      root: toHex(this.log.rootAt(n)),
+      proof: this.log.inclusionProof(seq, n).map(toHex),
+      checkpoint: parseCheckpoint(row.body),
+    };
+  }
+
+  async consistency(from: number, to?: number): Promise<ConsistencyView> {
+    const latest = await this.latestRow();
+    const n = to ?? latest.seq + 1;
+    if (n > latest.seq + 1) throw new ApiError('not_found', `the checkpoint log has ${latest.seq + 1} entries, not ${n}`);
+    if (from > n) throw new ApiError('validation_failed', '`from` must not exceed `to`', { from, to: n });
+    await this.log.sync(n);
+    return {
+      from,
+      to: n,
+      fromRoot: toHex(this.log.rootAt(from)),
+      toRoot: toHex(this.log.rootAt(n)),
+      proof: this.log.consistencyProof(from, n).map(toHex),
+    };
+  }
+
+  /** The `.ots` file of checkpoint `seq`'s log root, as far as the calendars have answered. */
+  async otsFile(seq: number): Promise<{ bytes: Uint8Array; status: 'pending' | 'confirmed'; bitcoinHeight: number | null }> {
+    await this.row(seq);
+    const a = await getAnchor(this.ctx.db, seq);
+    if (!a) throw new ApiError('not_found', `checkpoint ${seq} is not anchored (anchoring was off when it was built)`);
+    if (!a.proof) throw new ApiError('not_found', `no OpenTimestamps calendar has answered for checkpoint ${seq} yet; retry later`, { status: a.status });
+    const ts = readTimestamp(a.proof, fromHex(a.digest, 32), this.ctx.hash);
+    return { bytes: writeDetached(ts), status: a.status, bitcoinHeight: a.bitcoinHeight };
+  }
+
+  /** Proof of a top-level subtree's entry in the global tree of checkpoint `seq` (latest by default). */
+  async globalProof(subtree: string, seq?: number): Promise<GlobalProofView> {
+    const cp = seq === undefined ? await this.latestRow() : await this.row(seq);
+    const entry = await globalEntryAt(this.ctx.db, subtree, cp.seq);
+    if (!entry) {
+      const st = await getSubtree(this.ctx.db, subtree);
+      if (!st) throw new ApiError('unknown_subtree', `subtree ${subtree} does not exist`);
+      if (st.parent !== '0'.repeat(64)) {
+        throw new ApiError('not_found', `subtree ${subtree} is nested under ${st.parent}: its head is committed in its parent's state (sys/child/${subtree}), not in the global tree`);
+      }
+      throw new ApiError('not_found', `subtree ${subtree} is not in checkpoint ${cp.seq} yet (the global tree lags by design)`);
+    }
+    const proof = await this.ctx.tree.prove(fromHex(cp.globalRoot, 32), subtree);
+    return { subtree, seq: cp.seq, globalRoot: cp.globalRoot, entry: { root: entry.root, height: entry.height, round: entry.round }, proof };
+  }
+}
+
+const services = new WeakMap<NodeContext, CheckpointService>();
+
+/** The checkpoint service of a node context, made on first use (one per context, never global). */
+export function checkpointService(ctx: NodeContext): CheckpointService {
+  let s = services.get(ctx);
+  if (!s) {
+    s = new CheckpointService(ctx, ctx.config.otsCalendars);
+    services.set(ctx, s);
+  }
+  return s;
+}
