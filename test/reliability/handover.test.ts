@@ -36,15 +36,17 @@ async function pair(name: string) {
   const b = await spawnNode(opts);
   const nodeKey = (await http(a.url, 'GET', '/v1/info')).body.publicKey as string;
   const senders: KeyPair[] = Array.from({ length: 12 }, () => generateKey('ed25519'));
-  const genesis = new Map(senders.map((s) => [s.publicKey, 300n]));
+  // Outside the load: its transfer guarantees pending work when a handover is measured.
+  const prober = generateKey('ed25519');
+  const genesis = new Map([...senders, prober].map((s) => [s.publicKey, 300n]));
   const st = await createTokenSubtree(a.url, { owner: senders[0]!, authority: nodeKey, name, balances: Object.fromEntries(genesis) });
-  return { dbPath, a, b, nodeKey, senders, genesis, st };
+  return { dbPath, a, b, nodeKey, senders, prober, genesis, st };
 }
 
 describe('reliability: graceful handover between processes', () => {
   test('SIGTERM of the leader under load: the other process leads at once, nothing acknowledged is lost', async () => {
     const t0 = performance.now();
-    const { dbPath, a, b, nodeKey, senders, genesis, st } = await pair('handover');
+    const { dbPath, a, b, nodeKey, senders, prober, genesis, st } = await pair('handover');
     let live: NodeProc[] = [a, b];
     let stop = false;
     const load = runLoad({
@@ -68,6 +70,9 @@ describe('reliability: graceful handover between processes', () => {
     const stoppedAt = performance.now();
     await leader.stop(10_000);
     expect(leader.proc.exitCode).toBe(0); // a clean shutdown, not the SIGKILL fallback
+    const probe = transfer(st.id, prober, 0, senders[1]!.publicKey, '5');
+    const probed = await http(other.url, 'POST', '/v1/transactions', { json: probe.envelope });
+    expect(probed.status).toBe(202);
     const took = await waitFor(
       'the other process to take the lease',
       async () => {
@@ -89,7 +94,7 @@ describe('reliability: graceful handover between processes', () => {
     const cut = result.unknown.length;
     expect(checkLogShape(log, logSize)).toEqual([]);
     expect(checkRounds(rounds, log, { subtree: st.id, nodeKey, headHeight: height })).toEqual([]);
-    expect(checkAcks(result.acks, log, { subtree: st.id, nodeKey, network: NETWORK })).toEqual([]);
+    expect(checkAcks([...result.acks, { id: probe.id, sender: prober.publicKey, nonce: 0, status: 202, accept: probed.body.accept, sig: probed.body.sig }], log, { subtree: st.id, nodeKey, network: NETWORK })).toEqual([]);
     expect(checkOutcomes(log, modelTransfers(genesis, log).outcome)).toEqual([]);
     expect(await replayMismatches(request, rounds, log)).toEqual([]);
     // The lease was released on shutdown: far sooner than waiting out a 5 s TTL.
