@@ -11,7 +11,9 @@ import { problem, problemBody, problemOf, type ProblemBody } from './problem.ts'
 import { checkpointsRoutes } from './routes/checkpoints/index.ts';
 import { infoRoutes } from './routes/info/index.ts';
 import { leaderRoutes } from './routes/leader/index.ts';
+import { evidenceRoutes } from './routes/evidence/index.ts';
 import { proposalsRoutes } from './routes/proposals/index.ts';
+import { resumeRoutes } from './routes/resume/index.ts';
 import { roundsRoutes } from './routes/rounds/index.ts';
 import { stateRoutes } from './routes/state/index.ts';
 import { subtreesRoutes } from './routes/subtrees/index.ts';
@@ -41,6 +43,8 @@ export function createApp(ctx: NodeContext): OpenAPIHono {
   app.route('/', stateRoutes(ctx));
   app.route('/', roundsRoutes(ctx));
   app.route('/', proposalsRoutes(ctx));
+  app.route('/', resumeRoutes(ctx));
+  app.route('/', evidenceRoutes(ctx));
   app.route('/', leaderRoutes(ctx));
   app.route('/', checkpointsRoutes(ctx));
   app.route('/', webhooksRoutes(ctx));

@@ -27,6 +27,9 @@ export type ProblemCode =
   | 'unavailable'
   | 'missing_signatures'
   | 'not_a_signer'
+  | 'subtree_not_halted'
+  | 'evidence_known'
+  | 'already_slashed'
   | 'internal_error'
   | 'ics23_exclusion_unsupported'
   | 'invalid_webhook_url'
@@ -60,6 +63,9 @@ const STATUS: Record<string, ContentfulStatusCode> = {
   nonce_mismatch: 409,
   subtree_exists: 409,
   subtree_halted: 409,
+  subtree_not_halted: 409,
+  evidence_known: 409,
+  already_slashed: 409,
   conflict: 409,
   rate_limited: 429,
   stale_round: 409,
@@ -84,6 +90,10 @@ const TITLE: Record<string, string> = {
   unknown_subtree: 'Unknown subtree',
   subtree_exists: 'Subtree already exists',
   subtree_halted: 'Subtree is halted',
+  subtree_not_halted: 'Subtree is not halted',
+  invalid_evidence: 'Evidence does not prove equivocation',
+  evidence_known: 'Evidence already accepted',
+  already_slashed: 'Validator already slashed',
   not_found: 'Not found',
   unauthorized: 'Unauthorized',
   missing_signatures: 'Signatures missing',

@@ -1,9 +1,14 @@
+import { chooseProposer } from '../core/consensus/pos.ts';
+import { eligibleKeys, isRoundFinal, roundSigners } from '../core/consensus/poa.ts';
+import { systemCalls } from '../core/consensus/system.ts';
 import { fromHex, toHex } from '../core/hex.ts';
 import { asJson } from '../core/jcs.ts';
 import { executeAndCommitRound } from '../core/replay.ts';
 import { nextHeader, parseRoundHeader, roundHash, type RoundHeader } from '../core/round.ts';
 import type { IdentifiedTx } from '../core/tx.ts';
+import { modeAt } from '../services/consensus-view.ts';
 import type { NodeContext } from '../services/context.ts';
+import { expireIfDue } from '../services/expire-proposals.ts';
 import { roundEvents } from '../services/round-events.ts';
 import { commitRound, getOpenProposal, getRound, getSubtree, insertProposal, pendingTxs, type LeaseClaim } from '../store/index.ts';
 
@@ -14,33 +19,47 @@ export interface RoundReport {
   txCount: number;
   failed: number;
   stateRoot: string;
-  /** `final` when the node signed it as authority; `proposed` when it waits for outside signatures. */
+  /** `final` when the node's own signature completed the mode's rule; `proposed` when it waits for co-signers. */
   status: 'final' | 'proposed';
 }
 
 /**
  * Executes the next round of one subtree and commits it in ONE database transaction guarded by
- * the lease's fencing token. Where the node is the PoA authority the round is signed and final at
- * once (tree nodes, values, header + signature, receipts, tx outcomes, head, outbox events). Where
- * the authority is someone else, the round is stored as a proposal that becomes final when the
- * authority's signature arrives (POST …/rounds/:height/signatures); one open proposal at a time.
+ * the lease's fencing token.
+ *
+ * Who signs is the mode in force for the round (`modeAt`: the creation mode for PoA, the
+ * `sys/consensus` state for multisig and pos). The node adds its own signature when its key is one
+ * of those signers; if that alone meets the rule (PoA with the node as authority) the round is
+ * final at once (tree nodes, values, header + signature, receipts, tx outcomes, head, outbox
+ * events). Otherwise the round is stored as a proposal — header, ordered tx ids, receipts — that
+ * becomes final when co-signatures complete the rule (POST …/rounds/:height/signatures). One
+ * proposal is open at a time; a multisig proposal past its timeout expires first (and may halt
+ * the subtree), then a fresh one is made from the same pending transactions. In pos the header's
+ * proposer is the validator drawn by stake from the previous round's hash.
  * Returns null when there is nothing to do. A crash before COMMIT leaves no trace.
  */
 export async function runRound(ctx: NodeContext, subtreeId: string, lease: LeaseClaim): Promise<RoundReport | null> {
   const facts = await ctx.subtrees.get(subtreeId);
-  const row = await getSubtree(ctx.db, subtreeId);
+  let row = await getSubtree(ctx.db, subtreeId);
   if (!facts || !row || row.status !== 'active') return null;
-  if (facts.mode.type !== 'poa') return null; // multisig and pos rounds arrive with their issue
-  const selfSigned = facts.mode.authority === ctx.signer.publicKey;
-  if (!selfSigned && (await getOpenProposal(ctx.db, subtreeId))) return null;
+  const open = await getOpenProposal(ctx.db, subtreeId);
+  if (open) {
+    const outcome = await expireIfDue(ctx, facts, open, lease);
+    if (outcome !== 'expired') return null;
+    row = await getSubtree(ctx.db, subtreeId);
+    if (!row || row.status !== 'active') return null;
+  }
 
   const pending = await pendingTxs(ctx.db, subtreeId, ctx.config.maxRoundTxs);
   if (pending.length === 0) return null;
   const prevRound = await getRound(ctx.db, subtreeId, row.height);
   if (!prevRound) throw new Error(`subtree ${subtreeId} has no round at its head height ${row.height}`);
   const prev: RoundHeader = parseRoundHeader(prevRound.header);
+  const height = row.height + 1;
+  const mode = await modeAt(ctx, facts, height, row.root);
 
   const txs: IdentifiedTx[] = pending.map((p) => ({ id: p.id, tx: p.envelope.tx }));
+  const system = systemCalls(facts.mode, { height, network: prev.network, subtree: subtreeId, hash: ctx.hash });
   const step = await executeAndCommitRound({
     tree: ctx.tree,
     values: ctx.store,
@@ -49,7 +68,10 @@ export async function runRound(ctx: NodeContext, subtreeId: string, lease: Lease
     config: facts.config,
     txs,
     hash: ctx.hash,
+    ...(system ? { system } : {}),
   });
+  const me = ctx.signer.publicKey;
+  const proposer = mode.type === 'pos' ? chooseProposer(mode.validators, fromHex(row.headHash, 32), ctx.hash) : me;
   const now = ctx.now();
   const header = nextHeader(
     prev,
@@ -58,12 +80,13 @@ export async function runRound(ctx: NodeContext, subtreeId: string, lease: Lease
       txRoot: toHex(step.txRoot),
       receiptsRoot: toHex(step.receiptsRoot),
       txCount: txs.length,
-      proposer: ctx.signer.publicKey,
+      proposer,
       time: now,
     },
     ctx.hash,
   );
-  const hash = toHex(roundHash(header, ctx.hash));
+  const hashBytes = roundHash(header, ctx.hash);
+  const hash = toHex(hashBytes);
   const common = {
     subtree: subtreeId,
     height: header.height,
@@ -77,11 +100,12 @@ export async function runRound(ctx: NodeContext, subtreeId: string, lease: Lease
     lease,
     now,
   };
-  if (selfSigned) {
-    const sig = toHex(await ctx.signer.sign(fromHex(hash, 32)));
-    await commitRound(ctx.db, { ...common, signatures: [{ signer: ctx.signer.publicKey, sig }], events: roundEvents(header, hash, step.receipts) });
+  const signatures = eligibleKeys([roundSigners(mode)]).has(me) ? [{ signer: me, sig: toHex(await ctx.signer.sign(hashBytes)) }] : [];
+  const final = signatures.length > 0 && isRoundFinal(mode, hashBytes, signatures);
+  if (final) {
+    await commitRound(ctx.db, { ...common, signatures, events: roundEvents(header, hash, step.receipts) });
   } else {
-    await insertProposal(ctx.db, { ...common, signatures: [] });
+    await insertProposal(ctx.db, { ...common, signatures });
   }
   ctx.store.remember(step.nodes, step.values);
   return {
@@ -91,6 +115,6 @@ export async function runRound(ctx: NodeContext, subtreeId: string, lease: Lease
     txCount: txs.length,
     failed: step.receipts.filter((r) => r.status === 'failed').length,
     stateRoot: header.stateRoot,
-    status: selfSigned ? 'final' : 'proposed',
+    status: final ? 'final' : 'proposed',
   };
 }

@@ -1,8 +1,8 @@
 import { programs } from '../core/programs/index.ts';
 import type { NodeContext } from './context.ts';
 
-/** Security modes this node can run rounds for (SPEC §5): poa now; multisig and pos arrive with their issues. */
-export const SUPPORTED_MODES = ['poa'] as const;
+/** Security modes this node can run rounds for (SPEC §5). */
+export const SUPPORTED_MODES = ['poa', 'multisig', 'pos'] as const;
 
 export interface NodeInfo {
   /** Network id every signed object must name. */

@@ -5,8 +5,10 @@ import { parseRoundHeader } from '../core/round.ts';
 import { exactObject } from '../core/strict.ts';
 import type { Receipt } from '../core/receipt.ts';
 import { ApiError } from '../api/problem.ts';
-import { addProposalSignature, getOpenProposal, proposalsAt, listProposals as listStoredProposals, StoreError, type Proposal } from '../store/index.ts';
+import { addProposalSignature, getOpenProposal, proposalsAt, listProposals as listStoredProposals, StoreError, subtreeHead, type Proposal } from '../store/index.ts';
+import { modeAt } from './consensus-view.ts';
 import type { NodeContext } from './context.ts';
+import type { SubtreeFacts } from './subtree-cache.ts';
 import { roundEvents } from './round-events.ts';
 
 export interface ProposalView {
@@ -38,7 +40,10 @@ export async function addRoundSignature(
   const sig = parseSigHex(b.sig, 'sig', 'invalid_signature');
   const facts = await ctx.subtrees.get(subtreeId);
   if (!facts) throw new ApiError('unknown_subtree', `no subtree ${subtreeId} on this node`);
-  const eligible = eligibleKeys([roundSigners(facts.mode)]);
+  // Signers of the next round: the creation mode for PoA, the sys/consensus state for multisig and
+  // pos (a removed signer or slashed validator does not count any more).
+  const mode = await nextRoundMode(ctx, facts, subtreeId);
+  const eligible = eligibleKeys([roundSigners(mode)]);
   if (!eligible.has(signer)) {
     throw new ApiError('not_a_signer', `${signer} is not a signer of this subtree's rounds`, { signers: [...eligible] });
   }
@@ -61,7 +66,7 @@ export async function addRoundSignature(
     const r = await addProposalSignature(ctx.db, {
       hash: open.hash,
       signature: { signer, sig },
-      isFinal: (sigs) => isRoundFinal(facts.mode, fromHex(open.hash, 32), sigs),
+      isFinal: (sigs) => isRoundFinal(mode, fromHex(open.hash, 32), sigs),
       events: roundEvents(header, open.hash, open.receipts as unknown as Receipt[]),
       now: ctx.now(),
     });
@@ -83,9 +88,16 @@ export async function listProposals(
 ): Promise<{ items: ProposalView[]; next?: number }> {
   const facts = await ctx.subtrees.get(subtreeId);
   if (!facts) throw new ApiError('unknown_subtree', `no subtree ${subtreeId} on this node`);
-  const eligible = eligibleKeys([roundSigners(facts.mode)]);
+  const eligible = eligibleKeys([roundSigners(await nextRoundMode(ctx, facts, subtreeId))]);
   const p = await listStoredProposals(ctx.db, subtreeId, page);
   return { items: p.items.map((x) => proposalView(x, eligible)), ...(p.next !== null ? { next: p.next } : {}) };
+}
+
+/** The mode in force for the round after the head (the one an open proposal is at). */
+async function nextRoundMode(ctx: NodeContext, facts: SubtreeFacts, subtreeId: string) {
+  const head = await subtreeHead(ctx.db, subtreeId);
+  if (!head) throw new ApiError('unknown_subtree', `no subtree ${subtreeId} on this node`);
+  return modeAt(ctx, facts, head.height + 1, head.root);
 }
 
 function proposalView(p: Proposal, eligible: ReadonlySet<string>): ProposalView {

@@ -1,3 +1,4 @@
+import { checkSystemCall } from '../core/consensus/system.ts';
 import { fromHex, toHex } from '../core/hex.ts';
 import { MAX_BATCH } from '../core/limits.ts';
 import { parseTxEnvelope, txId, type TxEnvelope } from '../core/tx.ts';
@@ -87,7 +88,8 @@ async function prepare(ctx: NodeContext, body: unknown): Promise<AcceptItem> {
   }
   const facts = await ctx.subtrees.get(tx.subtree);
   if (!facts) throw new ApiError('unknown_subtree', `no subtree ${tx.subtree} on this node`);
-  facts.program.checkCall(facts.config, tx.call, tx.args);
+  // The mode's reserved calls (set_signers; stake, unstake, slash) are checked by the mode, the rest by the program.
+  if (!checkSystemCall(facts.mode, tx.call, tx.args)) facts.program.checkCall(facts.config, tx.call, tx.args);
   const id = txId(tx, ctx.hash);
   const ok = await ctx.verifier.verify(ctx.parseKey(tx.sender), id, fromHex(envelope.sig, 64, 'sig'));
   if (!ok) throw new ApiError('bad_signature', 'sig is not the sender\'s signature over the transaction id');
