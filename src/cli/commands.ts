@@ -319,6 +319,81 @@ const verify: Command = {
   },
 };
 
+const cosign: Command = {
+  summary: 'co-sign a multisig/pos subtree: follow it with an own replica, sign only rounds whose roots follow from the log',
+  usage:
+    'dstp cosign --key signer.json --subtree ID [--db file:./cosign-ID.db] [--interval MS] [--auto-resume] [--once] [--node URL]\n' +
+    '       events go to stderr as one JSON object per line; runs until SIGINT/SIGTERM (or one step with --once)',
+  options: { key: { type: 'string' }, subtree: { type: 'string' }, db: { type: 'string' }, interval: { type: 'string' }, 'auto-resume': { type: 'boolean' }, once: { type: 'boolean' } },
+  async run(values, io) {
+    const key = readKeyFile(required(values, 'key'));
+    const subtree = required(values, 'subtree');
+    const interval = intOption(values, 'interval', 10) ?? 200;
+    const url = str(values, 'db') ?? `file:./cosign-${subtree.slice(0, 16)}-${key.publicKey.slice(-8)}.db`;
+    // Loaded on demand: only this command needs the database driver.
+    const { openDatabase } = await import('../store/db.ts');
+    const { Cosigner, ForkError } = await import('../cosigner/index.ts');
+    const db = await openDatabase({ url });
+    const counts = { signed: 0, refused: 0 };
+    const controller = new AbortController();
+    const stop = () => controller.abort();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    try {
+      const cosigner = await Cosigner.open({
+        client: clientOf(values, io),
+        subtree,
+        key,
+        db,
+        autoResume: values['auto-resume'] === true,
+        onEvent: (e) => {
+          if (e.type === 'signed') counts.signed++;
+          if (e.type === 'refused') counts.refused++;
+          io.note(JSON.stringify({ ...e, time: Date.now() }));
+        },
+      });
+      if (values.once === true) {
+        const r = await cosigner.step();
+        io.out({ subtree, signer: cosigner.publicKey, ...r, root: cosigner.root, ...counts });
+        return 0;
+      }
+      try {
+        await cosigner.run({ intervalMs: interval, signal: controller.signal });
+      } catch (e) {
+        if (e instanceof ForkError) {
+          io.out({ subtree, signer: cosigner.publicKey, height: cosigner.height, stopped: 'fork', error: e.message, mismatches: e.mismatches, ...counts });
+          return 1;
+        }
+        throw e;
+      }
+      io.out({ subtree, signer: cosigner.publicKey, height: cosigner.height, root: cosigner.root, ...counts });
+      return 0;
+    } finally {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      await db.close();
+    }
+  },
+};
+
+const resume: Command = {
+  summary: 'sign the resume of a halted multisig subtree (the halt lifts once the threshold of signers did)',
+  usage: 'dstp resume --key signer.json --subtree ID [--node URL]',
+  options: { key: { type: 'string' }, subtree: { type: 'string' } },
+  async run(values, io) {
+    const key = readKeyFile(required(values, 'key'));
+    const subtree = required(values, 'subtree');
+    const { signResume } = await import('../cosigner/cosigner.ts');
+    const r = await signResume(clientOf(values, io), subtree, key);
+    if (!r) {
+      io.out({ subtree, signed: false, reason: 'not halted, or this key signed the current halt already' });
+      return 0;
+    }
+    io.out({ subtree, signed: true, status: r.view.status, halt: r.view.resume.halt, signatures: r.view.signatures.length, threshold: r.view.threshold });
+    return 0;
+  },
+};
+
 export const COMMANDS: Record<string, Command> = {
   keygen,
   info,
@@ -328,4 +403,6 @@ export const COMMANDS: Record<string, Command> = {
   tx,
   get,
   verify,
+  cosign,
+  resume,
 };

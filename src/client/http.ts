@@ -6,9 +6,13 @@ import { publicKeyOf, type SigningKey } from './keys.ts';
 import { signTransaction } from './sign.ts';
 import type {
   BatchItemResult,
+  EvidenceAccepted,
   NodeInfo,
   Page,
+  ProposalView,
+  ResumeView,
   RoundResponse,
+  SignerSig,
   StateResponse,
   SubmitResult,
   SubtreeHead,
@@ -189,6 +193,38 @@ export class DstpClient {
     return this.request<Page<RoundResponse>>('GET', `/v1/subtrees/${seg(subtree)}/rounds`, {
       query: { cursor: page.cursor, limit: page.limit, order: page.order },
     });
+  }
+
+  /** `GET …/proposals`: rounds waiting for (or done with) co-signatures, by height. */
+  listProposals(
+    subtree: string,
+    page: { status?: 'open' | 'final' | 'expired'; cursor?: string | number; limit?: number } = {},
+  ): Promise<Page<ProposalView>> {
+    return this.request<Page<ProposalView>>('GET', `/v1/subtrees/${seg(subtree)}/proposals`, {
+      query: { status: page.status, cursor: page.cursor, limit: page.limit },
+    });
+  }
+
+  /** `POST …/rounds/:height/signatures`: 201 made the round final, 202 recorded, 200 known. */
+  async addRoundSignature(subtree: string, height: number, signature: SignerSig): Promise<{ status: 200 | 201 | 202; proposal: ProposalView }> {
+    const { status, body } = await this.exchange<ProposalView>('POST', `/v1/subtrees/${seg(subtree)}/rounds/${height}/signatures`, { body: signature });
+    return { status: status as 200 | 201 | 202, proposal: body };
+  }
+
+  /** `GET …/resume`: the resume object of a halted multisig subtree's latest halt. */
+  getResume(subtree: string): Promise<ResumeView> {
+    return this.request<ResumeView>('GET', `/v1/subtrees/${seg(subtree)}/resume`);
+  }
+
+  /** `POST …/resume`: 200 once the threshold signed (active again), 202 while more are needed. */
+  async addResumeSignatures(subtree: string, sigs: readonly SignerSig[]): Promise<{ status: 200 | 202; resume: ResumeView }> {
+    const { status, body } = await this.exchange<ResumeView>('POST', `/v1/subtrees/${seg(subtree)}/resume`, { body: { sigs } });
+    return { status: status as 200 | 202, resume: body };
+  }
+
+  /** `POST /v1/evidence`: equivocation evidence against a pos validator (202 with the slash transaction). */
+  submitEvidence(evidence: unknown): Promise<EvidenceAccepted> {
+    return this.request<EvidenceAccepted>('POST', '/v1/evidence', { body: evidence });
   }
 
   /**

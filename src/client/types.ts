@@ -4,6 +4,7 @@ import type { JsonValue } from '../core/jcs.ts';
 import type { RoundHeader } from '../core/round.ts';
 import type { Proof } from '../core/smt/types.ts';
 import type { SubtreeRequest } from '../core/subtree-request.ts';
+import type { TxEnvelope } from '../core/tx.ts';
 
 /**
  * Response shapes of SPEC §11 as the client reads them. The node may add fields; the client
@@ -77,6 +78,50 @@ export interface TransactionStatus {
   status: 'pending' | 'executed' | 'failed';
   receipt?: Receipt;
   height?: number;
+  /** Position in the subtree's log, and the transaction as received (the node sends both). */
+  seq?: number;
+  subtree?: string;
+  envelope?: TxEnvelope;
+  [field: string]: unknown;
+}
+
+export type { SignerSig };
+
+/** A proposed round (multisig, pos, PoA with an outside authority). */
+export interface ProposalView {
+  /** `digest("round", header)`: what co-signers sign. */
+  hash: string;
+  height: number;
+  header: RoundHeader;
+  txs: string[];
+  signatures: SignerSig[];
+  status: 'open' | 'final' | 'expired';
+  createdAt: number;
+  /** Keys whose signatures count under the mode in force. */
+  signers: string[];
+  [field: string]: unknown;
+}
+
+/** A halted multisig subtree's resume object (docs/protocol.md). */
+export interface ResumeView {
+  subtree: string;
+  status: 'halted' | 'active';
+  resume: { v: 1; network: string; subtree: string; action: 'resume'; height: number; halt: number };
+  digest: string;
+  signatures: SignerSig[];
+  signers: string[];
+  threshold: number;
+  [field: string]: unknown;
+}
+
+export interface EvidenceAccepted {
+  id: string;
+  subtree: string;
+  validator: string;
+  height: number;
+  /** The slash transaction appended to the subtree's log. */
+  tx: string;
+  createdAt: number;
   [field: string]: unknown;
 }
 

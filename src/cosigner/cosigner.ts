@@ -1,0 +1,392 @@
+import { DstpHttpError, type DstpClient } from '../client/http.ts';
+import type { SigningKey } from '../client/keys.ts';
+import { publicKeyOf } from '../client/keys.ts';
+import { signDigestHex } from '../client/sign.ts';
+import type { ProposalView, ResumeView } from '../client/types.ts';
+import { checkCreationSignatures, eligibleKeys, isRoundFinal, roundSigners } from '../core/consensus/poa.ts';
+import { resumeDigest, resumeObject } from '../core/consensus/resume.ts';
+import { sha256, type Sha256 } from '../core/hash.ts';
+import { fromHex, toHex } from '../core/hex.ts';
+import { jcs, type JsonValue } from '../core/jcs.ts';
+import type { Program } from '../core/programs/types.ts';
+import { buildGenesis } from '../core/replay.ts';
+import { EMPTY_LIST_ROOT, parseRoundHeader, roundHash, ZERO_HASH_HEX, type RoundHeader } from '../core/round.ts';
+import { SparseMerkleTree } from '../core/smt/tree.ts';
+import { parseSubtreeRequest, subtreeId, subtreeProgram, type SubtreeSpec } from '../core/subtree-request.ts';
+import { CachedNodeStore } from '../store/cached-node-store.ts';
+import type { Database } from '../store/database.ts';
+import { LibsqlNodeStore } from '../store/node-store.ts';
+import { advanceReplica, getReplicaHead, recordSigned, signedAt } from '../store/replica.ts';
+import { modeAfter, verifyRound, type FetchedTx, type Mismatch, type ReplicaTip, type RoundVerdict } from './verify-round.ts';
+
+/**
+ * A co-signer (multisig signer or pos validator) as its own process: it follows one subtree
+ * through the node's public API, keeps its own replica (tree nodes, values, verified head) in its
+ * own libSQL database, re-executes every round with the shared pure core, and signs a proposal
+ * only when the header's links and roots follow from its own execution. It refuses — and reports —
+ * anything else. A final round that does not verify (bad roots, or signatures that do not meet
+ * the mode) stops it: the node's history has left the log, and following it would be wrong.
+ */
+
+export type CosignEvent =
+  | { type: 'ready'; subtree: string; signer: string; height: number }
+  | { type: 'round'; height: number; hash: string; txCount: number }
+  | { type: 'signed'; height: number; hash: string; status: number }
+  | { type: 'refused'; height: number; hash: string; reason: string; mismatches: Mismatch[] }
+  | { type: 'not_a_signer'; height: number; hash: string }
+  | { type: 'sign_failed'; height: number; hash: string; code: string; detail: string }
+  | { type: 'resume_signed'; halt: number; status: number }
+  | { type: 'fork'; height: number; reason: string; mismatches: Mismatch[] }
+  | { type: 'error'; error: string };
+
+export interface CosignerOptions {
+  client: DstpClient;
+  subtree: string;
+  key: SigningKey;
+  /** The replica's own database (e.g. `openDatabase({ url: 'file:./cosigner.db' })`). */
+  db: Database;
+  /** Sign the resume of a halted multisig subtree by itself (default false: an operator decides). */
+  autoResume?: boolean;
+  onEvent?: (e: CosignEvent) => void;
+  now?: () => number;
+  /** Parallel transaction fetches while verifying a round (default 16). */
+  fetchConcurrency?: number;
+  hash?: Sha256;
+}
+
+/** The node served a final history that does not follow from its log: stop following it. */
+export class ForkError extends Error {
+  override readonly name = 'ForkError';
+  constructor(
+    readonly height: number,
+    message: string,
+    readonly mismatches: Mismatch[] = [],
+  ) {
+    super(message);
+  }
+}
+
+export interface StepReport {
+  height: number;
+  status: string;
+  signed?: string;
+  refused?: string;
+}
+
+const VERIFIED_CACHE = 8;
+
+export class Cosigner {
+  readonly publicKey: string;
+  readonly subtree: string;
+  private readonly client: DstpClient;
+  private readonly db: Database;
+  private readonly key: SigningKey;
+  private readonly hash: Sha256;
+  private readonly now: () => number;
+  private readonly emit: (e: CosignEvent) => void;
+  private readonly store: CachedNodeStore;
+  private readonly tree: SparseMerkleTree;
+  private spec!: SubtreeSpec;
+  private request!: JsonValue;
+  private program!: Program;
+  private config!: unknown;
+  private tip!: ReplicaTip;
+  /** Proposal hash → what this process did with it (a refused proposal is not re-checked). */
+  private readonly handled = new Map<string, 'signed' | 'refused' | 'skipped'>();
+  /** Proposals verified here, by hash: a round that turns final is applied without re-executing. */
+  private readonly verified = new Map<string, Extract<RoundVerdict, { ok: true }>>();
+  private readonly resumed = new Set<number>();
+
+  private constructor(private readonly opts: CosignerOptions) {
+    this.client = opts.client;
+    this.subtree = opts.subtree;
+    this.db = opts.db;
+    this.key = opts.key;
+    this.publicKey = publicKeyOf(opts.key);
+    this.hash = opts.hash ?? sha256;
+    this.now = opts.now ?? Date.now;
+    this.emit = opts.onEvent ?? (() => {});
+    this.store = new CachedNodeStore(new LibsqlNodeStore(opts.db));
+    this.tree = new SparseMerkleTree(this.store, { hash: this.hash });
+  }
+
+  /** Verifies the subtree's creation request and builds (or reopens) the replica at genesis. */
+  static async open(opts: CosignerOptions): Promise<Cosigner> {
+    const c = new Cosigner(opts);
+    await c.init();
+    return c;
+  }
+
+  get height(): number {
+    return this.tip.height;
+  }
+
+  get root(): string {
+    return this.tip.root;
+  }
+
+  private async init(): Promise<void> {
+    const head = await this.client.getSubtree(this.subtree);
+    const request = head.request as unknown as JsonValue;
+    const parsed = parseSubtreeRequest(request);
+    const spec = parsed.subtree;
+    if (toHex(subtreeId(spec, this.hash)) !== this.subtree) throw new Error(`the node's creation request does not yield subtree id ${this.subtree}`);
+    const check = checkCreationSignatures(spec, parsed.sigs, this.hash);
+    if (!check.ok) throw new Error(`the creation request of ${this.subtree} lacks signatures its mode requires`);
+    this.spec = spec;
+    this.request = request;
+    const { program, config } = subtreeProgram(spec);
+    this.program = program;
+    this.config = config;
+
+    const stored = await getReplicaHead(this.db, this.subtree);
+    if (stored) {
+      if (jcs(stored.request) !== jcs(request)) throw new Error(`the node now serves a different creation request for ${this.subtree} than this replica was built from`);
+      this.tip = { subtree: this.subtree, network: spec.network, height: stored.height, root: stored.root, headHash: stored.headHash, nextSeq: stored.nextSeq };
+    } else {
+      const g = await buildGenesis(this.tree, spec.genesis);
+      const r0 = await this.client.getRound(this.subtree, 0);
+      const header = parseRoundHeader(r0.header);
+      const empty = toHex(EMPTY_LIST_ROOT);
+      const want: Partial<RoundHeader> = { network: spec.network, subtree: this.subtree, height: 0, prev: ZERO_HASH_HEX, stateRoot: toHex(g.root), txRoot: empty, receiptsRoot: empty, txCount: 0 };
+      for (const [f, v] of Object.entries(want)) {
+        if (header[f as keyof RoundHeader] !== v) throw new ForkError(0, `the genesis round's ${f} does not match the creation request`, [{ field: f, expected: v, got: header[f as keyof RoundHeader] }]);
+      }
+      const headHash = toHex(roundHash(header, this.hash));
+      await advanceReplica(this.db, {
+        subtree: this.subtree,
+        fromHeight: null,
+        height: 0,
+        root: header.stateRoot,
+        headHash,
+        header: header as unknown as JsonValue,
+        nextSeq: 0,
+        request,
+        nodes: g.nodes,
+        values: g.values,
+        now: this.now(),
+      });
+      this.tip = { subtree: this.subtree, network: spec.network, height: 0, root: header.stateRoot, headHash, nextSeq: 0 };
+    }
+    this.emit({ type: 'ready', subtree: this.subtree, signer: this.publicKey, height: this.tip.height });
+  }
+
+  /**
+   * One follow step: apply the node's new final rounds (each verified), then sign the open
+   * proposal for the next height if it verifies — or sign the resume of a halted subtree when
+   * `autoResume` is on. Throws ForkError when a final round does not verify.
+   */
+  async step(): Promise<StepReport> {
+    const head = await this.client.getSubtree(this.subtree);
+    while (this.tip.height < head.height) await this.applyFinal(this.tip.height + 1);
+    if (head.status === 'halted') {
+      if (this.opts.autoResume) await this.signResume();
+      return { height: this.tip.height, status: 'halted' };
+    }
+    const open = (await this.client.listProposals(this.subtree, { status: 'open' })).items.find((p) => p.height === this.tip.height + 1);
+    if (!open) return { height: this.tip.height, status: 'idle' };
+    const done = await this.cosign(open);
+    return { height: this.tip.height, status: done, ...(done === 'signed' ? { signed: open.hash } : done === 'refused' ? { refused: open.hash } : {}) };
+  }
+
+  /** Runs `step` every `intervalMs` until `signal` aborts; a ForkError ends the loop (rethrown). */
+  async run(opts: { intervalMs?: number; signal?: AbortSignal } = {}): Promise<void> {
+    const interval = opts.intervalMs ?? 200;
+    while (!opts.signal?.aborted) {
+      try {
+        await this.step();
+      } catch (e) {
+        if (e instanceof ForkError) throw e;
+        this.emit({ type: 'error', error: e instanceof Error ? e.message : String(e) });
+      }
+      await sleep(interval, opts.signal);
+    }
+  }
+
+  private async applyFinal(height: number): Promise<void> {
+    const r = await this.client.getRound(this.subtree, height);
+    const reported = r.hash ?? toHex(roundHash(parseRoundHeader(r.header), this.hash));
+    let v = this.verified.get(reported);
+    if (!v) {
+      const verdict = await this.verify(r.header, reported, r.txs ?? []);
+      if (!verdict.ok) {
+        this.emit({ type: 'fork', height, reason: verdict.reason, mismatches: verdict.mismatches });
+        throw new ForkError(height, `final round ${height} does not follow from the log: ${verdict.reason}`, verdict.mismatches);
+      }
+      v = verdict;
+    }
+    if (!isRoundFinal(v.mode, fromHex(v.hash, 32), r.signatures)) {
+      this.emit({ type: 'fork', height, reason: 'signatures do not meet the mode in force', mismatches: [] });
+      throw new ForkError(height, `round ${height} is served as final but its signatures do not meet the mode in force`);
+    }
+    await advanceReplica(this.db, {
+      subtree: this.subtree,
+      fromHeight: this.tip.height,
+      height,
+      root: v.header.stateRoot,
+      headHash: v.hash,
+      header: v.header as unknown as JsonValue,
+      nextSeq: this.tip.nextSeq + v.txs.length,
+      request: this.request,
+      nodes: v.step.nodes,
+      values: v.step.values,
+      now: this.now(),
+    });
+    this.store.remember(v.step.nodes, v.step.values);
+    this.tip = { ...this.tip, height, root: v.header.stateRoot, headHash: v.hash, nextSeq: this.tip.nextSeq + v.txs.length };
+    this.verified.clear();
+    this.emit({ type: 'round', height, hash: v.hash, txCount: v.txs.length });
+  }
+
+  private async cosign(p: ProposalView): Promise<'signed' | 'refused' | 'skipped'> {
+    const seen = this.handled.get(p.hash);
+    if (seen) return seen;
+    const mode = await modeAfter(this.tip, this.spec.mode, this.tree, this.store, this.hash);
+    if (!eligibleKeys([roundSigners(mode)]).has(this.publicKey)) {
+      this.emit({ type: 'not_a_signer', height: p.height, hash: p.hash });
+      return this.mark(p.hash, 'skipped');
+    }
+    // Never sign two different headers at one height unless the node shows the earlier ones expired
+    // (multisig re-proposals); in pos that would be equivocation, and it never happens here.
+    const earlier = (await signedAt(this.db, this.subtree, p.height)).filter((h) => h !== p.hash);
+    if (earlier.length > 0) {
+      const expired = mode.type === 'pos' ? new Set<string>() : await this.expiredAt(p.height);
+      const live = earlier.filter((h) => !expired.has(h));
+      if (live.length > 0) {
+        this.emit({ type: 'refused', height: p.height, hash: p.hash, reason: 'already signed another header at this height', mismatches: [{ field: 'hash', expected: live[0], got: p.hash }] });
+        return this.mark(p.hash, 'refused');
+      }
+    }
+    const verdict = await this.verify(p.header, p.hash, p.txs);
+    if (!verdict.ok) {
+      this.emit({ type: 'refused', height: p.height, hash: p.hash, reason: verdict.reason, mismatches: verdict.mismatches });
+      return this.mark(p.hash, 'refused');
+    }
+    if (this.verified.size >= VERIFIED_CACHE) this.verified.clear();
+    this.verified.set(verdict.hash, verdict);
+    const sig = signDigestHex(this.key, fromHex(verdict.hash, 32));
+    // Durable before it leaves the process: a restart must know what it signed.
+    await recordSigned(this.db, this.subtree, p.height, verdict.hash, this.now());
+    try {
+      const r = await this.client.addRoundSignature(this.subtree, p.height, { signer: this.publicKey, sig });
+      this.emit({ type: 'signed', height: p.height, hash: p.hash, status: r.status });
+      return this.mark(p.hash, 'signed');
+    } catch (e) {
+      if (!(e instanceof DstpHttpError) || e.status === 0 || e.status >= 500) throw e; // retried next step
+      this.emit({ type: 'sign_failed', height: p.height, hash: p.hash, code: e.code, detail: e.detail });
+      return this.mark(p.hash, 'skipped');
+    }
+  }
+
+  private mark(hash: string, what: 'signed' | 'refused' | 'skipped'): 'signed' | 'refused' | 'skipped' {
+    if (this.handled.size > 1024) this.handled.clear();
+    this.handled.set(hash, what);
+    return what;
+  }
+
+  private async expiredAt(height: number): Promise<Set<string>> {
+    const out = new Set<string>();
+    let cursor: string | number | undefined = height - 1;
+    for (let page = 0; page < 20; page++) {
+      const r = await this.client.listProposals(this.subtree, { status: 'expired', limit: 100, ...(cursor !== undefined ? { cursor } : {}) });
+      for (const p of r.items) if (p.height === height) out.add(p.hash);
+      if (r.next === undefined || r.items.some((p) => p.height > height)) break;
+      cursor = r.next;
+    }
+    return out;
+  }
+
+  private async verify(header: unknown, hash: string, ids: readonly string[]): Promise<RoundVerdict> {
+    let txs: FetchedTx[];
+    try {
+      txs = await this.fetchTxs(ids);
+    } catch (e) {
+      if (e instanceof DstpHttpError && e.status === 404) return { ok: false, reason: `a transaction of the round is unknown to the node: ${e.detail}`, mismatches: [] };
+      throw e;
+    }
+    return verifyRound({
+      tip: this.tip,
+      creationMode: this.spec.mode,
+      program: this.program,
+      config: this.config,
+      tree: this.tree,
+      values: this.store,
+      header,
+      hash,
+      txs,
+      hash256: this.hash,
+    });
+  }
+
+  private async fetchTxs(ids: readonly string[]): Promise<FetchedTx[]> {
+    const out: FetchedTx[] = new Array(ids.length);
+    let next = 0;
+    const worker = async () => {
+      while (next < ids.length) {
+        const i = next++;
+        const t = await this.client.getTransaction(ids[i]!);
+        out[i] = { id: ids[i]!, ...(t.seq !== undefined ? { seq: t.seq } : {}), ...(t.subtree !== undefined ? { subtree: t.subtree } : {}), envelope: t.envelope };
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.opts.fetchConcurrency ?? 16, ids.length) }, worker));
+    return out;
+  }
+
+  /** Signs the resume of the current halt (when this key is a signer and has not signed it yet). */
+  async signResume(): Promise<{ status: number; view: ResumeView } | null> {
+    const r = await signResume(this.client, this.subtree, this.key, { network: this.spec.network, height: this.tip.height, hash: this.hash });
+    if (r && !this.resumed.has(r.view.resume.halt)) {
+      this.resumed.add(r.view.resume.halt);
+      this.emit({ type: 'resume_signed', halt: r.view.resume.halt, status: r.status });
+    }
+    return r;
+  }
+}
+
+/**
+ * Signs and posts the resume of a halted multisig subtree with `key` (also `dstp resume`). The
+ * resume object is rebuilt here from its parts and its digest computed locally: the node's
+ * `digest` field is never what gets signed. Returns null when the subtree is not halted or this
+ * key already signed; throws when the node's resume object is not for this subtree (or, given
+ * `expect`, not at the expected height).
+ */
+export async function signResume(
+  client: DstpClient,
+  subtree: string,
+  key: SigningKey,
+  expect: { network?: string; height?: number; hash?: Sha256 } = {},
+): Promise<{ status: number; view: ResumeView } | null> {
+  let view: ResumeView;
+  try {
+    view = await client.getResume(subtree);
+  } catch (e) {
+    if (e instanceof DstpHttpError && e.code === 'subtree_not_halted') return null;
+    throw e;
+  }
+  if (view.status !== 'halted') return null;
+  const me = publicKeyOf(key);
+  if (view.signatures.some((s) => s.signer === me)) return null;
+  const r = view.resume;
+  if (r.subtree !== subtree || r.action !== 'resume' || (expect.network !== undefined && r.network !== expect.network)) {
+    throw new Error(`the node's resume object is not a resume of subtree ${subtree}`);
+  }
+  if (expect.height !== undefined && r.height !== expect.height) {
+    throw new Error(`the resume object is at height ${r.height}, this replica at ${expect.height}`);
+  }
+  const digest = resumeDigest(resumeObject(r), expect.hash);
+  const out = await client.addResumeSignatures(subtree, [{ signer: me, sig: signDigestHex(key, digest) }]);
+  return { status: out.status, view: out.resume };
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
