@@ -161,13 +161,26 @@ export function problemOf(err: unknown): ProblemBody | null {
   if (err instanceof ApiError) return problemBody(err.code, err.detail, err.extra);
   if (err instanceof DstpError) return problemBody(err.code, err.message, err.details ? { details: err.details } : {});
   if (err instanceof StoreError) return problemBody(err.code, err.message, err.details ? { details: err.details } : {});
+  if (isDatabaseBusy(err)) {
+    // Another process held the write lock past busy_timeout: nothing was written; retry is safe.
+    return problemBody('unavailable', 'the database is busy; nothing was written, retry shortly', { retryAfter: 1 });
+  }
   return null;
+}
+
+/** SQLITE_BUSY / SQLITE_LOCKED from libSQL (local or remote), possibly with an extended code. */
+function isDatabaseBusy(err: unknown): boolean {
+  const code = (err as { code?: unknown; rawCode?: unknown } | null)?.code;
+  return typeof code === 'string' && /^SQLITE_(BUSY|LOCKED)/.test(code);
 }
 
 /** Maps anything thrown inside a handler to problem+json; only unknown failures become 500. */
 export function problemFromError(c: Context, err: unknown): Response {
   const body = problemOf(err) ?? problemBody('internal_error', 'the node failed to handle this request; it has been logged');
-  return c.body(JSON.stringify(body), body.status as ContentfulStatusCode, { 'content-type': 'application/problem+json' });
+  return c.body(JSON.stringify(body), body.status as ContentfulStatusCode, {
+    'content-type': 'application/problem+json',
+    ...(body.status === 503 ? { 'retry-after': '1' } : {}),
+  });
 }
 
 function humanize(code: string): string {

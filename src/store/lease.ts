@@ -76,14 +76,18 @@ export async function getLease(db: Database, name: string): Promise<LeaseRow | u
 }
 
 /**
- * Throws LeaseLostError unless `claim` still holds the lease at `now`. Call it inside the write
+ * Throws LeaseLostError unless `claim` still holds the lease. Call it inside the write
  * transaction that depends on the lease: the write lock keeps the row from changing until COMMIT.
+ *
+ * The fence is holder + token, not expiry: any takeover raises the token, so a leader whose lease
+ * lapsed can still commit while nobody has taken over, and can never commit after someone has.
+ * Checking expiry here made a round that takes longer than the TTL roll back forever.
  */
 export async function assertLease(ex: Executor, claim: LeaseClaim, now: number): Promise<void> {
   const rs = await ex.execute({ sql: 'SELECT holder, token, expires_at FROM lease WHERE name = ?', args: [claim.name] });
   const r = rs.rows[0];
   const current = r ? { holder: String(r[0]), token: num(r[1]), expiresAt: num(r[2]) } : null;
-  if (!current || current.holder !== claim.holder || current.token !== claim.token || current.expiresAt <= now) {
+  if (!current || current.holder !== claim.holder || current.token !== claim.token) {
     throw new LeaseLostError(`lease ${claim.name} is no longer held by ${claim.holder} with token ${claim.token}`, {
       claim,
       current,

@@ -207,11 +207,17 @@ describe('commitRound', () => {
     await expectUntouched(db, input);
   });
 
-  test('rolls back when our lease expired, even if nobody took it', async () => {
+  test('commits after our lease lapsed while nobody took it (the token is the fence), never after a takeover', async () => {
     const { db, subtree, items, lease } = await scene('expired');
-    const input = round1(subtree, items.map((i) => i.id), lease, T0 + TTL);
-    await expect(commitRound(db, input)).rejects.toBeInstanceOf(LeaseLostError);
-    await expectUntouched(db, input);
+    const late = round1(subtree, items.map((i) => i.id), lease, T0 + TTL + 1);
+    await commitRound(db, late);
+    expect((await getRound(db, subtree, 1))!.hash).toBe(late.hash);
+    // Another holder takes the lapsed lease: the old token can no longer write anything.
+    const b = await acquireLease(db, { name: 'leader', holder: 'node-b', ttlMs: TTL, now: T0 + 2 * TTL });
+    expect(b!.token).toBe(lease.token + 1);
+    const next = { ...round1(subtree, [], lease, T0 + 2 * TTL + 1, 'next'), height: 2 };
+    await expect(commitRound(db, next)).rejects.toBeInstanceOf(LeaseLostError);
+    expect(await getRound(db, subtree, 2)).toBeUndefined();
   });
 
   test('rolls back when the height is stale or skips ahead', async () => {

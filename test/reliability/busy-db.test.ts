@@ -47,11 +47,9 @@ describe('reliability: database locked by another process', () => {
     console.log(`[busy-db] blocked accept answered ${blocked.status} ${blocked.body.code}; total=${Math.round(performance.now() - t0)}ms`);
   }, 60_000);
 
-  // BUG (SQLITE_BUSY surfaces as 500 internal_error): src/api/problem.ts problemOf/onError map the
-  // LibsqlError "SQLITE_BUSY: database is locked" thrown from Database.write (src/store/database.ts)
-  // to a logged 500, so clients cannot tell a transient lock from a node fault. The 'unavailable'
-  // (503) code exists for this. Remove `.todo` once the fix lands (see the report).
-  test.todo('the blocked accept is answered 503 unavailable (retry later)', async () => {
+  // Regression: SQLITE_BUSY from another process's write lock used to surface as 500; it is a
+  // transient condition, answered 503 unavailable with Retry-After (src/api/problem.ts).
+  test('the blocked accept is answered 503 unavailable (retry later)', async () => {
     const { blocked } = await lockedAccept('busy-503');
     expect(blocked.status).toBe(503);
     expect(blocked.body.code).toBe('unavailable');
