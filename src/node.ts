@@ -31,6 +31,9 @@ export interface NodeOptions {
   checkpoints?: boolean;
   log?: Logger;
   now?: () => number;
+  /** Lease holder id; default a fresh random id. Workers build a node per request and pass the
+   * isolate's id, so passes of one isolate renew one lease instead of fencing each other out. */
+  instanceId?: string;
 }
 
 export interface DstpNode {
@@ -67,7 +70,7 @@ export async function createNode(config: Config, opts: NodeOptions): Promise<Dst
     now: opts.now ?? Date.now,
     kickLeader: () => (scheduler ? scheduler.kick() : opts.onKick?.()),
     kickWebhooks: () => webhooks?.kick(),
-    instanceId: crypto.randomUUID(),
+    instanceId: opts.instanceId ?? crypto.randomUUID(),
     log,
   };
   const app = createApp(ctx);
