@@ -32,7 +32,7 @@ export async function expireIfDue(ctx: NodeContext, facts: SubtreeFacts, open: P
   if (!r.expired) return 'waiting';
   ctx.log.info('proposal expired', { subtree: open.subtree, height: open.height, hash: open.hash, consecutive: r.consecutive });
   if (r.halt !== undefined) {
-    ctx.log.error('subtree halted after consecutive expired proposals', { subtree: open.subtree, halt: r.halt, expiries: r.consecutive });
+    ctx.log.info('subtree halted after consecutive expired proposals', { subtree: open.subtree, halt: r.halt, expiries: r.consecutive });
     return 'halted';
   }
   return 'expired';

@@ -1,0 +1,206 @@
+/**
+ * Multisig subtrees over the real HTTP API of an in-process node (scheduler off: the test drives
+ * leader passes with POST /v1/leader/tick). Co-signatures are made here with the signers' keys;
+ * the co-signer process that re-executes before signing is exercised in test/reliability.
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { digest } from '../../src/core/digest.ts';
+import { sha256 } from '../../src/core/hash.ts';
+import { concatBytes, fromHex, toHex, utf8 } from '../../src/core/hex.ts';
+import { jcs, type JsonValue } from '../../src/core/jcs.ts';
+import { signDigest, verifyDigest } from '../../src/core/keys.ts';
+import { ROOT_ID_HEX } from '../../src/core/object-id.ts';
+import { roundHash, parseRoundHeader } from '../../src/core/round.ts';
+import { subtreeId } from '../../src/core/subtree-request.ts';
+import { listEvents } from '../../src/store/events.ts';
+import { adminHeader, call, party, signedTx, startServer, type Party, type TestServer } from '../helpers/server.ts';
+
+const owner = party('ms-owner');
+const s1 = party('ms-signer-1');
+const s2 = party('ms-signer-2', 'secp256k1');
+const s3 = party('ms-signer-3');
+const s4 = party('ms-signer-4');
+const stranger = party('ms-stranger');
+const writer = party('ms-writer');
+
+let srv: TestServer;
+let subtree: string;
+const nonces = new Map<string, number>();
+
+function sign(p: Party, d: Uint8Array): string {
+  return toHex(signDigest(p.scheme, p.secret, d));
+}
+
+async function createMultisig(name: string, timeoutMs: number): Promise<string> {
+  const spec = {
+    v: 1,
+    network: srv.network,
+    parent: ROOT_ID_HEX,
+    owner: owner.key,
+    name,
+    program: 'kv',
+    config: { writers: 'any' },
+    mode: { type: 'multisig', signers: [s1.key, s2.key, s3.key], threshold: 2, proposalTimeoutMs: timeoutMs },
+    genesis: [{ key: 'kv/start', value: 0 }],
+  };
+  const d = digest('subtree', spec);
+  const sigs = [owner, s1, s2].map((p) => ({ signer: p.key, sig: sign(p, d) }));
+  const r = await call(srv.url, 'POST', '/v1/subtrees', { json: { subtree: spec, sigs } });
+  expect(r.status).toBe(201);
+  expect(r.body.id).toBe(toHex(subtreeId(spec)));
+  return r.body.id;
+}
+
+async function send(from: Party, call_: string, args: Record<string, JsonValue>, sub = subtree) {
+  const k = `${sub}/${from.key}`;
+  const nonce = nonces.get(k) ?? 0;
+  const r = await call(srv.url, 'POST', '/v1/transactions', { json: signedTx(from, { network: srv.network, subtree: sub, nonce, call: call_, args }) });
+  if (r.status === 202) nonces.set(k, nonce + 1);
+  return r;
+}
+
+const tick = () => call(srv.url, 'POST', '/v1/leader/tick', { headers: adminHeader() });
+const openProposal = async (sub = subtree) => (await call(srv.url, 'GET', `/v1/subtrees/${sub}/proposals?status=open`)).body.items[0];
+const postSig = (height: number, body: unknown, sub = subtree) => call(srv.url, 'POST', `/v1/subtrees/${sub}/rounds/${height}/signatures`, { json: body });
+const cosign = (p: Party, prop: { hash: string; height: number }, sub = subtree) => postSig(prop.height, { signer: p.key, sig: sign(p, fromHex(prop.hash, 32)) }, sub);
+const state = (key: string, sub = subtree) => call(srv.url, 'GET', `/v1/subtrees/${sub}/state/${key}`);
+const head = async (sub = subtree) => (await call(srv.url, 'GET', `/v1/subtrees/${sub}`)).body;
+
+async function events(type: string, sub = subtree) {
+  return (await listEvents(srv.ctx!.db, { limit: 10_000 })).filter((e) => e.type === type && e.subtree === sub);
+}
+
+beforeAll(async () => {
+  srv = await startServer();
+  subtree = await createMultisig('ms-app', 1000);
+});
+afterAll(async () => {
+  await srv.close();
+});
+
+describe('multisig: proposals and co-signatures', () => {
+  test('a round is final, and its effects visible, only at threshold distinct valid signatures', async () => {
+    const tx = await send(writer, 'set', { key: 'x', value: 1 });
+    expect(tx.status).toBe(202);
+    const t = await tick();
+    expect(t.body.rounds).toEqual([expect.objectContaining({ subtree, height: 1, status: 'proposed', txCount: 1 })]);
+    const p = await openProposal();
+    expect(p).toMatchObject({ height: 1, status: 'open', txs: [tx.body.id], signatures: [] });
+    expect(p.signers).toEqual([s1.key, s2.key, s3.key]);
+    expect(p.hash).toBe(toHex(roundHash(parseRoundHeader(p.header))));
+
+    expect((await state('kv/x')).body.exists).toBe(false);
+    expect((await cosign(s1, p)).status).toBe(202);
+    expect((await cosign(s1, p)).status).toBe(200); // a duplicate is idempotent
+    expect((await call(srv.url, 'GET', `/v1/transactions/${tx.body.id}`)).body.status).toBe('pending');
+    expect((await state('kv/x')).body.exists).toBe(false);
+    expect((await head()).height).toBe(0);
+
+    const done = await cosign(s2, p);
+    expect(done.status).toBe(201);
+    expect(done.body.status).toBe('final');
+    expect((await call(srv.url, 'GET', `/v1/transactions/${tx.body.id}`)).body).toMatchObject({ status: 'executed', height: 1 });
+    const x = await state('kv/x');
+    expect(x.body).toMatchObject({ exists: true, value: 1, height: 1 });
+    const round = (await call(srv.url, 'GET', `/v1/subtrees/${subtree}/rounds/1`)).body;
+    const h = roundHash(parseRoundHeader(round.header));
+    expect(round.signatures.map((s: { signer: string }) => s.signer)).toEqual([s1.key, s2.key]);
+    for (const s of round.signatures) expect(verifyDigest(s.signer, h, fromHex(s.sig, 64))).toBe(true);
+    expect((await events('round.finalized')).map((e) => (e.data as { height: number }).height)).toEqual([1]);
+  });
+
+  test('bad co-signatures get stable problem codes and change nothing', async () => {
+    await send(writer, 'set', { key: 'y', value: 2 });
+    await tick();
+    const p = await openProposal();
+    const cases: [string, number, unknown, number, string][] = [
+      ['non-member', p.height, { signer: stranger.key, sig: sign(stranger, fromHex(p.hash, 32)) }, 403, 'not_a_signer'],
+      ['the owner is no signer', p.height, { signer: owner.key, sig: sign(owner, fromHex(p.hash, 32)) }, 403, 'not_a_signer'],
+      ['wrong height', p.height + 1, { signer: s1.key, sig: sign(s1, fromHex(p.hash, 32)) }, 404, 'not_found'],
+      ['past height', p.height - 1, { signer: s3.key, sig: sign(s3, fromHex(p.hash, 32)) }, 404, 'not_found'],
+      ['signature over another digest', p.height, { signer: s1.key, sig: sign(s1, sha256(utf8('other'))) }, 401, 'bad_signature'],
+      ['signature by another member', p.height, { signer: s1.key, sig: sign(s3, fromHex(p.hash, 32)) }, 401, 'bad_signature'],
+      ['malformed sig', p.height, { signer: s1.key, sig: 'zz' }, 401, 'invalid_signature'],
+      ['extra field', p.height, { signer: s1.key, sig: sign(s1, fromHex(p.hash, 32)), x: 1 }, 400, 'invalid_request'],
+    ];
+    for (const [what, height, body, status, code] of cases) {
+      const r = await postSig(height, body);
+      expect({ what, status: r.status, type: r.type, code: r.body.code }).toEqual({ what, status, type: 'application/problem+json', code });
+    }
+    const after = await openProposal();
+    expect(after.signatures).toEqual([]);
+    expect(after.hash).toBe(p.hash);
+    expect((await cosign(s3, p)).status).toBe(202);
+    expect((await cosign(s1, p)).status).toBe(201);
+  });
+});
+
+describe('multisig: non-cooperation', () => {
+  test('expired proposals keep their transactions pending; the 3rd in a row halts the subtree; a threshold-signed resume lifts it', async () => {
+    const sub = await createMultisig('ms-halt', 1000);
+    const a = await send(writer, 'set', { key: 'a', value: 'A' }, sub);
+    const b = await send(writer, 'set', { key: 'b', value: 'B' }, sub);
+    await tick();
+    const hashes: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const p = await openProposal(sub);
+      expect(p.txs).toEqual([a.body.id, b.body.id]); // the same transactions, in log order, each time
+      hashes.push(p.hash);
+      if (i === 0) expect((await cosign(s1, p, sub)).status).toBe(202); // one signature is not enough
+      await Bun.sleep(1050);
+      await tick();
+      expect((await events('proposal.expired', sub)).length).toBe(i + 1);
+      for (const id of [a.body.id, b.body.id]) expect((await call(srv.url, 'GET', `/v1/transactions/${id}`)).body.status).toBe('pending');
+    }
+    const expired = (await call(srv.url, 'GET', `/v1/subtrees/${sub}/proposals?status=expired`)).body.items;
+    expect(expired.map((p: { hash: string }) => p.hash)).toEqual(hashes);
+    expect((await events('subtree.halted', sub)).map((e) => e.data)).toEqual([{ subtree: sub, height: 0, halt: 1, expiries: 3 }]);
+    expect((await head(sub)).status).toBe('halted');
+    expect(await openProposal(sub)).toBeUndefined();
+    const refused = await send(writer, 'set', { key: 'c', value: 'C' }, sub);
+    expect([refused.status, refused.body.code]).toEqual([409, 'subtree_halted']);
+    // A late signature for an expired proposal changes nothing.
+    expect((await cosign(s2, { hash: hashes[2]!, height: 1 }, sub)).status).toBe(404);
+
+    const rv = (await call(srv.url, 'GET', `/v1/subtrees/${sub}/resume`)).body;
+    expect(rv.resume).toEqual({ v: 1, network: srv.network, subtree: sub, action: 'resume', height: 0, halt: 1 });
+    const d = sha256(concatBytes(utf8('DSTP/resume/v1\n'), utf8(jcs(rv.resume))));
+    expect(rv.digest).toBe(toHex(d));
+    const resume = (sigs: { signer: string; sig: string }[]) => call(srv.url, 'POST', `/v1/subtrees/${sub}/resume`, { json: { sigs } });
+    for (const [sigs, status, code] of [
+      [[{ signer: stranger.key, sig: sign(stranger, d) }], 403, 'not_a_signer'],
+      [[{ signer: s1.key, sig: sign(s1, sha256(utf8('x'))) }], 401, 'bad_signature'],
+      [[{ signer: s1.key, sig: sign(s1, d) }, { signer: s2.key, sig: sign(s3, d) }], 401, 'bad_signature'],
+      [[], 400, 'validation_failed'],
+    ] as const) {
+      const r = await resume([...sigs]);
+      expect([r.status, r.body.code]).toEqual([status, code]);
+    }
+    expect((await call(srv.url, 'GET', `/v1/subtrees/${sub}/resume`)).body.signatures).toEqual([]);
+    const first = await resume([{ signer: s1.key, sig: sign(s1, d) }]);
+    expect([first.status, first.body.status]).toEqual([202, 'halted']);
+    const second = await resume([{ signer: s3.key, sig: sign(s3, d) }]);
+    expect([second.status, second.body.status]).toEqual([200, 'active']);
+    expect((await head(sub)).status).toBe('active');
+    expect((await events('subtree.resumed', sub)).length).toBe(1);
+    expect((await resume([{ signer: s3.key, sig: sign(s3, d) }])).status).toBe(200); // retry of a counted signature
+    expect((await resume([{ signer: s2.key, sig: sign(s2, d) }])).body.code).toBe('subtree_not_halted');
+
+    // After the resume the same pending transactions are proposed once more and finalize once.
+    await tick();
+    const p = await openProposal(sub);
+    expect(p.txs).toEqual([a.body.id, b.body.id]);
+    expect((await cosign(s2, p, sub)).status).toBe(202);
+    expect((await cosign(s3, p, sub)).status).toBe(201);
+    expect((await state('kv/b', sub)).body).toMatchObject({ value: 'B', height: 1 });
+    const log = await call(srv.url, 'GET', `/v1/subtrees/${sub}/rounds/1`);
+    expect(log.body.txs).toEqual([a.body.id, b.body.id]);
+    // A single expiry after a resume does not halt again.
+    await send(writer, 'set', { key: 'c', value: 'C' }, sub);
+    await tick();
+    await Bun.sleep(1050);
+    await tick();
+    expect((await head(sub)).status).toBe('active');
+    expect(await openProposal(sub)).toBeDefined();
+  }, 30_000);
+});
