@@ -1,0 +1,123 @@
+/**
+ * A node that proposes a header whose state root does not follow from the log gets no signature
+ * from an honest co-signer. The node here is real (in-process, HTTP on 127.0.0.1, scheduler off);
+ * the dishonest proposal is crafted through the node's own store, exactly as a leader would store
+ * one, with one write the log never asked for. The co-signers are real `dstp cosign --once`
+ * processes with their own replicas.
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildSubtreeRequest, generateKey, signSubtreeRequest, signTransaction } from '../../src/client/index.ts';
+import { systemCalls } from '../../src/core/consensus/system.ts';
+import { fromHex, toHex } from '../../src/core/hex.ts';
+import { asJson } from '../../src/core/jcs.ts';
+import { executeAndCommitRound } from '../../src/core/replay.ts';
+import { nextHeader, parseRoundHeader, roundHash } from '../../src/core/round.ts';
+import { LEADER_LEASE } from '../../src/leader/leader-pass.ts';
+import { acquireLease, getRound, getSubtree, insertProposal, pendingTxs } from '../../src/store/index.ts';
+import { adminHeader, call, startServer, type TestServer } from '../helpers/server.ts';
+import { keyFile, runCli } from './cosign-harness.ts';
+
+let srv: TestServer;
+let dir: string;
+beforeAll(async () => {
+  srv = await startServer();
+  dir = mkdtempSync(join(tmpdir(), 'dstp-wrong-root-'));
+});
+afterAll(async () => {
+  await srv.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('co-signer against a dishonest proposal', () => {
+  test('a header whose state root carries a write the log never made is refused; the honest one is signed', async () => {
+    const ctx = srv.ctx!;
+    const owner = generateKey();
+    const signers = [generateKey(), generateKey()];
+    const writer = generateKey();
+    const spec = buildSubtreeRequest({
+      network: srv.network,
+      owner: owner.publicKey,
+      name: 'honest-check',
+      program: 'kv',
+      config: { writers: 'any' },
+      mode: { type: 'multisig', signers: signers.map((s) => s.publicKey), threshold: 2, proposalTimeoutMs: 1000 },
+      genesis: [{ key: 'kv/seed', value: 1 }],
+    });
+    const created = await call(srv.url, 'POST', '/v1/subtrees', { json: signSubtreeRequest(spec, [owner, ...signers]) });
+    expect(created.status).toBe(201);
+    const subtree = created.body.id as string;
+    const tx = signTransaction({ network: srv.network, subtree, key: writer, nonce: 0, call: 'set', args: { key: 'x', value: 42 } });
+    expect((await call(srv.url, 'POST', '/v1/transactions', { json: tx.envelope })).status).toBe(202);
+
+    // The dishonest leader: honest execution, plus one write of its own in the state root.
+    const facts = (await ctx.subtrees.get(subtree))!;
+    const row = (await getSubtree(ctx.db, subtree))!;
+    const prev = parseRoundHeader((await getRound(ctx.db, subtree, 0))!.header);
+    const pending = await pendingTxs(ctx.db, subtree, 100);
+    const txs = pending.map((p) => ({ id: p.id, tx: p.envelope.tx }));
+    const system = systemCalls(facts.mode, { height: 1, network: srv.network, subtree });
+    const step = await executeAndCommitRound({ tree: ctx.tree, values: ctx.store, prevRoot: fromHex(row.root, 32), program: facts.program, config: facts.config, txs, ...(system ? { system } : {}) });
+    const forged = await ctx.tree.apply(fromHex(row.root, 32), [...[...step.writes].map(([key, value]) => ({ key, value })), { key: 'kv/minted-by-node', value: 1_000_000 }]);
+    const now = Date.now();
+    const header = nextHeader(prev, {
+      stateRoot: toHex(forged.root),
+      txRoot: toHex(step.txRoot),
+      receiptsRoot: toHex(step.receiptsRoot),
+      txCount: txs.length,
+      proposer: ctx.signer.publicKey,
+      time: now,
+    });
+    const hash = toHex(roundHash(header));
+    const grant = await acquireLease(ctx.db, { name: LEADER_LEASE, holder: ctx.instanceId, ttlMs: 5000, now });
+    expect(grant).not.toBeNull();
+    await insertProposal(ctx.db, {
+      hash,
+      subtree,
+      height: 1,
+      header: asJson(header),
+      txIds: txs.map((t) => t.id),
+      receipts: step.receipts,
+      stateRoot: header.stateRoot,
+      signatures: [],
+      nodes: forged.nodes,
+      values: forged.values,
+      lease: { name: LEADER_LEASE, holder: ctx.instanceId, token: grant!.token },
+      now,
+    });
+
+    const cosignOnce = async (i: number) => {
+      const r = await runCli(['cosign', '--once', '--key', keyFile(dir, `k${i}`, signers[i]!), '--node', srv.url, '--subtree', subtree, '--db', `file:${join(dir, `r${i}.db`)}`]);
+      expect(r.code).toBe(0);
+      const events = r.stderr.trim().split('\n').map((l) => JSON.parse(l) as { type: string; [k: string]: unknown });
+      return { summary: JSON.parse(r.stdout), events };
+    };
+    for (const i of [0, 1]) {
+      const { summary, events } = await cosignOnce(i);
+      expect(summary).toMatchObject({ status: 'refused', refused: hash, signatures: 0, refusals: 1 });
+      const refused = events.find((e) => e.type === 'refused')!;
+      expect(refused).toMatchObject({ height: 1, hash, reason: "the header's roots do not follow from the log" });
+      expect(refused.mismatches).toEqual([{ field: 'header.stateRoot', expected: toHex(step.stateRoot), got: header.stateRoot }]);
+    }
+    const open = (await call(srv.url, 'GET', `/v1/subtrees/${subtree}/proposals?status=open`)).body.items;
+    expect(open).toEqual([expect.objectContaining({ hash, signatures: [] })]);
+    expect((await call(srv.url, 'GET', `/v1/transactions/${tx.id}`)).body.status).toBe('pending');
+
+    // The forged proposal times out; the honest leader pass proposes the true root, which both sign.
+    await Bun.sleep(1050);
+    await call(srv.url, 'POST', '/v1/leader/tick', { headers: adminHeader() });
+    const honest = (await call(srv.url, 'GET', `/v1/subtrees/${subtree}/proposals?status=open`)).body.items[0];
+    expect(honest.header.stateRoot).toBe(toHex(step.stateRoot));
+    const statuses: number[] = [];
+    for (const i of [0, 1]) {
+      const { events } = await cosignOnce(i);
+      statuses.push(...events.filter((e) => e.type === 'signed').map((e) => e.status as number));
+    }
+    expect(statuses).toEqual([202, 201]);
+    expect((await call(srv.url, 'GET', `/v1/transactions/${tx.id}`)).body.status).toBe('executed');
+    expect((await call(srv.url, 'GET', `/v1/subtrees/${subtree}/state/kv/minted-by-node`)).body.exists).toBe(false);
+    expect((await call(srv.url, 'GET', `/v1/subtrees/${subtree}/state/kv/x`)).body).toMatchObject({ exists: true, value: 42, height: 1 });
+  }, 45_000);
+});
