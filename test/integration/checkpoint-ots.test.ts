@@ -1,0 +1,180 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { runAnchorPass } from '../../src/checkpoint/anchor-worker.ts';
+import { getAnchor } from '../../src/store/checkpoints.ts';
+import { listEvents } from '../../src/store/index.ts';
+import { startLocalCalendar, type LocalCalendar } from '../helpers/ots-calendar.ts';
+import { adminHeader, call, party, signedTx, startServer, subtreeRequest, type TestServer } from '../helpers/server.ts';
+
+/**
+ * OpenTimestamps anchoring against a calendar on 127.0.0.1. The `.ots` files the node serves are
+ * read with the reference implementation, Debian's python3-opentimestamps (an implementation we
+ * did not write): it must deserialize them, recompute every commitment from the file digest (the
+ * log root), and reach the calendar's commitment and the mined block's merkle root.
+ */
+
+const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+const READ_OTS = `
+import sys, json
+from opentimestamps.core.serialize import StreamDeserializationContext, BytesSerializationContext
+from opentimestamps.core.timestamp import DetachedTimestampFile
+from opentimestamps.core.notary import PendingAttestation, BitcoinBlockHeaderAttestation
+with open(sys.argv[1], 'rb') as f:
+    d = DetachedTimestampFile.deserialize(StreamDeserializationContext(f))
+out = {'op': str(d.file_hash_op), 'digest': d.file_digest.hex(), 'attestations': []}
+for msg, att in sorted(d.timestamp.all_attestations(), key=lambda x: x[0]):
+    if isinstance(att, PendingAttestation):
+        out['attestations'].append({'type': 'pending', 'uri': att.uri, 'msg': msg.hex()})
+    elif isinstance(att, BitcoinBlockHeaderAttestation):
+        out['attestations'].append({'type': 'bitcoin', 'height': att.height, 'msg': msg.hex()})
+    else:
+        out['attestations'].append({'type': 'other', 'msg': msg.hex()})
+ctx = BytesSerializationContext()
+d.serialize(ctx)
+out['reserialized'] = ctx.getbytes().hex()
+print(json.dumps(out))
+`;
+
+interface PyOts {
+  op: string;
+  digest: string;
+  attestations: { type: string; uri?: string; height?: number; msg: string }[];
+  reserialized: string;
+}
+
+async function readWithReference(bytes: Uint8Array, dir: string, name: string): Promise<PyOts> {
+  const file = join(dir, name);
+  writeFileSync(file, bytes);
+  const proc = Bun.spawn([PYTHON, '-c', READ_OTS, file], { stdout: 'pipe', stderr: 'pipe' });
+  const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  if (code !== 0) throw new Error(`python3-opentimestamps could not read ${name} (install it: apt-get install python3-opentimestamps):\n${err}`);
+  return JSON.parse(out) as PyOts;
+}
+
+let s: TestServer;
+let cal: LocalCalendar;
+const owner = party('ots-owner');
+let subtree = '';
+let nonce = 0;
+
+async function changeAndCheckpoint() {
+  const tx = signedTx(owner, { network: s.network, subtree, nonce: nonce++, call: 'set', args: { key: 'n', value: nonce } });
+  expect((await call(s.url, 'POST', '/v1/transactions', { json: tx })).status).toBe(202);
+  expect((await call(s.url, 'POST', '/v1/leader/tick', { headers: adminHeader() })).status).toBe(200);
+  const r = (await call(s.url, 'POST', '/v1/checkpoints', { headers: adminHeader() })).body;
+  expect(r.status).toBe('built');
+  return r as { seq: number; logRoot: string };
+}
+
+async function otsOf(seq: number): Promise<{ status: number; bytes: Uint8Array; anchor: string | null }> {
+  const res = await fetch(`${s.url}/v1/checkpoints/${seq}/ots`);
+  return { status: res.status, bytes: new Uint8Array(await res.arrayBuffer()), anchor: res.headers.get('x-anchor-status') };
+}
+
+beforeAll(async () => {
+  cal = startLocalCalendar();
+  s = await startServer({
+    env: {
+      DSTP_OTS_CALENDARS: cal.url,
+      DSTP_OTS_INTERVAL_MS: '40',
+      DSTP_OTS_UPGRADE_INTERVAL_MS: '20',
+      DSTP_OTS_TIMEOUT_MS: '300',
+    },
+  });
+  const req = subtreeRequest({ network: s.network, owner, name: 'ots', program: 'kv', config: { writers: 'any' }, authority: s.nodeKey });
+  expect((await call(s.url, 'POST', '/v1/subtrees', { json: req.body, headers: adminHeader() })).status).toBe(201);
+  subtree = req.id;
+});
+afterAll(async () => {
+  await s.close();
+  await cal.close();
+});
+
+describe('OpenTimestamps anchoring', () => {
+  let first: { seq: number; logRoot: string };
+
+  test('a checkpoint gets a pending anchor; the calendar answer is served as a standard .ots', async () => {
+    first = (await call(s.url, 'POST', '/v1/checkpoints', { headers: adminHeader() })).body;
+    expect(first.seq).toBe(0);
+    expect((await otsOf(0)).status).toBe(404); // no calendar answered yet
+    const r = await runAnchorPass(s.ctx!);
+    expect(r).toMatchObject({ attempted: 1, errors: [] });
+    expect(cal.counts.digest).toBe(1);
+    const ots = await otsOf(0);
+    expect(ots.status).toBe(200);
+    expect(ots.anchor).toBe('pending');
+    const py = await readWithReference(ots.bytes, s.dir, 'cp0-pending.ots');
+    expect(py.op).toBe('sha256');
+    expect(py.digest).toBe(first.logRoot);
+    // The reference library recomputed the path from the log root to the calendar's commitment.
+    expect(py.attestations).toEqual([{ type: 'pending', uri: cal.url, msg: cal.commitments()[0]! }]);
+    expect(py.reserialized).toBe(Buffer.from(ots.bytes).toString('hex'));
+  });
+
+  test('upgrade: once the calendar mined the commitment, the .ots carries a Bitcoin attestation and the anchor is confirmed', async () => {
+    const root = cal.mine(840_000);
+    await Bun.sleep(30); // past DSTP_OTS_UPGRADE_INTERVAL_MS
+    const r = await runAnchorPass(s.ctx!);
+    expect(r.confirmed).toEqual([0]);
+    const ots = await otsOf(0);
+    expect(ots.anchor).toBe('confirmed');
+    const py = await readWithReference(ots.bytes, s.dir, 'cp0-confirmed.ots');
+    expect(py.digest).toBe(first.logRoot);
+    const btc = py.attestations.filter((a) => a.type === 'bitcoin');
+    expect(btc).toEqual([{ type: 'bitcoin', height: 840_000, msg: root }]);
+    expect(py.attestations.some((a) => a.type === 'pending' && a.msg === cal.commitments()[0])).toBe(true);
+    expect(py.reserialized).toBe(Buffer.from(ots.bytes).toString('hex'));
+    const a = await getAnchor(s.ctx!.db, 0);
+    expect(a).toMatchObject({ status: 'confirmed', bitcoinHeight: 840_000 });
+    const events = (await listEvents(s.ctx!.db, { limit: 1000 })).filter((e) => e.type === 'anchor.confirmed');
+    expect(events.map((e) => e.data)).toEqual([{ seq: 0, digest: first.logRoot, bitcoinHeight: 840_000 }]);
+    // A confirmed anchor is not attempted again.
+    await Bun.sleep(30);
+    expect((await runAnchorPass(s.ctx!)).attempted).toBe(0);
+  });
+
+  test('calendar down: checkpoints and rounds go on; submission is retried with back-off until it answers', async () => {
+    cal.down = true;
+    const cp = await changeAndCheckpoint(); // builds although the calendar is down
+    const r1 = await runAnchorPass(s.ctx!);
+    expect(r1.errors).toHaveLength(1);
+    const a1 = (await getAnchor(s.ctx!.db, cp.seq))!;
+    expect(a1).toMatchObject({ status: 'pending', attempts: 1, proof: null, unsubmitted: [cal.url] });
+    expect(a1.nextAt).toBeGreaterThan(Date.now());
+    expect((await runAnchorPass(s.ctx!)).attempted).toBe(0); // backing off: not due yet
+    await Bun.sleep(a1.nextAt - Date.now() + 5);
+    const r2 = await runAnchorPass(s.ctx!);
+    expect(r2.attempted).toBe(1);
+    const a2 = (await getAnchor(s.ctx!.db, cp.seq))!;
+    expect(a2.attempts).toBe(2);
+    expect(a2.nextAt - a2.updatedAt).toBeGreaterThan((a1.nextAt - a1.updatedAt) * 0.9); // the wait grows
+    await changeAndCheckpoint(); // still no blocking
+    cal.down = false;
+    await Bun.sleep(a2.nextAt - Date.now() + 5);
+    await runAnchorPass(s.ctx!);
+    const a3 = (await getAnchor(s.ctx!.db, cp.seq))!;
+    expect(a3).toMatchObject({ attempts: 0, unsubmitted: [] });
+    const py = await readWithReference((await otsOf(cp.seq)).bytes, s.dir, `cp${cp.seq}.ots`);
+    expect(py.digest).toBe(cp.logRoot);
+  });
+
+  test('slow calendar: the anchor pass times out on its own while rounds and checkpoints complete', async () => {
+    cal.delayMs = 2000;
+    const seqBefore = (await call(s.url, 'GET', '/v1/checkpoints/latest')).body.checkpoint.seq;
+    // Make sure something is due.
+    await changeAndCheckpoint();
+    await Bun.sleep(50);
+    const t0 = performance.now();
+    const pass = runAnchorPass(s.ctx!);
+    const t1 = performance.now();
+    const cp = await changeAndCheckpoint();
+    const busy = performance.now() - t1;
+    expect(cp.seq).toBeGreaterThan(seqBefore);
+    expect(busy).toBeLessThan(1000);
+    const r = await pass;
+    expect(performance.now() - t0).toBeLessThan(1900); // bounded by DSTP_OTS_TIMEOUT_MS, not the calendar
+    expect(r.errors.length).toBeGreaterThan(0);
+    cal.delayMs = 0;
+  });
+});
