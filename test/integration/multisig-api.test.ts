@@ -204,3 +204,43 @@ describe('multisig: non-cooperation', () => {
     expect(await openProposal(sub)).toBeDefined();
   }, 30_000);
 });
+
+describe('multisig: signer-set changes are transactions finalized by the current threshold', () => {
+  test('set_signers votes: the change applies once the threshold voted, from the next round; old keys stop counting', async () => {
+    const sub = await createMultisig('ms-rotate', 5000);
+    const change = { signers: [s1.key, s2.key, s4.key], threshold: 2 };
+    const bad = await send(s1, 'set_signers', { signers: [s1.key], threshold: 2 }, sub);
+    expect([bad.status, bad.body.code]).toEqual([400, 'invalid_args']);
+    const outsiderVote = await send(stranger, 'set_signers', change, sub);
+    const v1 = await send(s1, 'set_signers', change, sub);
+    await tick();
+    let p = await openProposal(sub);
+    await cosign(s1, p, sub);
+    expect((await cosign(s3, p, sub)).status).toBe(201);
+    expect((await call(srv.url, 'GET', `/v1/transactions/${outsiderVote.body.id}`)).body.receipt).toMatchObject({ status: 'failed', code: 'not_a_signer' });
+    expect((await call(srv.url, 'GET', `/v1/transactions/${v1.body.id}`)).body.receipt).toMatchObject({ status: 'ok' });
+
+    // The second vote completes the change; its own round is still signed by the old set (s2 + s3).
+    await send(s2, 'set_signers', change, sub);
+    await tick();
+    p = await openProposal(sub);
+    expect(p.signers).toEqual([s1.key, s2.key, s3.key]);
+    expect((await cosign(s4, p, sub)).body.code).toBe('not_a_signer');
+    await cosign(s2, p, sub);
+    expect((await cosign(s3, p, sub)).status).toBe(201);
+    const st = (await state('sys/consensus', sub)).body;
+    expect(st.value).toEqual({ mode: { type: 'multisig', ...change, proposalTimeoutMs: 5000 } });
+
+    // From the next round on: s4 counts, s3 does not.
+    await send(writer, 'set', { key: 'after', value: true }, sub);
+    await tick();
+    p = await openProposal(sub);
+    expect(p.signers).toEqual(change.signers);
+    const old = await cosign(s3, p, sub);
+    expect([old.status, old.body.code]).toEqual([403, 'not_a_signer']);
+    expect((await cosign(s4, p, sub)).status).toBe(202);
+    expect((await cosign(s1, p, sub)).status).toBe(201);
+    const r = (await call(srv.url, 'GET', `/v1/subtrees/${sub}/rounds/${p.height}`)).body;
+    expect(r.signatures.map((s: { signer: string }) => s.signer)).toEqual([s4.key, s1.key]);
+  });
+});
