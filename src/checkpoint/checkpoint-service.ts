@@ -2,9 +2,10 @@ import { ApiError } from '../api/problem.ts';
 import { parseCheckpoint, type Checkpoint, type GlobalEntry } from '../core/checkpoint.ts';
 import { fromHex, toHex } from '../core/hex.ts';
 import type { Proof } from '../core/smt/types.ts';
-import { noteVerifierKey } from '../core/note.ts';
+import { noteVerifierKey, toBase64 } from '../core/note.ts';
 import { readTimestamp, writeDetached } from '../core/ots.ts';
 import type { NodeContext } from '../services/context.ts';
+import { StateReader, type StateView } from '../services/get-state.ts';
 import { getAnchor, getCheckpoint, globalEntryAt, latestCheckpoint, type CheckpointRow } from '../store/checkpoints.ts';
 import { getSubtree } from '../store/index.ts';
 import { CheckpointBuilder, nodePublicKeyBytes, type CheckpointReport } from './build-checkpoint.ts';
@@ -45,6 +46,25 @@ export interface ConsistencyView {
   proof: string[];
 }
 
+/**
+ * A value with every link up to Bitcoin (SPEC §9 "full proof chain"): the state view (value →
+ * state root → signed round) read at the height the chosen checkpoint's global tree holds, plus
+ * global-tree proof → checkpoint (signed) → its inclusion in the log of `size` → the signed note
+ * of that size → the `.ots` of that size's log root (when a calendar has answered).
+ */
+export interface ChainView extends StateView {
+  chain: {
+    global: { seq: number; globalRoot: string; entry: GlobalEntry; proof: Proof };
+    checkpoint: { checkpoint: Checkpoint; hash: string; sig: string; signer: string };
+    log: { size: number; index: number; leafHash: string; root: string; proof: string[] };
+    /** The C2SP note of log size `log.size`. */
+    note: string;
+    /** base64 of the `.ots` file for log root `log.root`; null while no calendar answered (or anchoring is off). */
+    ots: string | null;
+    anchor: { status: 'pending' | 'confirmed'; bitcoinHeight: number | null } | null;
+  };
+}
+
 export interface GlobalProofView {
   subtree: string;
   /** The checkpoint whose global root the proof is against. */
@@ -63,6 +83,7 @@ export class CheckpointService {
   readonly log: CheckpointLog;
   readonly builder: CheckpointBuilder;
   private readonly noteKey: string;
+  private readonly reader: StateReader;
 
   constructor(
     readonly ctx: NodeContext,
@@ -70,6 +91,7 @@ export class CheckpointService {
   ) {
     this.log = new CheckpointLog(ctx.db, ctx.hash);
     this.builder = new CheckpointBuilder(ctx, { log: this.log, calendars });
+    this.reader = new StateReader(ctx);
     this.noteKey = noteVerifierKey(ctx.config.origin, nodePublicKeyBytes(ctx.signer.publicKey), ctx.hash);
   }
 
@@ -132,6 +154,42 @@ export class CheckpointService {
       fromRoot: toHex(this.log.rootAt(from)),
       toRoot: toHex(this.log.rootAt(n)),
       proof: this.log.consistencyProof(from, n).map(toHex),
+    };
+  }
+
+  /**
+   * The proof chain for `key` of top-level subtree `subtree`. `seq` picks the checkpoint whose
+   * global tree is used (default: the one completing `size`); `size` the log size whose note and
+   * `.ots` end the chain (default: latest). The value is read at the height that checkpoint holds,
+   * so it may lag the subtree's head (eventual consistency).
+   */
+  async chain(subtree: string, key: string, q: { seq?: number; size?: number } = {}): Promise<ChainView> {
+    const latest = await this.latestRow();
+    const size = q.size ?? latest.seq + 1;
+    if (size < 1 || size > latest.seq + 1) throw new ApiError('not_found', `the checkpoint log has ${latest.seq + 1} entries, not ${size}`);
+    const seq = q.seq ?? size - 1;
+    if (seq >= size) throw new ApiError('validation_failed', `checkpoint ${seq} is not in the log of size ${size}`, { seq, size });
+    const global = await this.globalProof(subtree, seq);
+    const state = await this.reader.read(subtree, key, { height: global.entry.height });
+    const cp = this.view(await this.row(seq));
+    const top = seq === size - 1 ? cp : this.view(await this.row(size - 1));
+    const inc = await this.inclusion(seq, size);
+    let ots: Awaited<ReturnType<CheckpointService['otsFile']>> | null = null;
+    try {
+      ots = await this.otsFile(size - 1);
+    } catch (e) {
+      if (!(e instanceof ApiError && e.code === 'not_found')) throw e;
+    }
+    return {
+      ...state,
+      chain: {
+        global: { seq: global.seq, globalRoot: global.globalRoot, entry: global.entry, proof: global.proof },
+        checkpoint: { checkpoint: cp.checkpoint, hash: cp.hash, sig: cp.sig, signer: cp.signer },
+        log: { size, index: seq, leafHash: inc.leafHash, root: inc.root, proof: inc.proof },
+        note: top.note,
+        ots: ots ? toBase64(ots.bytes) : null,
+        anchor: ots ? { status: ots.status, bitcoinHeight: ots.bitcoinHeight } : null,
+      },
     };
   }
 

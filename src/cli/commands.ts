@@ -2,6 +2,7 @@ import { DstpClient, type FetchLike } from '../client/http.ts';
 import { generateKey, isScheme, type KeyPair } from '../client/keys.ts';
 import { buildSubtreeRequest, signSubtreeRequest, signTransaction, subtreeIdHex, tokenGenesis } from '../client/sign.ts';
 import { fetchVerifiedState, verifyAcceptance, VerificationError, type LinkCheck } from '../client/verify.ts';
+import { fetchChain, verifyChainResponse } from '../client/verify-chain.ts';
 import type { JsonValue } from '../core/jcs.ts';
 import type { GenesisEntry } from '../core/subtree-request.ts';
 import { intOption, jsonOption, parseBalances, parseOptions, required, str, UsageError, type Values } from './args.ts';
@@ -281,10 +282,29 @@ function brief(s: { key: string; exists: boolean; value?: JsonValue; height: num
   return { key: s.key, exists: s.exists, ...(s.exists ? { value: s.value } : {}), height: s.height, root: s.root };
 }
 
+function missingOrigin(): never {
+  throw new UsageError('the node reports no checkpoint origin; pass --origin');
+}
+
 const verify: Command = {
-  summary: 'verify a value without trusting the node: proof → round → signatures → subtree',
-  usage: 'dstp verify --subtree ID --key KEY [--height N] [--expect JSON] [--node URL]',
-  options: { subtree: { type: 'string' }, key: { type: 'string' }, height: { type: 'string' }, expect: { type: 'string' } },
+  summary: 'verify a value without trusting the node: proof → round → signatures → subtree [→ global → checkpoint → log → note → ots]',
+  usage:
+    'dstp verify --subtree ID --key KEY [--height N] [--expect JSON] [--node URL]\n' +
+    '       dstp verify --chain --subtree ID --key KEY [--seq N] [--size N] [--node-key ed25519:HEX] [--origin NAME]\n' +
+    '                   [--require-ots] [--require-bitcoin] [--expect JSON] [--node URL]',
+  options: {
+    subtree: { type: 'string' },
+    key: { type: 'string' },
+    height: { type: 'string' },
+    expect: { type: 'string' },
+    chain: { type: 'boolean' },
+    seq: { type: 'string' },
+    size: { type: 'string' },
+    'node-key': { type: 'string' },
+    origin: { type: 'string' },
+    'require-ots': { type: 'boolean' },
+    'require-bitcoin': { type: 'boolean' },
+  },
   async run(values, io) {
     const subtree = required(values, 'subtree');
     const key = required(values, 'key');
@@ -292,6 +312,49 @@ const verify: Command = {
     const expectedValue = jsonOption(values, 'expect') as JsonValue | undefined;
     const links: (LinkCheck & { ok: boolean })[] = [];
     try {
+      if (values.chain === true) {
+        if (height !== undefined) throw new UsageError('--height does not apply to --chain (the checkpoint decides the height; use --seq)');
+        const client = clientOf(values, io);
+        // The node key and origin are the trust anchors: pin them with --node-key/--origin, else they come from /v1/info.
+        const pinnedKey = str(values, 'node-key');
+        const pinnedOrigin = str(values, 'origin');
+        const info = pinnedKey === undefined || pinnedOrigin === undefined ? await client.info() : undefined;
+        const head = await client.getSubtree(subtree);
+        const seq = intOption(values, 'seq');
+        const size = intOption(values, 'size', 1);
+        const response = await fetchChain(client.baseUrl, subtree, key, {
+          ...(seq !== undefined ? { seq } : {}),
+          ...(size !== undefined ? { size } : {}),
+          ...(io.fetch ? { fetch: io.fetch } : {}),
+        });
+        const verified = await verifyChainResponse(response, {
+          key,
+          subtree,
+          request: head.request,
+          nodeKey: pinnedKey ?? info!.publicKey,
+          origin: pinnedOrigin ?? info?.origin ?? missingOrigin(),
+          requireOts: values['require-ots'] === true,
+          requireBitcoin: values['require-bitcoin'] === true,
+          ...(expectedValue !== undefined ? { expectedValue } : {}),
+          onLink: (c) => links.push({ ...c, ok: true }),
+        });
+        io.out({
+          ok: true,
+          subtree,
+          key,
+          exists: verified.exists,
+          ...(verified.exists ? { value: verified.value } : {}),
+          height: verified.height,
+          root: verified.root,
+          roundHash: verified.roundHash,
+          checkpoint: verified.checkpoint.seq,
+          logSize: verified.logSize,
+          logRoot: verified.logRoot,
+          attestations: verified.attestations,
+          links,
+        });
+        return 0;
+      }
       const { verified } = await fetchVerifiedState(clientOf(values, io), subtree, key, {
         ...(height !== undefined ? { height } : {}),
         ...(expectedValue !== undefined ? { expectedValue } : {}),

@@ -44,3 +44,4 @@ export type { TxEnvelope, Tx } from '../core/tx.ts';
 export type { SubtreeRequest, SubtreeSpec, GenesisEntry } from '../core/subtree-request.ts';
 export type { RoundHeader } from '../core/round.ts';
 export type { Proof } from '../core/smt/types.ts';
+export { verifyChainResponse, fetchChain, type ChainResponse, type VerifyChainOptions, type VerifiedChain } from './verify-chain.ts';

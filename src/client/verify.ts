@@ -21,7 +21,10 @@ import type { Acceptance, RoundResponse, StateResponse } from './types.ts';
  * signature rules. Every failure names its link and carries the evidence (expected vs got and
  * the underlying cause) instead of a bare `false`.
  */
-export type VerificationLink = 'proof' | 'round' | 'signatures' | 'subtree' | 'acceptance';
+export type VerificationLink = 'proof' | 'round' | 'signatures' | 'subtree' | 'acceptance' | ChainLink;
+
+/** Links of the full proof chain above the subtree (see verify-chain.ts). */
+export type ChainLink = 'global' | 'checkpoint' | 'log' | 'note' | 'ots';
 
 export class VerificationError extends Error {
   override readonly name = 'VerificationError';

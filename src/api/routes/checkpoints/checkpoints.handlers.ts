@@ -4,6 +4,7 @@ import type { CheckpointService } from '../../../checkpoint/checkpoint-service.t
 import type { CheckpointRow } from '../../../store/checkpoints.ts';
 import type {
   buildCheckpointRoute,
+  chainRoute,
   consistencyRoute,
   getCheckpointRoute,
   globalProofRoute,
@@ -68,4 +69,12 @@ export function ots(svc: CheckpointService): RouteHandler<typeof otsRoute> {
 
 export function build(svc: CheckpointService): RouteHandler<typeof buildCheckpointRoute> {
   return async (c) => c.json(await svc.build(), 200);
+}
+
+export function chain(svc: CheckpointService): RouteHandler<typeof chainRoute> {
+  return async (c) => {
+    const { id, key } = c.req.valid('param');
+    const { seq, size } = c.req.valid('query');
+    return c.json((await svc.chain(id, key, { ...(seq !== undefined ? { seq } : {}), ...(size !== undefined ? { size } : {}) })) as never, 200);
+  };
 }

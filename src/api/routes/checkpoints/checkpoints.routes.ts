@@ -1,5 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { Hex32, IdParams, Proof, problems, uintString } from '../../schemas.ts';
+import { Hex32, IdParams, JsonAny, Proof, RoundHeader, RoundSignature, StateKey, problems, uintString } from '../../schemas.ts';
 
 export const Checkpoint = z
   .object({
@@ -175,5 +175,52 @@ export const buildCheckpointRoute = createRoute({
       },
     },
     ...problems(401, 415),
+  },
+});
+
+export const ChainView = z
+  .object({
+    subtree: Hex32,
+    key: z.string(),
+    exists: z.boolean(),
+    value: JsonAny.optional(),
+    height: z.number().int().openapi({ description: 'The height the checkpoint\'s global tree holds for this subtree (may lag its head).' }),
+    root: Hex32,
+    proof: Proof,
+    roundHash: Hex32,
+    round: z.object({ header: RoundHeader, signatures: z.array(RoundSignature) }),
+    chain: z.object({
+      global: z.object({ seq: z.number().int(), globalRoot: Hex32, entry: z.object({ root: Hex32, height: z.number().int(), round: Hex32 }), proof: Proof }),
+      checkpoint: z.object({ checkpoint: Checkpoint, hash: Hex32, sig: z.string(), signer: z.string() }),
+      log: z.object({ size: z.number().int(), index: z.number().int(), leafHash: Hex32, root: Hex32, proof: z.array(Hex32) }),
+      note: z.string().openapi({ description: 'C2SP tlog-checkpoint note of log size `log.size`.' }),
+      ots: z.string().nullable().openapi({ description: 'base64 `.ots` file of `log.root`; null until a calendar answered.' }),
+      anchor: z.object({ status: z.enum(['pending', 'confirmed']), bitcoinHeight: z.number().int().nullable() }).nullable(),
+    }),
+  })
+  .openapi('ProofChain');
+
+export const ChainParams = z.strictObject({ id: IdParams.shape.id, key: StateKey });
+
+/** Documented with `{key}`; served with a wildcard so keys may hold `/` (like the state route). */
+export const chainRoute = createRoute({
+  method: 'get',
+  path: '/v1/subtrees/{id}/chain/{key}',
+  tags: ['checkpoints'],
+  summary: 'A value with its full proof chain: state proof → signed round → global tree → checkpoint → log → note → .ots',
+  description:
+    'Everything to verify a value offline up to Bitcoin (SPEC §9). The value is read at the height the chosen checkpoint holds for ' +
+    'the subtree (the global tree lags by design). `seq` chooses that checkpoint (default: the last one of `size`), `size` the log ' +
+    'size whose note and `.ots` close the chain (default: latest). Top-level subtrees only.',
+  request: {
+    params: ChainParams,
+    query: z.strictObject({
+      seq: uintString().optional().openapi({ description: 'Checkpoint whose global tree is used.' } as never),
+      size: uintString(Number.MAX_SAFE_INTEGER, 1).optional().openapi({ description: 'Log size of the note and .ots (default: latest).' } as never),
+    }),
+  },
+  responses: {
+    200: { description: 'The value and its proof chain', content: { 'application/json': { schema: ChainView } } },
+    ...problems(400, 404),
   },
 });
