@@ -98,6 +98,9 @@ export interface RuntimeNode {
   stop(graceMs?: number): Promise<void>;
   /** SIGKILL to the group, at once. */
   kill9(): Promise<void>;
+  /** SIGSTOP / SIGCONT to the group: a frozen process (GC pause, stalled VM) whose clock runs on. */
+  pause(): void;
+  resume(): void;
 }
 
 export interface LaunchOptions {
@@ -188,7 +191,7 @@ export async function launch(name: RuntimeName, opts: LaunchOptions): Promise<Ru
     stdoutBuf += s;
     append(s);
   });
-  const signal = (sig: 'SIGTERM' | 'SIGKILL') => {
+  const signal = (sig: 'SIGTERM' | 'SIGKILL' | 'SIGSTOP' | 'SIGCONT') => {
     if (exited) return;
     try {
       // The group id is the child's pid (setsid made it a session leader).
@@ -212,6 +215,8 @@ export async function launch(name: RuntimeName, opts: LaunchOptions): Promise<Ru
       else signal('SIGKILL'); // leftovers of the group (workerd under wrangler)
       live.delete(node);
     },
+    pause: () => signal('SIGSTOP'),
+    resume: () => signal('SIGCONT'),
     async kill9() {
       signal('SIGKILL');
       await Promise.race([proc.exited, Bun.sleep(5000)]);
