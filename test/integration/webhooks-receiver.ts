@@ -42,6 +42,8 @@ export interface Receiver {
   maxConcurrent: number;
   /** All webhook-ids seen, with how many times each arrived. */
   seen: Map<string, number>;
+  /** The distinct bodies each webhook-id arrived with (one per id: retries resend the same bytes). */
+  bodies: Map<string, Set<string>>;
   /** Resolves hanging requests (they then answer 200 — too late for the node's deadline). */
   releaseHung(): void;
   down(): Promise<void>;
@@ -67,6 +69,7 @@ export async function startReceiver(opts: { secrets?: string[]; behaviour?: Beha
     verifyFailures: [],
     maxConcurrent: 0,
     seen: new Map(),
+    bodies: new Map(),
     releaseHung() {
       const h = hung;
       hung = [];
@@ -116,12 +119,16 @@ export async function startReceiver(opts: { secrets?: string[]; behaviour?: Beha
       }
       const id = headers['webhook-id']!;
       r.seen.set(id, (r.seen.get(id) ?? 0) + 1);
+      if (!r.bodies.has(id)) r.bodies.set(id, new Set());
+      r.bodies.get(id)!.add(body);
       const b = r.behaviour;
       let answer: { status: number; delayMs?: number; body?: string; headers?: Record<string, string> };
       if (typeof b === 'function') answer = b(r.requests, id);
       else if (b.kind === 'hang') {
+        // Released later with a 200: the receiver did process it, whether or not the sender was
+        // still waiting for the answer (if not, the redelivery is a duplicate to drop).
         await new Promise<void>((res) => hung.push(res));
-        return new Response('late', { status: 200 });
+        answer = { status: 200, body: 'late' };
       } else answer = b;
       if (answer.delayMs) await Bun.sleep(answer.delayMs);
       if (answer.status >= 200 && answer.status < 300) {
