@@ -2,12 +2,12 @@ import { createApp } from './api/app.ts';
 import { startAnchorWorker, type AnchorWorker } from './checkpoint/anchor-worker.ts';
 import { checkpointService } from './checkpoint/checkpoint-service.ts';
 import type { Config } from './config.ts';
-import { createKeyParser } from './core/keys.ts';
+import { createKeyParser, type SignatureVerifier } from './core/keys.ts';
 import { SparseMerkleTree } from './core/smt/tree.ts';
 import { startScheduler, type Scheduler } from './leader/scheduler.ts';
 import { LEADER_LEASE, runLeaderPass } from './leader/leader-pass.ts';
 import { createLogger } from './platform/logger.ts';
-import { createNodeSigner } from './platform/node-signer.ts';
+import { createNodeSigner, type NodeSigner } from './platform/node-signer.ts';
 import { selectSha256 } from './platform/sha256.ts';
 import { createVerifier } from './platform/verifier.ts';
 import type { Logger, NodeContext } from './services/context.ts';
@@ -31,6 +31,10 @@ export interface NodeOptions {
   checkpoints?: boolean;
   log?: Logger;
   now?: () => number;
+  /** Already-built identity and verifier (Workers keep them per isolate and build a node per
+   * request); default: built here from `nodeSecret`. */
+  signer?: NodeSigner;
+  verifier?: SignatureVerifier;
   /** Lease holder id; default a fresh random id. Workers build a node per request and pass the
    * isolate's id, so passes of one isolate renew one lease instead of fencing each other out. */
   instanceId?: string;
@@ -59,8 +63,8 @@ export async function createNode(config: Config, opts: NodeOptions): Promise<Dst
   const ctx: NodeContext = {
     config,
     db: opts.db,
-    signer: await createNodeSigner(opts.nodeSecret),
-    verifier: await createVerifier(),
+    signer: opts.signer ?? (await createNodeSigner(opts.nodeSecret)),
+    verifier: opts.verifier ?? (await createVerifier()),
     parseKey: createKeyParser(),
     hash,
     store,
