@@ -15,15 +15,19 @@
  * request's I/O can settle ("code had hung"). A node shared by the isolate would do exactly that
  * (its write queue and group commit join concurrent requests, and a boot started by a request the
  * client abandoned would never finish). So each request builds its own node over a fresh HTTP
- * client; only plain data is kept per isolate: the parsed config, the key, whether migrations ran,
- * and one lease-holder id, so concurrent passes of the isolate renew one lease.
+ * client; only what holds no I/O is kept per isolate: the parsed config, the key, the signer and
+ * verifier, whether migrations ran, and one lease-holder id, so concurrent passes of the isolate
+ * renew one lease.
  */
 import { createClient } from '@libsql/client/web';
 import { checkpointService } from '../checkpoint/checkpoint-service.ts';
 import { ConfigError, loadConfig, type Config } from '../config.ts';
 import { fromHex } from '../core/hex.ts';
+import type { SignatureVerifier } from '../core/keys.ts';
 import { LEADER_LEASE, runLeaderPass, type PassReport } from '../leader/leader-pass.ts';
 import { createNode, type DstpNode } from '../node.ts';
+import { createNodeSigner, type NodeSigner } from '../platform/node-signer.ts';
+import { createVerifier } from '../platform/verifier.ts';
 import { openDatabaseWithClient, releaseLease } from '../store/index.ts';
 import { runWebhookPass } from '../webhooks/worker.ts';
 
@@ -45,6 +49,9 @@ interface IsolateState {
   holder: string;
   /** Leader passes of this isolate under way; the lease is handed back when the last one ends. */
   passes: number;
+  /** Built by the first request (their probes cost milliseconds), then shared: no I/O inside. */
+  signer?: NodeSigner;
+  verifier?: SignatureVerifier;
 }
 
 let isolate: IsolateState | null = null;
@@ -71,9 +78,13 @@ async function requestNode(state: IsolateState, onKick?: () => void): Promise<Ds
   // Migrations are embedded in the bundle; the first request of an isolate applies what is missing.
   const db = await openDatabaseWithClient(client, { migrate: !state.migrated });
   state.migrated = true;
+  state.signer ??= await createNodeSigner(state.nodeSecret);
+  state.verifier ??= await createVerifier();
   return createNode(state.config, {
     db,
     nodeSecret: state.nodeSecret,
+    signer: state.signer,
+    verifier: state.verifier,
     scheduler: false,
     webhooks: false,
     checkpoints: false,
