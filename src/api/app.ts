@@ -11,6 +11,7 @@ import { problem, problemBody, problemOf, type ProblemBody } from './problem.ts'
 import { checkpointsRoutes } from './routes/checkpoints/index.ts';
 import { infoRoutes } from './routes/info/index.ts';
 import { leaderRoutes } from './routes/leader/index.ts';
+import { logRoutes } from './routes/log/index.ts';
 import { evidenceRoutes } from './routes/evidence/index.ts';
 import { proposalsRoutes } from './routes/proposals/index.ts';
 import { resumeRoutes } from './routes/resume/index.ts';
@@ -45,6 +46,7 @@ export function createApp(ctx: NodeContext): OpenAPIHono {
   app.route('/', proposalsRoutes(ctx));
   app.route('/', resumeRoutes(ctx));
   app.route('/', evidenceRoutes(ctx));
+  app.route('/', logRoutes(ctx));
   app.route('/', leaderRoutes(ctx));
   app.route('/', checkpointsRoutes(ctx));
   app.route('/', webhooksRoutes(ctx));

@@ -7,6 +7,7 @@ import { signTransaction } from './sign.ts';
 import type {
   BatchItemResult,
   EvidenceAccepted,
+  LogEntry,
   NodeInfo,
   Page,
   ProposalView,
@@ -193,6 +194,11 @@ export class DstpClient {
     return this.request<Page<RoundResponse>>('GET', `/v1/subtrees/${seg(subtree)}/rounds`, {
       query: { cursor: page.cursor, limit: page.limit, order: page.order },
     });
+  }
+
+  /** `GET …/log`: accepted transactions in log order from `from` (what replicas re-execute). */
+  getLog(subtree: string, page: { from?: number; limit?: number } = {}): Promise<Page<LogEntry>> {
+    return this.request<Page<LogEntry>>('GET', `/v1/subtrees/${seg(subtree)}/log`, { query: { from: page.from, limit: page.limit } });
   }
 
   /** `GET …/proposals`: rounds waiting for (or done with) co-signatures, by height. */

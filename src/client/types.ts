@@ -114,6 +114,15 @@ export interface ResumeView {
   [field: string]: unknown;
 }
 
+/** One entry of a subtree's transaction log. */
+export interface LogEntry {
+  seq: number;
+  id: string;
+  status: 'pending' | 'executed' | 'failed';
+  envelope: TxEnvelope;
+  [field: string]: unknown;
+}
+
 export interface EvidenceAccepted {
   id: string;
   subtree: string;

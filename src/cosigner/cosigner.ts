@@ -96,6 +96,8 @@ export class Cosigner {
   /** Proposals verified here, by hash: a round that turns final is applied without re-executing. */
   private readonly verified = new Map<string, Extract<RoundVerdict, { ok: true }>>();
   private readonly resumed = new Set<number>();
+  /** Whether the node serves `GET …/log` (else transactions are fetched one by one). */
+  private logRoute = true;
 
   private constructor(private readonly opts: CosignerOptions) {
     this.client = opts.client;
@@ -318,7 +320,33 @@ export class Cosigner {
     });
   }
 
+  /**
+   * The round's transactions: the next `ids.length` entries of the log from the replica's next
+   * seq, in pages (`GET …/log`), each paired with the id the round lists at that position. A node
+   * without the log route is asked per transaction instead. Every entry is checked later anyway.
+   */
   private async fetchTxs(ids: readonly string[]): Promise<FetchedTx[]> {
+    if (ids.length === 0) return [];
+    if (this.logRoute) {
+      try {
+        const out: FetchedTx[] = [];
+        while (out.length < ids.length) {
+          const page = await this.client.getLog(this.subtree, { from: this.tip.nextSeq + out.length, limit: Math.min(1000, ids.length - out.length) });
+          if (page.items.length === 0) break;
+          for (const e of page.items) out.push({ id: e.id, seq: e.seq, envelope: e.envelope });
+        }
+        if (ids.every((id, i) => out[i]?.id === id)) return out.slice(0, ids.length);
+        // The round lists something other than the next log entries: fetch its own transactions,
+        // whose seqs then tell verifyRound (and the operator) exactly where it departs from the log.
+      } catch (e) {
+        if (!(e instanceof DstpHttpError && e.status === 404 && e.code === 'not_found')) throw e;
+        this.logRoute = false;
+      }
+    }
+    return this.fetchEach(ids);
+  }
+
+  private async fetchEach(ids: readonly string[]): Promise<FetchedTx[]> {
     const out: FetchedTx[] = new Array(ids.length);
     let next = 0;
     const worker = async () => {

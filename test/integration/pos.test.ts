@@ -156,7 +156,7 @@ describe('pos: proposer, finality, evidence, stake', () => {
       ['unknown subtree', { validator: C.publicKey, a: { header: { ...real, subtree: 'ab'.repeat(32) }, sig: signC({ ...real, subtree: 'ab'.repeat(32) }) }, b: { header: { ...other, subtree: 'ab'.repeat(32) }, sig: signC({ ...other, subtree: 'ab'.repeat(32) }) } }, 404, 'unknown_subtree'],
       ['other network', { validator: C.publicKey, a: { header: { ...real, network: 'elsewhere' }, sig: signC({ ...real, network: 'elsewhere' }) }, b: { header: { ...other, network: 'elsewhere' }, sig: signC({ ...other, network: 'elsewhere' }) } }, 400, 'network_mismatch'],
     ];
-    const logBefore = (await head()).logSize;
+    const logBefore = (await head()).logSize as number;
     for (const [what, body, status, code] of bad) {
       const r = await post(body);
       expect({ what, status: r.status, type: r.type, code: r.body.code }).toEqual({ what, status, type: 'application/problem+json', code });
