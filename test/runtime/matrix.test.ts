@@ -3,7 +3,8 @@
  * 10 rounds, proofs at the head and in history) under Bun, Node, Deno and workerd, each started
  * the way its package script starts it. Bun, Node and Deno use an embedded libSQL file; workerd
  * (wrangler dev) can only use remote libSQL, so it talks Hrana over HTTP to the test libSQL
- * server on 127.0.0.1, and its last round is run by the cron handler (`/__scheduled`).
+ * server on 127.0.0.1, and its last round is run by the cron handler (`/__scheduled`). Bun and
+ * Deno run once more against that server (`http://` URL, @libsql/client's remote mode).
  *
  * All four must give identical per-round roots, tx lists, receipts and proofs, and each database
  * must replay from genesis to the same headers (an independent re-execution in the core).
@@ -30,11 +31,24 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const results = new Map<RuntimeName, ScenarioResult>();
+/** A runtime with a database mode: the four runtimes, plus Bun and Deno over remote libSQL. */
+interface Leg {
+  label: string;
+  runtime: RuntimeName;
+  db: 'file' | 'http';
+}
+const LEGS: Leg[] = [
+  ...RUNTIMES.map((r): Leg => ({ label: r, runtime: r, db: r === 'workerd' ? 'http' : 'file' })),
+  { label: 'bun + remote libSQL', runtime: 'bun', db: 'http' },
+  { label: 'deno + remote libSQL', runtime: 'deno', db: 'http' },
+];
+
+const results = new Map<string, ScenarioResult>();
 const EXPECTED_NODE_KEY = publicKeyFromSecret('ed25519', fromHex(NODE_KEY_HEX, 32));
 
-async function runOn(name: RuntimeName): Promise<void> {
-  const dbPath = join(dir, `${name}.db`);
+async function runOn(leg: Leg): Promise<void> {
+  const name = leg.runtime;
+  const dbPath = join(dir, `${leg.label.replace(/\W+/g, '-')}.db`);
   const env: Record<string, string> = {
     DSTP_NETWORK: NETWORK,
     DSTP_NODE_KEY: NODE_KEY_HEX,
@@ -47,7 +61,7 @@ async function runOn(name: RuntimeName): Promise<void> {
   let close: () => void;
   let trigger: () => Promise<void>;
   let hrana: HranaServer | undefined;
-  if (name === 'workerd') {
+  if (leg.db === 'http') {
     hrana = startHranaServer({ path: dbPath, synchronous: 'NORMAL' });
     hranas.push(hrana);
     env.DSTP_DATABASE_URL = hrana.url;
@@ -74,14 +88,14 @@ async function runOn(name: RuntimeName): Promise<void> {
       : async () => {}; // the in-process interval loop picks it up
   try {
     const r = await runScenario(node.url, { trigger, db, timeoutMs: 30_000 });
-    results.set(name, r);
+    results.set(leg.label, r);
     expect(r.nodeKey).toBe(EXPECTED_NODE_KEY);
     console.log(
-      `[matrix] ${name}: cold start ${Math.round(node.coldStartMs)} ms, 200 txs in ${r.rounds.length - 1} rounds in ${Math.round(r.loadMs)} ms, ` +
+      `[matrix] ${leg.label}: cold start ${Math.round(node.coldStartMs)} ms, 200 txs in ${r.rounds.length - 1} rounds in ${Math.round(r.loadMs)} ms, ` +
         `${r.verified} proofs verified${hrana ? `; libSQL over HTTP: ${hrana.stats.pipelines} pipelines, ${hrana.stats.batonRequests} baton continuations` : ''}`,
     );
   } catch (err) {
-    throw new Error(`${String(err)}\n--- ${name} output ---\n${node.output()}`);
+    throw new Error(`${String(err)}\n--- ${leg.label} output ---\n${node.output()}`);
   } finally {
     await node.stop();
     close();
@@ -92,7 +106,7 @@ async function runOn(name: RuntimeName): Promise<void> {
     await hrana.close();
   }
   // Independently of the other runtimes: the stored history is sound and replays.
-  const subtree = results.get(name)!.subtree;
+  const subtree = results.get(leg.label)!.subtree;
   const ledger = await readLedger(dbPath, subtree);
   expect(checkLogShape(ledger.log, ledger.logSize)).toEqual([]);
   expect(checkRounds(ledger.rounds, ledger.log, { subtree, nodeKey: EXPECTED_NODE_KEY, headHeight: ledger.height })).toEqual([]);
@@ -100,15 +114,15 @@ async function runOn(name: RuntimeName): Promise<void> {
 }
 
 describe('runtime matrix: same scenario, same roots and proofs', () => {
-  for (const name of RUNTIMES) {
-    test.skipIf(!requireOrSkip(name))(`${name}`, () => runOn(name), 120_000);
+  for (const leg of LEGS) {
+    test.skipIf(!requireOrSkip(leg.runtime))(leg.label, () => runOn(leg), 120_000);
   }
 
   test('every runtime produced identical rounds, receipts and proofs', () => {
     const ran = [...results.keys()];
-    // In CI all four must have run; elsewhere at least two, or there is nothing to compare.
-    expect(ran.length).toBeGreaterThanOrEqual(process.env.CI ? 4 : 2);
-    const [first, ...others] = ran;
+    // In CI every leg must have run; elsewhere at least two, or there is nothing to compare.
+    expect(ran.length).toBeGreaterThanOrEqual(process.env.CI ? LEGS.length : 2);
+    const [first, ...others] = ran as [string, ...string[]];
     const ref = results.get(first!)!;
     expect(ref.rounds.length).toBe(11);
     expect(ref.txs.length).toBe(200);
