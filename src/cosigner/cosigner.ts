@@ -5,7 +5,10 @@ import { signDigestHex } from '../client/sign.ts';
 import type { ProposalView, ResumeView } from '../client/types.ts';
 import { checkCreationSignatures, eligibleKeys, isRoundFinal, roundSigners } from '../core/consensus/poa.ts';
 import { resumeDigest, resumeObject } from '../core/consensus/resume.ts';
-import { sha256, type Sha256 } from '../core/hash.ts';
+import type { Sha256 } from '../core/hash.ts';
+import { createKeyParser, type PublicKey, type SignatureVerifier } from '../core/keys.ts';
+import { nativeSha256 } from '../platform/sha256.ts';
+import { createVerifier } from '../platform/verifier.ts';
 import { fromHex, toHex } from '../core/hex.ts';
 import { jcs, type JsonValue } from '../core/jcs.ts';
 import type { Program } from '../core/programs/types.ts';
@@ -51,7 +54,9 @@ export interface CosignerOptions {
   now?: () => number;
   /** Parallel transaction fetches while verifying a round (default 16). */
   fetchConcurrency?: number;
+  /** SHA-256 and signature verifier; default: the runtime's native ones (src/platform), as the node uses. */
   hash?: Sha256;
+  verifier?: SignatureVerifier;
 }
 
 /** The node served a final history that does not follow from its log: stop following it. */
@@ -85,6 +90,7 @@ export class Cosigner {
   private readonly now: () => number;
   private readonly emit: (e: CosignEvent) => void;
   private readonly store: CachedNodeStore;
+  private readonly parseKey: (s: string) => PublicKey = createKeyParser();
   private readonly tree: SparseMerkleTree;
   private spec!: SubtreeSpec;
   private request!: JsonValue;
@@ -99,13 +105,16 @@ export class Cosigner {
   /** Whether the node serves `GET …/log` (else transactions are fetched one by one). */
   private logRoute = true;
 
-  private constructor(private readonly opts: CosignerOptions) {
+  private constructor(
+    private readonly opts: CosignerOptions,
+    private readonly verifier: SignatureVerifier,
+  ) {
     this.client = opts.client;
     this.subtree = opts.subtree;
     this.db = opts.db;
     this.key = opts.key;
     this.publicKey = publicKeyOf(opts.key);
-    this.hash = opts.hash ?? sha256;
+    this.hash = opts.hash ?? nativeSha256();
     this.now = opts.now ?? Date.now;
     this.emit = opts.onEvent ?? (() => {});
     this.store = new CachedNodeStore(new LibsqlNodeStore(opts.db));
@@ -114,7 +123,7 @@ export class Cosigner {
 
   /** Verifies the subtree's creation request and builds (or reopens) the replica at genesis. */
   static async open(opts: CosignerOptions): Promise<Cosigner> {
-    const c = new Cosigner(opts);
+    const c = new Cosigner(opts, opts.verifier ?? (await createVerifier()));
     await c.init();
     return c;
   }
@@ -317,6 +326,8 @@ export class Cosigner {
       hash,
       txs,
       hash256: this.hash,
+      verifier: this.verifier,
+      parseKey: this.parseKey,
     });
   }
 
