@@ -65,6 +65,10 @@ export class GroupCommitter {
 
   private async loop(): Promise<void> {
     try {
+      // The local driver is synchronous: a flush started in this microtask would run BEGIN…COMMIT
+      // (fsync included) before the event loop reads the other requests already waiting on their
+      // sockets, so every group would hold one item. One macrotask turn lets them join first.
+      await yieldToEventLoop();
       while (this.queue.length > 0) await this.flushOne();
     } finally {
       this.running = null;
@@ -109,4 +113,9 @@ export class GroupCommitter {
     }
     return this.queue.splice(0, count);
   }
+}
+
+/** Resolves after pending I/O callbacks ran (setImmediate where the runtime has it). */
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => (typeof setImmediate === 'function' ? setImmediate(resolve) : setTimeout(resolve, 0)));
 }
