@@ -1,5 +1,6 @@
 import { LeaseLostError, StaleRoundError, TxLogMismatchError, acquireLease, pendingSubtrees, type LeaseClaim } from '../store/index.ts';
 import type { NodeContext } from '../services/context.ts';
+import { roundBlockers } from '../store/halts.ts';
 import { runRound, type RoundReport } from './run-round.ts';
 
 export const LEADER_LEASE = 'leader';
@@ -22,7 +23,13 @@ export interface PassReport {
  */
 export async function runLeaderPass(ctx: NodeContext): Promise<PassReport> {
   // An idle node must not write: look for work with a read before taking the (durable) lease.
-  let ids = await pendingSubtrees(ctx.db, 256);
+  // Subtrees whose open proposal still waits for co-signatures, and halted ones, are not work.
+  let page = await pendingSubtrees(ctx.db, 256);
+  let ids = await actionable(ctx, page);
+  for (let i = 0; i < 64 && ids.length === 0 && page.length === 256; i++) {
+    page = await pendingSubtrees(ctx.db, 256, page[page.length - 1]!);
+    ids = await actionable(ctx, page);
+  }
   if (ids.length === 0) return { leader: false, idle: true, rounds: [], skipped: [] };
   const ttl = ctx.config.leaseTtlMs;
   const start = ctx.now();
@@ -50,8 +57,32 @@ export async function runLeaderPass(ctx: NodeContext): Promise<PassReport> {
         report.skipped.push({ subtree: id, reason: err instanceof Error ? err.message : String(err) });
       }
     }
-    ids = await pendingSubtrees(ctx.db, 256, ids[ids.length - 1]!);
-    if (ids.length === 0) break;
+    if (page.length === 0) break;
+    page = await pendingSubtrees(ctx.db, 256, page[page.length - 1]!);
+    if (page.length === 0) break;
+    ids = await actionable(ctx, page);
   }
   return report;
+}
+
+/**
+ * The subtrees of `page` a round can be made for now: not halted, and without an open proposal —
+ * unless it is a multisig proposal past its timeout, which the pass must expire.
+ */
+async function actionable(ctx: NodeContext, page: readonly string[]): Promise<string[]> {
+  if (page.length === 0) return [];
+  const { open, halted } = await roundBlockers(ctx.db, page);
+  const now = ctx.now();
+  const out: string[] = [];
+  for (const id of page) {
+    if (halted.has(id)) continue;
+    const since = open.get(id);
+    if (since === undefined) {
+      out.push(id);
+      continue;
+    }
+    const facts = await ctx.subtrees.get(id);
+    if (facts?.mode.type === 'multisig' && now - since >= facts.mode.proposalTimeoutMs) out.push(id);
+  }
+  return out;
 }

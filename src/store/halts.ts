@@ -141,3 +141,24 @@ export async function addResumeSignatures(
     return { status: done ? 'resumed' : 'collecting', halt: { ...halt, signatures: sigs, resumedAt: done ? input.now : null } };
   });
 }
+
+/**
+ * What keeps subtrees with pending transactions from having a round now: their open proposal
+ * (creation time) and whether they are halted. The leader reads this before taking the lease, so
+ * a pass that could only wait writes nothing.
+ */
+export async function roundBlockers(db: Database, subtrees: readonly string[]): Promise<{ open: Map<string, number>; halted: Set<string> }> {
+  const open = new Map<string, number>();
+  const halted = new Set<string>();
+  for (let i = 0; i < subtrees.length; i += 500) {
+    const part = subtrees.slice(i, i + 500);
+    const list = part.map(() => '?').join(', ');
+    const [props, stopped] = await db.read.batch([
+      { sql: `SELECT subtree, created_at FROM proposals WHERE status = 'open' AND subtree IN (${list})`, args: part },
+      { sql: `SELECT id FROM subtrees WHERE status = 'halted' AND id IN (${list})`, args: part },
+    ]);
+    for (const r of props!.rows) open.set(String(r[0]), num(r[1]));
+    for (const r of stopped!.rows) halted.add(String(r[0]));
+  }
+  return { open, halted };
+}
