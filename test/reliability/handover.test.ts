@@ -60,9 +60,17 @@ describe('reliability: graceful handover between processes', () => {
     });
     await Bun.sleep(800);
 
-    const reports = await Promise.all([a, b].map((n) => http(n.url, 'POST', '/v1/leader/tick', { admin: true })));
-    const leaderIndex = reports.findIndex((r) => r.body.leader === true);
-    expect(leaderIndex).not.toBe(-1);
+    // A tick that finds nothing pending is idle and names no leader: tick until one leads.
+    const { reports, leaderIndex } = await waitFor(
+      'a tick that leads',
+      async () => {
+        const reports = await Promise.all([a, b].map((n) => http(n.url, 'POST', '/v1/leader/tick', { admin: true })));
+        const leaderIndex = reports.findIndex((r) => r.body.leader === true);
+        return leaderIndex === -1 ? undefined : { reports, leaderIndex };
+      },
+      5000,
+      5,
+    );
     const leader = [a, b][leaderIndex]!;
     const other = [a, b][1 - leaderIndex]!;
     const token = reports[leaderIndex]!.body.token as number;
