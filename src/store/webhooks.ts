@@ -390,10 +390,39 @@ export async function webhookCycle(db: Database, o: CycleOptions): Promise<Cycle
   return db.write(async (tx) => {
     const { recorded, disabled } = await recordResults(tx, o.results, o.now, o.disableAfterMs);
     const { inserted: fannedOut, more: fanOutMore } = await fanOut(tx, o.now, o.fanOutLimit);
-    const subscriptions = (await db.ormFor(tx).select().from(webhookSubscriptions).where(eq(webhookSubscriptions.status, 'active'))) as WebhookSubscription[];
+    const subscriptions = await activeSubscriptions(tx);
     const claimed = o.claim ? await claimDue(tx, subscriptions, o) : [];
     return { recorded, fannedOut, fanOutMore, claimed, disabled, subscriptions };
   });
+}
+
+/** Active subscriptions, read with plain SQL: this runs in every cycle of the worker. */
+async function activeSubscriptions(tx: Executor): Promise<WebhookSubscription[]> {
+  const rs = await tx.execute(
+    `SELECT id, url, events, subtree, description, secret, previous_secret, previous_secret_expires_at, status,
+            disabled_reason, disabled_at, failing_since, last_success_at, from_seq, created_at, updated_at
+     FROM webhook_subscriptions WHERE status = 'active'`,
+  );
+  const n = (v: unknown) => (v === null ? null : num(v));
+  const s = (v: unknown) => (v === null ? null : String(v));
+  return rs.rows.map((r) => ({
+    id: String(r[0]),
+    url: String(r[1]),
+    events: JSON.parse(String(r[2])) as string[],
+    subtree: s(r[3]),
+    description: s(r[4]),
+    secret: String(r[5]),
+    previousSecret: s(r[6]),
+    previousSecretExpiresAt: n(r[7]),
+    status: 'active',
+    disabledReason: s(r[9]),
+    disabledAt: n(r[10]),
+    failingSince: n(r[11]),
+    lastSuccessAt: n(r[12]),
+    fromSeq: num(r[13]),
+    createdAt: num(r[14]),
+    updatedAt: num(r[15]),
+  }));
 }
 
 /**
@@ -439,21 +468,18 @@ async function fanOut(tx: Executor, now: number, limit: number): Promise<{ inser
 async function claimDue(tx: Executor, subs: readonly WebhookSubscription[], o: CycleOptions): Promise<ClaimedDelivery[]> {
   const claimed: ClaimedDelivery[] = [];
   for (const s of subs) {
-    // Literal 'pending' (not a parameter) so SQLite can use the partial indexes.
-    const busy = await tx.execute({
-      sql: `SELECT count(*) FROM webhook_deliveries
-            WHERE subscription_id = ? AND status = 'pending' AND lock_token IS NOT NULL AND next_attempt_at > ?`,
-      args: [s.id, o.now],
-    });
-    const free = o.concurrency - num(busy.rows[0]![0]);
-    if (free <= 0) continue;
+    // Free slots = concurrency minus live claims (any process). Literal 'pending' (not a
+    // parameter) so SQLite can use the partial indexes.
     const rs = await tx.execute({
-      sql: `UPDATE webhook_deliveries SET lock_token = ?, next_attempt_at = ?
+      sql: `UPDATE webhook_deliveries SET lock_token = ?4, next_attempt_at = ?5
             WHERE id IN (SELECT id FROM webhook_deliveries
-                         WHERE subscription_id = ? AND status = 'pending' AND next_attempt_at <= ?
-                         ORDER BY next_attempt_at, event_seq LIMIT ?)
+                         WHERE subscription_id = ?1 AND status = 'pending' AND next_attempt_at <= ?2
+                         ORDER BY next_attempt_at, event_seq
+                         LIMIT max(0, ?3 - (SELECT count(*) FROM webhook_deliveries
+                                             WHERE subscription_id = ?1 AND status = 'pending'
+                                               AND lock_token IS NOT NULL AND next_attempt_at > ?2)))
             RETURNING id, event_seq, attempts`,
-      args: [o.lockToken, o.leaseUntil, s.id, o.now, free],
+      args: [s.id, o.now, o.concurrency, o.lockToken, o.leaseUntil],
     });
     for (const row of rs.rows) {
       claimed.push({
@@ -492,16 +518,19 @@ async function recordResults(
   disableAfterMs: number,
 ): Promise<{ recorded: number; disabled: string[] }> {
   if (results.length === 0) return { recorded: 0, disabled: [] };
-  const logged: NewWebhookAttempt[] = [];
-  // Per endpoint, in completion order: the last success, and the first failure after it.
-  const health = new Map<string, { lastSuccess: number | null; firstFailure: number | null }>();
-  for (const r of results) {
+  // One UPDATE … FROM (VALUES …) per chunk: every result guarded by its claim token.
+  const attemptNo = new Map<string, number>();
+  for (const part of chunks(results, 50)) {
     const rs = await tx.execute({
-      sql: `UPDATE webhook_deliveries SET status = ?, attempts = attempts + 1, lock_token = NULL,
-              next_attempt_at = ?, last_attempt_at = ?, last_status = ?, last_latency_ms = ?, last_error = ?,
-              last_response = ?, delivered_at = ?
-            WHERE id = ? AND lock_token = ? RETURNING attempts`,
-      args: [
+      sql: `WITH r(id, tok, status, next_at, at, http, latency, error, response, delivered_at) AS (VALUES ${valueRows(part.length, 10)})
+            UPDATE webhook_deliveries AS d SET status = r.status, attempts = d.attempts + 1, lock_token = NULL,
+              next_attempt_at = r.next_at, last_attempt_at = r.at, last_status = r.http, last_latency_ms = r.latency,
+              last_error = r.error, last_response = r.response, delivered_at = r.delivered_at
+            FROM r WHERE d.id = r.id AND d.lock_token = r.tok
+            RETURNING id, attempts`,
+      args: part.flatMap((r) => [
+        r.id,
+        r.lockToken,
         r.next.status,
         r.next.status === 'pending' ? r.next.at : now,
         r.at,
@@ -510,18 +539,23 @@ async function recordResults(
         r.error,
         r.response,
         r.ok ? now : null,
-        r.id,
-        r.lockToken,
-      ],
+      ]),
     });
-    // Our claim expired and someone else holds the delivery now: their result will count.
-    if (rs.rows.length === 0) continue;
+    for (const row of rs.rows) attemptNo.set(String(row[0]), num(row[1]));
+  }
+  const logged: NewWebhookAttempt[] = [];
+  // Per endpoint, in completion order: the last success, and the first failure after it.
+  const health = new Map<string, { lastSuccess: number | null; firstFailure: number | null }>();
+  for (const r of results) {
+    const attempt = attemptNo.get(r.id);
+    // Not updated: our claim expired and someone else holds the delivery now; their result counts.
+    if (attempt === undefined) continue;
     logged.push({
       subscriptionId: r.subscriptionId,
       deliveryId: r.id,
       kind: 'attempt',
       at: r.at,
-      attempt: num(rs.rows[0]![0]),
+      attempt,
       status: r.httpStatus,
       latencyMs: r.latencyMs,
       error: r.error,
