@@ -3,7 +3,8 @@ import type { SigningKey } from '../client/keys.ts';
 import { publicKeyOf } from '../client/keys.ts';
 import { signDigestHex } from '../client/sign.ts';
 import type { ProposalView, ResumeView } from '../client/types.ts';
-import { checkCreationSignatures, eligibleKeys, isRoundFinal, roundSigners } from '../core/consensus/poa.ts';
+import { checkCreationSignatures, eligibleKeys, missingRequirements, roundSigners, type SignerSig } from '../core/consensus/poa.ts';
+import type { Mode } from '../core/consensus/mode.ts';
 import { resumeDigest, resumeObject } from '../core/consensus/resume.ts';
 import type { Sha256 } from '../core/hash.ts';
 import { createKeyParser, type PublicKey, type SignatureVerifier } from '../core/keys.ts';
@@ -188,13 +189,15 @@ export class Cosigner {
    * `autoResume` is on. Throws ForkError when a final round does not verify.
    */
   async step(): Promise<StepReport> {
-    const head = await this.client.getSubtree(this.subtree);
+    // Both reads at once: a proposal listed for a height the replica has not reached yet is simply
+    // not taken this step.
+    const [head, proposals] = await Promise.all([this.client.getSubtree(this.subtree), this.client.listProposals(this.subtree, { status: 'open' })]);
     while (this.tip.height < head.height) await this.applyFinal(this.tip.height + 1);
     if (head.status === 'halted') {
       if (this.opts.autoResume) await this.signResume();
       return { height: this.tip.height, status: 'halted' };
     }
-    const open = (await this.client.listProposals(this.subtree, { status: 'open' })).items.find((p) => p.height === this.tip.height + 1);
+    const open = proposals.items.find((p) => p.height === this.tip.height + 1);
     if (!open) return { height: this.tip.height, status: 'idle' };
     const done = await this.cosign(open);
     return { height: this.tip.height, status: done, ...(done === 'signed' ? { signed: open.hash } : done === 'refused' ? { refused: open.hash } : {}) };
@@ -226,7 +229,7 @@ export class Cosigner {
       }
       v = verdict;
     }
-    if (!isRoundFinal(v.mode, fromHex(v.hash, 32), r.signatures)) {
+    if (!(await this.meetsRule(v.mode, v.hash, r.signatures))) {
       this.emit({ type: 'fork', height, reason: 'signatures do not meet the mode in force', mismatches: [] });
       throw new ForkError(height, `round ${height} is served as final but its signatures do not meet the mode in force`);
     }
@@ -247,6 +250,18 @@ export class Cosigner {
     this.tip = { ...this.tip, height, root: v.header.stateRoot, headHash: v.hash, nextSeq: this.tip.nextSeq + v.txs.length };
     this.verified.clear();
     this.emit({ type: 'round', height, hash: v.hash, txCount: v.txs.length });
+  }
+
+  /** Whether valid signatures over `hash` by signers of `mode` meet its rule (checked with the native verifier). */
+  private async meetsRule(mode: Mode, hash: string, sigs: readonly SignerSig[]): Promise<boolean> {
+    const req = roundSigners(mode);
+    const eligible = eligibleKeys([req]);
+    const d = fromHex(hash, 32);
+    const candidates = sigs.filter((s, i) => eligible.has(s.signer) && sigs.findIndex((x) => x.signer === s.signer) === i);
+    const ok = await Promise.all(
+      candidates.map((s) => this.verifier.verify(this.parseKey(s.signer), d, fromHex(s.sig, 64)).catch(() => false)),
+    );
+    return missingRequirements([req], new Set(candidates.filter((_, i) => ok[i]).map((s) => s.signer))).length === 0;
   }
 
   private async cosign(p: ProposalView): Promise<'signed' | 'refused' | 'skipped'> {
