@@ -16,6 +16,7 @@
  * BENCH_MS_ROUND_INTERVAL (node DSTP_ROUND_INTERVAL_MS, default 200).
  */
 import { rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { createClient } from '@libsql/client';
 import { buildSubtreeRequest, generateKey, signSubtreeRequest, subtreeIdHex, type KeyPair } from '../src/client/index.ts';
@@ -199,6 +200,7 @@ async function throughputRun(url: string, subtree: string, senders: Party[]): Pr
   return errors;
 }
 
+const loadBefore = loadavg()[0]!;
 const nodeSecret = crypto.getRandomValues(new Uint8Array(32));
 const nodeKey = (await createNodeSigner(nodeSecret)).publicKey;
 try {
@@ -236,6 +238,8 @@ try {
     throughput: figures.poa!.tps / figures.multisig!.tps,
   };
   results.overheadVsPoa = ratio;
+  const machine = { cpus: cpus().length, loadavg1mBefore: loadBefore, loadavg1mAfter: loadavg()[0]! };
+  results.machine = machine;
   results.config = { rate: RATE, seconds: SECONDS, txs: TXS, cosignIntervalMs: COSIGN_INTERVAL, roundIntervalMs: ROUND_INTERVAL, batch: BATCH, cosigners: 3, threshold: 2 };
   console.log(`overhead vs PoA: latency p50 ×${ratio.latencyP50.toFixed(2)}, p99 ×${ratio.latencyP99.toFixed(2)}; throughput ÷${ratio.throughput.toFixed(2)}`);
   await writeResult('multisig', results);
@@ -245,6 +249,8 @@ try {
       '# bench/multisig.ts — 2-of-3 multisig with 3 co-signer processes vs PoA, one run, loopback',
       '',
       `Open loop ${RATE} tx/s × ${SECONDS} s for latency (node clock: accepted_at → final round created_at); ${fmtInt(TXS)} txs in batches of ${BATCH} for throughput. Co-signers poll every ${COSIGN_INTERVAL} ms; node round interval ${ROUND_INTERVAL} ms (rounds are also kicked by accepts and finality).`,
+      '',
+      `Machine: ${machine.cpus} CPUs, 1-min load average ${machine.loadavg1mBefore.toFixed(1)} before / ${machine.loadavg1mAfter.toFixed(1)} after (other work shares the machine; figures move with it).`,
       '',
       '| mode | accept→final p50 (ms) | p99 (ms) | finalized tx/s |',
       '|---|---|---|---|',

@@ -92,18 +92,14 @@ try {
   });
   let t = performance.now();
   const txs: Encoded[][] = [];
-  const ids: string[][] = [];
   for (let c = 0; c < CONNECTIONS; c++) {
     const list: Encoded[] = [];
-    const idList: string[] = [];
     for (let nonce = 0; nonce < PER_SENDER; nonce++) {
       const to = recipients[(c * PER_SENDER + nonce) % RECIPIENTS]!;
       const s = await signCall(senders[c]!, { network: NETWORK, subtree, nonce, call: 'transfer', args: { to, amount: '1' } });
       list.push(encodeRequest(host, { method: 'POST', path: '/v1/transactions', body: s.body }));
-      idList.push(s.id);
     }
     txs.push(list);
-    ids.push(idList);
   }
   const bodyBytes = txs[0]![0]!.body!.length;
   console.log(`  signed ${fmtInt(CONNECTIONS * PER_SENDER)} transfers in ${((performance.now() - t) / 1000).toFixed(1)} s (body ${bodyBytes} B)`);
@@ -114,12 +110,20 @@ try {
   // Connections are opened after waiting for a quiet machine: Bun.serve drops idle ones after 10 s.
   const quietEcho = await waitQuiet();
   let conns = await openConnections(base, CONNECTIONS);
-  let other = new OtherLoad((await serverStats(base)).cpu);
+  const e0 = await serverStats(base);
+  let other = new OtherLoad(e0.cpu);
+  const clientCpu0 = process.cpuUsage();
+  const te = performance.now();
   const echoRaw = await closedLoop(conns, { durationMs: ECHO_MS + 1000, warmupMs: 1000, next: (c, i) => echo[c]![i % 64]!.bytes });
-  const echoOther = other.share((await serverStats(base)).cpu);
+  const echoWall = (performance.now() - te) * 1000;
+  const clientCpu = process.cpuUsage(clientCpu0);
+  const e1 = await serverStats(base);
+  const echoOther = other.share(e1.cpu);
+  const echoClientCore = (clientCpu.user + clientCpu.system) / echoWall;
+  const echoServerCore = (e1.cpu.user + e1.cpu.system - e0.cpu.user - e0.cpu.system) / echoWall;
   console.log(
     `  echo (raw client):   ${fmtInt(echoRaw.perSec)} req/s  p50 ${fmtMs(echoRaw.p50)} ms  p99 ${fmtMs(echoRaw.p99)} ms  errors ${echoRaw.errors}` +
-      `  [other processes: ${pct(echoOther)} of the machine]`,
+      `  [server ${pct(echoServerCore)} / client ${pct(echoClientCore)} of one core; other processes: ${pct(echoOther)} of the machine]`,
   );
   const echoFetch = await fetchLoop(base, CONNECTIONS, { durationMs: 2500, warmupMs: 500, next: (c, i) => echo[c]![i % 64]! });
   console.log(`  echo (fetch client): ${fmtInt(echoFetch.perSec)} req/s  (for comparison: the client's own cost)`);
@@ -131,6 +135,7 @@ try {
   const before = await serverStats(base);
   other = new OtherLoad(before.cpu);
   const lastId: (string | undefined)[] = new Array(CONNECTIONS);
+  let shownErrors = 0;
   const t0 = performance.now();
   const accept = await closedLoop(conns, {
     durationMs: ACCEPT_MS + WARMUP_MS,
@@ -138,7 +143,7 @@ try {
     next: (c, i) => txs[c]![i]?.bytes ?? null,
     check: (c, r) => {
       if (r.status !== 202) {
-        if (r.status >= 400) console.error(`  accept ${r.status}: ${JSON.stringify(jsonOf(r))}`);
+        if (shownErrors++ < 5) console.error(`  accept ${r.status}: ${new TextDecoder().decode(r.body).slice(0, 300)}`);
         return false;
       }
       lastId[c] = jsonOf<{ id: string }>(r).id;
@@ -214,6 +219,7 @@ try {
   await writeResult('node-accept', {
     acceptNoLeader,
     aloneCpuUsPerTx,
+    echoCores: { server: echoServerCore, client: echoClientCore },
     otherLoad: { echo: echoOther, accept: acceptOther, alone: aloneOther, idleBeforeEcho: 1 - quietEcho, idleBeforeAccept: 1 - quietAccept },
     connections: CONNECTIONS,
     bodyBytes,
