@@ -1,7 +1,8 @@
 /**
- * Event types a subscription may ask for: SPEC §10's list, plus `subtree.created`, which the node
- * also writes to the outbox. The delivery path itself is type-agnostic: whatever type a feature
- * writes to `events` reaches the subscriptions that list it.
+ * Event types a subscription may ask for: SPEC §10's list, plus `subtree.created` and
+ * `subtree.resumed`, which the node also writes to the outbox (with the subtree row and with the
+ * lifted halt). The delivery path itself is type-agnostic: whatever type a feature writes to
+ * `events` reaches the subscriptions that list it.
  */
 export const WEBHOOK_EVENT_TYPES = [
   'tx.executed',
@@ -12,6 +13,7 @@ export const WEBHOOK_EVENT_TYPES = [
   'checkpoint.created',
   'anchor.confirmed',
   'subtree.created',
+  'subtree.resumed',
 ] as const;
 
 export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
