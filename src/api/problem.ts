@@ -39,6 +39,8 @@ export type ProblemCode =
   | 'unknown_webhook'
   | 'unknown_delivery'
   | 'webhook_disabled'
+  | 'reserved_call'
+  | 'unknown_parent'
   | CoreErrorCode;
 
 const STATUS: Record<string, ContentfulStatusCode> = {
@@ -54,6 +56,8 @@ const STATUS: Record<string, ContentfulStatusCode> = {
   missing_signatures: 401,
   forbidden: 403,
   not_a_signer: 403,
+  reserved_call: 403,
+  unknown_parent: 422,
   not_found: 404,
   unknown_subtree: 404,
   unknown_webhook: 404,
@@ -110,6 +114,8 @@ const TITLE: Record<string, string> = {
   unknown_webhook: 'Unknown webhook',
   unknown_delivery: 'Unknown delivery',
   webhook_disabled: 'Webhook is disabled',
+  reserved_call: 'Call name is reserved for the node',
+  unknown_parent: 'Parent subtree does not exist',
 };
 
 export function statusOf(code: string): ContentfulStatusCode {

@@ -5,6 +5,7 @@ import { isSysKey, nonceKey } from './programs/common.ts';
 import type { Program, ProgramResult, ProgramTx, StateView } from './programs/types.ts';
 import { failedReceipt, okReceipt, type Receipt } from './receipt.ts';
 import { codePointLength } from './strict.ts';
+import { isNodeCall, nodeCalls } from './system-calls.ts';
 import type { IdentifiedTx } from './tx.ts';
 
 /**
@@ -33,6 +34,11 @@ export interface ExecuteInput {
   state: StateView;
   /** The mode's system calls (multisig/pos), built for this round; see core/consensus/system.ts. */
   system?: SystemCalls;
+  /**
+   * The subtree's host key (round 0's proposer): the only sender of node calls (`sys_*`, see
+   * system-calls.ts), which every subtree has whatever its program and mode.
+   */
+  host?: string;
 }
 
 /**
@@ -73,23 +79,30 @@ interface TxPlan {
 
 /** The program, or the mode's system calls when the call is one of theirs, behind one shape. */
 interface Runner {
-  system: boolean;
   checkCall(call: string, args: Record<string, JsonValue>): void;
   reads(tx: ProgramTx): string[];
   apply(state: StateView, tx: ProgramTx): ProgramResult;
+  /** The `sys/` keys this runner may write (none for a program). */
+  mayWrite?: (key: string) => boolean;
 }
 
 /** Built once per round: per-transaction dispatch is then a name check, not new closures. */
-function runners(program: Program, config: unknown, system: SystemCalls | undefined): (call: string) => Runner {
+function runners(program: Program, config: unknown, system: SystemCalls | undefined, host: string | undefined): (call: string) => Runner {
   const base: Runner = {
-    system: false,
     checkCall: (c, a) => program.checkCall(config, c, a),
     reads: (t) => program.reads(config, t),
     apply: (s, t) => program.apply(config, s, t),
   };
-  if (!system) return () => base;
-  const sys: Runner = { system: true, checkCall: (c, a) => system.checkCall(c, a), reads: (t) => system.reads(t), apply: (s, t) => system.apply(s, t) };
-  return (call) => (system.handles(call) ? sys : base);
+  // `sys_*` names belong to the node in every subtree: no program or mode ever sees them.
+  const node: Runner = nodeCalls(host);
+  if (!system) return (call) => (isNodeCall(call) ? node : base);
+  const sys: Runner = {
+    checkCall: (c, a) => system.checkCall(c, a),
+    reads: (t) => system.reads(t),
+    apply: (s, t) => system.apply(s, t),
+    mayWrite: (k) => system.mayWrite(k),
+  };
+  return (call) => (isNodeCall(call) ? node : system.handles(call) ? sys : base);
 }
 
 function planTx(runner: Runner, tx: IdentifiedTx['tx']): TxPlan {
@@ -108,9 +121,9 @@ function planTx(runner: Runner, tx: IdentifiedTx['tx']): TxPlan {
 }
 
 /** The set of state keys a round needs, in first-use order. */
-export function planReads(program: Program, config: unknown, txs: readonly IdentifiedTx[], system?: SystemCalls): string[] {
+export function planReads(program: Program, config: unknown, txs: readonly IdentifiedTx[], system?: SystemCalls, host?: string): string[] {
   const keys = new Set<string>();
-  const pick = runners(program, config, system);
+  const pick = runners(program, config, system, host);
   for (const { tx } of txs) for (const k of planTx(pick(tx.call), tx).reads) keys.add(k);
   return [...keys];
 }
@@ -125,10 +138,10 @@ export function loadedState(values: ReadonlyMap<string, JsonValue | undefined>):
   };
 }
 
-export function executeRound({ program, config, txs, state, system }: ExecuteInput): ExecuteOutput {
+export function executeRound({ program, config, txs, state, system, host }: ExecuteInput): ExecuteOutput {
   const overlay = new Map<string, JsonValue | null>();
   const receipts: Receipt[] = [];
-  const pick = runners(program, config, system);
+  const pick = runners(program, config, system, host);
 
   txs.forEach(({ id, tx }, index) => {
     const runner = pick(tx.call);
@@ -158,8 +171,7 @@ export function executeRound({ program, config, txs, state, system }: ExecuteInp
       fail('nonce_mismatch', `tx ${id} has nonce ${tx.nonce}, state expects ${String(expected)}`, { tx: id, expected, got: tx.nonce });
     }
 
-    const mayWrite = runner.system && system ? (key: string) => system.mayWrite(key) : undefined;
-    const outcome: Outcome = plan.failure !== undefined ? { ok: false, code: plan.failure } : runOne(runner, view, tx, mayWrite);
+    const outcome: Outcome = plan.failure !== undefined ? { ok: false, code: plan.failure } : runOne(runner, view, tx, runner.mayWrite);
     if (missed !== undefined) {
       fail('undeclared_read', `program "${program.name}" read "${missed}" without declaring it for ${tx.call}`, { key: missed, call: tx.call, tx: id });
     }

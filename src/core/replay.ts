@@ -29,6 +29,8 @@ export interface RoundStepInput {
   hash?: Sha256;
   /** The mode's system calls for this round (`systemCalls(mode, {height, …})`); none for PoA. */
   system?: SystemCalls;
+  /** The subtree's host key (round 0's proposer), the only sender of node calls (`sys_child`). */
+  host?: string;
 }
 
 export interface RoundStep {
@@ -43,9 +45,16 @@ export interface RoundStep {
 }
 
 export async function executeAndCommitRound(input: RoundStepInput): Promise<RoundStep> {
-  const { tree, values, prevRoot, program, config, txs, hash, system } = input;
-  const loaded = await readState(tree, values, prevRoot, planReads(program, config, txs, system), hash);
-  const { writes, receipts } = executeRound({ program, config, txs, state: loadedState(loaded), ...(system ? { system } : {}) });
+  const { tree, values, prevRoot, program, config, txs, hash, system, host } = input;
+  const loaded = await readState(tree, values, prevRoot, planReads(program, config, txs, system, host), hash);
+  const { writes, receipts } = executeRound({
+    program,
+    config,
+    txs,
+    state: loadedState(loaded),
+    ...(system ? { system } : {}),
+    ...(host !== undefined ? { host } : {}),
+  });
   const applied = await tree.apply(prevRoot, Array.from(writes, ([key, value]) => ({ key, value })));
   return {
     stateRoot: applied.root,
@@ -76,6 +85,8 @@ export interface ReplayInput {
   subtree: SubtreeSpec;
   /** The published genesis header, to compare and to link round 1's `prev` (optional). */
   genesis?: RoundHeader;
+  /** The host key that may send node calls (`sys_child`); defaults to `genesis.proposer`. */
+  host?: string;
   /** Rounds 1, 2, … in order. */
   rounds: readonly ReplayRoundInput[];
   store?: NodeStore;
@@ -144,6 +155,7 @@ export async function replay(input: ReplayInput): Promise<ReplayResult> {
 
   let root = g.root;
   let prevHeader = input.genesis;
+  const host = input.host ?? input.genesis?.proposer;
   for (const [i, r] of input.rounds.entries()) {
     const height = i + 1;
     r.txs.forEach(({ id, tx }, j) => {
@@ -162,6 +174,7 @@ export async function replay(input: ReplayInput): Promise<ReplayResult> {
       txs: r.txs,
       ...(hash ? { hash } : {}),
       ...(system ? { system } : {}),
+      ...(host !== undefined ? { host } : {}),
     });
     await store.putMany(step.nodes);
     await values.putValues(step.values);

@@ -1,5 +1,6 @@
 import { LeaseLostError, StaleRoundError, TxLogMismatchError, acquireLease, pendingSubtrees, type LeaseClaim } from '../store/index.ts';
 import type { NodeContext } from '../services/context.ts';
+import { syncChildRoots } from '../services/child-roots.ts';
 import { roundBlockers } from '../store/halts.ts';
 import { runRound, type RoundReport } from './run-round.ts';
 
@@ -17,11 +18,15 @@ export interface PassReport {
 }
 
 /**
- * One leader pass: take or renew the lease, then run a round for every subtree with pending
- * transactions. Every commit re-checks the lease (fencing), so a pass that outlives its lease
+ * One leader pass: append the node calls that carry nested subtrees' heads into their parents
+ * (services/child-roots.ts), take or renew the lease, then run a round for every subtree with
+ * pending transactions. Every commit re-checks the lease (fencing), so a pass that outlives its lease
  * writes nothing more. Stops early when the lease would expire before the next round could finish.
  */
 export async function runLeaderPass(ctx: NodeContext): Promise<PassReport> {
+  // Nested subtrees: carry each child's new final head into its parent's log first (a `sys_child`
+  // node call, at most one pending per child), so this pass's round of the parent records it.
+  await syncChildRoots(ctx);
   // An idle node must not write: look for work with a read before taking the (durable) lease.
   // Subtrees whose open proposal still waits for co-signatures, and halted ones, are not work.
   let page = await pendingSubtrees(ctx.db, 256);

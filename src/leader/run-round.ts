@@ -6,6 +6,7 @@ import { asJson } from '../core/jcs.ts';
 import { executeAndCommitRound } from '../core/replay.ts';
 import { nextHeader, parseRoundHeader, roundHash, type RoundHeader } from '../core/round.ts';
 import type { IdentifiedTx } from '../core/tx.ts';
+import { hostKey } from '../services/child-roots.ts';
 import { modeAt } from '../services/consensus-view.ts';
 import type { NodeContext } from '../services/context.ts';
 import { expireIfDue } from '../services/expire-proposals.ts';
@@ -60,6 +61,8 @@ export async function runRound(ctx: NodeContext, subtreeId: string, lease: Lease
 
   const txs: IdentifiedTx[] = pending.map((p) => ({ id: p.id, tx: p.envelope.tx }));
   const system = systemCalls(facts.mode, { height, network: prev.network, subtree: subtreeId, hash: ctx.hash });
+  // Node calls (`sys_child`) are honoured from the subtree's host key only: round 0's proposer.
+  const host = await hostKey(ctx, subtreeId);
   const step = await executeAndCommitRound({
     tree: ctx.tree,
     values: ctx.store,
@@ -69,6 +72,7 @@ export async function runRound(ctx: NodeContext, subtreeId: string, lease: Lease
     txs,
     hash: ctx.hash,
     ...(system ? { system } : {}),
+    ...(host !== undefined ? { host } : {}),
   });
   const me = ctx.signer.publicKey;
   const proposer = mode.type === 'pos' ? chooseProposer(mode.validators, fromHex(row.headHash, 32), ctx.hash) : me;

@@ -5,9 +5,9 @@ import { toHex } from '../core/hex.ts';
 import { asJson, jcs } from '../core/jcs.ts';
 import { ROOT_ID_HEX } from '../core/object-id.ts';
 import { genesisHeader, roundHash } from '../core/round.ts';
-import { parseSubtreeRequest, subtreeId, type SubtreeRequest } from '../core/subtree-request.ts';
+import { parseSubtreeRequest, subtreeId, type SubtreeRequest, type SubtreeSpec } from '../core/subtree-request.ts';
 import { ApiError } from '../api/problem.ts';
-import { createSubtree } from '../store/index.ts';
+import { createSubtree, getSubtree } from '../store/index.ts';
 import type { NodeContext } from './context.ts';
 import { subtreeHead, type SubtreeHead } from './subtree-view.ts';
 
@@ -30,11 +30,7 @@ export async function createSubtreeVerb(
       expected: ctx.config.network,
     });
   }
-  if (spec.parent !== ROOT_ID_HEX) {
-    throw new ApiError('validation_failed', 'nested subtrees are not supported yet: subtree.parent must be the root id (64 zeros)', {
-      field: 'subtree.parent',
-    });
-  }
+  if (spec.parent !== ROOT_ID_HEX) await checkParent(ctx, spec, opts.admin);
   const sigs = await completeSignatures(ctx, req, opts.admin);
   const id = toHex(subtreeId(spec, ctx.hash));
 
@@ -82,6 +78,27 @@ export async function createSubtreeVerb(
     return { status: 200, body: subtreeHead(result.subtree) };
   }
   return { status: 201, body: subtreeHead(result.subtree) };
+}
+
+/**
+ * A nested subtree (SPEC §3: `parent` is another subtree's id) needs a parent on this node, and the
+ * parent's consent: its owner must be the child's owner too (so the owner's signature on the
+ * request is the parent owner's), or the caller holds the admin token (the host places a child for
+ * someone else). SPEC is silent on who may nest; this keeps strangers from filling a parent's state
+ * with `sys/child/*` entries. The ids stay unsquattable either way: they hash the child's owner.
+ */
+async function checkParent(ctx: NodeContext, spec: SubtreeSpec, admin: boolean): Promise<void> {
+  const parent = await getSubtree(ctx.db, spec.parent);
+  if (!parent) {
+    throw new ApiError('unknown_parent', `no subtree ${spec.parent} on this node to nest under`, { field: 'subtree.parent', parent: spec.parent });
+  }
+  if (parent.owner !== spec.owner && !admin) {
+    throw new ApiError('forbidden', "only the parent's owner (as the child's owner) or a caller with the admin token may create a subtree under this parent", {
+      field: 'subtree.owner',
+      parent: spec.parent,
+      parentOwner: parent.owner,
+    });
+  }
 }
 
 /** Verifies the given signatures and adds the node's own where it is required and allowed. */

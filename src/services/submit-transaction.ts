@@ -2,6 +2,7 @@ import { checkSystemCall } from '../core/consensus/system.ts';
 import { fromHex, toHex } from '../core/hex.ts';
 import { MAX_BATCH } from '../core/limits.ts';
 import { parseTxEnvelope, txId, type TxEnvelope } from '../core/tx.ts';
+import { isNodeCall } from '../core/system-calls.ts';
 import { ApiError, problemOf, type ProblemBody } from '../api/problem.ts';
 import type { AcceptItem, AcceptResult } from '../store/index.ts';
 import { signedAcceptance, type AcceptResponse } from './acceptance.ts';
@@ -88,6 +89,8 @@ async function prepare(ctx: NodeContext, body: unknown): Promise<AcceptItem> {
   }
   const facts = await ctx.subtrees.get(tx.subtree);
   if (!facts) throw new ApiError('unknown_subtree', `no subtree ${tx.subtree} on this node`);
+  // `sys_*` calls are the node's own (system-calls.ts): it appends them itself, never through this door.
+  if (isNodeCall(tx.call)) throw new ApiError('reserved_call', `calls named "sys_*" are reserved for the node; "${tx.call}" is not accepted from users`, { call: tx.call });
   // The mode's reserved calls (set_signers; stake, unstake, slash) are checked by the mode, the rest by the program.
   if (!checkSystemCall(facts.mode, tx.call, tx.args)) facts.program.checkCall(facts.config, tx.call, tx.args);
   const id = txId(tx, ctx.hash);
