@@ -27,6 +27,7 @@ const SCRIPTS: Script[] = [
   { name: 'node-latency', args: [], timeoutMs: 120_000 },
   { name: 'node-proofs', args: [], timeoutMs: 150_000 },
   { name: 'runtimes', args: [], timeoutMs: 300_000 },
+  { name: 'multisig', args: [], timeoutMs: 180_000 },
 ];
 
 const only = process.argv.slice(2);
@@ -132,6 +133,15 @@ if (latency) {
 if (proofs) {
   row(`proofs served/s (value + proof + signed round), ${fmtInt(proofs.accounts)} accounts, 64 connections`, fmtInt(proofs.perSec), '≥ 10,000', proofs.perSec >= 10_000, proofs.otherLoad);
   row('server CPU per proof', `${fmtInt(proofs.cpuUsPerProof)} µs`, '–', null, proofs.otherLoad);
+}
+const webhooks = readJson('webhooks');
+if (webhooks) {
+  const best = (n: number) => Math.max(...webhooks.throughput.filter((t: { endpoints: number }) => t.endpoints === n).map((t: { perSec: number }) => t.perSec));
+  row('webhook deliveries/s to a fast local receiver (1 endpoint / 5 endpoints)', `${fmtInt(best(1))} / ${fmtInt(best(5))}`, '–', null);
+  for (const d of webhooks.delayAfterCommit) {
+    row(`webhook delay after commit p50 / p99, ${d.commitsPerSec} commits/s × ${d.eventsPerCommit} events`, `${fmtMs(d.p50)} / ${fmtMs(d.p99)} ms`, '–', null);
+  }
+  row('submit (202) → tx.executed webhook p50 / p99, 200 ms rounds', `${fmtMs(webhooks.submitToWebhook.p50)} / ${fmtMs(webhooks.submitToWebhook.p99)} ms`, '–', null);
 }
 const table =
   rows.length > 0
