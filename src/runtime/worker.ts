@@ -182,6 +182,10 @@ export default {
     }
     const response = await node.app.fetch(request);
     if (kicked) ctx.waitUntil(leaderPass(state, node).then((r) => afterRounds(node, r)));
+    else if (response.ok && request.method === 'POST' && new URL(request.url).pathname.startsWith('/v1/webhooks/')) {
+      // A retry on request or a re-enabled endpoint: deliver now, not at the next cron.
+      ctx.waitUntil(runWebhookPass(node.ctx).catch((err: unknown) => node.ctx.log.error('webhook pass failed', { error: String(err) })));
+    }
     return response;
   },
 
@@ -198,11 +202,12 @@ export default {
     ctx.waitUntil(
       (async () => {
         await leaderPass(state, node);
-        await runWebhookPass(node.ctx).catch((err: unknown) => node.ctx.log.error('webhook pass failed', { error: String(err) }));
         // Answers 'unchanged' at once when no subtree head moved since the last checkpoint.
         await checkpointService(node.ctx)
           .build()
           .catch((err: unknown) => node.ctx.log.error('checkpoint build failed', { error: String(err) }));
+        // Last, so the events of this invocation's rounds and checkpoint go out now, with the retries that came due.
+        await runWebhookPass(node.ctx).catch((err: unknown) => node.ctx.log.error('webhook pass failed', { error: String(err) }));
       })(),
     );
   },
