@@ -28,6 +28,7 @@ const SCRIPTS: Script[] = [
   { name: 'node-proofs', args: [], timeoutMs: 150_000 },
   { name: 'runtimes', args: [], timeoutMs: 300_000 },
   { name: 'multisig', args: [], timeoutMs: 180_000 },
+  { name: 'webhooks', args: [], timeoutMs: 240_000 },
 ];
 
 const only = process.argv.slice(2);

@@ -12,8 +12,8 @@
  * event loop. Receivers answer 204 at once and stamp each arrival with the wall clock
  * (performance.timeOrigin + performance.now(), the same clock in both processes).
  *
- * Run: `bun bench/webhooks.ts` (~60 s). Env: BENCH_WH_EVENTS (10000), BENCH_WH_DELAY_MS (5000 per
- * delay scenario).
+ * Run: `bun bench/webhooks.ts` (~60 s; part of `npm run bench`). Env: BENCH_WH_EVENTS (10000),
+ * BENCH_WH_DELAY_MS (5000 per delay scenario). Figures also go to bench/results/webhooks.json.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -25,6 +25,7 @@ import { createNode, type DstpNode } from '../src/node.ts';
 import { openDatabase } from '../src/store/db.ts';
 import { insertEvents } from '../src/store/events.ts';
 import { buildSubtreeRequest, generateKey, signSubtreeRequest, signTransaction, tokenGenesis } from '../src/client/index.ts';
+import { writeResult } from './load-client.ts';
 
 const now = () => performance.timeOrigin + performance.now();
 const envInt = (k: string, d: number) => (process.env[k] ? Number(process.env[k]) : d);
@@ -224,6 +225,12 @@ async function submitToWebhook(count: number, gapMs: number): Promise<number[]> 
 
 const EVENTS = envInt('BENCH_WH_EVENTS', 10_000);
 const line = (s: string) => console.log(s);
+const ms = (x: number) => Math.round(x * 10) / 10;
+const result: {
+  delayAfterCommit: { commitsPerSec: number; eventsPerCommit: number; n: number; p50: number; p99: number; max: number }[];
+  submitToWebhook: { n: number; p50: number; p99: number };
+  throughput: { endpoints: number; concurrency: number; deliveries: number; perSec: number }[];
+} = { delayAfterCommit: [], submitToWebhook: { n: 0, p50: NaN, p99: NaN }, throughput: [] };
 line(`# webhooks bench (${new Date().toISOString().slice(0, 10)}, Bun ${Bun.version}, libSQL file, synchronous=FULL)`);
 line('');
 line('| scenario | figure |');
@@ -235,11 +242,12 @@ for (const [rate, per] of [
 ] as const) {
   Bun.gc(true);
   const d = await delayAfterCommit(rate, per, envInt('BENCH_WH_DELAY_MS', 5000));
-  line(
-    `| delay commit → receiver: ${rate} commits/s × ${per} events, n=${d.length} | p50 ${percentile(d, 50).toFixed(1)} ms · p99 ${percentile(d, 99).toFixed(1)} ms · max ${d[d.length - 1]!.toFixed(1)} ms |`,
-  );
+  const r = { commitsPerSec: rate, eventsPerCommit: per, n: d.length, p50: ms(percentile(d, 50)), p99: ms(percentile(d, 99)), max: ms(d[d.length - 1]!) };
+  result.delayAfterCommit.push(r);
+  line(`| delay commit → receiver: ${rate} commits/s × ${per} events, n=${r.n} | p50 ${r.p50.toFixed(1)} ms · p99 ${r.p99.toFixed(1)} ms · max ${r.max.toFixed(1)} ms |`);
 }
 const e = await submitToWebhook(200, 20);
+result.submitToWebhook = { n: e.length, p50: ms(percentile(e, 50)), p99: ms(percentile(e, 99)) };
 line(`| submit (202) → tx.executed delivered (200 ms rounds), n=${e.length} | p50 ${percentile(e, 50).toFixed(0)} ms · p99 ${percentile(e, 99).toFixed(0)} ms |`);
 for (const [endpoints, conc] of [
   [1, 4],
@@ -250,5 +258,8 @@ for (const [endpoints, conc] of [
   const events = endpoints === 1 ? EVENTS * 2 : EVENTS;
   Bun.gc(true);
   const rate = await throughput(endpoints, conc, events);
+  result.throughput.push({ endpoints, concurrency: conc, deliveries: events * endpoints, perSec: Math.round(rate) });
   line(`| throughput: ${endpoints} endpoint(s), concurrency ${conc}, ${events * endpoints} deliveries | ${Math.round(rate)} deliveries/s |`);
 }
+await writeResult('webhooks', result);
+process.exit(0); // the receiver child and sockets are gone; do not wait for stray handles
