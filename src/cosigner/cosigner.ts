@@ -98,6 +98,8 @@ export class Cosigner {
   private program!: Program;
   private config!: unknown;
   private tip!: ReplicaTip;
+  /** The subtree's host key (round 0's proposer), the only sender of node calls (`sys_child`). */
+  private host: string | undefined;
   /** Proposal hash → what this process did with it (a refused proposal is not re-checked). */
   private readonly handled = new Map<string, 'signed' | 'refused' | 'skipped'>();
   /** Proposals verified here, by hash: a round that turns final is applied without re-executing. */
@@ -155,6 +157,14 @@ export class Cosigner {
     if (stored) {
       if (jcs(stored.request) !== jcs(request)) throw new Error(`the node now serves a different creation request for ${this.subtree} than this replica was built from`);
       this.tip = { subtree: this.subtree, network: spec.network, height: stored.height, root: stored.root, headHash: stored.headHash, nextSeq: stored.nextSeq };
+      // The replica keeps only its latest header: round 0 (whose proposer is the host key) is asked
+      // again, and checked to be this subtree's genesis round.
+      const header = parseRoundHeader((await this.client.getRound(this.subtree, 0)).header);
+      const want: Partial<RoundHeader> = { network: spec.network, subtree: this.subtree, height: 0, prev: ZERO_HASH_HEX, txCount: 0 };
+      for (const [f, v] of Object.entries(want)) {
+        if (header[f as keyof RoundHeader] !== v) throw new ForkError(0, `the genesis round's ${f} does not match the creation request`, [{ field: f, expected: v, got: header[f as keyof RoundHeader] }]);
+      }
+      this.host = header.proposer;
     } else {
       const g = await buildGenesis(this.tree, spec.genesis);
       const r0 = await this.client.getRound(this.subtree, 0);
@@ -165,6 +175,7 @@ export class Cosigner {
         if (header[f as keyof RoundHeader] !== v) throw new ForkError(0, `the genesis round's ${f} does not match the creation request`, [{ field: f, expected: v, got: header[f as keyof RoundHeader] }]);
       }
       const headHash = toHex(roundHash(header, this.hash));
+      this.host = header.proposer;
       await advanceReplica(this.db, {
         subtree: this.subtree,
         fromHeight: null,
@@ -343,6 +354,7 @@ export class Cosigner {
       hash256: this.hash,
       verifier: this.verifier,
       parseKey: this.parseKey,
+      ...(this.host !== undefined ? { host: this.host } : {}),
     });
   }
 

@@ -64,6 +64,8 @@ export interface VerifyInput {
   verifier?: SignatureVerifier;
   /** Public key parser (e.g. `createKeyParser()`, which memoizes the point decoding). */
   parseKey?: (s: string) => PublicKey;
+  /** The subtree's host key (round 0's proposer): node calls (`sys_child`) from it are honoured. */
+  host?: string;
 }
 
 function refuse(reason: string, mismatches: Mismatch[] = []): RoundVerdict {
@@ -139,6 +141,7 @@ export async function verifyRound(input: VerifyInput): Promise<RoundVerdict> {
       txs,
       ...(hash ? { hash } : {}),
       ...(system ? { system } : {}),
+      ...(input.host !== undefined ? { host: input.host } : {}),
     });
   } catch (e) {
     return refuse(`the transactions cannot be executed on this replica: ${e instanceof Error ? e.message : String(e)}`);
