@@ -1,6 +1,8 @@
 import { ApiError } from '../api/problem.ts';
 import { parseCheckpoint, type Checkpoint, type GlobalEntry } from '../core/checkpoint.ts';
 import { fromHex, toHex } from '../core/hex.ts';
+import { ROOT_ID_HEX } from '../core/object-id.ts';
+import { childKey } from '../core/system-calls.ts';
 import type { Proof } from '../core/smt/types.ts';
 import { noteVerifierKey, toBase64 } from '../core/note.ts';
 import { readTimestamp, writeDetached } from '../core/ots.ts';
@@ -54,6 +56,12 @@ export interface ConsistencyView {
  */
 export interface ChainView extends StateView {
   chain: {
+    /**
+     * Nested subtrees only: the way up to the top-level ancestor, immediate parent first. Each is
+     * the parent's state proof of `sys/child/<child>` (= the child's `{root, height, round}` the
+     * level below is read at) with the parent's final round and its signed creation request.
+     */
+    parents?: ParentLink[];
     global: { seq: number; globalRoot: string; entry: GlobalEntry; proof: Proof };
     checkpoint: { checkpoint: Checkpoint; hash: string; sig: string; signer: string };
     log: { size: number; index: number; leafHash: string; root: string; proof: string[] };
@@ -64,6 +72,14 @@ export interface ChainView extends StateView {
     anchor: { status: 'pending' | 'confirmed'; bitcoinHeight: number | null } | null;
   };
 }
+
+export interface ParentLink extends StateView {
+  /** The parent's creation request (its id and mode: the verifier checks both). */
+  request: unknown;
+}
+
+/** How deep nesting may go before a lineage walk gives up (ids hash their parent: no cycles). */
+const MAX_NESTING = 64;
 
 export interface GlobalProofView {
   subtree: string;
@@ -158,7 +174,8 @@ export class CheckpointService {
   }
 
   /**
-   * The proof chain for `key` of top-level subtree `subtree`. `seq` picks the checkpoint whose
+   * The proof chain for `key` of subtree `subtree` (top-level, or nested: then through each parent's
+   * `sys/child/<child>` entry up to the top-level ancestor in the global tree). `seq` picks the checkpoint whose
    * global tree is used (default: the one completing `size`); `size` the log size whose note and
    * `.ots` end the chain (default: latest). The value is read at the height that checkpoint holds,
    * so it may lag the subtree's head (eventual consistency).
@@ -169,8 +186,25 @@ export class CheckpointService {
     if (size < 1 || size > latest.seq + 1) throw new ApiError('not_found', `the checkpoint log has ${latest.seq + 1} entries, not ${size}`);
     const seq = q.seq ?? size - 1;
     if (seq >= size) throw new ApiError('validation_failed', `checkpoint ${seq} is not in the log of size ${size}`, { seq, size });
-    const global = await this.globalProof(subtree, seq);
-    const state = await this.reader.read(subtree, key, { height: global.entry.height });
+    // A nested subtree proves through its ancestors: the top-level one is in the global tree,
+    // each parent's state at the height the level above holds names the child's round.
+    const lineage = await this.lineage(subtree);
+    const global = await this.globalProof(lineage[lineage.length - 1]!, seq);
+    let height = global.entry.height;
+    const parents: ParentLink[] = [];
+    for (let i = lineage.length - 1; i >= 1; i--) {
+      const parent = lineage[i]!;
+      const child = lineage[i - 1]!;
+      const link = await this.reader.read(parent, childKey(child), { height });
+      const entry = link.value as { height?: unknown } | undefined;
+      if (!link.exists || typeof entry?.height !== 'number') {
+        throw new ApiError('not_found', `subtree ${child} is not recorded in its parent ${parent} at height ${height} yet (a parent shows a child's head after its next round)`);
+      }
+      const row = await getSubtree(this.ctx.db, parent);
+      parents.unshift({ ...link, request: row?.request ?? null });
+      height = entry.height;
+    }
+    const state = await this.reader.read(subtree, key, { height });
     const cp = this.view(await this.row(seq));
     const top = seq === size - 1 ? cp : this.view(await this.row(size - 1));
     const inc = await this.inclusion(seq, size);
@@ -183,6 +217,7 @@ export class CheckpointService {
     return {
       ...state,
       chain: {
+        ...(parents.length > 0 ? { parents } : {}),
         global: { seq: global.seq, globalRoot: global.globalRoot, entry: global.entry, proof: global.proof },
         checkpoint: { checkpoint: cp.checkpoint, hash: cp.hash, sig: cp.sig, signer: cp.signer },
         log: { size, index: seq, leafHash: inc.leafHash, root: inc.root, proof: inc.proof },
@@ -191,6 +226,18 @@ export class CheckpointService {
         anchor: ots ? { status: ots.status, bitcoinHeight: ots.bitcoinHeight } : null,
       },
     };
+  }
+
+  /** `subtree`, its parent, …, up to its top-level ancestor. */
+  private async lineage(subtree: string): Promise<string[]> {
+    const out = [subtree];
+    for (let id = subtree; ; ) {
+      const row = await getSubtree(this.ctx.db, id);
+      if (!row) throw new ApiError('unknown_subtree', `subtree ${id} does not exist`);
+      if (row.parent === ROOT_ID_HEX) return out;
+      if (out.length > MAX_NESTING) throw new ApiError('not_found', `subtree ${subtree} is nested deeper than ${MAX_NESTING} levels`);
+      out.push((id = row.parent));
+    }
   }
 
   /** The `.ots` file of checkpoint `seq`'s log root, as far as the calendars have answered. */

@@ -5,6 +5,7 @@ import { bytesEqual, fromHex, isHex32, toHex } from '../core/hex.ts';
 import type { JsonValue } from '../core/jcs.ts';
 import { parsePublicKey, verifyDigest } from '../core/keys.ts';
 import { verifyInclusion } from '../core/merkle-log.ts';
+import { ROOT_ID_HEX } from '../core/object-id.ts';
 import { fromBase64, parseCheckpointText, verifyNote } from '../core/note.ts';
 import { allAttestations, readDetached } from '../core/ots.ts';
 import { verifyProof } from '../core/smt/verify.ts';
@@ -17,13 +18,28 @@ import { VerificationError, verifyStateResponse, type LinkCheck, type VerifiedSt
  * Verifies a value's full proof chain (SPEC §9) offline, trusting only the node's public key, its
  * checkpoint origin and the subtree id (plus, for the last link, Bitcoin block headers):
  *
- *   value ─proof─▶ state root ─round─▶ signed final round ─global─▶ global root
- *     ─checkpoint─▶ signed checkpoint ─log─▶ checkpoint log root ─note─▶ signed C2SP note ─ots─▶ Bitcoin
+ *   value ─proof─▶ state root ─round─▶ signed final round [─parent─▶ parent's signed final round …]
+ *     ─global─▶ global root ─checkpoint─▶ signed checkpoint ─log─▶ checkpoint log root
+ *     ─note─▶ signed C2SP note ─ots─▶ Bitcoin
+ *
+ * A nested subtree's round reaches the global tree through its parents: each parent's state holds
+ * `sys/child/<child>` = the child's `{root, height, round}`, proven against the parent's own signed
+ * final round (and the parent's creation request, checked against its id); the top-level ancestor
+ * is the one in the global tree. Any failure on the way up is link `parent`, its message naming
+ * the level, the parent and the inner step (proof, round, signatures, subtree or entry).
  *
  * Every failure is a VerificationError naming its link with expected/got evidence.
  */
+/** One step up from a nested subtree: the parent's state answer for `sys/child/<child>`, with its creation request. */
+export interface ParentLinkResponse extends StateResponse {
+  subtree: string;
+  request: unknown;
+}
+
 export interface ChainResponse extends StateResponse {
   chain: {
+    /** Nested subtrees: immediate parent first, up to the top-level ancestor. */
+    parents?: ParentLinkResponse[];
     global: { seq: number; globalRoot: string; entry: unknown; proof: Proof };
     checkpoint: { checkpoint: unknown; hash: string; sig: string; signer: string };
     log: { size: number; index: number; leafHash?: string; root: string; proof: string[] };
@@ -54,6 +70,8 @@ export interface VerifyChainOptions {
 }
 
 export interface VerifiedChain extends VerifiedState {
+  /** The verified parents, immediate parent first (empty for a top-level subtree). */
+  parents: VerifiedState[];
   checkpoint: Checkpoint;
   logSize: number;
   logRoot: string;
@@ -98,7 +116,11 @@ export async function verifyChainResponse(response: ChainResponse, opts: VerifyC
   }
   if (nodeKey.scheme !== 'ed25519') throw new TypeError('the node key must be ed25519 (it signs C2SP notes)');
 
-  // 5. signed final round → global root
+  // 5. nested: signed final round → parent's state → parent's signed final round, up to the top level
+  const parents = await verifyParents(chain.parents, state, opts, push);
+  const top = parents.length > 0 ? parents[parents.length - 1]! : state;
+
+  // 6. top-level signed final round → global root
   const g = chain.global;
   let entry;
   try {
@@ -106,19 +128,19 @@ export async function verifyChainResponse(response: ChainResponse, opts: VerifyC
   } catch (e) {
     fail('global', `the global entry is malformed: ${msgOf(e)}`, { cause: e });
   }
-  const want = { root: state.root, height: state.height, round: state.roundHash };
+  const want = { root: top.root, height: top.height, round: top.roundHash };
   for (const f of ['root', 'height', 'round'] as const) {
     if (entry[f] !== want[f]) fail('global', `the global entry's ${f} is not the verified round's`, { expected: want[f], got: entry[f] });
   }
   if (!isHex32(g.globalRoot)) fail('global', 'globalRoot is not 64 hex characters', { got: g.globalRoot });
   try {
-    verifyProof(g.proof, { key: state.subtree, value: { root: entry.root, height: entry.height, round: entry.round }, root: g.globalRoot });
+    verifyProof(g.proof, { key: top.subtree, value: { root: entry.root, height: entry.height, round: entry.round }, root: g.globalRoot });
   } catch (e) {
     fail('global', `global-tree proof: ${msgOf(e)}`, evidenceOf(e));
   }
-  push({ link: 'global', detail: `entry {height ${entry.height}, round ${entry.round}} of ${state.subtree} proven in global root ${g.globalRoot}` });
+  push({ link: 'global', detail: `entry {height ${entry.height}, round ${entry.round}} of ${top.subtree} proven in global root ${g.globalRoot}` });
 
-  // 6. global root → signed checkpoint
+  // 7. global root → signed checkpoint
   let cp: Checkpoint;
   try {
     cp = parseCheckpoint(chain.checkpoint?.checkpoint);
@@ -145,7 +167,7 @@ export async function verifyChainResponse(response: ChainResponse, opts: VerifyC
   if (!sigOk) fail('checkpoint', "the node's signature over the checkpoint does not verify", { expected: opts.nodeKey, got: chain.checkpoint.sig });
   push({ link: 'checkpoint', detail: `checkpoint ${cp.seq} (${toHex(hash)}) signed by ${opts.nodeKey}` });
 
-  // 7. checkpoint → log root (RFC 6962 inclusion)
+  // 8. checkpoint → log root (RFC 6962 inclusion)
   const log = chain.log;
   if (!log || !Number.isSafeInteger(log.size) || log.size <= cp.seq) fail('log', 'the log size does not include the checkpoint', { expected: `> ${cp.seq}`, got: log?.size });
   if (log.index !== cp.seq) fail('log', 'the inclusion proof is for another leaf index', { expected: cp.seq, got: log.index });
@@ -160,7 +182,7 @@ export async function verifyChainResponse(response: ChainResponse, opts: VerifyC
   }
   push({ link: 'log', detail: `checkpoint ${cp.seq} is leaf ${cp.seq} of the log of size ${log.size} with root ${log.root}` });
 
-  // 8. log root → signed C2SP note
+  // 9. log root → signed C2SP note
   let body;
   try {
     const parsed = verifyNote(chain.note, { name: opts.origin, publicKey: nodeKey.bytes });
@@ -178,7 +200,7 @@ export async function verifyChainResponse(response: ChainResponse, opts: VerifyC
   }
   push({ link: 'note', detail: `note "${opts.origin}" signs log size ${body.size}, root ${log.root}` });
 
-  // 9. log root → Bitcoin (.ots)
+  // 10. log root → Bitcoin (.ots)
   const attestations: VerifiedChain['attestations'] = [];
   if (chain.ots === null || chain.ots === undefined) {
     if (opts.requireOts || opts.requireBitcoin) fail('ots', 'the chain carries no OpenTimestamps proof yet');
@@ -214,7 +236,64 @@ export async function verifyChainResponse(response: ChainResponse, opts: VerifyC
     });
   }
 
-  return { ...state, links, checkpoint: cp, logSize: log.size, logRoot: log.root, attestations };
+  return { ...state, links, parents, checkpoint: cp, logSize: log.size, logRoot: log.root, attestations };
+}
+
+/**
+ * Climbs from the verified subtree to its top-level ancestor. At each level the parent's answer
+ * must prove `sys/child/<child>` = exactly the verified child's `{root, height, round}` against
+ * the parent's own final round, under the parent's creation request (checked against the parent
+ * id); when the child's creation request is known, its `parent` field must name that parent.
+ */
+async function verifyParents(
+  given: ChainResponse['chain']['parents'],
+  state: VerifiedState,
+  opts: VerifyChainOptions,
+  push: (c: LinkCheck) => void,
+): Promise<VerifiedState[]> {
+  if (given !== undefined && !Array.isArray(given)) fail('parent', 'chain.parents is not a list');
+  const out: VerifiedState[] = [];
+  let child = state;
+  let childParent = parentOf(opts.request);
+  for (const [i, p] of (given ?? []).entries()) {
+    const where = `level ${i + 1}`;
+    if (p === null || typeof p !== 'object' || !isHex32(p.subtree)) fail('parent', `${where}: the parent id is not 64 hex characters`, { got: p?.subtree });
+    if (childParent !== undefined && childParent !== p.subtree) {
+      fail('parent', `${where}: the child's creation request names another parent`, { expected: childParent, got: p.subtree });
+    }
+    const key = `sys/child/${child.subtree}`;
+    const entry = { root: child.root, height: child.height, round: child.roundHash };
+    let verified: VerifiedState;
+    try {
+      verified = await verifyStateResponse(p, {
+        key,
+        subtree: p.subtree,
+        request: p.request,
+        expectedValue: entry,
+        ...(opts.network !== undefined ? { network: opts.network } : {}),
+      });
+    } catch (e) {
+      if (!(e instanceof VerificationError)) throw e;
+      // The inner step names what failed: a "proof" failure with the expected value means the
+      // parent records another head for this child than the one verified below.
+      fail('parent', `${where} (${p.subtree}): ${e.message}`, { expected: e.expected, got: e.got, cause: e });
+    }
+    push({ link: 'parent', detail: `${where}: parent ${p.subtree} round ${verified.height} records ${key} = {height ${entry.height}, round ${entry.round}}` });
+    out.push(verified);
+    child = verified;
+    childParent = parentOf(p.request);
+  }
+  // The last subtree reached must be top-level, or the chain was cut short (or parents left out).
+  if (childParent !== undefined && childParent !== ROOT_ID_HEX) {
+    fail('parent', `the chain stops at ${child.subtree}, whose creation request names parent ${childParent}`, { expected: childParent, got: null });
+  }
+  return out;
+}
+
+/** The `parent` a creation request names, if it is one (checked against the id by verifyStateResponse). */
+function parentOf(request: unknown): string | undefined {
+  const parent = (request as { subtree?: { parent?: unknown } } | null | undefined)?.subtree?.parent;
+  return typeof parent === 'string' ? parent : undefined;
 }
 
 /** Fetches `GET /v1/subtrees/:id/chain/:key` (JSON) from a node. */

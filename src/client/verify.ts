@@ -24,7 +24,7 @@ import type { Acceptance, RoundResponse, StateResponse } from './types.ts';
 export type VerificationLink = 'proof' | 'round' | 'signatures' | 'subtree' | 'acceptance' | ChainLink;
 
 /** Links of the full proof chain above the subtree (see verify-chain.ts). */
-export type ChainLink = 'global' | 'checkpoint' | 'log' | 'note' | 'ots';
+export type ChainLink = 'parent' | 'global' | 'checkpoint' | 'log' | 'note' | 'ots';
 
 export class VerificationError extends Error {
   override readonly name = 'VerificationError';

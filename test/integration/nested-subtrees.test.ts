@@ -11,7 +11,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildSubtreeRequest, DstpClient, generateKey, signSubtreeRequest, signTransaction, type KeyPair, type SubtreeDraft } from '../../src/client/index.ts';
-import { verifyStateResponse } from '../../src/client/verify.ts';
+import { verifyChainResponse, type ChainResponse, type VerifyChainOptions } from '../../src/client/verify-chain.ts';
+import { VerificationError, verifyStateResponse } from '../../src/client/verify.ts';
+import { main } from '../../src/cli/main.ts';
 import { Cosigner } from '../../src/cosigner/index.ts';
 import { digest } from '../../src/core/digest.ts';
 import { sha256 } from '../../src/core/hash.ts';
@@ -269,5 +271,92 @@ describe('a multisig parent with a child is co-signed by re-executing the node c
       for (const db of dbs) await db.close();
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('the proof chain of a value in a nested subtree reaches the global root', () => {
+  let info: { publicKey: string; origin: string };
+  let request: unknown;
+  const key = 'kv/deep';
+  const getChain = async (): Promise<ChainResponse> => {
+    const r = await call(srv.url, 'GET', `/v1/subtrees/${grandchild}/chain/${key}`);
+    expect(r.status).toBe(200);
+    return r.body;
+  };
+  const opts = (): VerifyChainOptions => ({ key, subtree: grandchild, request, nodeKey: info.publicKey, origin: info.origin });
+
+  beforeAll(async () => {
+    info = (await call(srv.url, 'GET', '/v1/info')).body;
+    request = (await head(grandchild)).request;
+    expect((await send(grandchild, owner, 'set', { key: 'deep', value: 'nested' })).status).toBe(202);
+    // grandchild round → child records it (next pass) → parent records the child (next pass).
+    for (let i = 0; i < 3; i++) await tick();
+    expect((await call(srv.url, 'POST', '/v1/checkpoints', { headers: adminHeader() })).body.status).toBe('built');
+  });
+
+  test('value → grandchild round → child → parent → global tree → checkpoint → log → note, every link named', async () => {
+    const chain = await getChain();
+    expect(chain.value).toBe('nested');
+    expect(chain.chain.parents!.map((p) => p.subtree)).toEqual([child, parent]);
+    const v = await verifyChainResponse(chain, { ...opts(), expectedValue: 'nested' });
+    expect(v.links.map((l) => l.link)).toEqual(['proof', 'round', 'signatures', 'subtree', 'parent', 'parent', 'global', 'checkpoint', 'log', 'note']);
+    expect(v.parents.map((p) => p.subtree)).toEqual([child, parent]);
+    // Independently: the global entry is the parent's round that records the child's round that records the grandchild's.
+    const g = chain.chain.global.entry as { height: number };
+    expect(g.height).toBe(v.parents[1]!.height);
+  });
+
+  test('a nested value before its head reached the checkpoint answers 404 with a reason, not a wrong proof', async () => {
+    const late = await create(draft({ name: 'late', parent }));
+    expect(late.status).toBe(201);
+    const r = await call(srv.url, 'GET', `/v1/subtrees/${late.body.id}/chain/kv/x`);
+    expect(r.status).toBe(404);
+    expect(r.body.detail).toContain('not recorded');
+  });
+
+  type Tamper = [link: string, what: string, f: (c: ChainResponse) => void];
+  const flipHex = (h: string) => (h[0] === '0' ? '1' : '0') + h.slice(1);
+  const tampers: Tamper[] = [
+    ['proof', 'value', (c) => (c.value = 'forged')],
+    ['signatures', "grandchild's round signature", (c) => (c.round!.signatures[0]!.sig = flipHex(c.round!.signatures[0]!.sig))],
+    ['parent', "child's entry for the grandchild (height)", (c) => ((c.chain.parents![0]!.value as { height: number }).height += 1)],
+    ['parent', "child's state proof sibling", (c) => (c.chain.parents![0]!.proof.siblings[0] = flipHex(c.chain.parents![0]!.proof.siblings[0]!))],
+    ['parent', "child's round stateRoot", (c) => (c.chain.parents![0]!.round!.header.stateRoot = flipHex(c.chain.parents![0]!.round!.header.stateRoot))],
+    ['parent', "child's round signature", (c) => (c.chain.parents![0]!.round!.signatures[0]!.sig = flipHex(c.chain.parents![0]!.round!.signatures[0]!.sig))],
+    ['parent', "child's creation request (owner signature)", (c) => {
+      const r = c.chain.parents![0]!.request as { sigs: { sig: string }[] };
+      r.sigs[0]!.sig = flipHex(r.sigs[0]!.sig);
+    }],
+    ['parent', 'another parent id', (c) => (c.chain.parents![0]!.subtree = flipHex(c.chain.parents![0]!.subtree))],
+    ["parent", "top parent's entry for the child (round)", (c) => ((c.chain.parents![1]!.value as { round: string }).round = flipHex((c.chain.parents![1]!.value as { round: string }).round))],
+    ['parent', 'the top-level parent left out', (c) => c.chain.parents!.pop()],
+    ['parent', 'parents left out', (c) => delete c.chain.parents],
+    ['global', 'global entry height', (c) => ((c.chain.global.entry as { height: number }).height += 1)],
+    ['global', 'global proof root', (c) => (c.chain.global.globalRoot = flipHex(c.chain.global.globalRoot))],
+    ['checkpoint', 'checkpoint signature', (c) => (c.chain.checkpoint.sig = flipHex(c.chain.checkpoint.sig))],
+    ['log', 'log root', (c) => (c.chain.log.root = flipHex(c.chain.log.root))],
+  ];
+  for (const [link, what, tamper] of tampers) {
+    test(`tampered ${what} → the verifier names link "${link}"`, async () => {
+      const chain = await getChain();
+      tamper(chain);
+      let err: unknown;
+      try {
+        await verifyChainResponse(chain, opts());
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(VerificationError);
+      expect((err as VerificationError).link).toBe(link as VerificationError['link']);
+    });
+  }
+
+  test('dstp verify --chain verifies a nested value', async () => {
+    const outs: unknown[] = [];
+    const errs: string[] = [];
+    const io = { out: (v: unknown) => outs.push(v), note: () => undefined, stdout: () => undefined, stderr: (l: string) => errs.push(l), env: {} };
+    const code = await main(['verify', '--chain', '--node', srv.url, '--subtree', grandchild, '--key', key, '--expect', '"nested"'], io);
+    expect({ code, errs }).toEqual({ code: 0, errs: [] });
+    expect((outs[0] as { links: { link: string }[] }).links.map((l) => l.link)).toContain('parent');
   });
 });

@@ -190,6 +190,27 @@ export const ChainView = z
     roundHash: Hex32,
     round: z.object({ header: RoundHeader, signatures: z.array(RoundSignature) }),
     chain: z.object({
+      parents: z
+        .array(
+          z.object({
+            subtree: Hex32,
+            key: z.string(),
+            exists: z.boolean(),
+            value: JsonAny.optional(),
+            height: z.number().int(),
+            root: Hex32,
+            proof: Proof,
+            roundHash: Hex32,
+            round: z.object({ header: RoundHeader, signatures: z.array(RoundSignature) }),
+            request: JsonAny.openapi({ description: "The parent's signed creation request (its id and mode)." }),
+          }),
+        )
+        .optional()
+        .openapi({
+          description:
+            'Nested subtrees only: immediate parent first, up to the top-level ancestor. Each is the parent\'s state proof of ' +
+            '`sys/child/<child>` = `{root, height, round}` of the level below, read at the height the level above holds.',
+        }),
       global: z.object({ seq: z.number().int(), globalRoot: Hex32, entry: z.object({ root: Hex32, height: z.number().int(), round: Hex32 }), proof: Proof }),
       checkpoint: z.object({ checkpoint: Checkpoint, hash: Hex32, sig: z.string(), signer: z.string() }),
       log: z.object({ size: z.number().int(), index: z.number().int(), leafHash: Hex32, root: Hex32, proof: z.array(Hex32) }),
@@ -211,7 +232,8 @@ export const chainRoute = createRoute({
   description:
     'Everything to verify a value offline up to Bitcoin (SPEC §9). The value is read at the height the chosen checkpoint holds for ' +
     'the subtree (the global tree lags by design). `seq` chooses that checkpoint (default: the last one of `size`), `size` the log ' +
-    'size whose note and `.ots` close the chain (default: latest). Top-level subtrees only.',
+    'size whose note and `.ots` close the chain (default: latest). A nested subtree proves through `chain.parents`: each ' +
+    "parent's `sys/child/<child>` entry up to its top-level ancestor, whose entry is in the global tree.",
   request: {
     params: ChainParams,
     query: z.strictObject({
