@@ -10,12 +10,15 @@ export const createSubtreeRoute = createRoute({
   description:
     'Authorized by its signatures: the owner and the mode\'s rule. Where the node key must sign (it is the poa authority, ' +
     'a signer or a validator) the node adds its signature only for a caller with `Authorization: Bearer <admin token>` ' +
-    '(or when the host opened creation). Round 0 is built from `genesis` and is final at once. Sending the same request again answers 200.',
+    '(or when the host opened creation). Round 0 is built from `genesis` and is final at once. Sending the same request again answers 200. ' +
+    'With `parent` = an existing subtree id the subtree is nested (id `objectId(parent, owner, name)`); its owner must be the ' +
+    "parent's owner, unless the caller has the admin token. The parent's state then carries the child's latest final round under " +
+    '`sys/child/<id>` from the parent\'s next round on (docs/protocol.md, "Nested subtrees").',
   request: { body: jsonBody('SubtreeRequest', 'SPEC §5 creation request; validated by the core parser (unknown fields refused).') },
   responses: {
     201: { description: 'Created; the new head', content: { 'application/json': { schema: SubtreeHead } } },
     200: { description: 'The same request was committed before; the current head', content: { 'application/json': { schema: SubtreeHead } } },
-    ...problems(400, 401, 403, 409, 413, 415),
+    ...problems(400, 401, 403, 409, 413, 415, 422),
   },
 });
 

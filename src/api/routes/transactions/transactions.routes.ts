@@ -14,7 +14,7 @@ export const submitTransactionRoute = createRoute({
   responses: {
     202: { description: 'Accepted: appended to the log', content: { 'application/json': { schema: AcceptResponse } } },
     200: { description: 'Known id: the acceptance given before', content: { 'application/json': { schema: AcceptResponse } } },
-    ...problems(400, 401, 404, 409, 413, 415),
+    ...problems(400, 401, 403, 404, 409, 413, 415),
   },
 });
 
