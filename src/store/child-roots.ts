@@ -19,11 +19,15 @@ export interface NestedHead {
   round: string;
 }
 
-/** Every nested subtree whose parent is active (a halted parent accepts no transactions). */
+/**
+ * Every nested subtree whose parent is active (a halted parent accepts no transactions). Runs each
+ * leader pass: `parent > <root id>` (the root id is the smallest hex string) is a range on the
+ * (parent, id) index, so a node with only top-level subtrees reads no rows.
+ */
 export async function nestedHeads(db: Database): Promise<NestedHead[]> {
   const rs = await db.read.execute({
     sql: `SELECT c.id, c.parent, c.height, c.root, c.head_hash FROM subtrees c JOIN subtrees p ON p.id = c.parent
-          WHERE c.parent != ? AND p.status = 'active'`,
+          WHERE c.parent > ? AND p.status = 'active'`,
     args: [ROOT_ID_HEX],
   });
   return rs.rows.map((r) => ({ child: String(r[0]), parent: String(r[1]), height: num(r[2]), root: String(r[3]), round: String(r[4]) }));
