@@ -95,10 +95,11 @@ const createSubtree: Command = {
   usage:
     'dstp create-subtree --key owner.json --name my-app --program token|kv [--config JSON]\n' +
     '       [--genesis JSON | --balances <account>=<amount>,…] [--authority node|<public key>|<key file>]\n' +
-    '       [--sign other.json]… [--network ID] [--dry-run] [--node URL] [--admin-token T]',
+    '       [--sign other.json]… [--parent ID] [--network ID] [--dry-run] [--node URL] [--admin-token T]',
   options: {
     key: { type: 'string' },
     name: { type: 'string' },
+    parent: { type: 'string' },
     program: { type: 'string' },
     config: { type: 'string' },
     genesis: { type: 'string' },
@@ -128,6 +129,8 @@ const createSubtree: Command = {
     for (const file of (values.sign as string[] | undefined) ?? []) signers.push(readKeyFile(file));
     const spec = buildSubtreeRequest({
       network: str(values, 'network') ?? node!.network,
+      // A nested subtree (docs/protocol.md, "Nested subtrees"): same owner as the parent, or the admin token.
+      ...(str(values, 'parent') !== undefined ? { parent: str(values, 'parent')! } : {}),
       owner: owner.publicKey,
       name,
       program,

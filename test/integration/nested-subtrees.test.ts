@@ -351,6 +351,27 @@ describe('the proof chain of a value in a nested subtree reaches the global root
     });
   }
 
+  test('dstp create-subtree --parent nests a subtree under an existing one; the id is objectId(parent, owner, name)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dstp-nested-cli-'));
+    try {
+      const outs: { id?: string; parent?: string; publicKey?: string }[] = [];
+      const errs: string[] = [];
+      const io = { out: (v: unknown) => outs.push(v as never), note: () => undefined, stdout: () => undefined, stderr: (l: string) => errs.push(l), env: {} };
+      const keyFile = join(dir, 'cli-owner.json');
+      expect(await main(['keygen', '--out', keyFile], io)).toBe(0);
+      const cliOwner = outs.at(-1)!.publicKey!;
+      // The node is the authority, so its signature needs the admin token here (top level).
+      const top = await main(['create-subtree', '--node', srv.url, '--admin-token', srv.adminToken!, '--key', keyFile, '--name', 'cli-top', '--program', 'kv', '--config', '{"writers":"any"}'], io);
+      expect({ top, errs }).toEqual({ top: 0, errs: [] });
+      const topId = outs.at(-1)!.id!;
+      const nested = await main(['create-subtree', '--node', srv.url, '--admin-token', srv.adminToken!, '--key', keyFile, '--name', 'cli-kid', '--program', 'kv', '--config', '{"writers":"any"}', '--parent', topId], io);
+      expect({ nested, errs }).toEqual({ nested: 0, errs: [] });
+      expect(outs.at(-1)).toMatchObject({ id: specObjectId(topId, cliOwner, 'cli-kid'), parent: topId });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('dstp verify --chain verifies a nested value', async () => {
     const outs: unknown[] = [];
     const errs: string[] = [];
