@@ -84,7 +84,7 @@ export async function syncChildRoots(ctx: NodeContext): Promise<SyncReport> {
         continue;
       }
       const r = await appendChildHead(ctx.db, {
-        child: head.child,
+        seen: head,
         sender: me,
         now: ctx.now(),
         makeTx: async (nonce, h) => {

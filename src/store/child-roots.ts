@@ -1,4 +1,4 @@
-import type { Database } from './database.ts';
+import type { Database, Executor } from './database.ts';
 import { num } from './sql.ts';
 import { appendGroup, type AcceptItem, type AcceptResult } from './tx-log.ts';
 
@@ -42,33 +42,45 @@ export type AppendChildHeadResult =
   | { status: 'appended'; head: NestedHead; result: AcceptResult };
 
 /**
- * In ONE write transaction: unless a `sys_child` for `child` is pending in its parent's log, or the
- * last one executed already carried this head, read the child's head as it is now and append the node call `makeTx(nonce, head)` builds, with the next
- * nonce of `sender` in the parent (read under the write lock, so node calls cannot race for it).
- * At most one such call per (parent, child) is ever pending: heads coalesce.
+ * The latest `sys_child` for `child` from `sender` in `parent`'s log that did not fail (backwards
+ * along the unique (subtree, sender, nonce) index): pending → wait for it; at `height` or above →
+ * already carried (by this pass or another instance's); else null.
+ */
+async function priorCall(ex: Executor, parent: string, sender: string, child: string, height: number): Promise<'pending' | 'carried' | null> {
+  const prior = await ex.execute({
+    sql: `SELECT status, json_extract(body, '$.tx.args.height') FROM txs
+          WHERE subtree = ? AND sender = ? AND status != 'failed'
+            AND json_extract(body, '$.tx.call') = 'sys_child' AND json_extract(body, '$.tx.args.child') = ?
+          ORDER BY nonce DESC LIMIT 1`,
+    args: [parent, sender, child],
+  });
+  const p = prior.rows[0];
+  if (p && String(p[0]) === 'pending') return 'pending';
+  if (p && num(p[1]) >= height) return 'carried';
+  return null;
+}
+
+/**
+ * Unless a `sys_child` for `child` is pending in its parent's log, or the last one executed
+ * already carried this head, append the node call `makeTx(nonce, head)` builds for the child's
+ * head as it is now, with the next nonce of `sender` in the parent — in ONE write transaction that
+ * checks again and reads the nonce under the write lock, so node calls cannot race for it. A
+ * read answers first when nothing is to be done (a parent waiting for co-signers costs no write
+ * lock each pass). At most one such call per (parent, child) is ever pending: heads coalesce.
  */
 export async function appendChildHead(
   db: Database,
-  input: { child: string; sender: string; now: number; makeTx: (nonce: number, head: NestedHead) => Promise<AcceptItem> },
+  input: { seen: NestedHead; sender: string; now: number; makeTx: (nonce: number, head: NestedHead) => Promise<AcceptItem> },
 ): Promise<AppendChildHeadResult> {
+  const early = await priorCall(db.read, input.seen.parent, input.sender, input.seen.child, input.seen.height);
+  if (early) return { status: early };
   return db.write(async (tx) => {
-    const c = await tx.execute({ sql: 'SELECT id, parent, height, root, head_hash FROM subtrees WHERE id = ?', args: [input.child] });
+    const c = await tx.execute({ sql: 'SELECT id, parent, height, root, head_hash FROM subtrees WHERE id = ?', args: [input.seen.child] });
     const r = c.rows[0];
     if (!r) return { status: 'unknown_subtree' };
     const head: NestedHead = { child: String(r[0]), parent: String(r[1]), height: num(r[2]), root: String(r[3]), round: String(r[4]) };
-    // The latest of these calls for this child that did not fail (backwards along the unique
-    // (subtree, sender, nonce) index): pending → wait for it; already at this head → nothing to do
-    // (another instance's pass, or this one's, carried it).
-    const prior = await tx.execute({
-      sql: `SELECT status, json_extract(body, '$.tx.args.height') FROM txs
-            WHERE subtree = ? AND sender = ? AND status != 'failed'
-              AND json_extract(body, '$.tx.call') = 'sys_child' AND json_extract(body, '$.tx.args.child') = ?
-            ORDER BY nonce DESC LIMIT 1`,
-      args: [head.parent, input.sender, head.child],
-    });
-    const p = prior.rows[0];
-    if (p && String(p[0]) === 'pending') return { status: 'pending' };
-    if (p && num(p[1]) >= head.height) return { status: 'carried' };
+    const prior = await priorCall(tx, head.parent, input.sender, head.child, head.height);
+    if (prior) return { status: prior };
     const last = await tx.execute({ sql: 'SELECT max(nonce) FROM txs WHERE subtree = ? AND sender = ?', args: [head.parent, input.sender] });
     const nonce = last.rows[0]?.[0] == null ? 0 : num(last.rows[0][0]) + 1;
     const item = await input.makeTx(nonce, head);
