@@ -1,6 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { createClient, type Client } from '@libsql/client';
+import { attachPreparedReads } from './prepared-reads.ts';
 import { DEFAULT_BUSY_TIMEOUT_MS, openDatabaseWithClient, type ConnectionSettings, type Database } from './database.ts';
 
 export interface OpenDatabaseOptions extends ConnectionSettings {
@@ -43,7 +44,10 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
   try {
     // An embedded replica keeps its sync state per connection: it must stay a single client.
     if (!opts.syncUrl && path !== null) reader = createClient({ url: opts.url, concurrency: 1, timeout: busy });
-    return await openDatabaseWithClient(writer, { ...settings, migrate, ...(reader ? { reader } : {}) });
+    const db = await openDatabaseWithClient(writer, { ...settings, migrate, ...(reader ? { reader } : {}) });
+    // Hot single-row reads (state reads' subtree head) skip the client's per-statement prepare.
+    if (reader && path !== null) await attachPreparedReads(db, path, busy);
+    return db;
   } catch (err) {
     writer.close();
     reader?.close();

@@ -3,6 +3,7 @@ import type { NodeStore, PackedNodes, StoredNode } from '../core/smt/node-store.
 import type { StoredValue } from '../core/smt/tree.ts';
 import type { ValueStore } from '../core/state-reader.ts';
 import type { Database, Executor } from './database.ts';
+import { preparedReads, type PreparedReads } from './prepared-reads.ts';
 import { chunks, hashKey, params, toBytes, valueRows } from './sql.ts';
 
 /** Nodes as objects, or packed the way `tree.apply` returns them (no object per node). */
@@ -20,7 +21,7 @@ export class LibsqlNodeStore implements NodeStore, ValueStore {
   constructor(private readonly db: Database) {}
 
   getMany(hashes: readonly Hash32[], ex: Executor = this.db.read): Promise<(Uint8Array | undefined)[]> {
-    return selectBlobs(ex, 'SELECT hash, bytes FROM smt_nodes WHERE hash IN ', hashes, toBytes);
+    return selectBlobs(this.fast(ex), 'SELECT hash, bytes FROM smt_nodes WHERE hash IN ', hashes, toBytes);
   }
 
   async putMany(nodes: NodesInput, ex?: Executor): Promise<void> {
@@ -30,7 +31,12 @@ export class LibsqlNodeStore implements NodeStore, ValueStore {
   }
 
   getValues(hashes: readonly Hash32[], ex: Executor = this.db.read): Promise<(Uint8Array | undefined)[]> {
-    return selectBlobs(ex, 'SELECT hash, json FROM smt_values WHERE hash IN ', hashes, (v) => encoder.encode(String(v)));
+    return selectBlobs(this.fast(ex), 'SELECT hash, json FROM smt_values WHERE hash IN ', hashes, (v) => encoder.encode(String(v)));
+  }
+
+  /** Reads outside a write transaction use the prepared-statement connection when there is one. */
+  private fast(ex: Executor): Executor | PreparedReads {
+    return (ex === this.db.read && preparedReads(this.db)) || ex;
   }
 
   async putValues(values: readonly StoredValue[], ex?: Executor): Promise<void> {
@@ -87,15 +93,16 @@ export async function insertValues(ex: Executor, values: readonly StoredValue[])
 }
 
 async function selectBlobs(
-  ex: Executor,
+  ex: Executor | PreparedReads,
   sqlPrefix: string,
   hashes: readonly Hash32[],
   decode: (v: unknown) => Uint8Array,
 ): Promise<(Uint8Array | undefined)[]> {
   const found = new Map<string, Uint8Array>();
   for (const part of chunks(hashes, NODE_CHUNK)) {
-    const rs = await ex.execute({ sql: `${sqlPrefix}(${params(part.length)})`, args: part as Hash32[] });
-    for (const row of rs.rows) found.set(hashKey(toBytes(row[0])), decode(row[1]));
+    const sql = `${sqlPrefix}(${params(part.length)})`;
+    const rows = 'execute' in ex ? (await ex.execute({ sql, args: part as Hash32[] })).rows : ex.all(sql, part);
+    for (const row of rows) found.set(hashKey(toBytes(row[0])), decode(row[1]));
   }
   return hashes.map((h) => found.get(hashKey(h)));
 }

@@ -6,6 +6,7 @@ import { StaleRoundError, StoreError, TxLogMismatchError } from './errors.ts';
 import { insertEvents, type NewEvent } from './events.ts';
 import { assertLease, type LeaseClaim } from './lease.ts';
 import { insertNodes, insertValues, type NodesInput } from './node-store.ts';
+import { preparedReads } from './prepared-reads.ts';
 import { rounds, subtrees, type RoundSignature } from './schema.ts';
 import { chunks, num, valueRows } from './sql.ts';
 import type { Page } from './subtrees.ts';
@@ -192,7 +193,9 @@ export async function subtreeHead(
   subtree: string,
   ex: Executor = db.read,
 ): Promise<{ height: number; root: string; headHash: string; logSize: number } | undefined> {
-  const rs = await ex.execute({ sql: 'SELECT height, root, head_hash, log_size FROM subtrees WHERE id = ?', args: [subtree] });
-  const r = rs.rows[0];
+  const sql = 'SELECT height, root, head_hash, log_size FROM subtrees WHERE id = ?';
+  // Every state read starts here: the prepared statement saves most of its CPU (prepared-reads.ts).
+  const fast = ex === db.read ? preparedReads(db) : undefined;
+  const r = fast ? fast.get(sql, [subtree]) : (await ex.execute({ sql, args: [subtree] })).rows[0];
   return r ? { height: num(r[0]), root: String(r[1]), headHash: String(r[2]), logSize: num(r[3]) } : undefined;
 }

@@ -1,0 +1,238 @@
+/**
+ * Server CPU per operation, in ONE process and without HTTP sockets: the node's app is driven
+ * through `app.fetch` with real Requests, so the figures are the node's own work (routing,
+ * validation, crypto, SQL, fsync syscalls) without the load generator sharing the cores.
+ * For profiling and before/after comparisons on a shared machine; the end-to-end figures stay in
+ * node-accept.ts / node-proofs.ts.
+ *
+ * Phases (each reports process CPU µs per operation, user+system, all threads):
+ * 1. accept: N signed transfers from 64 senders, 64 concurrent callers (group commit as in prod);
+ * 2. leader: leader passes until the backlog is executed (µs per executed tx);
+ * 3. proofs: GET /v1/subtrees/:id/state/:key for random existing keys (µs per proof).
+ *
+ * Run: `bun bench/node-cpu.ts` (add `--cpu-prof-md` to bun for a profile). Env: BENCH_N (txs, 20000),
+ * BENCH_PHASES (accept,leader,proofs).
+ */
+import { rmSync } from 'node:fs';
+import { loadConfig } from '../src/config.ts';
+import { toHex } from '../src/core/hex.ts';
+import { runLeaderPass } from '../src/leader/leader-pass.ts';
+import { createNode } from '../src/node.ts';
+import { createNodeSigner } from '../src/platform/node-signer.ts';
+import { openDatabase } from '../src/store/db.ts';
+import { accountKeys, benchDir, createTokenSubtree, envInt, makeParties, signCall } from './load-client.ts';
+
+const N = envInt('BENCH_N', 20_000);
+const CONC = 64;
+const PROOFS = envInt('BENCH_PROOFS', 20_000);
+const phases = new Set((process.env.BENCH_PHASES ?? 'accept,leader,proofs').split(','));
+const NETWORK = 'dstp-bench';
+const ADMIN = 'bench-admin-token-0123456789';
+
+const dir = benchDir('cpu');
+const nodeSecret = crypto.getRandomValues(new Uint8Array(32));
+const config = loadConfig({
+  DSTP_DATABASE_URL: `file:${dir}/dstp.db`,
+  DSTP_DATA_DIR: dir,
+  DSTP_NETWORK: NETWORK,
+  DSTP_NODE_KEY: toHex(nodeSecret),
+  DSTP_ADMIN_TOKEN: ADMIN,
+  DSTP_LOG: 'error',
+  ...(process.env.BENCH_ROUND_TXS ? { DSTP_MAX_ROUND_TXS: process.env.BENCH_ROUND_TXS } : {}),
+});
+const db = await openDatabase({ url: config.databaseUrl, ...(process.env.BENCH_SYNC === 'NORMAL' ? { synchronous: 'NORMAL' as const } : {}) });
+if (process.env.BENCH_EXP_CACHE) {
+  const w = (db as unknown as { writer: { execute(s: string): Promise<unknown> } }).writer;
+  await w.execute(`PRAGMA cache_size = -${process.env.BENCH_EXP_CACHE}`);
+}
+const STMT_PROF = process.env.BENCH_STMT_PROF === '1';
+const stmtCpu = new Map<string, number>();
+// CPU spent inside write transactions (the local driver is synchronous, so this is the SQL work).
+let writeCpu = 0;
+const write = db.write.bind(db);
+db.write = (async (fn: Parameters<typeof write>[0]) => {
+  const c0 = process.cpuUsage();
+  try {
+    return await write(
+      STMT_PROF
+        ? (tx) =>
+            fn({
+              ...tx,
+              execute: (st) => {
+                const k = (typeof st === 'string' ? st : st.sql).replace(/\s+/g, ' ').slice(0, 60);
+                const a = process.cpuUsage();
+                const r = tx.execute(st);
+                const d = process.cpuUsage(a);
+                stmtCpu.set(k, (stmtCpu.get(k) ?? 0) + d.user + d.system);
+                return r;
+              },
+              batch: (sts) => tx.batch(sts),
+            })
+        : fn,
+    );
+  } finally {
+    const d = process.cpuUsage(c0);
+    writeCpu += d.user + d.system;
+  }
+}) as typeof db.write;
+const node = await createNode(config, { db, nodeSecret, scheduler: false, webhooks: false, checkpoints: false });
+const server = Bun.serve({ port: 0, hostname: '127.0.0.1', fetch: node.app.fetch });
+const base = `http://127.0.0.1:${server.port}`;
+const cpuNow = () => {
+  const u = process.cpuUsage();
+  return u.user + u.system;
+};
+
+if (STMT_PROF) {
+  const w = (db as unknown as { writer: { transaction(m: string): Promise<{ commit(): Promise<void> }> } }).writer;
+  const tr = w.transaction.bind(w);
+  w.transaction = async (m) => {
+    const a0 = process.cpuUsage();
+    const t = await tr(m);
+    const d0 = process.cpuUsage(a0);
+    stmtCpu.set('BEGIN', (stmtCpu.get('BEGIN') ?? 0) + d0.user + d0.system);
+    const c = t.commit.bind(t);
+    t.commit = async () => {
+      const a = process.cpuUsage();
+      await c();
+      const d = process.cpuUsage(a);
+      stmtCpu.set('COMMIT', (stmtCpu.get('COMMIT') ?? 0) + d.user + d.system);
+    };
+    return t;
+  };
+}
+
+function showStatements() {
+  if (!STMT_PROF) return;
+  for (const [k, v] of [...stmtCpu].sort((a, b) => b[1] - a[1]).slice(0, 12)) console.log(`  ${(v / 1000).toFixed(0).padStart(7)} ms  ${k}`);
+  stmtCpu.clear();
+}
+
+if (STMT_PROF) {
+  // reads outside write transactions, too
+  const r = db.read as { execute: (st: unknown) => Promise<unknown> };
+  const ex = r.execute.bind(r);
+  r.execute = (st) => {
+    const k = 'read: ' + (typeof st === 'string' ? st : (st as { sql: string }).sql).replace(/\s+/g, ' ').slice(0, 54);
+    const a = process.cpuUsage();
+    const res = ex(st);
+    const d = process.cpuUsage(a);
+    stmtCpu.set(k, (stmtCpu.get(k) ?? 0) + d.user + d.system);
+    return res;
+  };
+}
+
+try {
+  const nodeKey = (await createNodeSigner(nodeSecret)).publicKey;
+  const [owner] = await makeParties(1);
+  const senders = await makeParties(CONC);
+  const recipients = accountKeys(1024);
+  const subtree = await createTokenSubtree(base, {
+    network: NETWORK,
+    adminToken: ADMIN,
+    nodeKey,
+    owner: owner!,
+    name: 'cpu',
+    balances: Object.fromEntries(senders.map((s) => [s.key, 1_000_000_000])),
+  });
+  const per = Math.ceil(N / CONC);
+  const bodies: string[][] = [];
+  for (let c = 0; c < CONC; c++) {
+    const list: string[] = [];
+    for (let nonce = 0; nonce < per; nonce++) {
+      const to = recipients[(c * per + nonce) % recipients.length]!;
+      list.push((await signCall(senders[c]!, { network: NETWORK, subtree, nonce, call: 'transfer', args: { to, amount: '1' } })).body);
+    }
+    bodies.push(list);
+  }
+  const url = `${base}/v1/transactions`;
+  const headers = { 'content-type': 'application/json' };
+
+  if (phases.has('accept')) {
+    // warm-up: the first 5% untimed
+    const warm = Math.floor(per / 20);
+    const run = async (from: number, to: number) => {
+      let bad = 0;
+      await Promise.all(
+        bodies.map(async (list) => {
+          for (let i = from; i < to; i++) {
+            const res = await node.app.fetch(new Request(url, { method: 'POST', headers, body: list[i]! }));
+            if (res.status !== 202) {
+              if (bad++ < 3) console.error(res.status, await res.text());
+            } else await res.arrayBuffer();
+          }
+        }),
+      );
+      return bad;
+    };
+    await run(0, warm);
+    const s0 = node.ctx.committer.stats.items;
+    const c0 = cpuNow();
+    const t0 = performance.now();
+    const w0 = writeCpu;
+    const bad = await run(warm, per);
+    const wall = performance.now() - t0;
+    const wcpu = writeCpu - w0;
+    const n = node.ctx.committer.stats.items - s0;
+    console.log(
+      `accept: ${n} tx, ${((cpuNow() - c0) / n).toFixed(1)} µs CPU/tx, ${((n / wall) * 1000).toFixed(0)} tx/s in-process, ` +
+        `avg group ${(node.ctx.committer.stats.items / node.ctx.committer.stats.groups).toFixed(1)}, errors ${bad}; ` +
+        `in write transactions ${(wcpu / n).toFixed(1)} µs/tx`,
+    );
+  }
+
+  showStatements();
+  if (phases.has('leader')) {
+    const c0 = cpuNow();
+    const w0 = writeCpu;
+    const t0 = performance.now();
+    let executed = 0;
+    let rounds = 0;
+    for (;;) {
+      const r = await runLeaderPass(node.ctx);
+      const n = r.rounds.reduce((s, x) => s + x.txCount, 0);
+      if (n === 0) break;
+      executed += n;
+      rounds += r.rounds.length;
+    }
+    const wall = performance.now() - t0;
+    console.log(
+      `leader: ${executed} tx in ${rounds} rounds, ${((cpuNow() - c0) / Math.max(1, executed)).toFixed(1)} µs CPU/tx, ` +
+        `${((executed / wall) * 1000).toFixed(0)} tx/s; in write transactions ${((writeCpu - w0) / Math.max(1, executed)).toFixed(1)} µs/tx`,
+    );
+  }
+
+  showStatements();
+  if (phases.has('proofs')) {
+    const keys = [...senders.map((s) => s.key), ...recipients].map((k) => `bal/${k}`);
+    const paths = keys.map((k) => `${base}/v1/subtrees/${subtree}/state/${encodeURIComponent(k)}`);
+    let i = 0;
+    const run = async (count: number) => {
+      let bad = 0;
+      await Promise.all(
+        Array.from({ length: CONC }, async () => {
+          while (i < count) {
+            const p = paths[i++ % paths.length]!;
+            const res = await node.app.fetch(new Request(p));
+            if (res.status !== 200) {
+              if (bad++ < 3) console.error(res.status, await res.text());
+            } else await res.arrayBuffer();
+          }
+        }),
+      );
+      return bad;
+    };
+    await run(2000);
+    i = 0;
+    const c0 = cpuNow();
+    const t0 = performance.now();
+    const bad = await run(PROOFS);
+    const wall = performance.now() - t0;
+    showStatements();
+    console.log(`proofs: ${PROOFS}, ${((cpuNow() - c0) / PROOFS).toFixed(1)} µs CPU/proof, ${((PROOFS / wall) * 1000).toFixed(0)}/s, errors ${bad}`);
+  }
+} finally {
+  server.stop(true);
+  await node.close();
+  rmSync(dir, { recursive: true, force: true });
+}
