@@ -1,5 +1,5 @@
 import type { Database } from './database.ts';
-import { appendGroup, type AcceptItem, type AcceptResult } from './tx-log.ts';
+import { appendGroup, NonceCache, type AcceptItem, type AcceptResult } from './tx-log.ts';
 
 export interface GroupCommitterOptions {
   /** Most transactions per write transaction (a batch request is never split). Default 1000. */
@@ -28,6 +28,8 @@ export class GroupCommitter {
   private readonly now: () => number;
   private queue: Entry[] = [];
   private running: Promise<void> | null = null;
+  /** Senders' next nonces between groups (checked against the log size in every transaction). */
+  private readonly nonces = new NonceCache();
   /** Counters for benchmarks and metrics. */
   readonly stats = { groups: 0, items: 0, largestGroup: 0 };
 
@@ -83,7 +85,7 @@ export class GroupCommitter {
         // Taken once the write lock is ours, so arrivals during the wait still join this group.
         group = this.take();
         const items = group.flatMap((e) => e.items);
-        const flat = await appendGroup(tx, items, this.now());
+        const flat = await appendGroup(tx, items, this.now(), this.nonces);
         results = [];
         let at = 0;
         for (const e of group) {
@@ -91,7 +93,9 @@ export class GroupCommitter {
           at += e.items.length;
         }
       });
+      this.nonces.commitStaged();
     } catch (err) {
+      this.nonces.dropStaged();
       if (group.length === 0) group = this.take(); // failed before taking: fail the next group, do not spin
       for (const e of group) e.reject(err);
       return;

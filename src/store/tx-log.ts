@@ -118,45 +118,51 @@ export async function roundTxs(db: Database, subtree: string, height: number): P
 
 /**
  * Decides and appends one group of transactions inside the caller's write transaction. The
- * statement count grows only with the number of chunks, not items: known ids, subtree heads and
- * the senders' last nonces are read with IN lists, rows are written with multi-row INSERTs.
- * Items are decided in order, each seeing the effect of earlier ones in the group.
+ * statement count grows only with the number of chunks, not items: subtree heads and the senders'
+ * last nonces are read with IN lists, rows are written with multi-row INSERTs. Items are decided
+ * in order, each seeing the effect of earlier ones in the group.
+ *
+ * Known ids are looked up only where one can exist: a stored transaction holds its
+ * (subtree, sender, nonce), so a known id always has a nonce below the sender's next one (or sits
+ * in a halted subtree). An item carrying the next nonce is new, and the common path reads no ids.
+ * With `nonces`, senders' next nonces come from memory while the subtree's log size shows that
+ * nothing was appended since they were read (see NonceCache); the caller commits or drops the
+ * staged update after its transaction.
  */
-export async function appendGroup(ex: Executor, items: readonly AcceptItem[], time: number): Promise<AcceptResult[]> {
-  const known = await knownIds(ex, items);
-  const open = items.filter((it) => !known.has(it.id));
-  const heads = await subtreeHeads(ex, open);
-  const nextNonce = await nextNonces(
-    ex,
-    open.filter((it) => heads.get(it.subtree)?.status === 'active'),
-  );
+export async function appendGroup(ex: Executor, items: readonly AcceptItem[], time: number, nonces?: NonceCache): Promise<AcceptResult[]> {
+  const heads = await subtreeHeads(ex, items);
+  const active = items.filter((it) => heads.get(it.subtree)?.status === 'active');
+  const nextNonce = await nextNonces(ex, active, heads, nonces);
+
+  // Only these can be stored already; everything else is decided without reading ids.
+  const maybeKnown = items.filter((it) => {
+    const head = heads.get(it.subtree);
+    if (!head) return false; // txs reference their subtree: none can exist for an unknown one
+    if (head.status !== 'active') return true;
+    return it.nonce < (nextNonce.get(senderKey(it.subtree, it.sender)) ?? 0);
+  });
+  const known = maybeKnown.length > 0 ? await knownIds(ex, maybeKnown) : new Map<string, Acceptance>();
 
   const results: AcceptResult[] = [];
   const rows: (string | number)[][] = [];
   for (const it of items) {
-    const seen = known.get(it.id);
-    if (seen) {
-      results.push({ status: 'known', accept: seen });
-      continue;
-    }
     const head = heads.get(it.subtree);
     if (!head) {
       results.push({ status: 'unknown_subtree' });
       continue;
     }
-    if (head.status !== 'active') {
-      results.push({ status: 'halted' });
-      continue;
-    }
     const key = senderKey(it.subtree, it.sender);
     const expected = nextNonce.get(key) ?? 0;
-    if (it.nonce !== expected) {
-      results.push({ status: 'nonce_mismatch', expected });
+    if (head.status !== 'active' || it.nonce !== expected) {
+      const seen = known.get(it.id);
+      if (seen) results.push({ status: 'known', accept: seen });
+      else if (head.status !== 'active') results.push({ status: 'halted' });
+      else results.push({ status: 'nonce_mismatch', expected });
       continue;
     }
     const accept: Acceptance = { subtree: it.subtree, seq: head.logSize++, time };
     nextNonce.set(key, expected + 1);
-    known.set(it.id, accept);
+    known.set(it.id, accept); // a repeat later in this group is known
     rows.push([it.id, it.subtree, accept.seq, it.sender, it.nonce, JSON.stringify(it.envelope), time, 'pending']);
     results.push({ status: 'accepted', ...accept });
   }
@@ -175,6 +181,7 @@ export async function appendGroup(ex: Executor, items: readonly AcceptItem[], ti
       args: part.flatMap(([id, h]) => [id, h.logSize]),
     });
   }
+  nonces?.stage(heads, nextNonce);
   return results;
 }
 
@@ -193,6 +200,69 @@ async function knownIds(ex: Executor, items: readonly AcceptItem[]): Promise<Map
     for (const r of rs.rows) out.set(String(r[0]), { subtree: String(r[1]), seq: num(r[2]), time: num(r[3]) });
   }
   return out;
+}
+
+/**
+ * Next nonces per (subtree, sender) as of the last committed group of this process, each
+ * subtree's set tagged with the log size it is true for. Only `appendGroup` appends to a log and
+ * every append raises `subtrees.log_size` in the same transaction, so when the head read inside
+ * the next write transaction still shows that size, no process appended in between and the
+ * remembered nonces are exact; any other size drops the subtree's set. Updates are staged inside
+ * the transaction and take effect only after its COMMIT (`commitStaged`).
+ */
+export class NonceCache {
+  private readonly bySubtree = new Map<string, { logSize: number; next: Map<string, number> }>();
+  private staged: { subtree: string; logSizeBefore: number; logSize: number; next: Map<string, number> }[] | null = null;
+  private senders = 0;
+
+  constructor(private readonly maxSenders = 200_000) {}
+
+  /** The remembered next nonces of `subtree`, if its log is still `logSize` long. */
+  valid(subtree: string, logSize: number): Map<string, number> | undefined {
+    const e = this.bySubtree.get(subtree);
+    return e && e.logSize === logSize ? e.next : undefined;
+  }
+
+  /** Records what this transaction decided: per active subtree, its new log size and senders' next nonces. */
+  stage(heads: ReadonlyMap<string, Head>, next: ReadonlyMap<string, number>): void {
+    const bySubtree = new Map<string, Map<string, number>>();
+    for (const [key, n] of next) {
+      const cut = key.indexOf('\n');
+      const subtree = key.slice(0, cut);
+      let m = bySubtree.get(subtree);
+      if (!m) bySubtree.set(subtree, (m = new Map()));
+      m.set(key.slice(cut + 1), n);
+    }
+    this.staged = [];
+    for (const [subtree, m] of bySubtree) {
+      const head = heads.get(subtree);
+      if (head?.status === 'active') this.staged.push({ subtree, logSizeBefore: head.logSizeBefore, logSize: head.logSize, next: m });
+    }
+  }
+
+  /** After COMMIT: the staged sets become the remembered ones. */
+  commitStaged(): void {
+    for (const s of this.staged ?? []) {
+      const before = this.bySubtree.get(s.subtree);
+      const merged = before && before.logSize === s.logSizeBefore ? before.next : new Map<string, number>();
+      this.senders -= before?.next.size ?? 0;
+      for (const [sender, n] of s.next) merged.set(sender, n);
+      this.bySubtree.set(s.subtree, { logSize: s.logSize, next: merged });
+      this.senders += merged.size;
+    }
+    this.staged = null;
+    if (this.senders > this.maxSenders) this.clear();
+  }
+
+  /** The transaction failed: nothing it staged happened. */
+  dropStaged(): void {
+    this.staged = null;
+  }
+
+  clear(): void {
+    this.bySubtree.clear();
+    this.senders = 0;
+  }
 }
 
 interface Head {
@@ -214,11 +284,25 @@ async function subtreeHeads(ex: Executor, items: readonly AcceptItem[]): Promise
   return out;
 }
 
-/** Next expected nonce per (subtree, sender): last accepted + 1, read from the unique index. */
-async function nextNonces(ex: Executor, items: readonly AcceptItem[]): Promise<Map<string, number>> {
+/**
+ * Next expected nonce per (subtree, sender): last accepted + 1, read from the unique index, or from
+ * `cache` for subtrees whose log has not moved since it was filled.
+ */
+async function nextNonces(
+  ex: Executor,
+  items: readonly AcceptItem[],
+  heads: ReadonlyMap<string, Head>,
+  cache: NonceCache | undefined,
+): Promise<Map<string, number>> {
   const out = new Map<string, number>();
   const pairs = new Map<string, [string, string]>();
-  for (const it of items) pairs.set(senderKey(it.subtree, it.sender), [it.subtree, it.sender]);
+  for (const it of items) {
+    const key = senderKey(it.subtree, it.sender);
+    if (out.has(key) || pairs.has(key)) continue;
+    const remembered = cache?.valid(it.subtree, heads.get(it.subtree)!.logSizeBefore)?.get(it.sender);
+    if (remembered !== undefined) out.set(key, remembered);
+    else pairs.set(key, [it.subtree, it.sender]);
+  }
   for (const part of chunks([...pairs.values()], KEY_CHUNK)) {
     // A correlated max() per pair is an index seek on txs_subtree_sender_nonce.
     const rs = await ex.execute({
