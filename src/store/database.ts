@@ -140,6 +140,13 @@ export interface OpenWithClientOptions extends ConnectionSettings {
   reader?: Client;
   /** Skip applying migrations (tests of the migrator itself). */
   migrate?: boolean;
+  /**
+   * The client is an embedded replica: its local file belongs to libSQL's replicator and its
+   * writes go to the primary, whose own settings make them durable. Such a client refuses any
+   * PRAGMA with an argument (Sqlite3UnsupportedStatement) and would forward the bare ones to the
+   * primary, so no local pragmas are set or read back.
+   */
+  replica?: boolean;
 }
 
 /**
@@ -150,7 +157,7 @@ export interface OpenWithClientOptions extends ConnectionSettings {
  */
 export async function openDatabaseWithClient(client: Client, opts: OpenWithClientOptions = {}): Promise<Database> {
   const busy = opts.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
-  const writer = client.protocol === 'file' ? await configureLocal(client, { ...opts, busyTimeoutMs: busy }, 'writer') : null;
+  const writer = client.protocol === 'file' && !opts.replica ? await configureLocal(client, { ...opts, busyTimeoutMs: busy }, 'writer') : null;
   const reader = opts.reader ? await configureLocal(opts.reader, { busyTimeoutMs: busy }, 'reader') : null;
   const db = new Database(client, opts.reader ?? null, { writer, reader });
   if (opts.migrate !== false) await applyMigrations(db);

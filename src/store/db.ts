@@ -44,7 +44,7 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
   try {
     // An embedded replica keeps its sync state per connection: it must stay a single client.
     if (!opts.syncUrl && path !== null) reader = createClient({ url: opts.url, concurrency: 1, timeout: busy });
-    const db = await openDatabaseWithClient(writer, { ...settings, migrate, ...(reader ? { reader } : {}) });
+    const db = await openDatabaseWithClient(writer, { ...settings, migrate, ...(reader ? { reader } : {}), ...(opts.syncUrl ? { replica: true } : {}) });
     // Hot single-row reads (state reads' subtree head) skip the client's per-statement prepare.
     if (reader && path !== null) await attachPreparedReads(db, path, busy);
     return db;
