@@ -1,6 +1,6 @@
-import type { Row } from '@libsql/client';
 import type { TxEnvelope } from '../core/tx.ts';
 import type { Database, Executor } from './database.ts';
+import { preparedReads } from './prepared-reads.ts';
 import type { TxStatus } from './schema.ts';
 import { chunks, num, params, valueRows } from './sql.ts';
 
@@ -59,7 +59,16 @@ const TX_COLUMNS = 'id, subtree, seq, sender, nonce, body, accepted_at, status, 
 const ROW_CHUNK = 250;
 const KEY_CHUNK = 500;
 
-function txFromRow(r: Row): TxRecord {
+/**
+ * Rows of a read: through the cached prepared statements (prepared-reads.ts) when `ex` is the
+ * plain read path and the database has them, else through `ex`. Rows index by column position.
+ */
+async function readRows(db: Database, ex: Executor, sql: string, args: (string | number)[]): Promise<ArrayLike<unknown>[]> {
+  const fast = ex === db.read ? preparedReads(db) : undefined;
+  return fast ? fast.all(sql, args) : (await ex.execute({ sql, args })).rows;
+}
+
+function txFromRow(r: ArrayLike<unknown>): TxRecord {
   return {
     id: String(r[0]),
     subtree: String(r[1]),
@@ -76,8 +85,8 @@ function txFromRow(r: Row): TxRecord {
 }
 
 export async function getTx(db: Database, id: string): Promise<TxRecord | undefined> {
-  const rs = await db.read.execute({ sql: `SELECT ${TX_COLUMNS} FROM txs WHERE id = ?`, args: [id] });
-  return rs.rows[0] ? txFromRow(rs.rows[0]) : undefined;
+  const [row] = await readRows(db, db.read, `SELECT ${TX_COLUMNS} FROM txs WHERE id = ?`, [id]);
+  return row ? txFromRow(row) : undefined;
 }
 
 /** The transaction at `seq` of a subtree's log. */
@@ -91,20 +100,17 @@ export async function getTxBySeq(db: Database, subtree: string, seq: number): Pr
  * no subtree waits behind others forever). Reads only the partial index of pending rows.
  */
 export async function pendingSubtrees(db: Database, limit: number, after = ''): Promise<string[]> {
-  const rs = await db.read.execute({
-    sql: "SELECT DISTINCT subtree FROM txs WHERE status = 'pending' AND subtree > ? ORDER BY subtree LIMIT ?",
-    args: [after, limit],
-  });
-  return rs.rows.map((r) => String(r[0]));
+  const rows = await readRows(db, db.read, "SELECT DISTINCT subtree FROM txs WHERE status = 'pending' AND subtree > ? ORDER BY subtree LIMIT ?", [
+    after,
+    limit,
+  ]);
+  return rows.map((r) => String(r[0]));
 }
 
 /** The next pending transactions of a subtree in log order: what the next round executes. */
 export async function pendingTxs(db: Database, subtree: string, limit: number, ex: Executor = db.read): Promise<TxRecord[]> {
-  const rs = await ex.execute({
-    sql: `SELECT ${TX_COLUMNS} FROM txs WHERE subtree = ? AND status = 'pending' ORDER BY seq LIMIT ?`,
-    args: [subtree, limit],
-  });
-  return rs.rows.map(txFromRow);
+  const rows = await readRows(db, ex, `SELECT ${TX_COLUMNS} FROM txs WHERE subtree = ? AND status = 'pending' ORDER BY seq LIMIT ?`, [subtree, limit]);
+  return rows.map(txFromRow);
 }
 
 /** Transactions of one round, in execution order. */
