@@ -107,7 +107,12 @@ export interface LaunchOptions {
   /** DSTP_* settings (plus PORT/HOST for bun/node/deno; workerd gets them as --var bindings). */
   env: Record<string, string>;
   timeoutMs?: number;
+  /** Start through `npm run <script>` itself (start, start:node, start:deno, dev:worker) instead of the command it runs. */
+  viaNpm?: boolean;
 }
+
+/** The package script that starts each runtime. */
+export const NPM_SCRIPT: Record<RuntimeName, string> = { bun: 'start', node: 'start:node', deno: 'start:deno', workerd: 'dev:worker' };
 
 const live = new Set<RuntimeNode>();
 
@@ -120,7 +125,13 @@ export async function stopAll(): Promise<void> {
 }
 
 /** The command line `npm run start:*` / `dev:worker` would run, with the node on a given port. */
-async function commandFor(name: RuntimeName, env: Record<string, string>, port: number): Promise<string[]> {
+async function commandFor(name: RuntimeName, env: Record<string, string>, port: number, viaNpm = false): Promise<string[]> {
+  if (viaNpm) {
+    const npm = which('npm') ?? 'npm';
+    // dev:worker is `wrangler dev --test-scheduled`: the same extra flags follow `--`.
+    const extra = name === 'workerd' ? (await commandFor(name, env, port)).slice(3) : [];
+    return [npm, 'run', '--silent', NPM_SCRIPT[name], ...(extra.length > 0 ? ['--', ...extra] : [])];
+  }
   switch (name) {
     case 'bun':
       return [join(BIN, 'bun'), 'src/runtime/bun.ts'];
@@ -165,7 +176,7 @@ async function commandFor(name: RuntimeName, env: Record<string, string>, port: 
 export async function launch(name: RuntimeName, opts: LaunchOptions): Promise<RuntimeNode> {
   const timeoutMs = opts.timeoutMs ?? 60_000;
   const port = name === 'workerd' ? await freePort() : 0;
-  const cmd = await commandFor(name, opts.env, port);
+  const cmd = await commandFor(name, opts.env, port, opts.viaNpm);
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '/usr/bin:/bin',
     HOME: process.env.HOME ?? '/tmp',
