@@ -243,4 +243,29 @@ describe('multisig: signer-set changes are transactions finalized by the current
     const r = (await call(srv.url, 'GET', `/v1/subtrees/${sub}/rounds/${p.height}`)).body;
     expect(r.signatures.map((s: { signer: string }) => s.signer)).toEqual([s4.key, s1.key]);
   });
+
+  test('a threshold change (2 → 3) is finalized by the old threshold; from the next round 2 signatures are not final, 3 are', async () => {
+    const sub = await createMultisig('ms-threshold', 5000);
+    const change = { signers: [s1.key, s2.key, s3.key], threshold: 3 };
+    await send(s1, 'set_signers', change, sub);
+    await send(s2, 'set_signers', change, sub);
+    await tick();
+    let p = await openProposal(sub);
+    expect(p.txs.length).toBe(2);
+    expect((await cosign(s1, p, sub)).status).toBe(202);
+    expect((await cosign(s3, p, sub)).status).toBe(201); // the completing votes' round: old threshold 2
+    expect((await state('sys/consensus', sub)).body.value).toEqual({ mode: { type: 'multisig', ...change, proposalTimeoutMs: 5000 } });
+
+    const tx = await send(writer, 'set', { key: 'strict', value: 3 }, sub);
+    await tick();
+    p = await openProposal(sub);
+    expect((await cosign(s1, p, sub)).status).toBe(202);
+    expect((await cosign(s2, p, sub)).status).toBe(202); // 2 of 3 is no longer enough
+    expect((await call(srv.url, 'GET', `/v1/transactions/${tx.body.id}`)).body.status).toBe('pending');
+    expect((await state('kv/strict', sub)).body.exists).toBe(false);
+    expect((await cosign(s3, p, sub)).status).toBe(201);
+    expect((await state('kv/strict', sub)).body).toMatchObject({ exists: true, value: 3 });
+    const r = (await call(srv.url, 'GET', `/v1/subtrees/${sub}/rounds/${p.height}`)).body;
+    expect(r.signatures.map((x: { signer: string }) => x.signer)).toEqual([s1.key, s2.key, s3.key]);
+  });
 });
