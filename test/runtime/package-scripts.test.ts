@@ -18,6 +18,7 @@ const hranas: HranaServer[] = [];
 const NODE_KEY = 'ab'.repeat(32);
 const NETWORK = 'dstp-scripts';
 const hasNpm = Bun.which('npm') !== null;
+const DB_TOKEN = 'scripts-db-token-0123456789';
 
 afterAll(async () => {
   await stopAll();
@@ -30,9 +31,11 @@ describe('package scripts', () => {
     test.skipIf(!hasNpm || !requireOrSkip(runtime))(`npm run ${NPM_SCRIPT[runtime]}: /v1/info answers 200, SIGTERM stops it`, async () => {
       const env: Record<string, string> = { DSTP_NETWORK: NETWORK, DSTP_NODE_KEY: NODE_KEY, DSTP_LOG: 'error' };
       if (runtime === 'workerd') {
-        const h = startHranaServer({ path: join(dir, 'worker.db'), synchronous: 'NORMAL' });
+        // Workers: remote libSQL only, with its auth token (the server refuses requests without it).
+        const h = startHranaServer({ path: join(dir, 'worker.db'), synchronous: 'NORMAL', authToken: DB_TOKEN });
         hranas.push(h);
-        env.DSTP_DATABASE_URL = h.url; // Workers: remote libSQL only
+        env.DSTP_DATABASE_URL = h.url;
+        env.DSTP_DATABASE_AUTH_TOKEN = DB_TOKEN;
       } else {
         env.DSTP_DATABASE_URL = `file:${join(dir, `${runtime}.db`)}`;
         env.DSTP_DATA_DIR = dir;
@@ -41,12 +44,35 @@ describe('package scripts', () => {
       const res = await fetch(`${node.url}/v1/info`);
       const info = (await res.json()) as { network: string; publicKey: string };
       expect([res.status, info.network, info.publicKey]).toEqual([200, NETWORK, publicKeyFromSecret('ed25519', fromHex(NODE_KEY, 32))]);
+      if (runtime === 'workerd') {
+        // A state read reaches the database: through the token-checking server.
+        const miss = await fetch(`${node.url}/v1/subtrees/${'ab'.repeat(32)}`);
+        await miss.arrayBuffer();
+        expect(miss.status).toBe(404);
+        expect(hranas.at(-1)!.stats.statements).toBeGreaterThan(0);
+      }
       const t = performance.now();
       await node.stop(10_000);
       expect(node.alive()).toBe(false);
       console.log(`[scripts] npm run ${NPM_SCRIPT[runtime]}: first 200 after ${Math.round(node.coldStartMs)} ms, stopped in ${Math.round(performance.now() - t)} ms`);
     }, 120_000);
   }
+
+  test.skipIf(!hasNpm)('npm start on remote libSQL: the auth token is sent; a wrong one stops the start with the server\'s 401', async () => {
+    const h = startHranaServer({ path: join(dir, 'remote.db'), authToken: DB_TOKEN });
+    hranas.push(h);
+    const env = { DSTP_NETWORK: NETWORK, DSTP_NODE_KEY: NODE_KEY, DSTP_LOG: 'error', DSTP_DATABASE_URL: h.url };
+    const wrong = await launch('bun', { env: { ...env, DSTP_DATABASE_AUTH_TOKEN: 'not-the-token' }, viaNpm: true, timeoutMs: 20_000 }).then(
+      () => 'started',
+      (err: unknown) => String(err),
+    );
+    expect(wrong).toContain('401');
+    expect(h.stats.statements).toBe(0);
+    const node = await launch('bun', { env: { ...env, DSTP_DATABASE_AUTH_TOKEN: DB_TOKEN }, viaNpm: true, timeoutMs: 45_000 });
+    expect((await fetch(`${node.url}/v1/info`)).status).toBe(200);
+    expect(h.stats.statements).toBeGreaterThan(0); // migrations ran through the server
+    await node.stop(10_000);
+  }, 90_000);
 
   test.skipIf(!hasNpm || !requireOrSkip('workerd'))('npm run build:worker writes dist/worker/worker.js', async () => {
     const started = Date.now();
