@@ -318,13 +318,16 @@ export async function headHeight(dbPath: string, subtree: string): Promise<numbe
  * itself first (waiting for any writer to finish), freezes the process, then lets go. A process
  * frozen while holding the lock would stall every process on the file until it wakes.
  */
-export async function freezeOutsideWrite(dbPath: string, node: NodeProc): Promise<void> {
+export async function freezeOutsideWrite(dbPath: string, node: NodeProc): Promise<number> {
   const client = createClient({ url: `file:${dbPath}`, concurrency: 1 });
   try {
     await client.execute('PRAGMA busy_timeout = 10000');
     const tx = await client.transaction('write');
     try {
       node.proc.kill('SIGSTOP');
+      // The moment of the freeze (performance.now()): time a stall from here, not from before the
+      // wait for the write lock, which under load can itself take hundreds of ms.
+      return performance.now();
     } finally {
       await tx.rollback();
       tx.close();

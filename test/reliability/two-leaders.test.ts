@@ -111,8 +111,7 @@ describe('reliability: two leaders at once', () => {
     const paused = first.leader;
     const other = live.find((n) => n !== paused)!;
     live = [other];
-    const pausedAt = performance.now();
-    await freezeOutsideWrite(dbPath, paused);
+    const pausedAt = await freezeOutsideWrite(dbPath, paused);
     let afterPause;
     let hPause = -1;
     try {
