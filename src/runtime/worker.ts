@@ -27,6 +27,7 @@
  * migrations ran, and one lease-holder id, so concurrent passes of the isolate renew one lease.
  */
 import { createClient } from '@libsql/client/web';
+import { runAnchorPass } from '../checkpoint/anchor-worker.ts';
 import { checkpointService } from '../checkpoint/checkpoint-service.ts';
 import { ConfigError, loadConfig, type Config } from '../config.ts';
 import { fromHex } from '../core/hex.ts';
@@ -206,7 +207,9 @@ export default {
         await checkpointService(node.ctx)
           .build()
           .catch((err: unknown) => node.ctx.log.error('checkpoint build failed', { error: String(err) }));
-        // Last, so the events of this invocation's rounds and checkpoint go out now, with the retries that came due.
+        // Calendars are asked outside any DB transaction; a slow one costs this invocation its timeout only.
+        await runAnchorPass(node.ctx).catch((err: unknown) => node.ctx.log.error('anchor pass failed', { error: String(err) }));
+        // Last, so the events of this invocation's rounds, checkpoint and anchors go out now, with the retries that came due.
         await runWebhookPass(node.ctx).catch((err: unknown) => node.ctx.log.error('webhook pass failed', { error: String(err) }));
       })(),
     );
