@@ -72,3 +72,31 @@ describe('leader scheduler', () => {
     expect(passes).toBeGreaterThan(2);
   });
 });
+
+describe('leader scheduler: minimum gap between kicked passes', () => {
+  test('kicks gather: passes start at least minGapMs apart', async () => {
+    const starts: number[] = [];
+    const s = startScheduler({ intervalMs: 10_000, minGapMs: 30, pass: async () => void starts.push(performance.now()) });
+    const until = performance.now() + 200;
+    while (performance.now() < until) {
+      s.kick();
+      await sleep(1);
+    }
+    await s.stop();
+    expect(starts.length).toBeGreaterThanOrEqual(3);
+    expect(starts.length).toBeLessThanOrEqual(8);
+    for (let i = 1; i < starts.length; i++) expect(starts[i]! - starts[i - 1]!).toBeGreaterThanOrEqual(29);
+  });
+
+  test('a kick long after the last pass is not delayed by the gap', async () => {
+    const starts: number[] = [];
+    const s = startScheduler({ intervalMs: 10_000, minGapMs: 30, pass: async () => void starts.push(performance.now()) });
+    await sleep(60);
+    const kicked = performance.now();
+    s.kick();
+    await sleep(20);
+    await s.stop();
+    expect(starts.length).toBe(2);
+    expect(starts[1]! - kicked).toBeLessThan(15);
+  });
+});
