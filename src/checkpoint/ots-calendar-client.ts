@@ -37,11 +37,19 @@ async function body(res: Response, url: string): Promise<Uint8Array> {
 
 async function request(url: string, init: RequestInit, opts: CalendarOptions): Promise<Response> {
   const f = opts.fetch ?? fetch;
+  let res: Response;
   try {
-    return await f(url, { ...init, signal: AbortSignal.timeout(opts.timeoutMs), redirect: 'error' });
+    // `manual`, not `error`: Workers implement only follow/manual. A calendar that redirects is
+    // refused here, so a timestamp never comes from a URL we were not configured to ask.
+    res = await f(url, { ...init, signal: AbortSignal.timeout(opts.timeoutMs), redirect: 'manual' });
   } catch (e) {
     throw new CalendarError(`${url}: ${e instanceof Error ? e.message : String(e)}`);
   }
+  if (res.status >= 300 && res.status < 400 || res.type === 'opaqueredirect') {
+    await res.body?.cancel();
+    throw new CalendarError(`${url}: redirect (${res.status}) refused`);
+  }
+  return res;
 }
 
 /** Submits `digest`; returns the calendar's timestamp over it. */
