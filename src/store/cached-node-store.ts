@@ -1,5 +1,5 @@
 import type { Hash32 } from '../core/hash.ts';
-import type { NodeStore, StoredNode } from '../core/smt/node-store.ts';
+import type { CachedNodeReader, NodeStore, StoredNode } from '../core/smt/node-store.ts';
 import type { StoredValue } from '../core/smt/tree.ts';
 import type { ValueStore } from '../core/state-reader.ts';
 import { hashKey } from './sql.ts';
@@ -57,7 +57,7 @@ export interface CacheOptions {
  * to the inner store in one `getMany` per call. Writes go through first and are cached after the
  * inner store accepted them.
  */
-export class CachedNodeStore implements NodeStore, ValueStore {
+export class CachedNodeStore implements NodeStore, ValueStore, CachedNodeReader {
   private readonly nodes: Lru<Uint8Array>;
   private readonly values: Lru<Uint8Array>;
   hits = 0;
@@ -73,6 +73,20 @@ export class CachedNodeStore implements NodeStore, ValueStore {
 
   getMany(hashes: readonly Hash32[]): Promise<(Uint8Array | undefined)[]> {
     return this.readThrough(this.nodes, hashes, (h) => this.inner.getMany(h));
+  }
+
+  /** The tree's synchronous path: -1 when every node is cached, else the first miss (see CachedNodeReader). */
+  locateCachedMany(hashes: readonly Uint8Array[], offs: Int32Array, n: number, outBufs: Uint8Array[], outOffs: Int32Array): number {
+    for (let i = 0; i < n; i++) {
+      const h = hashes[i]!;
+      const o = offs[i]!;
+      const v = this.nodes.get(hashKey(o === 0 && h.length === 32 ? h : h.subarray(o, o + 32)));
+      if (v === undefined) return i;
+      outBufs[i] = v;
+      outOffs[i] = 0;
+    }
+    this.hits += n;
+    return -1;
   }
 
   async putMany(nodes: readonly StoredNode[]): Promise<void> {

@@ -1,7 +1,7 @@
 import { fail } from '../errors.ts';
 import { EMPTY_HASH, type Hash32 } from '../hash.ts';
 import { INNER_TAG, LEAF_TAG, MAX_DEPTH_BITS, NODE_BYTES } from './hashing.ts';
-import { isDirectNodeReader, type DirectNodeReader, type NodeReader, type PackedNodes } from './node-store.ts';
+import { isCachedNodeReader, isDirectNodeReader, type CachedNodeReader, type DirectNodeReader, type NodeReader, type PackedNodes } from './node-store.ts';
 
 /**
  * One batch of writes against one root, packed for speed: entry `i` has its path at
@@ -79,6 +79,7 @@ class BatchApplier {
   private readonly DEL: Uint8Array;
   private readonly idx: Int32Array;
   private readonly direct: DirectNodeReader | undefined;
+  private readonly cached: CachedNodeReader | undefined;
 
   /** Buffers referred to by id; 0 is EMPTY. */
   private readonly bufs: Uint8Array[] = [EMPTY_HASH];
@@ -124,6 +125,7 @@ class BatchApplier {
     this.idx = new Int32Array(count);
     for (let i = 0; i < count; i++) this.idx[i] = i;
     this.direct = isDirectNodeReader(store) ? store : undefined;
+    this.cached = this.direct === undefined && isCachedNodeReader(store) ? store : undefined;
     this.T = new Int32Array(Math.min(1 << 16, Math.max(64, count * 4)) * STRIDE); // grows by doubling
     this.chunkNodes = Math.min(OUT_CHUNK_MAX, Math.max(64, count * 4));
     this.n = this.chunkNodes;
@@ -136,7 +138,10 @@ class BatchApplier {
     this.addTask(rootId, 0, 0, count, 0, frontier);
     for (let d = 0; frontier.length > 0; d++) {
       // An in-memory store answers synchronously: no Promise per level.
-      const got = this.direct !== undefined ? this.readLevelDirect(this.direct, frontier, d) : await this.readLevel(frontier, d);
+      const got =
+        this.direct !== undefined
+          ? this.readLevelDirect(this.direct, frontier, d)
+          : (this.cached !== undefined && this.readLevelDirect(this.cached, frontier, d, true)) || (await this.readLevel(frontier, d));
       frontier = this.descend(frontier, got, d);
     }
     this.combineAll();
@@ -157,8 +162,13 @@ class BatchApplier {
     return { root: rb.slice(ro, ro + 32), packed: this.packed };
   }
 
-  /** `readLevel` through the store's synchronous direct path. */
-  private readLevelDirect(direct: DirectNodeReader, frontier: number[], d: number): Int32Array {
+  /**
+   * `readLevel` through the store's synchronous direct path; with `partial` (a cache), null when
+   * a node of the level is not in memory, and the caller reads the level through `getMany`.
+   */
+  private readLevelDirect(direct: DirectNodeReader, frontier: number[], d: number): Int32Array;
+  private readLevelDirect(direct: CachedNodeReader, frontier: number[], d: number, partial: true): Int32Array | null;
+  private readLevelDirect(direct: DirectNodeReader | CachedNodeReader, frontier: number[], d: number, partial = false): Int32Array | null {
     const T = this.T;
     const bufs = this.bufs;
     const len = frontier.length;
@@ -173,12 +183,22 @@ class BatchApplier {
       qBufs[f] = e >= 0 ? bufs[T[e * STRIDE + OLD_ID]!]! : bufs[T[~e * STRIDE + NODE_ID]!]!;
       qOffs[f] = e >= 0 ? T[e * STRIDE + OLD_OFF]! : this.untouchedOff(~e);
     }
-    if (direct.locateMany(qBufs, qOffs, len, outBufs, outOffs) >= 0) {
+    const missing = partial
+      ? (direct as CachedNodeReader).locateCachedMany(qBufs, qOffs, len, outBufs, outOffs)
+      : (direct as DirectNodeReader).locateMany(qBufs, qOffs, len, outBufs, outOffs);
+    if (missing >= 0) {
+      if (partial) return null;
       fail('missing_node', 'tree node missing from the store', { depth: d });
     }
     for (let f = 0; f < len; f++) {
-      got[f * 2] = this.storeBufId(outBufs[f]!);
-      got[f * 2 + 1] = outOffs[f]!;
+      const b = outBufs[f]!;
+      const o = outOffs[f]!;
+      // A cache hands out whole stored rows: check them as readLevel checks getMany's answers.
+      if (partial && (o === 0 ? b.length !== NODE_BYTES : b.length < o + NODE_BYTES)) {
+        fail('missing_node', 'stored tree node is malformed', { depth: d });
+      }
+      got[f * 2] = this.storeBufId(b);
+      got[f * 2 + 1] = o;
     }
     return got;
   }

@@ -60,6 +60,26 @@ export function isDirectNodeReader(store: NodeReader): store is DirectNodeReader
   return typeof (store as Partial<DirectNodeReader>).locateMany === 'function';
 }
 
+/**
+ * Optional synchronous path for stores that hold only part of the tree in memory (a cache in
+ * front of a database): same contract as `locateMany`, but a miss is no error — the tree then
+ * reads that whole level through `getMany`. Saves a Promise and a lookup array per level when
+ * everything is cached, which for state reads is the common case.
+ */
+export interface CachedNodeReader extends NodeReader {
+  locateCachedMany(
+    hashes: readonly Uint8Array[],
+    offs: Int32Array,
+    n: number,
+    outBufs: Uint8Array[],
+    outOffs: Int32Array,
+  ): number;
+}
+
+export function isCachedNodeReader(store: NodeReader): store is CachedNodeReader {
+  return typeof (store as Partial<CachedNodeReader>).locateCachedMany === 'function';
+}
+
 /** Object form of packed nodes, as views (no copies), for stores that take `StoredNode[]`. */
 export function unpackNodes(packed: readonly PackedNodes[]): StoredNode[] {
   const out: StoredNode[] = [];

@@ -4,7 +4,7 @@ import { utf8 } from '../hex.ts';
 import { jcs, type JsonValue } from '../jcs.ts';
 import { applyBatch, partitionByBit, type HashInto, type PackedBatch } from './apply-batch.ts';
 import { INNER_TAG, LEAF_TAG, MAX_DEPTH_BITS, NODE_BYTES, bitAt, checkedKey, hex32, isEmptyHash } from './hashing.ts';
-import { isDirectNodeReader, unpackNodes, type DirectNodeReader, type NodeReader, type PackedNodes, type StoredNode } from './node-store.ts';
+import { isCachedNodeReader, isDirectNodeReader, unpackNodes, type CachedNodeReader, type DirectNodeReader, type NodeReader, type PackedNodes, type StoredNode } from './node-store.ts';
 import type { Proof, ProofLeaf } from './types.ts';
 
 export interface TreeWrite {
@@ -63,6 +63,7 @@ class BatchResult implements ApplyResult {
 export class SparseMerkleTree {
   private readonly hash: Sha256;
   private readonly hashInto: HashInto;
+  private readonly cached: CachedNodeReader | undefined;
 
   constructor(
     private readonly store: NodeReader,
@@ -71,6 +72,7 @@ export class SparseMerkleTree {
     const hash = opts.hash ?? sha256;
     this.hash = hash;
     this.hashInto = opts.hashInto ?? ((data, out) => out.set(hash(data)));
+    this.cached = isCachedNodeReader(store) ? store : undefined;
   }
 
   /** Applies writes in one batch; for a key written twice the last write wins. */
@@ -143,7 +145,10 @@ export class SparseMerkleTree {
     let off = 0;
     for (let d = 0; ; d++) {
       if (isZeroAt(buf, off)) return null;
-      const [[b], [o]] = direct !== undefined ? readDirect(direct, [buf], [off], d) : await this.readNodes([buf], [off], d);
+      const [[b], [o]] =
+        direct !== undefined
+          ? readDirect(direct, [buf], [off], d)
+          : (this.cached !== undefined && readCached(this.cached, [buf], [off], d)) || (await this.readNodes([buf], [off], d));
       if (b![o!] === LEAF_TAG) return samePath(b!, o!, path) ? b!.slice(o! + 33, o! + 65) : null;
       if (d >= MAX_DEPTH_BITS) fail('missing_node', 'stored tree is deeper than 256', { depth: d });
       buf = b!;
@@ -180,7 +185,10 @@ export class SparseMerkleTree {
     }
     for (let d = 0; fBuf.length > 0; d++) {
       const direct = isDirectNodeReader(this.store) ? this.store : undefined;
-      const [nBufs, nOffs] = direct !== undefined ? readDirect(direct, fBuf, fOff, d) : await this.readNodes(fBuf, fOff, d);
+      const [nBufs, nOffs] =
+        direct !== undefined
+          ? readDirect(direct, fBuf, fOff, d)
+          : (this.cached !== undefined && readCached(this.cached, fBuf, fOff, d)) || (await this.readNodes(fBuf, fOff, d));
       const next = { buf: [] as Uint8Array[], off: [] as number[], lo: [] as number[], hi: [] as number[] };
       for (let f = 0; f < fBuf.length; f++) {
         const lo = fLo[f]!;
@@ -237,6 +245,24 @@ function readDirect(store: DirectNodeReader, bufs: Uint8Array[], offs: number[],
   }
   for (let i = 0; i < n; i++) if (outBufs[i]![outOffs[i]!]! > INNER_TAG) fail('missing_node', 'stored tree node is malformed', { depth });
   return [outBufs, Array.from(outOffs)];
+}
+
+/** `readNodes` from a cache's synchronous path; null when any node of the level is not cached. */
+function readCached(store: CachedNodeReader, bufs: Uint8Array[], offs: number[], depth: number): [Uint8Array[], number[]] | null {
+  const n = bufs.length;
+  const outBufs = new Array<Uint8Array>(n);
+  const outOffs = new Int32Array(n);
+  if (store.locateCachedMany(bufs, Int32Array.from(offs), n, outBufs, outOffs) >= 0) return null;
+  const out = new Array<number>(n);
+  for (let i = 0; i < n; i++) {
+    const b = outBufs[i]!;
+    const o = outOffs[i]!;
+    // Same checks as checkNode on a getMany answer.
+    if ((o === 0 ? b.length !== NODE_BYTES : b.length < o + NODE_BYTES) || b[o]! > INNER_TAG) fail('missing_node', 'stored tree node is malformed', { depth });
+    if (b[o] === INNER_TAG && depth >= MAX_DEPTH_BITS) fail('missing_node', 'stored tree is deeper than 256', { depth });
+    out[i] = o;
+  }
+  return [outBufs, out];
 }
 
 function checkNode(b: Uint8Array | undefined, depth: number): Uint8Array {
