@@ -76,5 +76,13 @@ export const MIGRATIONS: readonly EmbeddedMigration[] = [
       "CREATE TABLE `replica_signed` (\n\t`subtree` text NOT NULL,\n\t`height` integer NOT NULL,\n\t`hash` text NOT NULL,\n\t`signed_at` integer NOT NULL,\n\tPRIMARY KEY(`subtree`, `height`, `hash`)\n);",
       "CREATE INDEX `replica_signed_height` ON `replica_signed` (`subtree`,`height`);"
     ]
+  },
+  {
+    "tag": "0005_drop_child_heads",
+    "when": 1795315573073,
+    "hash": "f47d9772d6aa7da522d041b74eba660e612e9b3a6428e7394b7f6451a6fb79e6",
+    "statements": [
+      "DROP TABLE `child_heads`;"
+    ]
   }
 ];

@@ -73,20 +73,3 @@ export const anchors = sqliteTable(
   },
   (t) => [index('anchors_due').on(t.status, t.nextAt), check('anchors_status', sql`${t.status} IN ('pending', 'confirmed')`)],
 );
-
-/**
- * The child heads a parent's round `height` wrote under `sys/child/<child>`: node-generated writes,
- * recorded so that a replay can feed the same writes to the executor.
- */
-export const childHeads = sqliteTable(
-  'child_heads',
-  {
-    parent: text('parent').notNull(),
-    height: integer('height').notNull(),
-    child: text('child').notNull(),
-    childHeight: integer('child_height').notNull(),
-    childRoot: text('child_root').notNull(),
-    childRound: text('child_round').notNull(),
-  },
-  (t) => [primaryKey({ columns: [t.parent, t.height, t.child] }), index('child_heads_child').on(t.child, t.childHeight)],
-);
