@@ -197,7 +197,8 @@ class BatchApplier {
       if (partial && (o === 0 ? b.length !== NODE_BYTES : b.length < o + NODE_BYTES)) {
         fail('missing_node', 'stored tree node is malformed', { depth: d });
       }
-      got[f * 2] = this.storeBufId(b);
+      // A cache's nodes are one buffer each: push them, as readLevel does (no id lookup).
+      got[f * 2] = partial ? this.bufs.push(b) - 1 : this.storeBufId(b);
       got[f * 2 + 1] = o;
     }
     return got;
