@@ -11,7 +11,9 @@
  * 3. proofs: GET /v1/subtrees/:id/state/:key for random existing keys (µs per proof).
  *
  * Run: `bun bench/node-cpu.ts` (add `--cpu-prof-md` to bun for a profile). Env: BENCH_N (txs, 20000),
- * BENCH_PHASES (accept,leader,proofs).
+ * BENCH_PHASES (accept,leader,proofs), BENCH_PROOFS (20000), BENCH_ROUND_TXS (DSTP_MAX_ROUND_TXS:
+ * small rounds show the per-round cost), BENCH_SYNC=NORMAL, BENCH_STMT_PROF=1 (CPU per SQL text,
+ * BEGIN and COMMIT; adds its own overhead).
  */
 import { rmSync } from 'node:fs';
 import { loadConfig } from '../src/config.ts';
@@ -41,10 +43,6 @@ const config = loadConfig({
   ...(process.env.BENCH_ROUND_TXS ? { DSTP_MAX_ROUND_TXS: process.env.BENCH_ROUND_TXS } : {}),
 });
 const db = await openDatabase({ url: config.databaseUrl, ...(process.env.BENCH_SYNC === 'NORMAL' ? { synchronous: 'NORMAL' as const } : {}) });
-if (process.env.BENCH_EXP_CACHE) {
-  const w = (db as unknown as { writer: { execute(s: string): Promise<unknown> } }).writer;
-  await w.execute(`PRAGMA cache_size = -${process.env.BENCH_EXP_CACHE}`);
-}
 const STMT_PROF = process.env.BENCH_STMT_PROF === '1';
 const stmtCpu = new Map<string, number>();
 // CPU spent inside write transactions (the local driver is synchronous, so this is the SQL work).
