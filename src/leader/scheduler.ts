@@ -10,12 +10,13 @@ export interface Scheduler {
 }
 
 /**
- * The leader's gather time (node.ts): measured with bench/node-accept.ts at 64 connections, passes
- * back to back made rounds of a few dozen transactions and cost ~1,200 µs of server CPU per
- * accepted tx; 25 ms between kicked passes cut that by about a third, 50 ms by about 40 %, while
- * adding at most the gap to the 202 -> executed latency (target p50 250 ms).
+ * The leader's gather time (node.ts). Measured with bench/node-accept.ts at 64 connections (leader
+ * on, shared 2-core machine): passes back to back made rounds of a few dozen transactions and cost
+ * ~850-1,200 µs of server CPU per accepted tx; 25 ms between kicked passes ~790-1,100, 50 ms
+ * ~720-870. The price is latency: 202 -> executed at 500 tx/s went from p50 17.6 / p99 34 ms (25 ms)
+ * to p50 34.5 / p99 53 ms (50 ms), against a target of p50 <= 250 ms.
  */
-export const LEADER_MIN_GAP_MS = 25;
+export const LEADER_MIN_GAP_MS = 50;
 
 export interface SchedulerOptions {
   intervalMs: number;
