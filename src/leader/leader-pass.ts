@@ -1,4 +1,13 @@
-import { LeaseLostError, StaleRoundError, TxLogMismatchError, acquireLease, pendingSubtrees, type LeaseClaim } from '../store/index.ts';
+import {
+  LeaseLostError,
+  StaleRoundError,
+  TxLogMismatchError,
+  acquireLease,
+  localLease,
+  pendingSubtrees,
+  type LeaseClaim,
+  type LeaseGrant,
+} from '../store/index.ts';
 import type { NodeContext } from '../services/context.ts';
 import { syncChildRoots } from '../services/child-roots.ts';
 import { roundBlockers } from '../store/halts.ts';
@@ -19,7 +28,7 @@ export interface PassReport {
 
 /**
  * One leader pass: append the node calls that carry nested subtrees' heads into their parents
- * (services/child-roots.ts), take or renew the lease, then run a round for every subtree with
+ * (services/child-roots.ts), take the lease (renewed only when half its TTL is gone), then run a round for every subtree with
  * pending transactions. Every commit re-checks the lease (fencing), so a pass that outlives its lease
  * writes nothing more. Stops early when the lease would expire before the next round could finish.
  */
@@ -37,15 +46,30 @@ export async function runLeaderPass(ctx: NodeContext): Promise<PassReport> {
   }
   if (ids.length === 0) return { leader: false, idle: true, rounds: [], skipped: [] };
   const ttl = ctx.config.leaseTtlMs;
-  const start = ctx.now();
-  const grant = await acquireLease(ctx.db, { name: LEADER_LEASE, holder: ctx.instanceId, ttlMs: ttl, now: start });
+  const renew = () => acquireLease(ctx.db, { name: LEADER_LEASE, holder: ctx.instanceId, ttlMs: ttl, now: ctx.now() });
+  // The renewal is a durable write (~1 ms of CPU, most of it the COMMIT's sync): skip it while the
+  // row still names this process with more than half the TTL left. Safe because the fence at every
+  // commit is holder + token (assertLease), which a renewal never changes; a released lease
+  // (expires_at 0) or another holder shows here and is renewed or contested as before.
+  const held = localLease(ctx.db, LEADER_LEASE);
+  let renewed = !(held && held.holder === ctx.instanceId && held.expiresAt - ctx.now() > ttl / 2);
+  let grant: LeaseGrant | null = renewed ? await renew() : { token: held!.token, expiresAt: held!.expiresAt };
   if (!grant) return { leader: false, rounds: [], skipped: [] };
   const claim: LeaseClaim = { name: LEADER_LEASE, holder: ctx.instanceId, token: grant.token };
   const report: PassReport = { leader: true, token: grant.token, rounds: [], skipped: [] };
 
   for (;;) {
     for (const id of ids) {
-      if (ctx.now() > grant.expiresAt - ttl / 2) return report; // renew next pass rather than race expiry
+      if (ctx.now() > grant.expiresAt - ttl / 2) {
+        // Renew once per pass, then stop rather than race expiry (the next pass renews).
+        if (renewed) return report;
+        renewed = true;
+        grant = await renew();
+        if (!grant || grant.token !== claim.token) {
+          report.leaseLost = true;
+          return report;
+        }
+      }
       try {
         const r = await runRound(ctx, id, claim);
         if (r) report.rounds.push(r);
