@@ -2,6 +2,7 @@ import type { Database } from './database.ts';
 import { insertEvents, type NewEvent } from './events.ts';
 import { assertLease, type LeaseClaim } from './lease.ts';
 import type { HaltSignature } from './schema-consensus.ts';
+import { preparedReads } from './prepared-reads.ts';
 import { num } from './sql.ts';
 
 /**
@@ -153,12 +154,21 @@ export async function roundBlockers(db: Database, subtrees: readonly string[]): 
   for (let i = 0; i < subtrees.length; i += 500) {
     const part = subtrees.slice(i, i + 500);
     const list = part.map(() => '?').join(', ');
-    const [props, stopped] = await db.read.batch([
-      { sql: `SELECT subtree, created_at FROM proposals WHERE status = 'open' AND subtree IN (${list})`, args: part },
-      { sql: `SELECT id FROM subtrees WHERE status = 'halted' AND id IN (${list})`, args: part },
-    ]);
-    for (const r of props!.rows) open.set(String(r[0]), num(r[1]));
-    for (const r of stopped!.rows) halted.add(String(r[0]));
+    const openSql = `SELECT subtree, created_at FROM proposals WHERE status = 'open' AND subtree IN (${list})`;
+    const haltedSql = `SELECT id FROM subtrees WHERE status = 'halted' AND id IN (${list})`;
+    // Two prepared reads where the database has them (not one snapshot, which this filter does not
+    // need: runRound re-reads the subtree's status and open proposal before it executes anything).
+    const fast = preparedReads(db);
+    const [props, stopped] = fast
+      ? [fast.all(openSql, part), fast.all(haltedSql, part)]
+      : (
+          await db.read.batch([
+            { sql: openSql, args: part },
+            { sql: haltedSql, args: part },
+          ])
+        ).map((rs) => rs.rows);
+    for (const r of props!) open.set(String(r[0]), num(r[1]));
+    for (const r of stopped!) halted.add(String(r[0]));
   }
   return { open, halted };
 }

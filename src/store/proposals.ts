@@ -8,7 +8,9 @@ import type { NewEvent } from './events.ts';
 import { assertLease, type LeaseClaim } from './lease.ts';
 import { insertNodes, insertValues } from './node-store.ts';
 import { assertHead, assertNextPending, writeFinalRound, type RoundReceipt } from './rounds.ts';
+import { preparedReads } from './prepared-reads.ts';
 import { proposals, type RoundSignature } from './schema.ts';
+import { tableRows } from './table-rows.ts';
 import type { Page } from './subtrees.ts';
 
 export type Proposal = typeof proposals.$inferSelect;
@@ -64,7 +66,16 @@ export async function getProposal(db: Database, hash: string): Promise<Proposal 
   return rows[0];
 }
 
+const proposalRows = tableRows(proposals);
+const OPEN_PROPOSAL = `${proposalRows.select} WHERE "subtree" = ? AND "status" = 'open'`;
+
 export async function getOpenProposal(db: Database, subtree: string): Promise<Proposal | undefined> {
+  // Read by the leader every round (prepared-reads.ts where the database has the connection).
+  const fast = preparedReads(db);
+  if (fast) {
+    const r = fast.get(OPEN_PROPOSAL, [subtree]);
+    return r ? proposalRows.row(r) : undefined;
+  }
   const rows = await db.orm
     .select()
     .from(proposals)

@@ -9,6 +9,7 @@ import { insertNodes, insertValues, type NodesInput } from './node-store.ts';
 import { preparedReads } from './prepared-reads.ts';
 import { rounds, subtrees, type RoundSignature } from './schema.ts';
 import { chunks, num, valueRows } from './sql.ts';
+import { tableRows } from './table-rows.ts';
 import type { Page } from './subtrees.ts';
 
 export type Round = typeof rounds.$inferSelect;
@@ -142,7 +143,15 @@ async function markExecuted(ex: Executor, subtree: string, height: number, recei
   }
 }
 
+const roundRows = tableRows(rounds);
+const ROUND_AT = `${roundRows.select} WHERE "subtree" = ? AND "height" = ?`;
+
 export async function getRound(db: Database, subtree: string, height: number): Promise<Round | undefined> {
+  const fast = preparedReads(db);
+  if (fast) {
+    const r = fast.get(ROUND_AT, [subtree, height]);
+    return r ? roundRows.row(r) : undefined;
+  }
   const rows = await db.orm
     .select()
     .from(rounds)

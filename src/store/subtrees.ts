@@ -4,7 +4,9 @@ import type { StoredValue } from '../core/smt/tree.ts';
 import type { Database } from './database.ts';
 import { insertEvents, type NewEvent } from './events.ts';
 import { insertNodes, insertValues, type NodesInput } from './node-store.ts';
+import { preparedReads } from './prepared-reads.ts';
 import { rounds, subtrees, type RoundSignature, type SubtreeStatus } from './schema.ts';
+import { tableRows } from './table-rows.ts';
 
 export type Subtree = typeof subtrees.$inferSelect;
 
@@ -85,7 +87,16 @@ export async function createSubtree(
   });
 }
 
+const subtreeRows = tableRows(subtrees);
+const SUBTREE_BY_ID = `${subtreeRows.select} WHERE "id" = ?`;
+
 export async function getSubtree(db: Database, id: string): Promise<Subtree | undefined> {
+  // Read by the leader every round and by most API verbs: the cached prepared statement where there is one.
+  const fast = preparedReads(db);
+  if (fast) {
+    const r = fast.get(SUBTREE_BY_ID, [id]);
+    return r ? subtreeRows.row(r) : undefined;
+  }
   const rows = await db.orm.select().from(subtrees).where(eq(subtrees.id, id));
   return rows[0];
 }

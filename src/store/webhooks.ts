@@ -8,6 +8,7 @@ import {
   type DeliveryStatus,
   type WebhookStatus,
 } from './schema-webhooks.ts';
+import { preparedReads } from './prepared-reads.ts';
 import { chunks, num, params, valueRows } from './sql.ts';
 import type { Page } from './subtrees.ts';
 
@@ -307,22 +308,22 @@ async function insertAttempts(ex: Executor, rows: readonly NewWebhookAttempt[]):
 
 // ---------- the worker's cycle ----------
 
-/**
- * A cheap read that tells whether a cycle has anything to do: new outbox events some
- * subscription may want, or a due delivery of an active endpoint. An idle node never writes.
- */
-export async function webhookWorkPending(db: Database, now: number): Promise<boolean> {
-  const rs = await db.read.execute({
-    sql: `SELECT
+const WORK_PENDING = `SELECT
             (SELECT coalesce(max(seq), 0) FROM events) >
               max((SELECT coalesce(max(seq), 0) FROM webhook_cursor WHERE name = '${FANOUT_CURSOR}'),
                   (SELECT coalesce(min(from_seq), 9007199254740991) FROM webhook_subscriptions)),
             EXISTS (SELECT 1 FROM webhook_subscriptions s WHERE s.status = 'active' AND EXISTS (
               SELECT 1 FROM webhook_deliveries d
-              WHERE d.subscription_id = s.id AND d.status = 'pending' AND d.next_attempt_at <= ?))`,
-    args: [now],
-  });
-  const r = rs.rows[0]!;
+              WHERE d.subscription_id = s.id AND d.status = 'pending' AND d.next_attempt_at <= ?))`;
+
+/**
+ * A cheap read that tells whether a cycle has anything to do: new outbox events some
+ * subscription may want, or a due delivery of an active endpoint. An idle node never writes.
+ */
+export async function webhookWorkPending(db: Database, now: number): Promise<boolean> {
+  // Asked after every committed round: the cached prepared statement where there is one.
+  const fast = preparedReads(db);
+  const r = fast ? fast.get(WORK_PENDING, [now])! : (await db.read.execute({ sql: WORK_PENDING, args: [now] })).rows[0]!;
   return num(r[0]) === 1 || num(r[1]) === 1;
 }
 
