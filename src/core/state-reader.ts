@@ -1,8 +1,7 @@
 import { fail } from './errors.ts';
 import { sha256, type Hash32, type Sha256 } from './hash.ts';
-import { fromHex, toHex } from './hex.ts';
+import { toHex } from './hex.ts';
 import type { JsonValue } from './jcs.ts';
-import { pathOf } from './smt/hashing.ts';
 import type { SparseMerkleTree, StoredValue } from './smt/tree.ts';
 
 /**
@@ -43,18 +42,19 @@ const decoder = new TextDecoder('utf-8', { fatal: true });
 
 /**
  * The values of `keys` at `root`; absent keys map to `undefined` (so the map says what was loaded).
- * Walks the tree through `proveMany`, which reads each level once for all keys: a database-backed
- * store answers O(depth) queries per round instead of O(depth) per key. `hash` must be the tree's.
+ * Walks the tree through `getValueHashes`, which reads each level once for all keys (like
+ * `proveMany`, without siblings): a database-backed store answers O(depth) queries per round
+ * instead of O(depth) per key.
  */
 export async function readState(
   tree: SparseMerkleTree,
   values: ValueReader,
   root: Hash32,
   keys: readonly string[],
-  hash: Sha256 = sha256,
+  // Kept for callers: the tree hashes key paths with its own function.
+  _hash: Sha256 = sha256,
 ): Promise<Map<string, JsonValue | undefined>> {
-  const proofs = await tree.proveMany(root, keys);
-  const hashes = proofs.map((p, i) => (p.leaf !== null && p.leaf.path === toHex(pathOf(keys[i]!, hash)) ? fromHex(p.leaf.valueHash) : null));
+  const hashes = await tree.getValueHashes(root, keys);
   const present: Hash32[] = [];
   for (const h of hashes) if (h !== null) present.push(h);
   const blobs = await values.getValues(present);

@@ -227,6 +227,61 @@ export class SparseMerkleTree {
     return out;
   }
 
+  /**
+   * The value hash stored under each key (null when absent): proveMany's walk, one read per level
+   * for all keys, without collecting siblings — a state read that needs no proof (the leader's
+   * program reads) skips their hex encoding and arrays.
+   */
+  async getValueHashes(root: Hash32, keys: readonly string[]): Promise<(Hash32 | null)[]> {
+    const n = keys.length;
+    const paths = new Uint8Array(n * 32);
+    for (let i = 0; i < n; i++) paths.set(this.hash(utf8(checkedKey(keys[i]!))), i * 32);
+    const idx = new Int32Array(n);
+    for (let i = 0; i < n; i++) idx[i] = i;
+    const out = new Array<Hash32 | null>(n).fill(null);
+
+    let fBuf: Uint8Array[] = [];
+    let fOff: number[] = [];
+    let fLo: number[] = [];
+    let fHi: number[] = [];
+    if (n > 0 && !isEmptyHash(root)) {
+      fBuf.push(root);
+      fOff.push(0);
+      fLo.push(0);
+      fHi.push(n);
+    }
+    for (let d = 0; fBuf.length > 0; d++) {
+      const direct = isDirectNodeReader(this.store) ? this.store : undefined;
+      const [nBufs, nOffs] =
+        direct !== undefined
+          ? readDirect(direct, fBuf, fOff, d)
+          : (this.cached !== undefined && readCached(this.cached, fBuf, fOff, d)) || (await this.readNodes(fBuf, fOff, d));
+      const next = { buf: [] as Uint8Array[], off: [] as number[], lo: [] as number[], hi: [] as number[] };
+      for (let f = 0; f < fBuf.length; f++) {
+        const lo = fLo[f]!;
+        const hi = fHi[f]!;
+        const b = nBufs[f]!;
+        const o = nOffs[f]!;
+        if (b[o] === LEAF_TAG) {
+          for (let r = lo; r < hi; r++) {
+            const i = idx[r]!;
+            if (samePath(b, o, paths.subarray(i * 32, i * 32 + 32))) out[i] = b.slice(o + 33, o + 65);
+          }
+          continue;
+        }
+        if (d >= MAX_DEPTH_BITS) fail('missing_node', 'stored tree is deeper than 256', { depth: d });
+        const mid = partitionByBit(idx, paths, lo, hi, d);
+        if (lo < mid && !isZeroAt(b, o + 1)) next.buf.push(b), next.off.push(o + 1), next.lo.push(lo), next.hi.push(mid);
+        if (mid < hi && !isZeroAt(b, o + 33)) next.buf.push(b), next.off.push(o + 33), next.lo.push(mid), next.hi.push(hi);
+      }
+      fBuf = next.buf;
+      fOff = next.off;
+      fLo = next.lo;
+      fHi = next.hi;
+    }
+    return out;
+  }
+
   /** Reads the nodes whose hashes sit at (bufs[i], offs[i]) through `getMany`. */
   private async readNodes(bufs: Uint8Array[], offs: number[], depth: number): Promise<[Uint8Array[], number[]]> {
     const got = await this.store.getMany(bufs.map((b, i) => (offs[i] === 0 && b.length === 32 ? b : b.subarray(offs[i]!, offs[i]! + 32))));
