@@ -4,7 +4,7 @@ import { checkpointService } from './checkpoint/checkpoint-service.ts';
 import type { Config } from './config.ts';
 import { createKeyParser, type SignatureVerifier } from './core/keys.ts';
 import { SparseMerkleTree } from './core/smt/tree.ts';
-import { LEADER_MIN_GAP_MS, startScheduler, type Scheduler } from './leader/scheduler.ts';
+import { LEADER_BUSY_FACTOR, LEADER_MIN_GAP_MS, startScheduler, type Scheduler } from './leader/scheduler.ts';
 import { LEADER_LEASE, runLeaderPass } from './leader/leader-pass.ts';
 import { createLogger } from './platform/logger.ts';
 import { createNodeSigner, type NodeSigner } from './platform/node-signer.ts';
@@ -83,8 +83,9 @@ export async function createNode(config: Config, opts: NodeOptions): Promise<Dst
   if (opts.scheduler !== false) {
     scheduler = startScheduler({
       intervalMs: config.roundIntervalMs,
-      // Under load, gather a little between rounds: a round's cost is mostly per touched tree path.
+      // Under load, gather between rounds: a round's cost is mostly per round and touched tree path.
       minGapMs: Math.min(LEADER_MIN_GAP_MS, config.roundIntervalMs),
+      busyFactor: LEADER_BUSY_FACTOR,
       pass: async () => {
         const r = await runLeaderPass(ctx);
         if (!r.idle) heldToken = r.leader && !r.leaseLost ? r.token : undefined;

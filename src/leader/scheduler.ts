@@ -10,13 +10,17 @@ export interface Scheduler {
 }
 
 /**
- * The leader's gather time (node.ts). Measured with bench/node-accept.ts at 64 connections (leader
- * on, shared 2-core machine): passes back to back made rounds of a few dozen transactions and cost
- * ~850-1,200 µs of server CPU per accepted tx; 25 ms between kicked passes ~790-1,100, 50 ms
- * ~720-870. The price is latency: 202 -> executed at 500 tx/s went from p50 17.6 / p99 34 ms (25 ms)
- * to p50 34.5 / p99 53 ms (50 ms), against a target of p50 <= 250 ms.
+ * The leader's gather time (node.ts). Kicked passes start at least LEADER_MIN_GAP_MS after the
+ * previous start, and at least LEADER_BUSY_FACTOR times that pass's duration after its end, never
+ * more than the round interval. A round's cost is mostly per round and per touched tree path, so
+ * small rounds back to back starve the accepts that share the process; the gap grows only when
+ * passes are long, i.e. under load. Measured with bench/node-accept.ts (64 connections, leader on,
+ * 2 cores) and bench/node-latency.ts (500 tx/s): a fixed 50 ms gap gave 1,412 tx/s and p50 34 ms,
+ * 100 ms 2,910 tx/s and p50 65 ms, 200 ms 3,228 tx/s and p50 117 ms. With a 25 ms floor and the
+ * busy factor: 2 → 2,683 tx/s, p50 22 ms; 3 → 3,214 tx/s, p50 29 ms; 5 → 3,245 tx/s, p50 52 ms.
  */
-export const LEADER_MIN_GAP_MS = 50;
+export const LEADER_MIN_GAP_MS = 25;
+export const LEADER_BUSY_FACTOR = 3;
 
 export interface SchedulerOptions {
   intervalMs: number;
@@ -28,6 +32,11 @@ export interface SchedulerOptions {
    * tree path and syncs), a short gather makes each pass take more work for the same cost.
    */
   minGapMs?: number;
+  /**
+   * Kicked passes also wait `busyFactor` times the previous pass's duration after it ended (default
+   * 0), capped at `intervalMs`: a pass that took long leaves the process to other work for longer.
+   */
+  busyFactor?: number;
   pass: () => Promise<unknown>;
   onError?: (err: unknown) => void;
 }
@@ -35,7 +44,9 @@ export interface SchedulerOptions {
 export function startScheduler(opts: SchedulerOptions): Scheduler {
   const debounceMs = opts.debounceMs ?? 2;
   const minGapMs = opts.minGapMs ?? 0;
+  const busyFactor = opts.busyFactor ?? 0;
   let lastStart = -Infinity;
+  let lastEnd = -Infinity;
   let running: Promise<void> | null = null;
   let again = false;
   let stopped = false;
@@ -52,8 +63,14 @@ export function startScheduler(opts: SchedulerOptions): Scheduler {
     timer = setTimeout(fire, delay);
   };
 
-  /** Delay for a kicked pass: at least `floor`, and not before `minGapMs` after the last start. */
-  const kickedDelay = (floor: number) => Math.max(floor, lastStart + minGapMs - performance.now());
+  /**
+   * Delay for a kicked pass: at least `floor`, not before `minGapMs` after the last start, and not
+   * before `busyFactor` times the last pass's duration after its end (that part capped at the interval).
+   */
+  const kickedDelay = (floor: number) => {
+    const busy = lastEnd > lastStart ? Math.min(opts.intervalMs, busyFactor * (lastEnd - lastStart)) : 0;
+    return Math.max(floor, lastStart + minGapMs - performance.now(), lastEnd + busy - performance.now());
+  };
 
   const fire = () => {
     timer = null;
@@ -71,6 +88,7 @@ export function startScheduler(opts: SchedulerOptions): Scheduler {
       )
       .finally(() => {
         running = null;
+        lastEnd = performance.now();
         if (again) {
           again = false;
           schedule(kickedDelay(0));

@@ -99,4 +99,52 @@ describe('leader scheduler: minimum gap between kicked passes', () => {
     expect(starts.length).toBe(2);
     expect(starts[1]! - kicked).toBeLessThan(15);
   });
+
+  test('busyFactor: after a long pass, kicked passes wait that many times its duration (capped at the interval)', async () => {
+    const spans: [number, number][] = [];
+    const s = startScheduler({
+      intervalMs: 10_000,
+      minGapMs: 1,
+      busyFactor: 2,
+      pass: async () => {
+        const t = performance.now();
+        await sleep(20);
+        spans.push([t, performance.now()]);
+      },
+    });
+    const until = performance.now() + 300;
+    while (performance.now() < until) {
+      s.kick();
+      await sleep(1);
+    }
+    await s.stop();
+    expect(spans.length).toBeGreaterThanOrEqual(3);
+    // Each 20 ms pass is followed by at least 2 × its own duration of rest before the next.
+    for (let i = 1; i < spans.length; i++) {
+      const [prevStart, prevEnd] = spans[i - 1]!;
+      expect(spans[i]![0] - prevEnd).toBeGreaterThanOrEqual(2 * (prevEnd - prevStart) - 1);
+    }
+  });
+
+  test('busyFactor: the wait never exceeds the interval', async () => {
+    const spans: [number, number][] = [];
+    const s = startScheduler({
+      intervalMs: 30,
+      busyFactor: 100,
+      pass: async () => {
+        const t = performance.now();
+        await sleep(10);
+        spans.push([t, performance.now()]);
+      },
+    });
+    const until = performance.now() + 250;
+    while (performance.now() < until) {
+      s.kick();
+      await sleep(1);
+    }
+    await s.stop();
+    // Without the cap a 10 ms pass would hold the next one off for a whole second.
+    expect(spans.length).toBeGreaterThanOrEqual(4);
+    for (let i = 1; i < spans.length; i++) expect(spans[i]![0] - spans[i - 1]![1]).toBeLessThan(30 + 25);
+  });
 });
