@@ -1,4 +1,5 @@
 import type { Hash32 } from '../core/hash.ts';
+import { MemoryNodeStore, type NodeLocation } from '../core/smt/memory-store.ts';
 import type { CachedNodeReader, NodeStore, StoredNode } from '../core/smt/node-store.ts';
 import type { StoredValue } from '../core/smt/tree.ts';
 import type { ValueStore } from '../core/state-reader.ts';
@@ -45,10 +46,69 @@ export class Lru<V> {
 }
 
 export interface CacheOptions {
-  /** Tree nodes kept (≈ 200 bytes each with overhead). Default 200 000. */
+  /** Tree nodes kept (≈ 130 bytes each). Default 200 000. */
   maxNodes?: number;
   /** Values kept. Default 20 000. */
   maxValues?: number;
+}
+
+const NODE_BYTES = 65;
+
+/**
+ * The node half of the cache: two generations, as in `Lru`, each a `MemoryNodeStore` (an
+ * open-addressing table over packed buffers). A lookup reads the hash where it lies, with no
+ * string key, no copy and no allocation per node, which is most of a proof's cost once the tree is
+ * in memory. Node hashes come partly from outsiders' keys, so the bytes that pick a slot are at a
+ * secret offset: a ground hash prefix clusters nothing.
+ */
+class NodeGenerations {
+  private young: MemoryNodeStore;
+  private old: MemoryNodeStore;
+  private readonly half: number;
+  private readonly probeOffset = crypto.getRandomValues(new Uint8Array(1))[0]! % 25;
+  private readonly loc: NodeLocation = { buf: new Uint8Array(0), off: 0 };
+
+  constructor(capacity: number) {
+    if (!(capacity >= 1)) throw new RangeError('capacity must be at least 1');
+    this.half = Math.max(1, Math.floor(capacity / 2));
+    this.young = this.fresh();
+    this.old = this.fresh();
+  }
+
+  get size(): number {
+    return this.young.size + this.old.size;
+  }
+
+  /** Sets `into` to where the node's 65 bytes sit (read-only); an old-generation hit moves up. */
+  locate(hash: Uint8Array, off: number, into: NodeLocation): boolean {
+    if (this.young.locate(hash, off, into)) return true;
+    if (!this.old.locate(hash, off, into)) return false;
+    this.add([{ hash: hash.subarray(off, off + 32), bytes: into.buf.subarray(into.off, into.off + NODE_BYTES) }]);
+    return this.young.locate(hash, off, into);
+  }
+
+  get(hash: Uint8Array): Uint8Array | undefined {
+    const l = this.loc;
+    return this.locate(hash, 0, l) ? l.buf.subarray(l.off, l.off + NODE_BYTES) : undefined;
+  }
+
+  /** Copies the nodes into the young generation, turning generations over as it fills. */
+  add(nodes: readonly StoredNode[]): void {
+    let at = 0;
+    while (at < nodes.length) {
+      if (this.young.size >= this.half) {
+        this.old = this.young;
+        this.young = this.fresh();
+      }
+      const take = Math.min(nodes.length - at, this.half - this.young.size);
+      this.young.putCopies(at === 0 && take === nodes.length ? nodes : nodes.slice(at, at + take));
+      at += take;
+    }
+  }
+
+  private fresh(): MemoryNodeStore {
+    return new MemoryNodeStore({ probeOffset: this.probeOffset });
+  }
 }
 
 /**
@@ -58,8 +118,9 @@ export interface CacheOptions {
  * inner store accepted them.
  */
 export class CachedNodeStore implements NodeStore, ValueStore, CachedNodeReader {
-  private readonly nodes: Lru<Uint8Array>;
+  private readonly nodes: NodeGenerations;
   private readonly values: Lru<Uint8Array>;
+  private readonly loc: NodeLocation = { buf: new Uint8Array(0), off: 0 };
   hits = 0;
   misses = 0;
 
@@ -67,23 +128,57 @@ export class CachedNodeStore implements NodeStore, ValueStore, CachedNodeReader 
     private readonly inner: NodeStore & Partial<ValueStore>,
     opts: CacheOptions = {},
   ) {
-    this.nodes = new Lru(opts.maxNodes ?? 200_000);
+    this.nodes = new NodeGenerations(opts.maxNodes ?? 200_000);
     this.values = new Lru(opts.maxValues ?? 20_000);
   }
 
-  getMany(hashes: readonly Hash32[]): Promise<(Uint8Array | undefined)[]> {
-    return this.readThrough(this.nodes, hashes, (h) => this.inner.getMany(h));
+  /** Nodes held in memory now. */
+  get cachedNodes(): number {
+    return this.nodes.size;
+  }
+
+  async getMany(hashes: readonly Hash32[]): Promise<(Uint8Array | undefined)[]> {
+    const out = new Array<Uint8Array | undefined>(hashes.length);
+    const missing: Hash32[] = [];
+    const missingAt: number[] = [];
+    for (let i = 0; i < hashes.length; i++) {
+      const h = hashes[i]!;
+      const v = h.length === 32 ? this.nodes.get(h) : undefined;
+      if (v !== undefined) out[i] = v;
+      else {
+        missing.push(h);
+        missingAt.push(i);
+      }
+    }
+    this.hits += hashes.length - missing.length;
+    this.misses += missing.length;
+    if (missing.length > 0) {
+      const loaded = await this.inner.getMany(missing);
+      const keep: StoredNode[] = [];
+      for (let j = 0; j < missing.length; j++) {
+        const v = loaded[j];
+        out[missingAt[j]!] = v;
+        // A malformed row is handed on as it is (the tree refuses it) but never cached.
+        if (v !== undefined && v.length === NODE_BYTES && missing[j]!.length === 32) keep.push({ hash: missing[j]!, bytes: v });
+      }
+      this.nodes.add(keep);
+    }
+    return out;
   }
 
   /** The tree's synchronous path: -1 when every node is cached, else the first miss (see CachedNodeReader). */
   locateCachedMany(hashes: readonly Uint8Array[], offs: Int32Array, n: number, outBufs: Uint8Array[], outOffs: Int32Array): number {
+    const loc = this.loc;
     for (let i = 0; i < n; i++) {
-      const h = hashes[i]!;
-      const o = offs[i]!;
-      const v = this.nodes.get(hashKey(o === 0 && h.length === 32 ? h : h.subarray(o, o + 32)));
-      if (v === undefined) return i;
-      outBufs[i] = v;
-      outOffs[i] = 0;
+      if (!this.nodes.locate(hashes[i]!, offs[i]!, loc)) return i;
+      // Offset 0 would read as "a whole 65-byte row" to the tree: hand out a view of exactly that.
+      if (loc.off === 0) {
+        outBufs[i] = loc.buf.subarray(0, NODE_BYTES);
+        outOffs[i] = 0;
+      } else {
+        outBufs[i] = loc.buf;
+        outOffs[i] = loc.off;
+      }
     }
     this.hits += n;
     return -1;
@@ -97,7 +192,7 @@ export class CachedNodeStore implements NodeStore, ValueStore, CachedNodeReader 
   getValues(hashes: readonly Hash32[]): Promise<(Uint8Array | undefined)[]> {
     const inner = this.inner.getValues?.bind(this.inner);
     if (!inner) return Promise.reject(new Error('inner store keeps no values'));
-    return this.readThrough(this.values, hashes, inner);
+    return this.readValues(hashes, inner);
   }
 
   async putValues(values: readonly StoredValue[]): Promise<void> {
@@ -112,15 +207,15 @@ export class CachedNodeStore implements NodeStore, ValueStore, CachedNodeReader 
    * its whole buffer alive.
    */
   remember(nodes: readonly StoredNode[], values: readonly StoredValue[] = []): void {
-    for (const n of nodes) this.nodes.set(hashKey(n.hash), n.bytes.slice());
+    this.nodes.add(nodes);
     for (const v of values) this.values.set(hashKey(v.hash), v.bytes.slice());
   }
 
-  private async readThrough(
-    cache: Lru<Uint8Array>,
+  private async readValues(
     hashes: readonly Hash32[],
     load: (hashes: readonly Hash32[]) => Promise<(Uint8Array | undefined)[]>,
   ): Promise<(Uint8Array | undefined)[]> {
+    const cache = this.values;
     const out = new Array<Uint8Array | undefined>(hashes.length);
     const missing: Hash32[] = [];
     const missingAt: number[] = [];

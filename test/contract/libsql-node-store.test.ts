@@ -127,6 +127,46 @@ describe('CachedNodeStore', () => {
     expect(cached.hits).toBe(1);
   });
 
+  test('a small cache stays bounded, keeps hot nodes, and answers like the store underneath', async () => {
+    const db = await freshDb();
+    const inner = new LibsqlNodeStore(db);
+    const ns = Array.from({ length: 600 }, (_, i) => node(1000 + i));
+    await inner.putMany(ns);
+    const cached = new CachedNodeStore(inner, { maxNodes: 100 });
+    const hot = ns[0]!;
+    for (let i = 0; i < ns.length; i += 10) {
+      const got = await cached.getMany([hot.hash, ...ns.slice(i, i + 10).map((n) => n.hash)]);
+      expect(Array.from(got[0]!)).toEqual(Array.from(hot.bytes));
+      for (let j = 0; j < 10; j++) expect(Array.from(got[j + 1]!)).toEqual(Array.from(ns[i + j]!.bytes));
+      expect(cached.cachedNodes).toBeLessThanOrEqual(100);
+    }
+    // The hot node and the latest ones answer from memory through the tree's synchronous path,
+    // also when the hash sits at an offset inside a larger buffer.
+    const recent = [hot, ...ns.slice(-20)];
+    const packed = new Uint8Array(recent.length * 40);
+    recent.forEach((n, i) => packed.set(n.hash, i * 40 + 8));
+    const outBufs: Uint8Array[] = [];
+    const outOffs = new Int32Array(recent.length);
+    const offs = Int32Array.from(recent.map((_, i) => i * 40 + 8));
+    expect(cached.locateCachedMany(recent.map(() => packed), offs, recent.length, outBufs, outOffs)).toBe(-1);
+    recent.forEach((n, i) => expect(Array.from(outBufs[i]!.subarray(outOffs[i]!, outOffs[i]! + 65))).toEqual(Array.from(n.bytes)));
+    // An evicted node is a miss on that path, and getMany reads it again from the database.
+    expect(cached.locateCachedMany([ns[1]!.hash], Int32Array.of(0), 1, [], new Int32Array(1))).toBe(0);
+    const misses = cached.misses;
+    expect(Array.from((await cached.getMany([ns[1]!.hash]))[0]!)).toEqual(Array.from(ns[1]!.bytes));
+    expect(cached.misses).toBe(misses + 1);
+  });
+
+  test('a malformed row from the database is handed on but never cached', async () => {
+    const db = await freshDb();
+    const bad = node(7);
+    await db.write((tx) => tx.execute({ sql: 'INSERT INTO smt_nodes (hash, bytes) VALUES (?, ?)', args: [bad.hash, bad.bytes.subarray(0, 64)] }));
+    const cached = new CachedNodeStore(new LibsqlNodeStore(db));
+    expect((await cached.getMany([bad.hash]))[0]!.length).toBe(64);
+    expect(cached.cachedNodes).toBe(0);
+    expect(cached.locateCachedMany([bad.hash], Int32Array.of(0), 1, [], new Int32Array(1))).toBe(0);
+  });
+
   test('Lru evicts the least recently used entry', () => {
     const lru = new Lru<number>(2);
     lru.set('a', 1);

@@ -4,6 +4,8 @@ import type { PackedNodes } from '../../src/core/smt/node-store.ts';
 import { contractNode, runNodeStoreContract } from '../contract/node-store.contract.ts';
 
 runNodeStoreContract('MemoryNodeStore', async () => new MemoryNodeStore());
+// The cache's form: slots and tags taken from the last 8 bytes of each hash.
+runNodeStoreContract('MemoryNodeStore({ probeOffset: 24 })', async () => new MemoryNodeStore({ probeOffset: 24 }));
 
 function pack(seeds: number[]): PackedNodes {
   const hashes = new Uint8Array(seeds.length * 32);

@@ -38,6 +38,18 @@ export class MemoryNodeStore implements NodeStore, DirectNodeReader {
   private table = new Int32Array(INITIAL_SLOTS * SLOT);
   private mask = INITIAL_SLOTS - 1;
   private readonly scratch: NodeLocation = { buf: new Uint8Array(0), off: 0 };
+  /** Which 8 bytes of a hash pick its slot and tag (see the constructor). */
+  private readonly at: number;
+
+  /**
+   * `probeOffset` (0..24, default 0) picks which 8 bytes of a hash choose its slot and tag. A
+   * cache whose hashes outsiders can grind passes a secret one, so a ground prefix clusters nothing.
+   */
+  constructor(opts: { probeOffset?: number } = {}) {
+    const at = opts.probeOffset ?? 0;
+    if (!Number.isInteger(at) || at < 0 || at > HASH_BYTES - 8) throw new RangeError('probeOffset must be an integer in 0..24');
+    this.at = at;
+  }
 
   /** Number of distinct nodes held. */
   get size(): number {
@@ -55,6 +67,11 @@ export class MemoryNodeStore implements NodeStore, DirectNodeReader {
   }
 
   async putMany(nodes: readonly StoredNode[]): Promise<void> {
+    this.putCopies(nodes);
+  }
+
+  /** `putMany`, synchronously: copies the nodes into the store's own segments. */
+  putCopies(nodes: readonly StoredNode[]): void {
     for (const n of nodes) {
       if (n.hash.length !== HASH_BYTES || n.bytes.length !== NODE_BYTES) {
         throw new RangeError('a stored node is a 32-byte hash and 65 bytes');
@@ -94,7 +111,7 @@ export class MemoryNodeStore implements NodeStore, DirectNodeReader {
         // Touch the block's first-probe slots together so their cache misses overlap.
         const table = this.table;
         const mask = this.mask;
-        for (let i = base; i < end; i++) touch ^= table[(slotOf(h, i * HASH_BYTES) & mask) * SLOT]!;
+        for (let i = base; i < end; i++) touch ^= table[(slotOf(h, i * HASH_BYTES + this.at) & mask) * SLOT]!;
         for (let i = base; i < end; i++) {
           const slot = this.freeSlot(h, i * HASH_BYTES);
           if (slot >= 0) this.fill(slot, seg, i, h, i * HASH_BYTES);
@@ -107,8 +124,8 @@ export class MemoryNodeStore implements NodeStore, DirectNodeReader {
   locate(hash: Uint8Array, off: number, into: NodeLocation): boolean {
     const table = this.table;
     const mask = this.mask;
-    const tag = tagOf(hash, off);
-    let slot = slotOf(hash, off) & mask;
+    const tag = tagOf(hash, off + this.at);
+    let slot = slotOf(hash, off + this.at) & mask;
     for (;;) {
       const s = table[slot * SLOT]!;
       if (s === 0) return false;
@@ -142,8 +159,8 @@ export class MemoryNodeStore implements NodeStore, DirectNodeReader {
       for (let i = base; i < end; i++) {
         const h = bufs[i]!;
         const o = offs[i]!;
-        const slot = slotOf(h, o) & mask;
-        cand[i - base] = table[slot * SLOT + 3] === tagOf(h, o) ? slot : -1;
+        const slot = slotOf(h, o + this.at) & mask;
+        cand[i - base] = table[slot * SLOT + 3] === tagOf(h, o + this.at) ? slot : -1;
       }
       for (let i = base; i < end; i++) {
         const slot = cand[i - base]!;
@@ -179,8 +196,8 @@ export class MemoryNodeStore implements NodeStore, DirectNodeReader {
   private freeSlot(hash: Uint8Array, off: number): number {
     const table = this.table;
     const mask = this.mask;
-    const tag = tagOf(hash, off);
-    let slot = slotOf(hash, off) & mask;
+    const tag = tagOf(hash, off + this.at);
+    let slot = slotOf(hash, off + this.at) & mask;
     for (;;) {
       const s = table[slot * SLOT]!;
       if (s === 0) return slot;
@@ -194,8 +211,8 @@ export class MemoryNodeStore implements NodeStore, DirectNodeReader {
   private fill(slot: number, seg: number, index: number, hash: Uint8Array, off: number): void {
     this.table[slot * SLOT] = seg + 1;
     this.table[slot * SLOT + 1] = index;
-    this.table[slot * SLOT + 2] = slotOf(hash, off);
-    this.table[slot * SLOT + 3] = tagOf(hash, off);
+    this.table[slot * SLOT + 2] = slotOf(hash, off + this.at);
+    this.table[slot * SLOT + 3] = tagOf(hash, off + this.at);
     this.count++;
   }
 
