@@ -4,7 +4,7 @@
  * test/helpers/server.ts owns its temp dir and offers no kill -9 / restart on a kept file, so the
  * reliability tests use this one. Every wait here is bounded in time.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient, type Client, type InValue } from '@libsql/client';
@@ -314,6 +314,44 @@ export async function headHeight(dbPath: string, subtree: string): Promise<numbe
 }
 
 /**
+ * Waits (bounded) until every thread of `pid` is stopped: state T or t in /proc. kill() only
+ * queues SIGSTOP, and a thread inside a system call (taking a file lock, say) finishes it first.
+ * A test that freezes a node while it holds SQLite's write lock must keep the lock until then, or
+ * the node can take the lock in that instant and keep it while frozen, stalling every process.
+ * With `group`, every process of the process group `pid` (a runtime started under setsid).
+ */
+export async function waitStopped(pid: number, opts: { group?: boolean; timeoutMs?: number } = {}): Promise<void> {
+  const deadline = performance.now() + (opts.timeoutMs ?? 2000);
+  const statFields = (path: string): string[] | null => {
+    try {
+      const stat = readFileSync(path, 'utf8');
+      return stat.slice(stat.lastIndexOf(')') + 2).split(' '); // [state, ppid, pgrp, …]
+    } catch {
+      return null; // ended meanwhile
+    }
+  };
+  const numeric = (dir: string): string[] => {
+    try {
+      return readdirSync(dir).filter((d) => /^\d+$/.test(d));
+    } catch {
+      return [];
+    }
+  };
+  for (;;) {
+    const pids = opts.group ? numeric('/proc').filter((p) => statFields(`/proc/${p}/stat`)?.[2] === String(pid)) : [String(pid)];
+    const running = pids.some((p) =>
+      numeric(`/proc/${p}/task`).some((t) => {
+        const state = statFields(`/proc/${p}/task/${t}/stat`)?.[0];
+        return state !== undefined && state !== 'T' && state !== 't';
+      }),
+    );
+    if (!running) return; // stopped, gone, or no /proc here
+    if (performance.now() > deadline) throw new Error(`process ${pid} did not stop within ${opts.timeoutMs ?? 2000} ms of SIGSTOP`);
+    await Bun.sleep(1);
+  }
+}
+
+/**
  * SIGSTOPs a node while it is NOT inside a write transaction: the test takes SQLite's write lock
  * itself first (waiting for any writer to finish), freezes the process, then lets go. A process
  * frozen while holding the lock would stall every process on the file until it wakes.
@@ -327,7 +365,9 @@ export async function freezeOutsideWrite(dbPath: string, node: NodeProc): Promis
       node.proc.kill('SIGSTOP');
       // The moment of the freeze (performance.now()): time a stall from here, not from before the
       // wait for the write lock, which under load can itself take hundreds of ms.
-      return performance.now();
+      const at = performance.now();
+      await waitStopped(node.pid);
+      return at;
     } finally {
       await tx.rollback();
       tx.close();

@@ -26,6 +26,7 @@ import {
   readLedger,
   tempDir,
   waitFor,
+  waitStopped,
 } from './harness.ts';
 import { checkAcks, checkLogShape, checkOutcomes, checkRounds, modelTransfers, replayMismatches } from './ledger.ts';
 import { runLoad } from './load.ts';
@@ -132,7 +133,9 @@ async function freezeLeader(dbPath: string, l: Leading): Promise<{ pausedAt: num
       const expiresAt = Number(rs.rows[0]?.[1] ?? 0);
       if (token !== l.token || expiresAt <= Date.now()) return null;
       l.leader.pause();
-      return { pausedAt: performance.now() };
+      const pausedAt = performance.now();
+      await waitStopped(l.leader.pid, { group: true }); // keep the lock until the node can no longer take it
+      return { pausedAt };
     } finally {
       await tx.rollback();
       tx.close();
