@@ -4,8 +4,9 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { KeyPair } from '../../src/client/index.ts';
-import { BUN, REPO_ROOT } from './harness.ts';
+import { signTransaction, type KeyPair } from '../../src/client/index.ts';
+import type { JsonValue } from '../../src/core/jcs.ts';
+import { BUN, http, NETWORK, REPO_ROOT, waitFor } from './harness.ts';
 
 export interface CosignProc {
   key: KeyPair;
@@ -77,6 +78,42 @@ export function spawnCosigner(o: { dir: string; name: string; key: KeyPair; node
   };
   all.add(c);
   return c;
+}
+
+/** Waits (bounded) until a co-signer process reported that it follows its subtree. */
+export function cosignerReady(c: CosignProc): Promise<true> {
+  return waitFor('a co-signer to start', async () => (c.events.some((e) => e.type === 'ready') ? true : undefined), 20_000);
+}
+
+/**
+ * A `kv` writer over the node's HTTP API: `sendMany` signs and submits `set` transactions with the
+ * writer's next nonces (each must get 202) and keeps every id in `sent`, in log order.
+ */
+export function kvWriter(node: string, subtree: string, writer: KeyPair) {
+  let nonce = 0;
+  const sent: string[] = [];
+  const status = async (id: string) => (await http(node, 'GET', `/v1/transactions/${id}`)).body.status as string;
+  return {
+    sent,
+    /** The writer's next nonce. */
+    nonce: () => nonce,
+    async sendMany(n: number, tag: string): Promise<string[]> {
+      const ids: string[] = [];
+      for (let i = 0; i < n; i++) {
+        const t = signTransaction({ network: NETWORK, subtree, key: writer, nonce, call: 'set', args: { key: `${tag}-${i}`, value: { n: nonce } as JsonValue } });
+        const r = await http(node, 'POST', '/v1/transactions', { json: t.envelope });
+        if (r.status !== 202) throw new Error(`transaction ${tag}-${i}: ${r.status} ${JSON.stringify(r.body)}`);
+        nonce++;
+        ids.push(t.id);
+      }
+      sent.push(...ids);
+      return ids;
+    },
+    status,
+    allExecuted: (ids: string[], what: string) =>
+      waitFor(what, async () => ((await Promise.all(ids.map(status))).every((s) => s === 'executed') ? true : undefined), 20_000),
+    head: async () => (await http(node, 'GET', `/v1/subtrees/${subtree}`)).body,
+  };
 }
 
 export async function stopAllCosigners(): Promise<void> {

@@ -10,9 +10,8 @@ import { buildSubtreeRequest, generateKey, signSubtreeRequest, signTransaction, 
 import { parseMode } from '../../src/core/consensus/mode.ts';
 import { isRoundFinal } from '../../src/core/consensus/poa.ts';
 import { fromHex, toHex } from '../../src/core/hex.ts';
-import type { JsonValue } from '../../src/core/jcs.ts';
 import { cleanupAll, http, NETWORK, openReader, readLedger, spawnNode, tempDir, waitFor } from './harness.ts';
-import { keyFile, runCli, spawnCosigner, stopAllCosigners, type CosignProc } from './cosign-harness.ts';
+import { cosignerReady, keyFile, kvWriter, runCli, spawnCosigner, stopAllCosigners, type CosignProc } from './cosign-harness.ts';
 import { checkLogShape, replayMismatches } from './ledger.ts';
 
 afterAll(async () => {
@@ -36,27 +35,8 @@ describe('reliability: 2-of-3 multisig with co-signer processes', () => {
 
     const start = (i: number) => spawnCosigner({ dir, name: `cosigner-${i}`, key: signers[i]!, node: node.url, subtree });
     const cos: CosignProc[] = [start(0), start(1), start(2)];
-    const ready = (c: CosignProc) => waitFor('a co-signer to start', async () => (c.events.some((e) => e.type === 'ready') ? true : undefined), 20_000);
-    await Promise.all(cos.map(ready));
-
-    let nonce = 0;
-    const sent: string[] = [];
-    const sendMany = async (n: number, tag: string) => {
-      const ids: string[] = [];
-      for (let i = 0; i < n; i++) {
-        const t = signTransaction({ network: NETWORK, subtree, key: writer, nonce, call: 'set', args: { key: `${tag}-${i}`, value: { n: nonce } as JsonValue } });
-        const r = await http(node.url, 'POST', '/v1/transactions', { json: t.envelope });
-        expect(r.status).toBe(202);
-        nonce++;
-        ids.push(t.id);
-      }
-      sent.push(...ids);
-      return ids;
-    };
-    const status = async (id: string) => (await http(node.url, 'GET', `/v1/transactions/${id}`)).body.status as string;
-    const allExecuted = (ids: string[], what: string) =>
-      waitFor(what, async () => ((await Promise.all(ids.map(status))).every((s) => s === 'executed') ? true : undefined), 20_000);
-    const head = async () => (await http(node.url, 'GET', `/v1/subtrees/${subtree}`)).body;
+    await Promise.all(cos.map(cosignerReady));
+    const { sent, sendMany, status, allExecuted, head, nonce } = kvWriter(node.url, subtree, writer);
 
     // Three co-signers.
     await allExecuted(await sendMany(12, 'a'), 'phase A (3 co-signers)');
@@ -69,7 +49,7 @@ describe('reliability: 2-of-3 multisig with co-signer processes', () => {
     await waitFor('the subtree to halt', async () => ((await head()).status === 'halted' ? true : undefined), 15_000, 100);
     for (const id of stuck) expect(await status(id)).toBe('pending');
     const refused = await http(node.url, 'POST', '/v1/transactions', {
-      json: signTransaction({ network: NETWORK, subtree, key: writer, nonce, call: 'set', args: { key: 'late', value: 1 } }).envelope,
+      json: signTransaction({ network: NETWORK, subtree, key: writer, nonce: nonce(), call: 'set', args: { key: 'late', value: 1 } }).envelope,
     });
     expect([refused.status, refused.body.code]).toEqual([409, 'subtree_halted']);
     const reader = await openReader(dbPath);
@@ -84,7 +64,7 @@ describe('reliability: 2-of-3 multisig with co-signer processes', () => {
     // Restart the two (same replica files), resume with two signers' signatures via `dstp resume`.
     cos[1] = start(1);
     cos[2] = start(2);
-    await Promise.all([ready(cos[1]), ready(cos[2])]);
+    await Promise.all([cosignerReady(cos[1]), cosignerReady(cos[2])]);
     for (const i of [1, 2]) {
       const r = await runCli(['resume', '--key', keyFile(dir, `resume-${i}`, signers[i]!), '--node', node.url, '--subtree', subtree]);
       expect(r.code).toBe(0);

@@ -8,12 +8,11 @@
  */
 import { afterAll, describe, expect, test } from 'bun:test';
 import { join } from 'node:path';
-import { buildSubtreeRequest, generateKey, signSubtreeRequest, signTransaction, type KeyPair } from '../../src/client/index.ts';
+import { buildSubtreeRequest, generateKey, signSubtreeRequest, type KeyPair } from '../../src/client/index.ts';
 import { fromHex, toHex } from '../../src/core/hex.ts';
-import type { JsonValue } from '../../src/core/jcs.ts';
 import { signDigest } from '../../src/core/keys.ts';
 import { roundHash, type RoundHeader } from '../../src/core/round.ts';
-import { spawnCosigner, stopAllCosigners, type CosignProc } from './cosign-harness.ts';
+import { cosignerReady, kvWriter, spawnCosigner, stopAllCosigners, type CosignProc } from './cosign-harness.ts';
 import { cleanupAll, http, NETWORK, readLedger, spawnNode, tempDir, waitFor } from './harness.ts';
 import { checkLogShape, replayMismatches } from './ledger.ts';
 
@@ -43,25 +42,8 @@ describe('reliability: proof of stake with validator processes', () => {
 
     const start = (i: number) => spawnCosigner({ dir, name: `validator-${names[i]}`, key: validators[i]!, node: node.url, subtree });
     const cos: CosignProc[] = [0, 1, 2, 3].map(start);
-    const ready = (c: CosignProc) => waitFor('a validator to start', async () => (c.events.some((e) => e.type === 'ready') ? true : undefined), 20_000);
-    await Promise.all(cos.map(ready));
-
-    let nonce = 0;
-    const sendMany = async (n: number, tag: string) => {
-      const ids: string[] = [];
-      for (let i = 0; i < n; i++) {
-        const t = signTransaction({ network: NETWORK, subtree, key: writer, nonce, call: 'set', args: { key: `${tag}-${i}`, value: { n: nonce } as JsonValue } });
-        const r = await http(node.url, 'POST', '/v1/transactions', { json: t.envelope });
-        expect(r.status).toBe(202);
-        nonce++;
-        ids.push(t.id);
-      }
-      return ids;
-    };
-    const status = async (id: string) => (await http(node.url, 'GET', `/v1/transactions/${id}`)).body.status as string;
-    const allExecuted = (ids: string[], what: string) =>
-      waitFor(what, async () => ((await Promise.all(ids.map(status))).every((s) => s === 'executed') ? true : undefined), 20_000);
-    const head = async () => (await http(node.url, 'GET', `/v1/subtrees/${subtree}`)).body;
+    await Promise.all(cos.map(cosignerReady));
+    const { sendMany, status, allExecuted, head } = kvWriter(node.url, subtree, writer);
     const openProposal = async () => (await http(node.url, 'GET', `/v1/subtrees/${subtree}/proposals?status=open`)).body.items[0];
 
     // All four (100 of 100).
@@ -90,7 +72,7 @@ describe('reliability: proof of stake with validator processes', () => {
 
     // A comes back with its replica file: it signs the open round, which becomes final.
     cos[0] = start(0);
-    await ready(cos[0]);
+    await cosignerReady(cos[0]);
     await allExecuted(stuck, 'the pending round once A is back');
 
     // Equivocation: C's key signs two different headers for one height (done here, offline, with
@@ -118,7 +100,7 @@ describe('reliability: proof of stake with validator processes', () => {
     // After the slash: A + B hold 70 of the 80 that remain. C's process keeps signing, but it no
     // longer counts, and D (restarted) catches up from its replica.
     cos[3] = start(3);
-    await ready(cos[3]);
+    await cosignerReady(cos[3]);
     await allExecuted(await sendMany(8, 'd'), 'phase D (after the slash)');
     await waitFor('C to be told it no longer signs', async () => (cos[2]!.events.some((e) => e.type === 'not_a_signer') ? true : undefined), 10_000);
 
