@@ -10,7 +10,7 @@ import { toHex } from '../../src/core/hex.ts';
 import { balanceKey, SUPPLY_KEY } from '../../src/core/programs/token.ts';
 import { cleanupAll, countPending, createTokenSubtree, http, mapLimit, NETWORK, readLedger, spawnNode, tempDir, waitFor } from './harness.ts';
 import { checkAcks, checkLogShape, checkOutcomes, checkRounds, modelTransfers, replayMismatches } from './ledger.ts';
-import { runLoad } from './load.ts';
+import { requestsInFlight, runLoad } from './load.ts';
 
 afterAll(cleanupAll);
 
@@ -38,7 +38,9 @@ describe('reliability: kill -9 under load', () => {
 
     const started = performance.now();
     let killedAt = 0;
+    const live = { inFlight: 0 };
     const load = runLoad({
+      live,
       subtree: st.id,
       senders,
       targets: () => (killedAt ? [] : [node.url]),
@@ -48,6 +50,7 @@ describe('reliability: kill -9 under load', () => {
       recipientFor: (i, n) => senders[(i + 1 + (n % 5)) % SENDERS]!.publicKey,
     });
     await Bun.sleep(LOAD_MS);
+    await requestsInFlight(live, SENDERS / 2);
     killedAt = performance.now();
     await node.kill9();
     const result = await load;
@@ -129,7 +132,9 @@ describe('reliability: kill -9 under load', () => {
 
     let up = true;
     let stop = false;
+    const live = { inFlight: 0 };
     const load = runLoad({
+      live,
       subtree: st.id,
       senders,
       targets: () => (up ? [node.url] : []),
@@ -144,6 +149,7 @@ describe('reliability: kill -9 under load', () => {
     const CRASHES = 3;
     for (let c = 0; c < CRASHES; c++) {
       await Bun.sleep(700);
+      await requestsInFlight(live, senders.length / 2);
       up = false;
       await node.kill9();
       node = await spawnNode(opts);

@@ -22,6 +22,8 @@ export interface LoadOptions {
   /** Hard bound per sender, whatever the clock says. */
   maxPerSender?: number;
   timeoutMs?: number;
+  /** Updated live: requests sent and not yet answered (for a test that must crash a node mid-request). */
+  live?: { inFlight: number };
 }
 
 export interface LoadResult {
@@ -52,8 +54,11 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
           const base = targets[robin++ % targets.length]!;
           out.sent++;
           let res;
+          if (o.live) o.live.inFlight++;
           try {
-            res = await http(base, 'POST', '/v1/transactions', { json: envelope, timeoutMs: o.timeoutMs ?? 5000 });
+            res = await http(base, 'POST', '/v1/transactions', { json: envelope, timeoutMs: o.timeoutMs ?? 5000 }).finally(() => {
+              if (o.live) o.live.inFlight--;
+            });
           } catch (err) {
             out.unknown.push({ id, sender: key.publicKey, nonce, error: String(err) });
             if (!o.retryOnError) return;
@@ -76,4 +81,17 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     }),
   );
   return out;
+}
+
+/**
+ * Resolves once at least `n` requests are in flight (sent moments ago, so the node is still
+ * working on some of them): a kill right after cuts requests mid-way. Senders move in step with
+ * group commit, and a kill timed by the clock alone can land while every answer is already sent.
+ */
+export async function requestsInFlight(live: { inFlight: number }, n: number, timeoutMs = 5000): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (live.inFlight < n) {
+    if (performance.now() > deadline) throw new Error(`fewer than ${n} requests in flight for ${timeoutMs} ms (now ${live.inFlight})`);
+    await Bun.sleep(0);
+  }
 }
