@@ -25,6 +25,7 @@ import {
   readLease,
   readLedger,
   tempDir,
+  transfer,
   waitFor,
   waitStopped,
 } from './harness.ts';
@@ -206,7 +207,19 @@ describe('reliability: many instances on one database', () => {
     for (const n of nodes) expect((await http(n.url, 'GET', '/v1/info')).body.publicKey).toBe(nodeKey);
 
     const senders: KeyPair[] = Array.from({ length: SENDERS }, () => generateKey('ed25519'));
-    const genesis = new Map(senders.map((s, i) => [s.publicKey, i < 2 ? 3n : 500n]));
+    // Sends one transfer straight to a survivor after each freeze: a node takes the lease only
+    // when it has work, and the load alone may not give it any. Each sender waits on its request
+    // in flight, and at the moment of a freeze most of them can be waiting on the slowest node,
+    // the leader, for the whole request timeout (seen once: takeover 7.6 s with no error logged).
+    const probe = generateKey('ed25519');
+    const genesis = new Map([...senders.map((s, i): [string, bigint] => [s.publicKey, i < 2 ? 3n : 500n]), [probe.publicKey, 10n]]);
+    let probeNonce = 0;
+    const sendProbe = async (to: RuntimeNode) => {
+      const t = transfer(st.id, probe, probeNonce, senders[2]!.publicKey, '1');
+      const r = await http(to.url, 'POST', '/v1/transactions', { json: t.envelope });
+      expect(r.status).toBe(202);
+      probeNonce++;
+    };
     const st = await createTokenSubtree(nodes[2]!.url, { owner: generateKey(), authority: nodeKey, name: 'instances', balances: Object.fromEntries(genesis) });
 
     let live = [...nodes];
@@ -234,6 +247,7 @@ describe('reliability: many instances on one database', () => {
     const first = await pickAndFreeze(dbPath, live, 'stall');
     const stalled = first.leader;
     live = nodes.filter((n) => n !== stalled);
+    await sendProbe(live[0]!);
     let afterStall;
     let hStall = -1;
     try {
@@ -255,6 +269,7 @@ describe('reliability: many instances on one database', () => {
     live = nodes.filter((n) => n !== victim);
     await victim.kill9();
     mark(`killed ${victim.runtime}`);
+    await sendProbe(live[0]!);
     const afterKill = await takeover(dbPath, second.token, second.pausedAt, TTL + MAX_SLACK + 3000);
     mark(`kill: token ${afterKill.token} after ${afterKill.ms} ms`);
     const hKill = await heightNow();
