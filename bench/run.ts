@@ -6,7 +6,7 @@
  * Scripts: bench/crypto.ts and bench/smt.ts (10k and 1M keys, with the peers) for issue 2, bench/store.ts, and the node
  * benches (node-accept, node-latency, node-proofs) which start the real node in a child process
  * and leave their figures in bench/results/<name>.json. `bun bench/run.ts node-proofs` runs only
- * the named scripts. Whole run: about 15 minutes on 2 cores.
+ * the named scripts. Whole run: about 6 minutes on 2 cores.
  */
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, platform, release, totalmem } from 'node:os';
