@@ -25,12 +25,11 @@ import {
   readLease,
   readLedger,
   tempDir,
-  transfer,
   waitFor,
   waitStopped,
 } from './harness.ts';
 import { checkAcks, checkLogShape, checkOutcomes, checkRounds, modelTransfers, replayMismatches } from './ledger.ts';
-import { runLoad } from './load.ts';
+import { prober, runLoad } from './load.ts';
 
 afterAll(async () => {
   await stopAll();
@@ -211,16 +210,10 @@ describe('reliability: many instances on one database', () => {
     // when it has work, and the load alone may not give it any. Each sender waits on its request
     // in flight, and at the moment of a freeze most of them can be waiting on the slowest node,
     // the leader, for the whole request timeout (seen once: takeover 7.6 s with no error logged).
-    const probe = generateKey('ed25519');
-    const genesis = new Map([...senders.map((s, i): [string, bigint] => [s.publicKey, i < 2 ? 3n : 500n]), [probe.publicKey, 10n]]);
-    let probeNonce = 0;
-    const sendProbe = async (to: RuntimeNode) => {
-      const t = transfer(st.id, probe, probeNonce, senders[2]!.publicKey, '1');
-      const r = await http(to.url, 'POST', '/v1/transactions', { json: t.envelope });
-      expect(r.status).toBe(202);
-      probeNonce++;
-    };
+    const probeKey = generateKey('ed25519');
+    const genesis = new Map([...senders.map((s, i): [string, bigint] => [s.publicKey, i < 2 ? 3n : 500n]), [probeKey.publicKey, 10n]]);
     const st = await createTokenSubtree(nodes[2]!.url, { owner: generateKey(), authority: nodeKey, name: 'instances', balances: Object.fromEntries(genesis) });
+    const probe = prober(st.id, probeKey, senders[2]!.publicKey);
 
     let live = [...nodes];
     let stop = false;
@@ -247,7 +240,7 @@ describe('reliability: many instances on one database', () => {
     const first = await pickAndFreeze(dbPath, live, 'stall');
     const stalled = first.leader;
     live = nodes.filter((n) => n !== stalled);
-    await sendProbe(live[0]!);
+    await probe.send(live[0]!.url);
     let afterStall;
     let hStall = -1;
     try {
@@ -269,7 +262,7 @@ describe('reliability: many instances on one database', () => {
     live = nodes.filter((n) => n !== victim);
     await victim.kill9();
     mark(`killed ${victim.runtime}`);
-    await sendProbe(live[0]!);
+    await probe.send(live[0]!.url);
     const afterKill = await takeover(dbPath, second.token, second.pausedAt, TTL + MAX_SLACK + 3000);
     mark(`kill: token ${afterKill.token} after ${afterKill.ms} ms`);
     const hKill = await heightNow();

@@ -95,3 +95,23 @@ export async function requestsInFlight(live: { inFlight: number }, n: number, ti
     await Bun.sleep(0);
   }
 }
+
+/**
+ * A sender outside the load whose transfers guarantee pending work at the moments a test needs it
+ * (an idle node does not take the lease). Each `send` must be accepted (202); `acks` keeps them.
+ */
+export function prober(subtree: string, key: KeyPair, to: string): { send(url: string): Promise<Ack>; acks: Ack[] } {
+  const acks: Ack[] = [];
+  return {
+    acks,
+    async send(url) {
+      const nonce = acks.length;
+      const t = transfer(subtree, key, nonce, to, '1');
+      const r = await http(url, 'POST', '/v1/transactions', { json: t.envelope });
+      if (r.status !== 202) throw new Error(`probe transfer ${nonce}: ${r.status} ${JSON.stringify(r.body)}`);
+      const ack: Ack = { id: t.id, sender: key.publicKey, nonce, status: r.status, accept: r.body.accept, sig: r.body.sig };
+      acks.push(ack);
+      return ack;
+    },
+  };
+}

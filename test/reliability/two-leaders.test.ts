@@ -23,12 +23,11 @@ import {
   readLedger,
   spawnNode,
   tempDir,
-  transfer,
   waitFor,
   type NodeProc,
 } from './harness.ts';
-import { type Ack, checkAcks, checkLogShape, checkOutcomes, checkRounds, modelTransfers, replayMismatches } from './ledger.ts';
-import { runLoad } from './load.ts';
+import { checkAcks, checkLogShape, checkOutcomes, checkRounds, modelTransfers, replayMismatches } from './ledger.ts';
+import { prober, runLoad } from './load.ts';
 
 afterAll(cleanupAll);
 
@@ -73,18 +72,11 @@ describe('reliability: two leaders at once', () => {
 
     const senders: KeyPair[] = Array.from({ length: SENDERS }, () => generateKey('ed25519'));
     // A sender outside the load: its transfers guarantee pending work at the moments that need it.
-    const prober = generateKey('ed25519');
-    const genesis = new Map([...senders.map((s, i) => [s.publicKey, i < 2 ? 2n : 500n] as const), [prober.publicKey, 100n] as const]);
+    const probeKey = generateKey('ed25519');
+    const genesis = new Map([...senders.map((s, i) => [s.publicKey, i < 2 ? 2n : 500n] as const), [probeKey.publicKey, 100n] as const]);
     const st = await createTokenSubtree(a.url, { owner: generateKey(), authority: nodeKey, name: 'two-leaders', balances: Object.fromEntries(genesis) });
 
-    let probes = 0;
-    const probeAcks: Ack[] = [];
-    const nudge = async (n: NodeProc) => {
-      const t = transfer(st.id, prober, probes++, senders[0]!.publicKey, '1');
-      const r = await http(n.url, 'POST', '/v1/transactions', { json: t.envelope });
-      expect(r.status).toBe(202);
-      probeAcks.push({ id: t.id, sender: prober.publicKey, nonce: probes - 1, status: r.status, accept: r.body.accept, sig: r.body.sig });
-    };
+    const probe = prober(st.id, probeKey, senders[0]!.publicKey);
     let live: NodeProc[] = [a, b];
     let stop = false;
     const load = runLoad({
@@ -116,7 +108,7 @@ describe('reliability: two leaders at once', () => {
     let hPause = -1;
     try {
       // Work for the other process, whatever the load is doing (an idle node does not take the lease).
-      await nudge(other);
+      await probe.send(other.url);
       afterPause = await takeover(dbPath, first.token, pausedAt, TTL + 3000);
       await Bun.sleep(300); // the new leader commits rounds while the old one still thinks it leads
       hPause = await heightNow();
@@ -135,7 +127,7 @@ describe('reliability: two leaders at once', () => {
     live = [survivor];
     const killedAt = performance.now();
     await victim.kill9();
-    await nudge(survivor);
+    await probe.send(survivor.url);
     const afterKill = await takeover(dbPath, second.token, killedAt, TTL + 3000);
     const hKill = await heightNow();
     await Bun.sleep(800);
@@ -150,7 +142,7 @@ describe('reliability: two leaders at once', () => {
     expect(height).toBeGreaterThan(hKill);
     expect(checkLogShape(log, logSize)).toEqual([]);
     expect(checkRounds(rounds, log, { subtree: st.id, nodeKey, headHeight: height })).toEqual([]);
-    expect(checkAcks([...result.acks, ...probeAcks], log, { subtree: st.id, nodeKey, network: NETWORK })).toEqual([]);
+    expect(checkAcks([...result.acks, ...probe.acks], log, { subtree: st.id, nodeKey, network: NETWORK })).toEqual([]);
     expect(log.every((t) => t.status === 'executed' || t.status === 'failed')).toBe(true);
     // Re-executing the stored history from genesis reproduces every header (SPEC §8).
     expect(await replayMismatches(request, rounds, log)).toEqual([]);
@@ -161,7 +153,7 @@ describe('reliability: two leaders at once', () => {
     const states = await mapLimit(senders, 8, (s) => http(survivor.url, 'GET', `/v1/subtrees/${st.id}/state/${balanceKey(s.publicKey)}`));
     const balances = states.map((s) => (s.body.exists ? BigInt(s.body.value as string) : 0n));
     expect(balances).toEqual(senders.map((s) => model.balances.get(s.publicKey) ?? 0n));
-    expect(balances.reduce((x, y) => x + y, 0n) + (model.balances.get(prober.publicKey) ?? 0n)).toBe(st.supply);
+    expect(balances.reduce((x, y) => x + y, 0n) + (model.balances.get(probeKey.publicKey) ?? 0n)).toBe(st.supply);
 
     expect(hPause).toBeGreaterThan(h1);
     expect(afterPause.ms).toBeLessThan(TTL + 1500);
