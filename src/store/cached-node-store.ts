@@ -54,6 +54,9 @@ export interface CacheOptions {
 
 const NODE_BYTES = 65;
 
+/** A content-addressed blob (node or value) as read from the store underneath. */
+type Entry = { hash: Hash32; bytes: Uint8Array };
+
 /**
  * The node half of the cache: two generations, as in `Lru`, each a `MemoryNodeStore` (an
  * open-addressing table over packed buffers). A lookup reads the hash where it lies, with no
@@ -137,33 +140,14 @@ export class CachedNodeStore implements NodeStore, ValueStore, CachedNodeReader 
     return this.nodes.size;
   }
 
-  async getMany(hashes: readonly Hash32[]): Promise<(Uint8Array | undefined)[]> {
-    const out = new Array<Uint8Array | undefined>(hashes.length);
-    const missing: Hash32[] = [];
-    const missingAt: number[] = [];
-    for (let i = 0; i < hashes.length; i++) {
-      const h = hashes[i]!;
-      const v = h.length === 32 ? this.nodes.get(h) : undefined;
-      if (v !== undefined) out[i] = v;
-      else {
-        missing.push(h);
-        missingAt.push(i);
-      }
-    }
-    this.hits += hashes.length - missing.length;
-    this.misses += missing.length;
-    if (missing.length > 0) {
-      const loaded = await this.inner.getMany(missing);
-      const keep: StoredNode[] = [];
-      for (let j = 0; j < missing.length; j++) {
-        const v = loaded[j];
-        out[missingAt[j]!] = v;
-        // A malformed row is handed on as it is (the tree refuses it) but never cached.
-        if (v !== undefined && v.length === NODE_BYTES && missing[j]!.length === 32) keep.push({ hash: missing[j]!, bytes: v });
-      }
-      this.nodes.add(keep);
-    }
-    return out;
+  getMany(hashes: readonly Hash32[]): Promise<(Uint8Array | undefined)[]> {
+    return this.readThrough(
+      hashes,
+      (h) => (h.length === 32 ? this.nodes.get(h) : undefined),
+      (h) => this.inner.getMany(h),
+      // A malformed row is handed on as it is (the tree refuses it) but never cached.
+      (loaded) => this.nodes.add(loaded.filter((n) => n.bytes.length === NODE_BYTES && n.hash.length === 32)),
+    );
   }
 
   /** The tree's synchronous path: -1 when every node is cached, else the first miss (see CachedNodeReader). */
@@ -192,7 +176,12 @@ export class CachedNodeStore implements NodeStore, ValueStore, CachedNodeReader 
   getValues(hashes: readonly Hash32[]): Promise<(Uint8Array | undefined)[]> {
     const inner = this.inner.getValues?.bind(this.inner);
     if (!inner) return Promise.reject(new Error('inner store keeps no values'));
-    return this.readValues(hashes, inner);
+    return this.readThrough(
+      hashes,
+      (h) => this.values.get(hashKey(h)),
+      inner,
+      (loaded) => loaded.forEach((v) => this.values.set(hashKey(v.hash), v.bytes)),
+    );
   }
 
   async putValues(values: readonly StoredValue[]): Promise<void> {
@@ -211,16 +200,18 @@ export class CachedNodeStore implements NodeStore, ValueStore, CachedNodeReader 
     for (const v of values) this.values.set(hashKey(v.hash), v.bytes.slice());
   }
 
-  private async readValues(
+  /** Answers hits from memory, loads the misses in one call, and hands what was found to `keep`. */
+  private async readThrough(
     hashes: readonly Hash32[],
+    cached: (hash: Hash32) => Uint8Array | undefined,
     load: (hashes: readonly Hash32[]) => Promise<(Uint8Array | undefined)[]>,
+    keep: (loaded: Entry[]) => void,
   ): Promise<(Uint8Array | undefined)[]> {
-    const cache = this.values;
     const out = new Array<Uint8Array | undefined>(hashes.length);
     const missing: Hash32[] = [];
     const missingAt: number[] = [];
     for (let i = 0; i < hashes.length; i++) {
-      const v = cache.get(hashKey(hashes[i]!));
+      const v = cached(hashes[i]!);
       if (v !== undefined) out[i] = v;
       else {
         missing.push(hashes[i]!);
@@ -231,11 +222,13 @@ export class CachedNodeStore implements NodeStore, ValueStore, CachedNodeReader 
     this.misses += missing.length;
     if (missing.length > 0) {
       const loaded = await load(missing);
+      const found: Entry[] = [];
       for (let j = 0; j < missing.length; j++) {
         const v = loaded[j];
         out[missingAt[j]!] = v;
-        if (v !== undefined) cache.set(hashKey(missing[j]!), v);
+        if (v !== undefined) found.push({ hash: missing[j]!, bytes: v });
       }
+      keep(found);
     }
     return out;
   }
