@@ -38,6 +38,8 @@ export const configSchema = z.object({
   DSTP_ROUND_INTERVAL_MS: intIn(10, 3_600_000).default(200),
   DSTP_MAX_ROUND_TXS: intIn(1, 100_000).default(5000),
   DSTP_LEASE_TTL_MS: intIn(500, 600_000).default(5000),
+  /** Threads for signature checks and the node's signatures; `auto` = one per spare core, at most 4. */
+  DSTP_CRYPTO_THREADS: z.union([z.literal('auto'), intIn(0, 64)]).default('auto'),
   DSTP_ORIGIN: z
     .string()
     .regex(/^[^\s+]{1,255}$/u, 'must be 1-255 characters without spaces or "+" (it is the checkpoint note key name)')
@@ -77,6 +79,8 @@ export interface Config {
   roundIntervalMs: number;
   maxRoundTxs: number;
   leaseTtlMs: number;
+  /** Crypto pool threads (0 = everything on the serving thread); 'auto' is resolved at start. */
+  cryptoThreads: number | 'auto';
   origin: string;
   /** How often the checkpoint builder looks for changed subtree heads (SPEC §9). */
   checkpointIntervalMs: number;
@@ -135,6 +139,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     roundIntervalMs: e.DSTP_ROUND_INTERVAL_MS,
     maxRoundTxs: e.DSTP_MAX_ROUND_TXS,
     leaseTtlMs: e.DSTP_LEASE_TTL_MS,
+    cryptoThreads: e.DSTP_CRYPTO_THREADS,
     origin: e.DSTP_ORIGIN ?? `dstp.local/${e.DSTP_NETWORK}`,
     checkpointIntervalMs: e.DSTP_CHECKPOINT_INTERVAL_MS,
     otsCalendars: parseCalendars(e.DSTP_OTS_CALENDARS),

@@ -6,6 +6,7 @@ import { createKeyParser, type SignatureVerifier } from './core/keys.ts';
 import { SparseMerkleTree } from './core/smt/tree.ts';
 import { LEADER_BUSY_FACTOR, LEADER_MIN_GAP_MS, startScheduler, type Scheduler } from './leader/scheduler.ts';
 import { LEADER_LEASE, runLeaderPass } from './leader/leader-pass.ts';
+import { startCryptoPool, type CryptoPool } from './platform/crypto-pool.ts';
 import { createLogger } from './platform/logger.ts';
 import { createNodeSigner, type NodeSigner } from './platform/node-signer.ts';
 import { selectSha256 } from './platform/sha256.ts';
@@ -60,11 +61,23 @@ export async function createNode(config: Config, opts: NodeOptions): Promise<Dst
   let webhooks: WebhookWorker | null = null;
   let checkpointer: Scheduler | null = null;
   let anchors: AnchorWorker | null = null;
+  const signer = opts.signer ?? (await createNodeSigner(opts.nodeSecret));
+  const verifier = opts.verifier ?? (await createVerifier());
+  // Signature work off the serving thread, unless the host brought its own signer and verifier.
+  const pool: CryptoPool | null =
+    opts.signer || opts.verifier
+      ? null
+      : startCryptoPool({
+          threads: cryptoThreads(config.cryptoThreads),
+          secret: opts.nodeSecret,
+          fallback: { verifier, signer },
+          onThreadError: (error) => log.error('crypto thread failed; its work runs on the main thread', { error }),
+        });
   const ctx: NodeContext = {
     config,
     db: opts.db,
-    signer: opts.signer ?? (await createNodeSigner(opts.nodeSecret)),
-    verifier: opts.verifier ?? (await createVerifier()),
+    signer: pool?.signer ?? signer,
+    verifier: pool?.verifier ?? verifier,
     parseKey: createKeyParser(),
     hash,
     store,
@@ -118,6 +131,7 @@ export async function createNode(config: Config, opts: NodeOptions): Promise<Dst
       await scheduler?.stop();
       await ctx.committer.drain();
       await webhooks?.stop();
+      await pool?.close();
       // Hand the lease over at once instead of making the next leader wait out the TTL.
       if (heldToken !== undefined) {
         await releaseLease(opts.db, { name: LEADER_LEASE, holder: ctx.instanceId, token: heldToken }).catch(() => false);
@@ -125,4 +139,11 @@ export async function createNode(config: Config, opts: NodeOptions): Promise<Dst
       await opts.db.close();
     },
   };
+}
+
+/** `auto`: one thread per core beyond the serving one, at most 4 (a 2-core machine gets 1). */
+export function cryptoThreads(setting: number | 'auto'): number {
+  if (setting !== 'auto') return setting;
+  const cores = typeof navigator !== 'undefined' && typeof navigator.hardwareConcurrency === 'number' ? navigator.hardwareConcurrency : 1;
+  return Math.max(0, Math.min(4, cores - 1));
 }

@@ -46,6 +46,7 @@ export function announce({ config, node }: Booted, url: string, runtime: string)
     runtime,
     network: config.network,
     publicKey: node.ctx.signer.publicKey,
+    crypto: node.ctx.verifier.name,
     database: maskUrl(config.databaseUrl),
     ...(config.databaseSyncUrl ? { primary: maskUrl(config.databaseSyncUrl) } : {}),
   });
