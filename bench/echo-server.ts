@@ -1,6 +1,6 @@
 /**
- * The bench server: the REAL node, wired exactly as src/runtime/bun.ts wires it (config from the
- * environment, the libSQL file, createNode, Bun.serve), behind a thin Hono app that adds two
+ * The bench server: the REAL node, wired exactly as src/runtime/bun.ts wires it (bootNode: config
+ * from the environment, the libSQL file, the leader thread, createNode; then Bun.serve), behind a thin Hono app that adds two
  * bench-only routes the production app does not have:
  * - `POST /bench/echo` — parse the JSON body and send it back: the ceiling of this runtime +
  *   Hono + JSON on this machine, served by the same process as the node's own routes;
@@ -13,15 +13,10 @@
  * Prints `listening on http://HOST:PORT`; SIGTERM drains accepts and closes the database.
  */
 import { Hono } from 'hono';
-import { loadConfig } from '../src/config.ts';
-import { fromHex } from '../src/core/hex.ts';
-import { createNode } from '../src/node.ts';
-import { openDatabase } from '../src/store/db.ts';
+import { bootNode } from '../src/runtime/boot.ts';
 
-const config = loadConfig(process.env);
-if (!config.nodeKeyHex) throw new Error('bench server: set DSTP_NODE_KEY');
-const db = await openDatabase({ url: config.databaseUrl });
-const node = await createNode(config, { db, nodeSecret: fromHex(config.nodeKeyHex, 32), scheduler: process.env.BENCH_SCHEDULER !== '0' });
+if (!process.env.DSTP_NODE_KEY) throw new Error('bench server: set DSTP_NODE_KEY');
+const { config, node, leaderThread } = await bootNode(process.env, (code) => process.exit(code), { scheduler: process.env.BENCH_SCHEDULER !== '0' });
 
 if (process.env.BENCH_EXP_KICK_GAP_MS) {
   const gap = Number(process.env.BENCH_EXP_KICK_GAP_MS);
@@ -45,7 +40,7 @@ if (process.env.BENCH_EXP_KICK_GAP_MS) {
 const app = new Hono();
 app.post('/bench/echo', async (c) => c.json(await c.req.json(), 202));
 app.get('/bench/stats', (c) =>
-  c.json({ committer: node.ctx.committer.stats, cpu: process.cpuUsage(), rss: process.memoryUsage().rss }),
+  c.json({ committer: node.ctx.committer.stats, cpu: process.cpuUsage(), rss: process.memoryUsage().rss, leaderThread, crypto: node.ctx.verifier.name }),
 );
 app.all('*', (c) => node.app.fetch(c.req.raw));
 
@@ -67,3 +62,9 @@ async function shutdown() {
 }
 process.on('SIGTERM', () => void shutdown());
 process.on('SIGINT', () => void shutdown());
+// BENCH_EXP_LAG=1: every 2 s, how long the event loop was stalled (in stalls over 4 ms).
+if (process.env.BENCH_EXP_LAG) {
+  let last = performance.now(); let stalls = 0; let stallMs = 0; let max = 0;
+  setInterval(() => { const now = performance.now(); const lag = now - last - 2; if (lag > 4) { stalls++; stallMs += lag; } if (lag > max) max = lag; last = now; }, 2);
+  setInterval(() => { console.error(`[lag] stalls>4ms=${stalls} total=${stallMs.toFixed(0)}ms max=${max.toFixed(1)}ms`); stalls = 0; stallMs = 0; max = 0; }, 2000);
+}

@@ -3,6 +3,7 @@ import type { LibSQLDatabase } from 'drizzle-orm/libsql';
 import { drizzle } from 'drizzle-orm/libsql/web';
 import { applyMigrations } from './migrate.ts';
 import * as schema from './schema.ts';
+import type { ThreadWriteLock } from './thread-write-lock.ts';
 
 /**
  * Runtime-neutral database handle: no file system, no native driver import, so Workers can build
@@ -62,6 +63,7 @@ export class Database {
     private readonly writer: Client,
     private readonly reader: Client | null,
     readonly settings: { writer: PragmaReadback | null; reader: PragmaReadback | null },
+    private readonly threadLock: ThreadWriteLock | null = null,
   ) {
     this.local = writer.protocol === 'file';
     if (reader) this.read = reader;
@@ -83,16 +85,22 @@ export class Database {
    */
   write<T>(fn: (tx: Executor) => Promise<T>): Promise<T> {
     return this.exclusive(async () => {
-      const tx = await this.writer.transaction('write');
+      // Another thread of this process writing: wait without blocking the event loop (see ThreadWriteLock).
+      const turn = this.threadLock ? await this.threadLock.acquire(this.settings.writer?.busyTimeout ?? DEFAULT_BUSY_TIMEOUT_MS) : false;
       try {
-        const result = await fn(tx);
-        await tx.commit();
-        return result;
-      } catch (err) {
-        await rollbackQuietly(tx);
-        throw err;
+        const tx = await this.writer.transaction('write');
+        try {
+          const result = await fn(tx);
+          await tx.commit();
+          return result;
+        } catch (err) {
+          await rollbackQuietly(tx);
+          throw err;
+        } finally {
+          tx.close();
+        }
       } finally {
-        tx.close();
+        if (turn) this.threadLock!.release();
       }
     });
   }
@@ -147,6 +155,8 @@ export interface OpenWithClientOptions extends ConnectionSettings {
    * primary, so no local pragmas are set or read back.
    */
   replica?: boolean;
+  /** Write turns shared with other threads of this process on the same file (a leader thread). */
+  threadLock?: ThreadWriteLock;
 }
 
 /**
@@ -159,7 +169,7 @@ export async function openDatabaseWithClient(client: Client, opts: OpenWithClien
   const busy = opts.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
   const writer = client.protocol === 'file' && !opts.replica ? await configureLocal(client, { ...opts, busyTimeoutMs: busy }, 'writer') : null;
   const reader = opts.reader ? await configureLocal(opts.reader, { busyTimeoutMs: busy }, 'reader') : null;
-  const db = new Database(client, opts.reader ?? null, { writer, reader });
+  const db = new Database(client, opts.reader ?? null, { writer, reader }, opts.threadLock ?? null);
   if (opts.migrate !== false) await applyMigrations(db);
   return db;
 }
