@@ -1,6 +1,6 @@
 /**
  * The bench server: the REAL node, wired exactly as src/runtime/bun.ts wires it (bootNode: config
- * from the environment, the libSQL file, the leader thread, createNode; then Bun.serve), behind a thin Hono app that adds two
+ * from the environment, the libSQL file, createNode; then Bun.serve), behind a thin Hono app that adds two
  * bench-only routes the production app does not have:
  * - `POST /bench/echo` — parse the JSON body and send it back: the ceiling of this runtime +
  *   Hono + JSON on this machine, served by the same process as the node's own routes;
@@ -16,7 +16,7 @@ import { Hono } from 'hono';
 import { bootNode } from '../src/runtime/boot.ts';
 
 if (!process.env.DSTP_NODE_KEY) throw new Error('bench server: set DSTP_NODE_KEY');
-const { config, node, leaderThread } = await bootNode(process.env, (code) => process.exit(code), { scheduler: process.env.BENCH_SCHEDULER !== '0' });
+const { config, node } = await bootNode(process.env, (code) => process.exit(code), { scheduler: process.env.BENCH_SCHEDULER !== '0' });
 
 if (process.env.BENCH_EXP_KICK_GAP_MS) {
   const gap = Number(process.env.BENCH_EXP_KICK_GAP_MS);
@@ -40,7 +40,7 @@ if (process.env.BENCH_EXP_KICK_GAP_MS) {
 const app = new Hono();
 app.post('/bench/echo', async (c) => c.json(await c.req.json(), 202));
 app.get('/bench/stats', (c) =>
-  c.json({ committer: node.ctx.committer.stats, cpu: process.cpuUsage(), rss: process.memoryUsage().rss, leaderThread, crypto: node.ctx.verifier.name }),
+  c.json({ committer: node.ctx.committer.stats, cpu: process.cpuUsage(), rss: process.memoryUsage().rss, crypto: node.ctx.verifier.name }),
 );
 app.all('*', (c) => node.app.fetch(c.req.raw));
 

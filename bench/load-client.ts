@@ -373,9 +373,9 @@ export async function startBenchServer(o: {
     DSTP_LOG: 'error',
     BENCH_SCHEDULER: o.scheduler === false ? '0' : '1',
   };
-  // Experiments, and the node's thread settings, pass through to the server.
+  // Experiments, and the node's crypto thread setting, pass through to the server.
   for (const [k, v] of Object.entries(process.env)) {
-    if ((k.startsWith('BENCH_EXP_') || k === 'DSTP_LEADER_THREAD' || k === 'DSTP_CRYPTO_THREADS') && v !== undefined) env[k] = v;
+    if ((k.startsWith('BENCH_EXP_') || k === 'DSTP_CRYPTO_THREADS') && v !== undefined) env[k] = v;
   }
   if (o.roundIntervalMs !== undefined) env.DSTP_ROUND_INTERVAL_MS = String(o.roundIntervalMs);
   const prof =

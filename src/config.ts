@@ -40,8 +40,6 @@ export const configSchema = z.object({
   DSTP_LEASE_TTL_MS: intIn(500, 600_000).default(5000),
   /** Threads for signature checks and the node's signatures; `auto` = one per spare core, at most 4. */
   DSTP_CRYPTO_THREADS: z.union([z.literal('auto'), intIn(0, 64)]).default('auto'),
-  /** Leader passes, webhooks and checkpoints on a thread of their own (embedded file databases). */
-  DSTP_LEADER_THREAD: z.union([z.literal('auto'), flag]).default('auto'),
   DSTP_ORIGIN: z
     .string()
     .regex(/^[^\s+]{1,255}$/u, 'must be 1-255 characters without spaces or "+" (it is the checkpoint note key name)')
@@ -83,8 +81,6 @@ export interface Config {
   leaseTtlMs: number;
   /** Crypto pool threads (0 = everything on the serving thread); 'auto' is resolved at start. */
   cryptoThreads: number | 'auto';
-  /** Background work (leader, webhooks, checkpoints) on its own thread; 'auto' is resolved at start. */
-  leaderThread: boolean | 'auto';
   origin: string;
   /** How often the checkpoint builder looks for changed subtree heads (SPEC §9). */
   checkpointIntervalMs: number;
@@ -144,7 +140,6 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     maxRoundTxs: e.DSTP_MAX_ROUND_TXS,
     leaseTtlMs: e.DSTP_LEASE_TTL_MS,
     cryptoThreads: e.DSTP_CRYPTO_THREADS,
-    leaderThread: e.DSTP_LEADER_THREAD,
     origin: e.DSTP_ORIGIN ?? `dstp.local/${e.DSTP_NETWORK}`,
     checkpointIntervalMs: e.DSTP_CHECKPOINT_INTERVAL_MS,
     otsCalendars: parseCalendars(e.DSTP_OTS_CALENDARS),

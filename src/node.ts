@@ -5,7 +5,7 @@ import type { Config } from './config.ts';
 import { createKeyParser, type SignatureVerifier } from './core/keys.ts';
 import { SparseMerkleTree } from './core/smt/tree.ts';
 import { LEADER_BUSY_FACTOR, LEADER_MIN_GAP_MS, startScheduler, type Scheduler } from './leader/scheduler.ts';
-import { LEADER_LEASE, runLeaderPass, type PassReport } from './leader/leader-pass.ts';
+import { LEADER_LEASE, runLeaderPass } from './leader/leader-pass.ts';
 import { startCryptoPool, type CryptoPool } from './platform/crypto-pool.ts';
 import { createLogger } from './platform/logger.ts';
 import { createNodeSigner, type NodeSigner } from './platform/node-signer.ts';
@@ -24,10 +24,6 @@ export interface NodeOptions {
   /** Without an in-process scheduler: called when an accept wants a leader pass soon (Workers use
    * it to run a pass in `ctx.waitUntil` after the response). */
   onKick?: () => void;
-  /** Where leader passes run when not here (a leader thread): used by POST /v1/leader/tick. */
-  leaderPass?: () => Promise<PassReport>;
-  /** Without an in-process webhook worker: called when new deliveries are due (a leader thread's worker). */
-  onKickWebhooks?: () => void;
   /** Run the webhook delivery worker in-process (default true); without it, hosts call
    * `runWebhookPass` (e.g. Workers cron / waitUntil) or `POST /v1/webhooks/dispatch`. */
   webhooks?: boolean;
@@ -90,8 +86,7 @@ export async function createNode(config: Config, opts: NodeOptions): Promise<Dst
     subtrees: new SubtreeCache(opts.db),
     now: opts.now ?? Date.now,
     kickLeader: () => (scheduler ? scheduler.kick() : opts.onKick?.()),
-    kickWebhooks: () => (webhooks ? webhooks.kick() : opts.onKickWebhooks?.()),
-    ...(opts.leaderPass ? { leaderPass: opts.leaderPass } : {}),
+    kickWebhooks: () => webhooks?.kick(),
     instanceId: opts.instanceId ?? crypto.randomUUID(),
     log,
   };

@@ -7,9 +7,6 @@
 import { ConfigError, loadConfig, type Config } from '../config.ts';
 import { createNode, type DstpNode } from '../node.ts';
 import { openDatabase } from '../store/db.ts';
-import { SERVING_THREAD, ThreadWriteLock } from '../store/thread-write-lock.ts';
-import { createLogger } from '../platform/logger.ts';
-import { leaderThreadWanted, startLeaderThread } from './leader-thread.ts';
 import { loadOrCreateNodeKey } from './node-key-file.ts';
 
 /** The batch route allows 4 MiB; every other route enforces its own, smaller limit. */
@@ -18,13 +15,11 @@ export const MAX_REQUEST_BODY = 4 * 1024 * 1024 + 1024;
 export interface Booted {
   config: Config;
   node: DstpNode;
-  /** Leader passes, webhooks and checkpoints run on their own thread (leader-thread.ts). */
-  leaderThread: boolean;
 }
 
 /**
  * Exits with status 2 on invalid configuration (the message names every bad variable).
- * `scheduler: false` runs no leader at all (benchmarks of the accept path alone).
+ * `scheduler: false` runs no leader (benchmarks of the accept path alone).
  */
 export async function bootNode(
   env: Record<string, string | undefined>,
@@ -42,52 +37,23 @@ export async function bootNode(
     throw err;
   }
   const nodeSecret = loadOrCreateNodeKey(config.dataDir, config.nodeKeyHex);
-  const withThread = opts.scheduler !== false && leaderThreadWanted(config);
-  const threadLock = withThread ? ThreadWriteLock.create(SERVING_THREAD) : undefined;
   const db = await openDatabase({
     url: config.databaseUrl,
     ...(config.databaseAuthToken ? { authToken: config.databaseAuthToken } : {}),
     ...(config.databaseSyncUrl ? { syncUrl: config.databaseSyncUrl, syncIntervalS: config.databaseSyncIntervalS } : {}),
-    ...(threadLock ? { threadLock } : {}),
   });
-  if (!threadLock) {
-    return { config, node: await createNode(config, { db, nodeSecret, ...(opts.scheduler === false ? { scheduler: false } : {}) }), leaderThread: false };
-  }
-  const log = createLogger(config.log);
-  const thread = await startLeaderThread(config, nodeSecret, threadLock, (why) => {
-    log.error('leader thread died; exiting so that a supervisor restarts the node (all acknowledged transactions are durable)', { error: why });
-    exit(70);
-  });
-  const node = await createNode(config, {
-    db,
-    nodeSecret,
-    log,
-    scheduler: false,
-    webhooks: false,
-    checkpoints: false,
-    onKick: () => thread.kick(),
-    leaderPass: () => thread.pass(),
-    onKickWebhooks: () => thread.kickWebhooks(),
-  });
-  const closeServing = node.close;
-  // Accepts drain first; then the thread runs its last passes and hands the lease back.
-  node.close = async () => {
-    await closeServing();
-    await thread.close();
-  };
-  return { config, node, leaderThread: true };
+  const node = await createNode(config, { db, nodeSecret, ...(opts.scheduler === false ? { scheduler: false } : {}) });
+  return { config, node };
 }
 
 /** Logs where the node listens, with credentials in database URLs masked. */
-export function announce(booted: Booted, url: string, runtime: string): void {
-  const { config, node } = booted;
+export function announce({ config, node }: Booted, url: string, runtime: string): void {
   node.ctx.log.info('dstp listening', {
     url,
     runtime,
     network: config.network,
     publicKey: node.ctx.signer.publicKey,
     crypto: node.ctx.verifier.name,
-    leader: booted.leaderThread ? 'thread' : 'in-process',
     database: maskUrl(config.databaseUrl),
     ...(config.databaseSyncUrl ? { primary: maskUrl(config.databaseSyncUrl) } : {}),
   });

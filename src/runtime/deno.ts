@@ -34,7 +34,7 @@ const server = Deno.serve(
 if (typeof Deno.cron === 'function') {
   // The lease makes this safe next to the interval loop: a pass that finds another holder does nothing.
   void Deno.cron('dstp leader pass', '* * * * *', async () => {
-    const r = await (node.ctx.leaderPass ? node.ctx.leaderPass() : runLeaderPass(node.ctx)).catch((err: unknown) => {
+    const r = await runLeaderPass(node.ctx).catch((err: unknown) => {
       node.ctx.log.error('leader pass (cron) failed', { error: String(err) });
       return null;
     });

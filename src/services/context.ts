@@ -1,4 +1,3 @@
-import type { PassReport } from '../leader/leader-pass.ts';
 import type { Config } from '../config.ts';
 import type { Sha256 } from '../core/hash.ts';
 import type { PublicKey, SignatureVerifier } from '../core/keys.ts';
@@ -30,8 +29,6 @@ export interface NodeContext {
   readonly now: () => number;
   /** Asks the scheduler for a leader pass soon (no-op where no scheduler runs in-process). */
   kickLeader(): void;
-  /** Runs one leader pass where this node's passes run (its leader thread); absent: here. */
-  leaderPass?(): Promise<PassReport>;
   /** Asks the webhook worker to look for due deliveries soon (absent where none runs in-process). */
   kickWebhooks?(): void;
   /** Unique per process: the lease holder id. */

@@ -3,7 +3,6 @@ import type { LibSQLDatabase } from 'drizzle-orm/libsql';
 import { drizzle } from 'drizzle-orm/libsql/web';
 import { applyMigrations } from './migrate.ts';
 import * as schema from './schema.ts';
-import type { ThreadWriteLock } from './thread-write-lock.ts';
 
 /**
  * Runtime-neutral database handle: no file system, no native driver import, so Workers can build
@@ -63,7 +62,6 @@ export class Database {
     private readonly writer: Client,
     private readonly reader: Client | null,
     readonly settings: { writer: PragmaReadback | null; reader: PragmaReadback | null },
-    private readonly threadLock: ThreadWriteLock | null = null,
   ) {
     this.local = writer.protocol === 'file';
     if (reader) this.read = reader;
@@ -85,22 +83,16 @@ export class Database {
    */
   write<T>(fn: (tx: Executor) => Promise<T>): Promise<T> {
     return this.exclusive(async () => {
-      // Another thread of this process writing: wait without blocking the event loop (see ThreadWriteLock).
-      const turn = this.threadLock ? await this.threadLock.acquire(this.settings.writer?.busyTimeout ?? DEFAULT_BUSY_TIMEOUT_MS) : false;
+      const tx = await this.writer.transaction('write');
       try {
-        const tx = await this.writer.transaction('write');
-        try {
-          const result = await fn(tx);
-          await tx.commit();
-          return result;
-        } catch (err) {
-          await rollbackQuietly(tx);
-          throw err;
-        } finally {
-          tx.close();
-        }
+        const result = await fn(tx);
+        await tx.commit();
+        return result;
+      } catch (err) {
+        await rollbackQuietly(tx);
+        throw err;
       } finally {
-        if (turn) this.threadLock!.release();
+        tx.close();
       }
     });
   }
@@ -155,8 +147,6 @@ export interface OpenWithClientOptions extends ConnectionSettings {
    * primary, so no local pragmas are set or read back.
    */
   replica?: boolean;
-  /** Write turns shared with other threads of this process on the same file (a leader thread). */
-  threadLock?: ThreadWriteLock;
 }
 
 /**
@@ -169,7 +159,7 @@ export async function openDatabaseWithClient(client: Client, opts: OpenWithClien
   const busy = opts.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
   const writer = client.protocol === 'file' && !opts.replica ? await configureLocal(client, { ...opts, busyTimeoutMs: busy }, 'writer') : null;
   const reader = opts.reader ? await configureLocal(opts.reader, { busyTimeoutMs: busy }, 'reader') : null;
-  const db = new Database(client, opts.reader ?? null, { writer, reader }, opts.threadLock ?? null);
+  const db = new Database(client, opts.reader ?? null, { writer, reader });
   if (opts.migrate !== false) await applyMigrations(db);
   return db;
 }

@@ -3,7 +3,6 @@ import { dirname, resolve } from 'node:path';
 import { createClient, type Client } from '@libsql/client';
 import { attachPreparedReads } from './prepared-reads.ts';
 import { DEFAULT_BUSY_TIMEOUT_MS, openDatabaseWithClient, type ConnectionSettings, type Database } from './database.ts';
-import type { ThreadWriteLock } from './thread-write-lock.ts';
 
 export interface OpenDatabaseOptions extends ConnectionSettings {
   /** `file:path`, `libsql://…`, `http(s)://…` or `ws(s)://…`. */
@@ -15,8 +14,6 @@ export interface OpenDatabaseOptions extends ConnectionSettings {
   syncIntervalS?: number;
   /** Default true. */
   migrate?: boolean;
-  /** Write turns shared with other threads of this process (local files only). */
-  threadLock?: ThreadWriteLock;
 }
 
 /**
@@ -47,13 +44,7 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
   try {
     // An embedded replica keeps its sync state per connection: it must stay a single client.
     if (!opts.syncUrl && path !== null) reader = createClient({ url: opts.url, concurrency: 1, timeout: busy });
-    const db = await openDatabaseWithClient(writer, {
-      ...settings,
-      migrate,
-      ...(reader ? { reader } : {}),
-      ...(opts.syncUrl ? { replica: true } : {}),
-      ...(opts.threadLock ? { threadLock: opts.threadLock } : {}),
-    });
+    const db = await openDatabaseWithClient(writer, { ...settings, migrate, ...(reader ? { reader } : {}), ...(opts.syncUrl ? { replica: true } : {}) });
     // Hot single-row reads (state reads' subtree head) skip the client's per-statement prepare.
     if (reader && path !== null) await attachPreparedReads(db, path, busy);
     return db;

@@ -4,5 +4,5 @@ import type { NodeContext } from '../../../services/context.ts';
 import type { tickRoute } from './leader.routes.ts';
 
 export function tick(ctx: NodeContext): RouteHandler<typeof tickRoute> {
-  return async (c) => c.json(await (ctx.leaderPass ? ctx.leaderPass() : runLeaderPass(ctx)), 200);
+  return async (c) => c.json((await runLeaderPass(ctx)), 200);
 }
