@@ -359,6 +359,8 @@ export async function startBenchServer(o: {
   roundIntervalMs?: number;
   scheduler?: boolean;
   profileName?: string;
+  /** More settings for the node (e.g. DSTP_CRYPTO_THREADS). */
+  env?: Record<string, string>;
 }): Promise<BenchServer> {
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '',
@@ -378,6 +380,7 @@ export async function startBenchServer(o: {
     if ((k.startsWith('BENCH_EXP_') || k === 'DSTP_CRYPTO_THREADS') && v !== undefined) env[k] = v;
   }
   if (o.roundIntervalMs !== undefined) env.DSTP_ROUND_INTERVAL_MS = String(o.roundIntervalMs);
+  Object.assign(env, o.env);
   const prof =
     process.env.BENCH_CPU_PROF === '1'
       ? ['--cpu-prof-md', `--cpu-prof-dir=${join(RESULTS_DIR, 'profiles')}`, `--cpu-prof-name=${o.profileName ?? 'server'}.md`]

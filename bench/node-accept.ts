@@ -5,14 +5,18 @@
  * Setup (untimed): a token subtree run by the node (PoA, authority = node key), 64 senders with
  * genesis balances; every sender's transfers are signed in advance with sequential nonces. The
  * node runs as its own process (bench/echo-server.ts, synchronous=FULL, leader on, default round
- * interval), pinned to core 0; this process is the load generator, pinned to core 1.
+ * interval, default crypto threads); this process is the load generator (BENCH_PIN=1 pins the
+ * server to core 0 and this process to core 1, which also confines the server's crypto thread).
  * Timed: 64 keep-alive connections, each owning one sender so its nonces arrive in order,
  * closed loop (next request when the last is answered). First the echo route with the same
  * bodies, then POST /v1/transactions. Afterwards: how long the leader needs to execute the
- * backlog, and server CPU time per accepted transaction.
+ * backlog, and server CPU time per accepted transaction (all threads). Then the same
+ * transactions against two fresh nodes: without the leader (the accept path alone), and with
+ * signature work on the serving thread (DSTP_CRYPTO_THREADS=0), for the crypto pool's ratio.
  *
- * Run: `bun bench/node-accept.ts` (~60 s). Env: BENCH_ACCEPT_MS (measured window, default
- * 10000), BENCH_CONNECTIONS (64), BENCH_SCHEDULER=0 (no leader: the accept path alone).
+ * Run: `bun bench/node-accept.ts` (~80 s). Env: BENCH_ACCEPT_MS (measured window, default
+ * 10000), BENCH_ACCEPT_ALONE_MS (5000) / BENCH_ACCEPT_INLINE_MS (as the main run): the two
+ * extra runs, 0 skips, BENCH_CONNECTIONS (64), BENCH_SCHEDULER=0 (no leader: the accept path alone).
  */
 import { rmSync } from 'node:fs';
 import { toHex } from '../src/core/hex.ts';
@@ -48,6 +52,9 @@ const ECHO_MS = envInt('BENCH_ECHO_MS', 5_000);
 const WARMUP_MS = 1_500;
 /** Measured window of the leader-off run (0 skips it). */
 const ALONE_MS = envInt('BENCH_ACCEPT_ALONE_MS', 5_000);
+/** Measured window of the run with signatures on the serving thread, as long as the main run
+ * by default: the tree and log grow with the run, so a shorter run would look faster (0 skips). */
+const INLINE_MS = envInt('BENCH_ACCEPT_INLINE_MS', ACCEPT_MS);
 /**
  * Pre-signed transfers per sender: enough for 12k tx/s (above the 10k target) over the whole
  * accept phase. A faster node runs out early; the rate is then measured up to the last answer
@@ -178,49 +185,71 @@ try {
   }
   for (const c of conns) c.close();
 
-  // ---- the accept path alone: a fresh node without the in-process leader, same subtree (same
-  // owner, name and genesis give the same id), so the same signed transactions from nonce 0
-  let acceptNoLeader = null;
-  let aloneCpuUsPerTx: number | null = null;
-  let aloneOther: number | null = null;
-  if (ALONE_MS > 0 && process.env.BENCH_SCHEDULER !== '0') {
-    const dir2 = benchDir('accept-alone');
-    const alone = await startBenchServer({ dir: dir2, nodeKeyHex: toHex(nodeSecret), adminToken: ADMIN, network: NETWORK, scheduler: false, profileName: 'node-accept-alone' });
+  /**
+   * The same signed transactions from nonce 0 against a fresh node on its own file (same owner,
+   * name and genesis give the same subtree id): the accept path alone (no leader), and the full
+   * node with signature work on the serving thread (DSTP_CRYPTO_THREADS=0), for the pool's ratio.
+   */
+  async function acceptOnFreshNode(label: string, ms: number, o: { scheduler: boolean; env?: Record<string, string> }) {
+    const dir2 = benchDir(`accept-${label}`);
+    const fresh = await startBenchServer({ dir: dir2, nodeKeyHex: toHex(nodeSecret), adminToken: ADMIN, network: NETWORK, scheduler: o.scheduler, profileName: `node-accept-${label}`, ...(o.env ? { env: o.env } : {}) });
     try {
-      const again = await createTokenSubtree(alone.url, { network: NETWORK, adminToken: ADMIN, nodeKey, owner: owner!, name: 'bench-accept', balances });
+      const again = await createTokenSubtree(fresh.url, { network: NETWORK, adminToken: ADMIN, nodeKey, owner: owner!, name: 'bench-accept', balances });
       if (again !== subtree) throw new Error('the second node made another subtree id');
-      const host2 = new URL(alone.url).host;
+      const host2 = new URL(fresh.url).host;
       const retarget = (e: Encoded) => (host2 === host ? e.bytes : encodeRequest(host2, e).bytes);
       await waitQuiet();
-      const conns2 = await openConnections(alone.url, CONNECTIONS);
-      const s0 = await serverStats(alone.url);
+      const conns2 = await openConnections(fresh.url, CONNECTIONS);
+      const s0 = await serverStats(fresh.url);
       const other2 = new OtherLoad(s0.cpu);
-      acceptNoLeader = await closedLoop(conns2, {
-        durationMs: ALONE_MS + 1000,
+      const run = await closedLoop(conns2, {
+        durationMs: ms + 1000,
         warmupMs: 1000,
         next: (c, i) => (txs[c]![i] ? retarget(txs[c]![i]!) : null),
         check: (_c, r) => r.status === 202,
       });
-      const s1 = await serverStats(alone.url);
+      const s1 = await serverStats(fresh.url);
       const n = s1.committer.items - s0.committer.items;
-      aloneCpuUsPerTx = (s1.cpu.user + s1.cpu.system - s0.cpu.user - s0.cpu.system) / Math.max(1, n);
-      aloneOther = other2.share(s1.cpu);
+      const cpuUsPerTx = (s1.cpu.user + s1.cpu.system - s0.cpu.user - s0.cpu.system) / Math.max(1, n);
+      const other = other2.share(s1.cpu);
       for (const c of conns2) c.close();
       console.log(
-        `  accept, leader off: ${fmtInt(acceptNoLeader.perSec)} tx/s  p50 ${fmtMs(acceptNoLeader.p50)} ms  p99 ${fmtMs(acceptNoLeader.p99)} ms  errors ${acceptNoLeader.errors}` +
-          `; CPU ${aloneCpuUsPerTx.toFixed(0)} µs per tx, avg group ${(n / Math.max(1, s1.committer.groups - s0.committer.groups)).toFixed(1)}  [other processes: ${pct(aloneOther)} of the machine]`,
+        `  accept, ${label}: ${fmtInt(run.perSec)} tx/s  p50 ${fmtMs(run.p50)} ms  p99 ${fmtMs(run.p99)} ms  errors ${run.errors}` +
+          `; CPU ${cpuUsPerTx.toFixed(0)} µs per tx, avg group ${(n / Math.max(1, s1.committer.groups - s0.committer.groups)).toFixed(1)}  [other processes: ${pct(other)} of the machine]`,
       );
+      return { run, cpuUsPerTx, other };
     } finally {
-      await alone.stop();
+      await fresh.stop();
       rmSync(dir2, { recursive: true, force: true });
     }
+  }
+
+  let acceptNoLeader = null;
+  let aloneCpuUsPerTx: number | null = null;
+  let aloneOther: number | null = null;
+  if (ALONE_MS > 0 && process.env.BENCH_SCHEDULER !== '0') {
+    const r = await acceptOnFreshNode('leader off', ALONE_MS, { scheduler: false });
+    acceptNoLeader = r.run;
+    aloneCpuUsPerTx = r.cpuUsPerTx;
+    aloneOther = r.other;
+  }
+  let acceptInline = null;
+  let inlineCpuUsPerTx: number | null = null;
+  let inlineOther: number | null = null;
+  if (INLINE_MS > 0 && process.env.BENCH_SCHEDULER !== '0') {
+    const r = await acceptOnFreshNode('signatures on the serving thread', INLINE_MS, { scheduler: true, env: { DSTP_CRYPTO_THREADS: '0' } });
+    acceptInline = r.run;
+    inlineCpuUsPerTx = r.cpuUsPerTx;
+    inlineOther = r.other;
   }
 
   await writeResult('node-accept', {
     acceptNoLeader,
     aloneCpuUsPerTx,
+    acceptInline,
+    inlineCpuUsPerTx,
     echoCores: { server: echoServerCore, client: echoClientCore },
-    otherLoad: { echo: echoOther, accept: acceptOther, alone: aloneOther, idleBeforeEcho: 1 - quietEcho, idleBeforeAccept: 1 - quietAccept },
+    otherLoad: { echo: echoOther, accept: acceptOther, alone: aloneOther, inline: inlineOther, idleBeforeEcho: 1 - quietEcho, idleBeforeAccept: 1 - quietAccept },
     connections: CONNECTIONS,
     bodyBytes,
     pinned: PIN,

@@ -6,7 +6,7 @@
  * Scripts: bench/crypto.ts and bench/smt.ts (10k and 1M keys, with the peers) for issue 2, bench/store.ts, and the node
  * benches (node-accept, node-latency, node-proofs) which start the real node in a child process
  * and leave their figures in bench/results/<name>.json. `bun bench/run.ts node-proofs` runs only
- * the named scripts. Whole run: about 6 minutes on 2 cores.
+ * the named scripts. Whole run: about 7 minutes on 2 cores.
  */
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, platform, release, totalmem } from 'node:os';
@@ -23,7 +23,7 @@ const SCRIPTS: Script[] = [
   { name: 'crypto', args: [], timeoutMs: 120_000 },
   { name: 'smt', args: [], timeoutMs: 420_000 },
   { name: 'store', args: [], timeoutMs: 180_000 },
-  { name: 'node-accept', args: [], timeoutMs: 150_000 },
+  { name: 'node-accept', args: [], timeoutMs: 240_000 },
   { name: 'node-latency', args: [], timeoutMs: 120_000 },
   { name: 'node-proofs', args: [], timeoutMs: 150_000 },
   { name: 'runtimes', args: [], timeoutMs: 300_000 },
@@ -125,6 +125,11 @@ if (accept) {
   if (accept.acceptNoLeader) {
     row('accepted tx/s with the leader off (the accept path alone)', fmtInt(accept.acceptNoLeader.perSec), '–', null, o.alone);
     row('server CPU per accepted tx, leader off', `${fmtInt(accept.aloneCpuUsPerTx)} µs`, '–', null, o.alone);
+  }
+  if (accept.acceptInline) {
+    const x = accept.accept.perSec / accept.acceptInline.perSec;
+    row('accepted tx/s, leader on, signatures on the serving thread (DSTP_CRYPTO_THREADS=0)', fmtInt(accept.acceptInline.perSec), '–', null, o.inline);
+    row('crypto thread pool: accepted tx/s with it / without it', `×${x.toFixed(2)}`, '–', null);
   }
 }
 if (latency) {
