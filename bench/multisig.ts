@@ -51,6 +51,7 @@ async function startNode(nodeKeyHex: string): Promise<string> {
       DSTP_ADMIN_TOKEN: ADMIN,
       DSTP_ROUND_INTERVAL_MS: String(ROUND_INTERVAL),
       DSTP_LOG: 'error',
+      ...(process.env.DSTP_CRYPTO_THREADS ? { DSTP_CRYPTO_THREADS: process.env.DSTP_CRYPTO_THREADS } : {}),
     },
     stdout: 'pipe',
     stderr: 'inherit',

@@ -44,24 +44,39 @@ export async function submitBatch(ctx: NodeContext, body: unknown): Promise<{ st
   const envelopes = batchEnvelopes(body);
   const items: BatchItem[] = new Array(envelopes.length);
   const ready: { index: number; item: AcceptItem }[] = [];
-  for (let i = 0; i < envelopes.length; i++) {
-    try {
-      ready.push({ index: i, item: await prepare(ctx, envelopes[i]) });
-    } catch (err) {
-      items[i] = { index: i, ...failure(err) };
-    }
+  // Items are checked concurrently (their signatures travel to the crypto threads together);
+  // nothing here depends on another item: nonces are decided in order by the committer.
+  const checked = await Promise.all(
+    envelopes.map((e) =>
+      prepare(ctx, e).then(
+        (item) => ({ item }),
+        (err: unknown) => ({ err }),
+      ),
+    ),
+  );
+  for (let i = 0; i < checked.length; i++) {
+    const c = checked[i]!;
+    if ('item' in c) ready.push({ index: i, item: c.item });
+    else items[i] = { index: i, ...failure(c.err) };
   }
   const results = await ctx.committer.acceptBatch(ready.map((r) => r.item));
   let accepted = false;
+  // Acceptances are signed concurrently, like the checks above.
+  const settled = await Promise.all(
+    ready.map(({ item }, k) =>
+      settle(ctx, item, results[k]!).then(
+        (out) => ({ out }),
+        (err: unknown) => ({ err }),
+      ),
+    ),
+  );
   for (let k = 0; k < ready.length; k++) {
-    const { index, item } = ready[k]!;
-    try {
-      const out = await settle(ctx, item, results[k]!);
-      accepted ||= out.status === 202;
-      items[index] = { index, status: out.status, ...out.body };
-    } catch (err) {
-      items[index] = { index, ...failure(err) };
-    }
+    const { index } = ready[k]!;
+    const s = settled[k]!;
+    if ('out' in s) {
+      accepted ||= s.out.status === 202;
+      items[index] = { index, status: s.out.status, ...s.out.body };
+    } else items[index] = { index, ...failure(s.err) };
   }
   if (accepted) ctx.kickLeader();
   return { status: accepted ? 202 : 200, body: { items } };

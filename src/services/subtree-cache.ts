@@ -20,6 +20,7 @@ export interface SubtreeFacts {
 
 export class SubtreeCache {
   private readonly facts = new Map<string, SubtreeFacts>();
+  private readonly loading = new Map<string, Promise<SubtreeFacts | undefined>>();
 
   constructor(
     private readonly db: Database,
@@ -27,9 +28,19 @@ export class SubtreeCache {
   ) {}
 
   /** `undefined` when no such subtree exists (not cached, so a later creation is seen). */
-  async get(id: string): Promise<SubtreeFacts | undefined> {
+  get(id: string): Promise<SubtreeFacts | undefined> {
     const hit = this.facts.get(id);
-    if (hit) return hit;
+    if (hit) return Promise.resolve(hit);
+    // Concurrent misses (a batch's items) share one read.
+    let p = this.loading.get(id);
+    if (!p) {
+      p = this.load(id).finally(() => this.loading.delete(id));
+      this.loading.set(id, p);
+    }
+    return p;
+  }
+
+  private async load(id: string): Promise<SubtreeFacts | undefined> {
     const row = await getSubtree(this.db, id);
     if (!row) return undefined;
     const program = getProgram(row.program);
