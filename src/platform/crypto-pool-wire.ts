@@ -14,7 +14,6 @@ export type PoolRequest =
   | { kind: 'verify' | 'sign'; id: number; data: Uint8Array; n: number };
 
 export type PoolReply =
-  | { kind: 'ready'; signer: string | null }
   | { kind: 'failed'; error: string }
   | { kind: 'done'; id: number; out: Uint8Array }
   | { kind: 'error'; id: number; error: string };

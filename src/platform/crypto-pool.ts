@@ -17,7 +17,6 @@ export interface CryptoPool {
   readonly verifier: SignatureVerifier;
   /** Present when the pool was given the node's secret key. */
   readonly signer: NodeSigner | null;
-  readonly threads: number;
   readonly stats: { verified: number; signed: number; batches: number; fallback: number };
   /** Lets jobs in flight finish, then stops the threads; later calls run in-thread. */
   close(): Promise<void>;
@@ -68,7 +67,6 @@ export function startCryptoPool(opts: CryptoPoolOptions): CryptoPool | null {
 class WorkerCryptoPool implements CryptoPool {
   readonly verifier: SignatureVerifier;
   readonly signer: NodeSigner | null;
-  readonly threads: number;
   readonly stats = { verified: 0, signed: 0, batches: 0, fallback: 0 };
   private readonly pool: Thread[] = [];
   private readonly maxBatch: number;
@@ -79,7 +77,6 @@ class WorkerCryptoPool implements CryptoPool {
   private closed = false;
 
   constructor(private readonly opts: CryptoPoolOptions) {
-    this.threads = opts.threads;
     this.maxBatch = opts.maxBatch ?? DEFAULT_MAX_BATCH;
     for (let i = 0; i < opts.threads; i++) this.pool.push(this.spawn());
     const fb = opts.fallback;
@@ -217,7 +214,6 @@ class WorkerCryptoPool implements CryptoPool {
   }
 
   private onReply(t: Thread, r: PoolReply): void {
-    if (r.kind === 'ready') return;
     if (r.kind === 'failed') {
       this.kill(t, r.error);
       return;
@@ -249,11 +245,7 @@ class WorkerCryptoPool implements CryptoPool {
     t.inFlight = 0;
     for (const b of owed) this.answerInThread(b.kind, b.jobs as VerifyJob[] & SignJob[]);
     this.notifyIdle(t);
-    try {
-      t.worker.terminate();
-    } catch {
-      // already gone
-    }
+    this.retire(t);
   }
 
   private retire(t: Thread): void {

@@ -5,7 +5,7 @@
  * an answer.
  *
  * Messages in: `init` once, then `verify` / `sign` jobs packed as crypto-pool.ts describes.
- * Messages out: `ready`, then `{ id, out }` per job batch, or `{ id, error }`.
+ * Messages out: `failed` if init failed, else `{ id, out }` per job batch, or `{ id, error }`.
  */
 import type { PublicKey, Scheme } from '../core/keys.ts';
 import { createNodeSigner, type NodeSigner } from './node-signer.ts';
@@ -23,10 +23,8 @@ self.onmessage = (e) => {
       verify: await createVerifier(),
       signer: msg.secret ? await createNodeSigner(msg.secret) : null,
     }))();
-    ready.then(
-      (r) => self.postMessage({ kind: 'ready', signer: r.signer?.publicKey ?? null }),
-      (err) => self.postMessage({ kind: 'failed', error: String(err) }),
-    );
+    // Only a failure is reported: jobs posted meanwhile wait for `ready`.
+    ready.catch((err: unknown) => self.postMessage({ kind: 'failed', error: String(err) }));
     return;
   }
   void run(msg);

@@ -46,38 +46,22 @@ export async function submitBatch(ctx: NodeContext, body: unknown): Promise<{ st
   const ready: { index: number; item: AcceptItem }[] = [];
   // Items are checked concurrently (their signatures travel to the crypto threads together);
   // nothing here depends on another item: nonces are decided in order by the committer.
-  const checked = await Promise.all(
-    envelopes.map((e) =>
-      prepare(ctx, e).then(
-        (item) => ({ item }),
-        (err: unknown) => ({ err }),
-      ),
-    ),
-  );
-  for (let i = 0; i < checked.length; i++) {
-    const c = checked[i]!;
-    if ('item' in c) ready.push({ index: i, item: c.item });
-    else items[i] = { index: i, ...failure(c.err) };
-  }
+  const checked = await Promise.allSettled(envelopes.map((e) => prepare(ctx, e)));
+  checked.forEach((c, i) => {
+    if (c.status === 'fulfilled') ready.push({ index: i, item: c.value });
+    else items[i] = { index: i, ...failure(c.reason) };
+  });
   const results = await ctx.committer.acceptBatch(ready.map((r) => r.item));
   let accepted = false;
   // Acceptances are signed concurrently, like the checks above.
-  const settled = await Promise.all(
-    ready.map(({ item }, k) =>
-      settle(ctx, item, results[k]!).then(
-        (out) => ({ out }),
-        (err: unknown) => ({ err }),
-      ),
-    ),
-  );
-  for (let k = 0; k < ready.length; k++) {
+  const settled = await Promise.allSettled(ready.map(({ item }, k) => settle(ctx, item, results[k]!)));
+  settled.forEach((s, k) => {
     const { index } = ready[k]!;
-    const s = settled[k]!;
-    if ('out' in s) {
-      accepted ||= s.out.status === 202;
-      items[index] = { index, status: s.out.status, ...s.out.body };
-    } else items[index] = { index, ...failure(s.err) };
-  }
+    if (s.status === 'fulfilled') {
+      accepted ||= s.value.status === 202;
+      items[index] = { index, status: s.value.status, ...s.value.body };
+    } else items[index] = { index, ...failure(s.reason) };
+  });
   if (accepted) ctx.kickLeader();
   return { status: accepted ? 202 : 200, body: { items } };
 }
