@@ -2,6 +2,7 @@ import { fail } from '../errors.ts';
 import { EMPTY_HASH, sha256, type Hash32, type Sha256 } from '../hash.ts';
 import { utf8 } from '../hex.ts';
 import { jcsBytes, type JsonValue } from '../jcs.ts';
+import { wellFormed } from '../well-formed.ts';
 
 /**
  * The hashing rules of SPEC §4, shared by the writer (tree.ts) and the proof producers. The
@@ -62,14 +63,6 @@ export function bitAt(path: Uint8Array, i: number): number {
 export function isEmptyHash(h: Uint8Array): boolean {
   for (let i = 0; i < 32; i++) if (h[i] !== 0) return false;
   return true;
-}
-
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-
-/** String.prototype.isWellFormed where the runtime has it (ES2024), else the same test by regex. */
-function wellFormed(s: string): boolean {
-  const native = (s as unknown as { isWellFormed?: () => boolean }).isWellFormed;
-  return typeof native === 'function' ? native.call(s) : !LONE_SURROGATE.test(s);
 }
 
 export function checkedKey(key: string): string {
