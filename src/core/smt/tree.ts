@@ -89,9 +89,14 @@ export class SparseMerkleTree {
     };
     const values: StoredValue[] = [];
     const hashByJson = new Map<string, Hash32>();
+    // Paths are hashed into a scratch and copied as words: no output allocation, no native set.
+    const digest = new Uint8Array(32);
+    const digest32 = new Int32Array(digest.buffer);
+    const paths32 = new Int32Array(batch.paths.buffer);
     let i = 0;
     for (const [key, value] of last) {
-      batch.paths.set(this.hash(utf8(key)), i * 32);
+      this.hashInto(utf8(key), digest);
+      for (let k = 0; k < 8; k++) paths32[i * 8 + k] = digest32[k]!;
       if (value === null) {
         batch.deleted[i] = 1;
       } else {
