@@ -1,7 +1,7 @@
 import { fail } from '../errors.ts';
 import { EMPTY_HASH, type Hash32 } from '../hash.ts';
 import { INNER_TAG, LEAF_TAG, MAX_DEPTH_BITS, NODE_BYTES } from './hashing.ts';
-import { copy32, equal32, isZero32, viewOf } from './words.ts';
+import { bytes, copy32, sliceBytes, viewOf } from './words.ts';
 import { isCachedNodeReader, isDirectNodeReader, type CachedNodeReader, type DirectNodeReader, type NodeReader, type PackedNodes } from './node-store.ts';
 
 /**
@@ -110,8 +110,8 @@ class BatchApplier {
 
   /** Buffers referred to by id; 0 is EMPTY. */
   private readonly bufs: Uint8Array[] = [EMPTY_HASH];
-  /** A DataView of each of `bufs`, same ids. */
-  private readonly views: DataView[] = [viewOf(EMPTY_HASH)];
+  /** A DataView of each of `bufs`, same ids, made when first needed (see `view`). */
+  private readonly views: (DataView | undefined)[] = [undefined];
   private lastStoreBuf: Uint8Array = EMPTY_HASH;
   private lastStoreId = EMPTY_ID;
   private readonly storeIds = new Map<Uint8Array, number>();
@@ -129,9 +129,9 @@ class BatchApplier {
   private BV = viewOf(this.B);
   private hId = EMPTY_ID;
   private n: number;
-  private readonly scratch = new Uint8Array(NODE_BYTES);
+  private readonly scratch = bytes(NODE_BYTES);
   private readonly sv = viewOf(this.scratch);
-  private readonly digest = new Uint8Array(32);
+  private readonly digest = bytes(32);
   private readonly digest32 = new Int32Array(this.digest.buffer);
 
   // Results of build/emit.
@@ -191,8 +191,8 @@ class BatchApplier {
       const full = n === this.chunkNodes;
       this.packed.push({
         count: n,
-        hashes: full ? this.H : this.H.slice(0, n * 32),
-        bytes: full ? this.B : this.B.slice(0, n * NODE_BYTES),
+        hashes: full ? this.H : sliceBytes(this.H, 0, n * 32),
+        bytes: full ? this.B : sliceBytes(this.B, 0, n * NODE_BYTES),
       });
     }
     const root = rb.slice(ro, ro + 32);
@@ -270,8 +270,13 @@ class BatchApplier {
   }
 
   private pushBuf(buf: Uint8Array): number {
-    this.views.push(viewOf(buf));
+    this.views.push(undefined);
     return this.bufs.push(buf) - 1;
+  }
+
+  /** The DataView of buffer `id`; most buffers are only ever read a byte at a time and never get one. */
+  private view(id: number): DataView {
+    return (this.views[id] ??= viewOf(this.bufs[id]!));
   }
 
   private storeBufId(buf: Uint8Array): number {
@@ -333,8 +338,7 @@ class BatchApplier {
       }
       // If one side is untouched and the other may become empty, a lone leaf on the untouched
       // side would have to move up: learn its kind in the next level's read.
-      const bv = this.views[bid]!;
-      if (lo === mid ? !isZero32(bv, o + 1) && this.allDeleted(mid, hi) : mid === hi && !isZero32(bv, o + 33) && this.allDeleted(lo, mid)) {
+      if (lo === mid ? !isZero(b, o + 1) && this.allDeleted(mid, hi) : mid === hi && !isZero(b, o + 33) && this.allDeleted(lo, mid)) {
         next.push(~e);
       }
     }
@@ -359,7 +363,7 @@ class BatchApplier {
     T[base + RIGHT] = -1;
     T[base + PROBED] = UNKNOWN;
     T[base + SAME] = 0;
-    if (isZero32(this.views[oldId]!, oldOff)) {
+    if (isZero(this.bufs[oldId]!, oldOff)) {
       this.rebuild(lo, hi, d, -1, 0, EMPTY_ID, 0);
       this.setResult(t, DONE, this.outKind === EMPTY);
     } else {
@@ -388,15 +392,15 @@ class BatchApplier {
       if (T[base + MODE] !== SPLIT) continue;
       const nid = T[base + NODE_ID]!;
       const no = T[base + NODE_OFF]!;
-      const nv = this.views[nid]!;
+      const nb = bufs[nid]!;
       const a = T[base + LEFT]!;
       const c = T[base + RIGHT]!;
       const aid = a >= 0 ? T[a * STRIDE + RES_ID]! : nid;
       const ao = a >= 0 ? T[a * STRIDE + RES_OFF]! : no + 1;
-      const ak = a >= 0 ? T[a * STRIDE + RES_KIND]! : isZero32(nv, no + 1) ? EMPTY : T[base + PROBED]!;
+      const ak = a >= 0 ? T[a * STRIDE + RES_KIND]! : isZero(nb, no + 1) ? EMPTY : T[base + PROBED]!;
       const cid = c >= 0 ? T[c * STRIDE + RES_ID]! : nid;
       const co = c >= 0 ? T[c * STRIDE + RES_OFF]! : no + 33;
-      const ck = c >= 0 ? T[c * STRIDE + RES_KIND]! : isZero32(nv, no + 33) ? EMPTY : T[base + PROBED]!;
+      const ck = c >= 0 ? T[c * STRIDE + RES_KIND]! : isZero(nb, no + 33) ? EMPTY : T[base + PROBED]!;
       if ((a < 0 || T[a * STRIDE + SAME] === 1) && (c < 0 || T[c * STRIDE + SAME] === 1)) {
         // Every write below was a no-op: keep the old node instead of re-creating it.
         T[base + RES_ID] = T[base + OLD_ID]!;
@@ -416,7 +420,7 @@ class BatchApplier {
         }
         if (other === UNKNOWN) throw new Error('smt: internal error, sibling kind not probed');
       }
-      this.newInner(this.views[aid]!, ao, this.views[cid]!, co);
+      this.newInner(this.view(aid), ao, this.view(cid), co);
       T[base + RES_ID] = this.outId;
       T[base + RES_OFF] = this.outOff;
       T[base + RES_KIND] = INNER;
@@ -428,13 +432,13 @@ class BatchApplier {
     const idx = this.idx;
     const P = this.P;
     const DEL = this.DEL;
-    const xv = xId >= 0 ? this.views[xId]! : undefined;
+    const xb = xId >= 0 ? this.bufs[xId]! : undefined;
     let w = lo;
     for (let r = lo; r < hi; r++) {
       const e = idx[r]!;
-      if (xId >= 0 && equal32(this.PV, e * 32, xv!, xo + 1)) {
+      if (xId >= 0 && samePath(P, e * 32, xb!, xo + 1)) {
         // A write to the old leaf's own key: rewriting the same value changes nothing.
-        if (DEL[e] === 0 && equal32(this.VV, e * 32, xv!, xo + 33)) continue;
+        if (DEL[e] === 0 && samePath(this.V, e * 32, xb!, xo + 33)) continue;
         xId = -1;
       }
       if (DEL[e] === 0) idx[w++] = e;
@@ -468,7 +472,7 @@ class BatchApplier {
     const lId = this.outId;
     const lOff = this.outOff;
     this.build(mid, hi, d + 1, xRight ? xId : -1, xo, hId, ho);
-    this.newInner(this.views[lId]!, lOff, this.views[this.outId]!, this.outOff);
+    this.newInner(this.view(lId), lOff, this.view(this.outId), this.outOff);
   }
 
   private allDeleted(lo: number, hi: number): boolean {
@@ -496,8 +500,8 @@ class BatchApplier {
   private emit(): void {
     if (this.n === this.chunkNodes) {
       if (this.B.length > 0) this.packed.push({ count: this.n, hashes: this.H, bytes: this.B });
-      this.H = new Uint8Array(this.chunkNodes * 32);
-      this.B = new Uint8Array(this.chunkNodes * NODE_BYTES);
+      this.H = bytes(this.chunkNodes * 32);
+      this.B = bytes(this.chunkNodes * NODE_BYTES);
       this.H32 = new Int32Array(this.H.buffer);
       this.BV = viewOf(this.B);
       this.hId = this.pushBuf(this.H);
@@ -519,6 +523,18 @@ class BatchApplier {
     this.outId = this.hId;
     this.outOff = ho;
   }
+}
+
+/** Hashes are uniform, so a byte loop exits at the first byte almost always: no DataView needed. */
+function isZero(buf: Uint8Array, off: number): boolean {
+  for (let i = 0; i < 32; i++) if (buf[off + i] !== 0) return false;
+  return true;
+}
+
+/** Different paths differ in their first byte almost always; equal ones (a rewrite) are rarer. */
+function samePath(P: Uint8Array, off: number, leaf: Uint8Array, leafPathOff: number): boolean {
+  for (let i = 0; i < 32; i++) if (P[off + i] !== leaf[leafPathOff + i]) return false;
+  return true;
 }
 
 /**

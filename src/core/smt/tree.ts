@@ -6,6 +6,7 @@ import { applyBatch, partitionByBit, type HashInto, type PackedBatch } from './a
 import { INNER_TAG, LEAF_TAG, MAX_DEPTH_BITS, NODE_BYTES, bitAt, checkedKey, hex32, isEmptyHash } from './hashing.ts';
 import { isCachedNodeReader, isDirectNodeReader, unpackNodes, type CachedNodeReader, type DirectNodeReader, type NodeReader, type PackedNodes, type StoredNode } from './node-store.ts';
 import type { Proof, ProofLeaf } from './types.ts';
+import { bytes } from './words.ts';
 
 export interface TreeWrite {
   key: string;
@@ -83,14 +84,14 @@ export class SparseMerkleTree {
     const count = last.size;
     const batch: PackedBatch = {
       count,
-      paths: new Uint8Array(count * 32),
-      valueHashes: new Uint8Array(count * 32),
+      paths: bytes(count * 32),
+      valueHashes: bytes(count * 32),
       deleted: new Uint8Array(count),
     };
     const values: StoredValue[] = [];
     const hashByJson = new Map<string, Hash32>();
     // Paths are hashed into a scratch and copied as words: no output allocation, no native set.
-    const digest = new Uint8Array(32);
+    const digest = bytes(32);
     const digest32 = new Int32Array(digest.buffer);
     const paths32 = new Int32Array(batch.paths.buffer);
     let i = 0;
@@ -127,8 +128,8 @@ export class SparseMerkleTree {
     const count = last.size;
     const batch: PackedBatch = {
       count,
-      paths: new Uint8Array(count * 32),
-      valueHashes: new Uint8Array(count * 32),
+      paths: bytes(count * 32),
+      valueHashes: bytes(count * 32),
       deleted: new Uint8Array(count),
     };
     let i = 0;
