@@ -73,6 +73,31 @@ describe('values JSON cannot carry are refused, never dropped or coerced', () =>
     expect(jcs({ b: 1, a: 2, A: 3, '\u00e9': 4 })).toBe('{"A":3,"a":2,"b":1,"\u00e9":4}');
   });
 
+  test('the error says where the value fails, whichever check finds it', () => {
+    const cases: [unknown, string, string][] = [
+      [{ a: [1, { b: NaN }] }, '$.a[1].b', 'number is not finite'],
+      [[0, 'x', ['\uDC00']], '$[2][0]', 'lone UTF-16 surrogate'],
+      [{ ok: 1, bad: { '\uD800': true } }, '$.bad', 'object key holds a lone'],
+      [{ d: new Date(0) }, '$.d', 'only plain objects'],
+    ];
+    for (const [value, at, message] of cases) {
+      try {
+        jcs(value);
+        throw new Error('accepted');
+      } catch (e) {
+        expect(e).toBeInstanceOf(DstpError);
+        expect((e as DstpError).details?.at).toBe(at);
+        expect((e as DstpError).message).toContain(message);
+      }
+    }
+    let deep: unknown = 1;
+    for (let i = 0; i < 70; i++) deep = [deep];
+    expect(codeOf(() => jcs(deep))).toBe('invalid_json');
+    let ok: unknown = 1;
+    for (let i = 0; i < 64; i++) ok = { k: ok };
+    expect(jcs(ok).length).toBeGreaterThan(64 * 6);
+  });
+
   test('objects with a null prototype are plain JSON objects', () => {
     const o = Object.assign(Object.create(null) as Record<string, unknown>, { z: 1, a: [true, null] });
     expect(jcs(o)).toBe('{"a":[true,null],"z":1}');

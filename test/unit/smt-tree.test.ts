@@ -320,6 +320,29 @@ describe('batch semantics and outputs', () => {
     for (const v of r.values) expect(hex(nobleSha256(v.bytes))).toBe(hex(v.hash));
   });
 
+  test('batches in flight at the same time give what they give one after another', async () => {
+    // The async path awaits between levels, so several batches interleave: each must keep its
+    // own task memory (a finished batch hands its array on to the next one that starts).
+    const base = new MemoryNodeStore();
+    const seed = await new SparseMerkleTree(base).apply(
+      EMPTY_HASH,
+      Array.from({ length: 400 }, (_, i) => ({ key: `seed${i}`, value: i })),
+    );
+    base.putPacked(seed.packed);
+    const batches = Array.from({ length: 6 }, (_, b) =>
+      Array.from({ length: 50 + b * 37 }, (_, i) => ({ key: `seed${(i * 7 + b * 13) % 450}`, value: i % 5 === 0 ? null : { b, i } })),
+    );
+    const tree = new SparseMerkleTree(asyncOnly(base));
+    const alone: string[][] = [];
+    for (const w of batches) {
+      const r = await tree.apply(seed.root, w);
+      alone.push([hex(r.root), ...r.nodes.map((n) => hex(n.hash))]);
+    }
+    const together = await Promise.all(batches.map((w) => tree.apply(seed.root, w)));
+    expect(together.map((r) => [hex(r.root), ...r.nodes.map((n) => hex(n.hash))])).toEqual(alone);
+    expect(new Set(alone.map((a) => a[0])).size).toBe(batches.length);
+  });
+
   test('a node missing from the store is reported as missing_node', async () => {
     const f = new TreeFixture();
     const root = await f.write(EMPTY_HASH, [
