@@ -1,7 +1,7 @@
 import { fail } from '../errors.ts';
 import { EMPTY_HASH, type Hash32 } from '../hash.ts';
 import { INNER_TAG, LEAF_TAG, MAX_DEPTH_BITS, NODE_BYTES } from './hashing.ts';
-import { bytes, copy32, sliceBytes, viewOf } from './words.ts';
+import { bytes, copy32, viewOf } from './words.ts';
 import { isCachedNodeReader, isDirectNodeReader, type CachedNodeReader, type DirectNodeReader, type NodeReader, type PackedNodes } from './node-store.ts';
 
 /**
@@ -51,6 +51,17 @@ const STRIDE = 16;
 
 const EMPTY_ID = 0;
 const OUT_CHUNK_MAX = 1 << 14;
+
+/**
+ * One node being assembled and its digest, shared by all batches: a batch fills, hashes and
+ * copies it out without awaiting in between, so batches in flight never see each other's.
+ * Allocating them per batch (with the views the word copies need) cost several µs per small batch.
+ */
+const SCRATCH = bytes(NODE_BYTES);
+const SCRATCH_VIEW = viewOf(SCRATCH);
+const DIGEST = bytes(32);
+const DIGEST32 = new Int32Array(DIGEST.buffer);
+const NO_VIEW = viewOf(bytes(0));
 
 /**
  * The task array of the last batch, kept for the next one: a large batch needs tens of MB of
@@ -126,13 +137,14 @@ class BatchApplier {
   private B = new Uint8Array(0);
   /** Views of H (aligned: Int32Array) and B (65-byte records: DataView). */
   private H32 = new Int32Array(0);
-  private BV = viewOf(this.B);
+  private BV = NO_VIEW;
   private hId = EMPTY_ID;
   private n: number;
-  private readonly scratch = bytes(NODE_BYTES);
-  private readonly sv = viewOf(this.scratch);
-  private readonly digest = bytes(32);
-  private readonly digest32 = new Int32Array(this.digest.buffer);
+  // Shared by every batch (see SCRATCH): each use is synchronous, from filling it to copying it out.
+  private readonly scratch = SCRATCH;
+  private readonly sv = SCRATCH_VIEW;
+  private readonly digest = DIGEST;
+  private readonly digest32 = DIGEST32;
 
   // Results of build/emit.
   private outId = EMPTY_ID;
@@ -191,8 +203,8 @@ class BatchApplier {
       const full = n === this.chunkNodes;
       this.packed.push({
         count: n,
-        hashes: full ? this.H : sliceBytes(this.H, 0, n * 32),
-        bytes: full ? this.B : sliceBytes(this.B, 0, n * NODE_BYTES),
+        hashes: full ? this.H : this.H.slice(0, n * 32),
+        bytes: full ? this.B : this.B.slice(0, n * NODE_BYTES),
       });
     }
     const root = rb.slice(ro, ro + 32);

@@ -43,6 +43,10 @@ export interface TreeOptions {
   hashInto?: HashInto;
 }
 
+/** Where `apply` hashes each path before copying it into the batch (used synchronously only). */
+const PATH_DIGEST = bytes(32);
+const PATH_DIGEST32 = new Int32Array(PATH_DIGEST.buffer);
+
 /** Result of a batch: `nodes` are materialized from `packed` only when someone asks. */
 class BatchResult implements ApplyResult {
   private objects: StoredNode[] | undefined;
@@ -91,8 +95,8 @@ export class SparseMerkleTree {
     const values: StoredValue[] = [];
     const hashByJson = new Map<string, Hash32>();
     // Paths are hashed into a scratch and copied as words: no output allocation, no native set.
-    const digest = bytes(32);
-    const digest32 = new Int32Array(digest.buffer);
+    const digest = PATH_DIGEST;
+    const digest32 = PATH_DIGEST32;
     const paths32 = new Int32Array(batch.paths.buffer);
     let i = 0;
     for (const [key, value] of last) {

@@ -13,13 +13,6 @@ export function bytes(n: number): Uint8Array<ArrayBuffer> {
   return new Uint8Array(new ArrayBuffer(n));
 }
 
-/** `src[from, to)` copied into a byte array that has its own ArrayBuffer (see `bytes`). */
-export function sliceBytes(src: Uint8Array, from: number, to: number): Uint8Array<ArrayBuffer> {
-  const out = bytes(to - from);
-  out.set(src.subarray(from, to));
-  return out;
-}
-
 export function viewOf(b: Uint8Array): DataView {
   return new DataView(b.buffer, b.byteOffset, b.byteLength);
 }
