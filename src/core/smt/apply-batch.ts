@@ -1,7 +1,7 @@
 import { fail } from '../errors.ts';
 import { EMPTY_HASH, type Hash32 } from '../hash.ts';
 import { INNER_TAG, LEAF_TAG, MAX_DEPTH_BITS, NODE_BYTES } from './hashing.ts';
-import { bytes, copy32, viewOf } from './words.ts';
+import { VIEW_MIN_BYTES, byteArray, bytes, copy32, copy32Bytes, viewOf } from './words.ts';
 import { isCachedNodeReader, isDirectNodeReader, type CachedNodeReader, type DirectNodeReader, type NodeReader, type PackedNodes } from './node-store.ts';
 
 /**
@@ -61,7 +61,6 @@ const SCRATCH = bytes(NODE_BYTES);
 const SCRATCH_VIEW = viewOf(SCRATCH);
 const DIGEST = bytes(32);
 const DIGEST32 = new Int32Array(DIGEST.buffer);
-const NO_VIEW = viewOf(bytes(0));
 
 /**
  * The task array of the last batch, kept for the next one: a large batch needs tens of MB of
@@ -113,8 +112,9 @@ class BatchApplier {
   private readonly P: Uint8Array;
   private readonly V: Uint8Array;
   private readonly DEL: Uint8Array;
-  private readonly PV: DataView;
-  private readonly VV: DataView;
+  /** Views of the batch's paths and value hashes when it is large enough to be worth them (see VIEW_MIN_BYTES). */
+  private readonly PV: DataView | undefined;
+  private readonly VV: DataView | undefined;
   private readonly idx: Int32Array;
   private readonly direct: DirectNodeReader | undefined;
   private readonly cached: CachedNodeReader | undefined;
@@ -136,8 +136,8 @@ class BatchApplier {
   private H = new Uint8Array(0);
   private B = new Uint8Array(0);
   /** Views of H (aligned: Int32Array) and B (65-byte records: DataView). */
-  private H32 = new Int32Array(0);
-  private BV = NO_VIEW;
+  private H32: Int32Array | undefined;
+  private BV: DataView | undefined;
   private hId = EMPTY_ID;
   private n: number;
   // Shared by every batch (see SCRATCH): each use is synchronous, from filling it to copying it out.
@@ -168,8 +168,9 @@ class BatchApplier {
     this.P = batch.paths;
     this.V = batch.valueHashes;
     this.DEL = batch.deleted;
-    this.PV = viewOf(batch.paths);
-    this.VV = viewOf(batch.valueHashes);
+    const large = batch.paths.length >= VIEW_MIN_BYTES;
+    this.PV = large ? viewOf(batch.paths) : undefined;
+    this.VV = large ? viewOf(batch.valueHashes) : undefined;
     this.idx = new Int32Array(count);
     for (let i = 0; i < count; i++) this.idx[i] = i;
     this.direct = isDirectNodeReader(store) ? store : undefined;
@@ -286,9 +287,16 @@ class BatchApplier {
     return this.bufs.push(buf) - 1;
   }
 
-  /** The DataView of buffer `id`; most buffers are only ever read a byte at a time and never get one. */
-  private view(id: number): DataView {
-    return (this.views[id] ??= viewOf(this.bufs[id]!));
+  /**
+   * The DataView of buffer `id`, made on first use; none for a small buffer, whose few hashes are
+   * cheaper to copy a byte at a time than to make a view for (see VIEW_MIN_BYTES).
+   */
+  private view(id: number): DataView | undefined {
+    const v = this.views[id];
+    if (v !== undefined) return v;
+    const b = this.bufs[id]!;
+    if (b.length < VIEW_MIN_BYTES) return undefined;
+    return (this.views[id] = viewOf(b));
   }
 
   private storeBufId(buf: Uint8Array): number {
@@ -432,7 +440,7 @@ class BatchApplier {
         }
         if (other === UNKNOWN) throw new Error('smt: internal error, sibling kind not probed');
       }
-      this.newInner(this.view(aid), ao, this.view(cid), co);
+      this.newInner(aid, ao, cid, co);
       T[base + RES_ID] = this.outId;
       T[base + RES_OFF] = this.outOff;
       T[base + RES_KIND] = INNER;
@@ -484,7 +492,7 @@ class BatchApplier {
     const lId = this.outId;
     const lOff = this.outOff;
     this.build(mid, hi, d + 1, xRight ? xId : -1, xo, hId, ho);
-    this.newInner(this.view(lId), lOff, this.view(this.outId), this.outOff);
+    this.newInner(lId, lOff, this.outId, this.outOff);
   }
 
   private allDeleted(lo: number, hi: number): boolean {
@@ -494,43 +502,63 @@ class BatchApplier {
 
   private newLeaf(e: number): void {
     this.scratch[0] = LEAF_TAG;
-    copy32(this.sv, 1, this.PV, e * 32);
-    copy32(this.sv, 33, this.VV, e * 32);
+    if (this.PV !== undefined) {
+      copy32(this.sv, 1, this.PV, e * 32);
+      copy32(this.sv, 33, this.VV!, e * 32);
+    } else {
+      copy32Bytes(this.scratch, 1, this.P, e * 32);
+      copy32Bytes(this.scratch, 33, this.V, e * 32);
+    }
     this.emit();
     this.outKind = LEAF;
   }
 
-  private newInner(lv: DataView, lo: number, rv: DataView, ro: number): void {
+  /** A new inner node over the hashes at bufs[lId][lo..] and bufs[rId][ro..]. */
+  private newInner(lId: number, lo: number, rId: number, ro: number): void {
     this.scratch[0] = INNER_TAG;
-    copy32(this.sv, 1, lv, lo);
-    copy32(this.sv, 33, rv, ro);
+    this.copyHash(1, lId, lo);
+    this.copyHash(33, rId, ro);
     this.emit();
     this.outKind = INNER;
+  }
+
+  private copyHash(to: number, id: number, off: number): void {
+    const v = this.view(id);
+    if (v !== undefined) copy32(this.sv, to, v, off);
+    else copy32Bytes(this.scratch, to, this.bufs[id]!, off);
   }
 
   /** Hashes the scratch node and appends it to the packed output. */
   private emit(): void {
     if (this.n === this.chunkNodes) {
       if (this.B.length > 0) this.packed.push({ count: this.n, hashes: this.H, bytes: this.B });
-      this.H = bytes(this.chunkNodes * 32);
-      this.B = bytes(this.chunkNodes * NODE_BYTES);
-      this.H32 = new Int32Array(this.H.buffer);
-      this.BV = viewOf(this.B);
+      this.H = byteArray(this.chunkNodes * 32);
+      this.B = byteArray(this.chunkNodes * NODE_BYTES);
+      const large = this.H.length >= VIEW_MIN_BYTES;
+      this.H32 = large ? new Int32Array(this.H.buffer) : undefined;
+      this.BV = large ? viewOf(this.B) : undefined;
       this.hId = this.pushBuf(this.H);
       this.n = 0;
     }
     this.hashInto(this.scratch, this.digest);
     const ho = this.n * 32;
-    // Word copies: TypedArray.set costs a native call, byte loops four times the loads.
-    const H32 = this.H32;
-    const dg32 = this.digest32;
-    const h = ho >> 2;
-    for (let k = 0; k < 8; k++) H32[h + k] = dg32[k]!;
-    const BV = this.BV;
-    const sv = this.sv;
     const bo = this.n * NODE_BYTES;
-    BV.setUint8(bo, this.scratch[0]!);
-    for (let k = 1; k < NODE_BYTES; k += 4) BV.setInt32(bo + k, sv.getInt32(k));
+    const H32 = this.H32;
+    const BV = this.BV;
+    if (H32 !== undefined && BV !== undefined) {
+      // Word copies: TypedArray.set costs a native call, byte loops four times the loads.
+      const dg32 = this.digest32;
+      const h = ho >> 2;
+      for (let k = 0; k < 8; k++) H32[h + k] = dg32[k]!;
+      const sv = this.sv;
+      BV.setUint8(bo, this.scratch[0]!);
+      for (let k = 1; k < NODE_BYTES; k += 4) BV.setInt32(bo + k, sv.getInt32(k));
+    } else {
+      copy32Bytes(this.H, ho, this.digest, 0);
+      const B = this.B;
+      const s = this.scratch;
+      for (let k = 0; k < NODE_BYTES; k++) B[bo + k] = s[k]!;
+    }
     this.n++;
     this.outId = this.hId;
     this.outOff = ho;

@@ -6,7 +6,7 @@ import { applyBatch, partitionByBit, type HashInto, type PackedBatch } from './a
 import { INNER_TAG, LEAF_TAG, MAX_DEPTH_BITS, NODE_BYTES, bitAt, checkedKey, hex32, isEmptyHash } from './hashing.ts';
 import { isCachedNodeReader, isDirectNodeReader, unpackNodes, type CachedNodeReader, type DirectNodeReader, type NodeReader, type PackedNodes, type StoredNode } from './node-store.ts';
 import type { Proof, ProofLeaf } from './types.ts';
-import { bytes } from './words.ts';
+import { VIEW_MIN_BYTES, byteArray, bytes, copy32Bytes } from './words.ts';
 
 export interface TreeWrite {
   key: string;
@@ -88,20 +88,22 @@ export class SparseMerkleTree {
     const count = last.size;
     const batch: PackedBatch = {
       count,
-      paths: bytes(count * 32),
-      valueHashes: bytes(count * 32),
+      paths: byteArray(count * 32),
+      valueHashes: byteArray(count * 32),
       deleted: new Uint8Array(count),
     };
     const values: StoredValue[] = [];
     const hashByJson = new Map<string, Hash32>();
-    // Paths are hashed into a scratch and copied as words: no output allocation, no native set.
+    // Paths are hashed into a scratch and copied out: no output allocation, no native set; as
+    // words where the batch is large enough to be worth a view (VIEW_MIN_BYTES).
     const digest = PATH_DIGEST;
     const digest32 = PATH_DIGEST32;
-    const paths32 = new Int32Array(batch.paths.buffer);
+    const paths32 = batch.paths.length >= VIEW_MIN_BYTES ? new Int32Array(batch.paths.buffer) : undefined;
     let i = 0;
     for (const [key, value] of last) {
       this.hashInto(utf8(key), digest);
-      for (let k = 0; k < 8; k++) paths32[i * 8 + k] = digest32[k]!;
+      if (paths32 !== undefined) for (let k = 0; k < 8; k++) paths32[i * 8 + k] = digest32[k]!;
+      else copy32Bytes(batch.paths, i * 32, digest, 0);
       if (value === null) {
         batch.deleted[i] = 1;
       } else {
@@ -132,8 +134,8 @@ export class SparseMerkleTree {
     const count = last.size;
     const batch: PackedBatch = {
       count,
-      paths: bytes(count * 32),
-      valueHashes: bytes(count * 32),
+      paths: byteArray(count * 32),
+      valueHashes: byteArray(count * 32),
       deleted: new Uint8Array(count),
     };
     let i = 0;
