@@ -1,7 +1,7 @@
 import { fail } from '../errors.ts';
 import { EMPTY_HASH, type Hash32 } from '../hash.ts';
 import { INNER_TAG, LEAF_TAG, MAX_DEPTH_BITS, NODE_BYTES } from './hashing.ts';
-import { VIEW_MIN_BYTES, byteArray, bytes, copy32, copy32Bytes, viewOf } from './words.ts';
+import { VIEW_MIN_BYTES, bytes, copy32, copy32Bytes, viewOf } from './words.ts';
 import { isCachedNodeReader, isDirectNodeReader, type CachedNodeReader, type DirectNodeReader, type NodeReader, type PackedNodes } from './node-store.ts';
 
 /**
@@ -532,9 +532,10 @@ class BatchApplier {
   private emit(): void {
     if (this.n === this.chunkNodes) {
       if (this.B.length > 0) this.packed.push({ count: this.n, hashes: this.H, bytes: this.B });
-      this.H = byteArray(this.chunkNodes * 32);
-      this.B = byteArray(this.chunkNodes * NODE_BYTES);
-      const large = this.H.length >= VIEW_MIN_BYTES;
+      // Both get views, or neither (decided on the smaller, the hashes).
+      const large = this.chunkNodes * 32 >= VIEW_MIN_BYTES;
+      this.H = large ? bytes(this.chunkNodes * 32) : new Uint8Array(this.chunkNodes * 32);
+      this.B = large ? bytes(this.chunkNodes * NODE_BYTES) : new Uint8Array(this.chunkNodes * NODE_BYTES);
       this.H32 = large ? new Int32Array(this.H.buffer) : undefined;
       this.BV = large ? viewOf(this.B) : undefined;
       this.hId = this.pushBuf(this.H);
