@@ -1,7 +1,7 @@
 import { fail } from '../errors.ts';
 import { EMPTY_HASH, type Hash32 } from '../hash.ts';
 import { INNER_TAG, LEAF_TAG, MAX_DEPTH_BITS, NODE_BYTES } from './hashing.ts';
-import { VIEW_MIN_BYTES, bytes, copy32, copy32Bytes, viewOf } from './words.ts';
+import { VIEW_MIN_BYTES, bytes, copy32, copy32Bytes, sharedViewOf, viewOf } from './words.ts';
 import { isCachedNodeReader, isDirectNodeReader, type CachedNodeReader, type DirectNodeReader, type NodeReader, type PackedNodes } from './node-store.ts';
 
 /**
@@ -296,7 +296,7 @@ class BatchApplier {
     if (v !== undefined) return v;
     const b = this.bufs[id]!;
     if (b.length < VIEW_MIN_BYTES) return undefined;
-    return (this.views[id] = viewOf(b));
+    return (this.views[id] = sharedViewOf(b));
   }
 
   private storeBufId(buf: Uint8Array): number {

@@ -29,6 +29,21 @@ export function viewOf(b: Uint8Array): DataView {
   return new DataView(b.buffer, b.byteOffset, b.byteLength);
 }
 
+const views = new WeakMap<Uint8Array, DataView>();
+
+/**
+ * `viewOf`, remembered per array: a store's node buffers outlive the batch that read them, and
+ * every later batch copying hashes out of one would otherwise make its own view.
+ */
+export function sharedViewOf(b: Uint8Array): DataView {
+  let v = views.get(b);
+  if (v === undefined) {
+    v = viewOf(b);
+    views.set(b, v);
+  }
+  return v;
+}
+
 /** Copies the 32 bytes at `src[sOff]` to `dst[dOff]`, a byte at a time (no views needed). */
 export function copy32Bytes(dst: Uint8Array, dOff: number, src: Uint8Array, sOff: number): void {
   for (let i = 0; i < 32; i++) dst[dOff + i] = src[sOff + i]!;
