@@ -3,12 +3,14 @@ import { DstpError } from '../errors.ts';
 import type { Sha256 } from '../hash.ts';
 import { toHex, utf8 } from '../hex.ts';
 import { jcsBytes, type JsonValue } from '../jcs.ts';
+import { wellFormed } from '../well-formed.ts';
 import type { Proof } from './types.ts';
 
 /**
  * Stand-alone verifier for SPEC §4 proofs. It re-implements the few hashing rules on purpose and
  * shares no code with the tree that wrote the proof, so a bug in the writer cannot hide itself by
- * agreeing with its own verifier. Depends only on @noble/hashes and the core hex/jcs/errors.
+ * agreeing with its own verifier. Depends only on @noble/hashes and the core hex/jcs/errors and
+ * well-formed-string check, none of which is a hashing rule.
  */
 
 export interface ProofExpectation {
@@ -140,14 +142,6 @@ function bit(path: Uint8Array, i: number): number {
 function firstDifferentBit(a: Uint8Array, b: Uint8Array): number {
   for (let i = 0; i < 256; i++) if (bit(a, i) !== bit(b, i)) return i;
   return 256;
-}
-
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-
-/** String.prototype.isWellFormed where the runtime has it (ES2024), else the same test by regex. */
-function wellFormed(s: string): boolean {
-  const native = (s as unknown as { isWellFormed?: () => boolean }).isWellFormed;
-  return typeof native === 'function' ? native.call(s) : !LONE_SURROGATE.test(s);
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
