@@ -140,11 +140,6 @@ class BatchApplier {
   private BV: DataView | undefined;
   private hId = EMPTY_ID;
   private n: number;
-  // Shared by every batch (see SCRATCH): each use is synchronous, from filling it to copying it out.
-  private readonly scratch = SCRATCH;
-  private readonly sv = SCRATCH_VIEW;
-  private readonly digest = DIGEST;
-  private readonly digest32 = DIGEST32;
 
   // Results of build/emit.
   private outId = EMPTY_ID;
@@ -501,13 +496,13 @@ class BatchApplier {
   }
 
   private newLeaf(e: number): void {
-    this.scratch[0] = LEAF_TAG;
+    SCRATCH[0] = LEAF_TAG;
     if (this.PV !== undefined) {
-      copy32(this.sv, 1, this.PV, e * 32);
-      copy32(this.sv, 33, this.VV!, e * 32);
+      copy32(SCRATCH_VIEW, 1, this.PV, e * 32);
+      copy32(SCRATCH_VIEW, 33, this.VV!, e * 32);
     } else {
-      copy32Bytes(this.scratch, 1, this.P, e * 32);
-      copy32Bytes(this.scratch, 33, this.V, e * 32);
+      copy32Bytes(SCRATCH, 1, this.P, e * 32);
+      copy32Bytes(SCRATCH, 33, this.V, e * 32);
     }
     this.emit();
     this.outKind = LEAF;
@@ -515,7 +510,7 @@ class BatchApplier {
 
   /** A new inner node over the hashes at bufs[lId][lo..] and bufs[rId][ro..]. */
   private newInner(lId: number, lo: number, rId: number, ro: number): void {
-    this.scratch[0] = INNER_TAG;
+    SCRATCH[0] = INNER_TAG;
     this.copyHash(1, lId, lo);
     this.copyHash(33, rId, ro);
     this.emit();
@@ -524,8 +519,8 @@ class BatchApplier {
 
   private copyHash(to: number, id: number, off: number): void {
     const v = this.view(id);
-    if (v !== undefined) copy32(this.sv, to, v, off);
-    else copy32Bytes(this.scratch, to, this.bufs[id]!, off);
+    if (v !== undefined) copy32(SCRATCH_VIEW, to, v, off);
+    else copy32Bytes(SCRATCH, to, this.bufs[id]!, off);
   }
 
   /** Hashes the scratch node and appends it to the packed output. */
@@ -541,24 +536,21 @@ class BatchApplier {
       this.hId = this.pushBuf(this.H);
       this.n = 0;
     }
-    this.hashInto(this.scratch, this.digest);
+    this.hashInto(SCRATCH, DIGEST);
     const ho = this.n * 32;
     const bo = this.n * NODE_BYTES;
     const H32 = this.H32;
     const BV = this.BV;
     if (H32 !== undefined && BV !== undefined) {
       // Word copies: TypedArray.set costs a native call, byte loops four times the loads.
-      const dg32 = this.digest32;
       const h = ho >> 2;
-      for (let k = 0; k < 8; k++) H32[h + k] = dg32[k]!;
-      const sv = this.sv;
-      BV.setUint8(bo, this.scratch[0]!);
-      for (let k = 1; k < NODE_BYTES; k += 4) BV.setInt32(bo + k, sv.getInt32(k));
+      for (let k = 0; k < 8; k++) H32[h + k] = DIGEST32[k]!;
+      BV.setUint8(bo, SCRATCH[0]!);
+      for (let k = 1; k < NODE_BYTES; k += 4) BV.setInt32(bo + k, SCRATCH_VIEW.getInt32(k));
     } else {
-      copy32Bytes(this.H, ho, this.digest, 0);
+      copy32Bytes(this.H, ho, DIGEST, 0);
       const B = this.B;
-      const s = this.scratch;
-      for (let k = 0; k < NODE_BYTES; k++) B[bo + k] = s[k]!;
+      for (let k = 0; k < NODE_BYTES; k++) B[bo + k] = SCRATCH[k]!;
     }
     this.n++;
     this.outId = this.hId;
