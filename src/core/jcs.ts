@@ -11,8 +11,13 @@ export type JsonValue = null | boolean | number | string | JsonValue[] | { [k: s
  * a value must be a hash over exactly that value.
  */
 export function jcs(value: unknown): string {
-  // The quick check runs on every value; the one that names where a value fails only on failure.
-  if (!isJson(value, 0)) assertJson(value, '$', 0);
+  // One walk checks the value and whether every object's keys already come in RFC 8785 order.
+  // If they do, JSON.stringify writes exactly the canonical form: RFC 8785 takes its string and
+  // number serialization from ECMAScript's JSON.stringify, so key order is the only difference,
+  // and JSON.stringify emits keys in Object.keys order. The library sorts when they do not.
+  const shape = jsonShape(value, 0);
+  if (shape === SORTED) return JSON.stringify(value);
+  if (shape === NOT_JSON) assertJson(value, '$', 0);
   const out = canonicalize(value);
   if (out === undefined) fail('invalid_json', 'value is not representable as JSON');
   return out;
@@ -24,34 +29,55 @@ export function jcsBytes(value: unknown): Uint8Array {
 
 const MAX_DEPTH = 64;
 
-/** Whether `v` is a JSON value `assertJson` accepts; builds no path strings and allocates little. */
-function isJson(v: unknown, depth: number): boolean {
-  if (depth > MAX_DEPTH) return false;
+const NOT_JSON = 0;
+const SORTED = 1;
+const UNSORTED = 2;
+
+/**
+ * Whether `v` is a JSON value `assertJson` accepts (NOT_JSON if not), and if so whether every
+ * object in it lists its keys in strictly ascending UTF-16 code unit order (SORTED), which is
+ * what JS string comparison compares. Builds no path strings and allocates little.
+ */
+function jsonShape(v: unknown, depth: number): number {
+  if (depth > MAX_DEPTH) return NOT_JSON;
   switch (typeof v) {
     case 'string':
-      return wellFormed(v);
+      return wellFormed(v) ? SORTED : NOT_JSON;
     case 'boolean':
-      return true;
+      return SORTED;
     case 'number':
-      return Number.isFinite(v);
+      return Number.isFinite(v) ? SORTED : NOT_JSON;
     case 'object': {
-      if (v === null) return true;
+      if (v === null) return SORTED;
+      let shape = SORTED;
       if (Array.isArray(v)) {
-        for (let i = 0; i < v.length; i++) if (!isJson(v[i], depth + 1)) return false;
-        return true;
+        for (let i = 0; i < v.length; i++) {
+          const s = jsonShape(v[i], depth + 1);
+          if (s === NOT_JSON) return NOT_JSON;
+          if (s === UNSORTED) shape = UNSORTED;
+        }
+        return shape;
       }
       const proto = Object.getPrototypeOf(v);
-      if (proto !== Object.prototype && proto !== null) return false;
+      if (proto !== Object.prototype && proto !== null) return NOT_JSON;
       const o = v as Record<string, unknown>;
-      for (const k of Object.keys(o)) if (!wellFormed(k) || !isJson(o[k], depth + 1)) return false;
-      return true;
+      const keys = Object.keys(o);
+      for (let i = 0; i < keys.length; i++) {
+        const k = keys[i]!;
+        if (!wellFormed(k)) return NOT_JSON;
+        if (i > 0 && !(keys[i - 1]! < k)) shape = UNSORTED;
+        const s = jsonShape(o[k], depth + 1);
+        if (s === NOT_JSON) return NOT_JSON;
+        if (s === UNSORTED) shape = UNSORTED;
+      }
+      return shape;
     }
     default:
-      return false;
+      return NOT_JSON;
   }
 }
 
-/** Throws the error that says where and why `v` is not JSON (the slow twin of `isJson`). */
+/** Throws the error that says where and why `v` is not JSON (the slow twin of `jsonShape`). */
 function assertJson(v: unknown, at: string, depth: number): void {
   if (depth > MAX_DEPTH) fail('invalid_json', `JSON nested deeper than ${MAX_DEPTH}`, { at });
   switch (typeof v) {

@@ -1,4 +1,6 @@
 import { describe, expect, test } from 'bun:test';
+import canonicalize from 'canonicalize';
+import fc from 'fast-check';
 import { DstpError } from '../../src/core/errors.ts';
 import { jcs, jcsBytes } from '../../src/core/jcs.ts';
 import v from '../vectors/rfc8785.json';
@@ -101,5 +103,29 @@ describe('values JSON cannot carry are refused, never dropped or coerced', () =>
   test('objects with a null prototype are plain JSON objects', () => {
     const o = Object.assign(Object.create(null) as Record<string, unknown>, { z: 1, a: [true, null] });
     expect(jcs(o)).toBe('{"a":[true,null],"z":1}');
+  });
+});
+
+describe('the quick path for values whose keys are already in order', () => {
+  // jcs writes such values with JSON.stringify and sorts only the others through the library:
+  // both must give the library's output, byte for byte, whatever the key order.
+  const sortKeys = (v: unknown): unknown =>
+    Array.isArray(v) ? v.map(sortKeys) : v !== null && typeof v === 'object' ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, sortKeys((v as Record<string, unknown>)[k])])) : v;
+  const json = fc.jsonValue({ maxDepth: 4, noUnicodeString: false });
+
+  test('any JSON value, keys as generated, gives the library\'s canonical form', () => {
+    fc.assert(fc.property(json, (v) => expect(jcs(v)).toBe(canonicalize(v)!)), { numRuns: 2000 });
+  });
+
+  test('the same values with their keys inserted in sorted order give it too', () => {
+    fc.assert(fc.property(json, (v) => expect(jcs(sortKeys(v))).toBe(canonicalize(v)!)), { numRuns: 2000 });
+  });
+
+  test('keys that look like array indexes are ordered as strings, not as numbers', () => {
+    // Object.keys lists "2" before "10", RFC 8785 wants "10" first: the value is not taken as sorted.
+    expect(jcs({ 2: 'b', 10: 'a' })).toBe('{"10":"a","2":"b"}');
+    expect(jcs({ a: { 1: 0, 0: 1 } })).toBe('{"a":{"0":1,"1":0}}');
+    expect(jcs({ b: [{ y: 1, x: 2 }], a: -0 })).toBe('{"a":0,"b":[{"x":2,"y":1}]}');
+    expect(jcs({ '\u00e9': 1, z: '\u001f"\\' })).toBe('{"z":"\\u001f\\"\\\\","\u00e9":1}');
   });
 });
