@@ -1,5 +1,8 @@
 import type { Hash32 } from '../hash.ts';
-import type { DirectNodeReader, NodeStore, PackedNodes, StoredNode } from './node-store.ts';
+import { applyInPlace } from './apply-in-place.ts';
+import type { HashInto, PackedBatch } from './apply-batch.ts';
+import { NO_NODE, SEGMENT_BITS, UNKNOWN_LINK } from './node-ids.ts';
+import type { DirectNodeReader, InPlaceApplier, NodeStore, PackedNodes, StoredNode } from './node-store.ts';
 
 /** Where a node's 65 bytes sit: `buf[off, off + 65)`. */
 export interface NodeLocation {
@@ -19,22 +22,42 @@ export interface NodeLocation {
  * hash's first bytes, uniform for SHA-256 output; someone able to grind keys could cluster slots
  * and slow lookups, so this store is meant for tests, benchmarks and caches.
  *
+ * A node is also known by a number, its id: `segment << SEGMENT_BITS | index`. Next to each node the
+ * store keeps the ids of its two children (links), so a batch applied in place (`applyInPlace`)
+ * walks from parent to child without a hash lookup per node and writes its new nodes straight
+ * into the store. Links of nodes that came in as bytes are found by hash the first time they are
+ * needed and remembered.
+ *
  * Returned bytes are views into the store's memory: read-only.
  */
 const HASH_BYTES = 32;
 const NODE_BYTES = 65;
-const OWN_SEGMENT_NODES = 1 << 14;
+const OWN_SEGMENT_NODES = 1 << SEGMENT_BITS;
+/** Ids are positive int32s: at most 2^31 / 2^SEGMENT_BITS segments. */
+const MAX_SEGMENTS = 1 << (31 - SEGMENT_BITS);
+/**
+ * Packed batches smaller than this are copied, not adopted: every adopted batch takes a segment,
+ * and many tiny ones would use up the segment numbers long before the memory.
+ */
+const MIN_ADOPTED_NODES = 1024;
 const INITIAL_SLOTS = 1 << 12;
 const BLOCK = 32;
 const SLOT = 4; // Int32s per slot: segment + 1 (0 = free), index, hash bytes 0-3, hash bytes 4-7
 
-export class MemoryNodeStore implements NodeStore, DirectNodeReader {
-  private segHashes: Uint8Array[] = [];
-  private segBytes: Uint8Array[] = [];
-  /** Segment that `putMany` appends to, and how full it is. */
-  private own = -1;
-  private ownCount = OWN_SEGMENT_NODES;
+export class MemoryNodeStore implements NodeStore, DirectNodeReader, InPlaceApplier {
+  // Segments, by segment number; read and appended to by apply-in-place.ts (internal to the core).
+  readonly segHashes: Uint8Array[] = [];
+  /** The same hashes as Int32Arrays (segments are 4-byte aligned), for word copies. */
+  readonly segHash32: Int32Array[] = [];
+  readonly segBytes: Uint8Array[] = [];
+  /** Two ints per node: left and right child ids (NO_NODE, or UNKNOWN_LINK until looked up). */
+  readonly segLinks: Int32Array[] = [];
+  /** Segment that `putMany` and in-place batches append to, and how full it is. */
+  own = -1;
+  ownCount = OWN_SEGMENT_NODES;
   private count = 0;
+  /** Packed results this store handed out: already held, so `putPacked` skips them. */
+  private readonly mine = new WeakSet<PackedNodes>();
   private table = new Int32Array(INITIAL_SLOTS * SLOT);
   private mask = INITIAL_SLOTS - 1;
   private readonly scratch: NodeLocation = { buf: new Uint8Array(0), off: 0 };
@@ -81,12 +104,7 @@ export class MemoryNodeStore implements NodeStore, DirectNodeReader {
     for (const n of nodes) {
       const slot = this.freeSlot(n.hash, 0);
       if (slot < 0) continue;
-      if (this.ownCount === OWN_SEGMENT_NODES) {
-        this.own = this.segHashes.length;
-        this.segHashes.push(new Uint8Array(OWN_SEGMENT_NODES * HASH_BYTES));
-        this.segBytes.push(new Uint8Array(OWN_SEGMENT_NODES * NODE_BYTES));
-        this.ownCount = 0;
-      }
+      if (this.ownCount === OWN_SEGMENT_NODES) this.newOwnSegment();
       const i = this.ownCount++;
       this.segHashes[this.own]!.set(n.hash, i * HASH_BYTES);
       this.segBytes[this.own]!.set(n.bytes, i * NODE_BYTES);
@@ -94,30 +112,112 @@ export class MemoryNodeStore implements NodeStore, DirectNodeReader {
     }
   }
 
+  /** Starts a new segment for `putCopies` and in-place batches to append to. */
+  newOwnSegment(): void {
+    const hashes = new Uint8Array(new ArrayBuffer(OWN_SEGMENT_NODES * HASH_BYTES));
+    this.own = this.addSegment(hashes, new Uint8Array(new ArrayBuffer(OWN_SEGMENT_NODES * NODE_BYTES)), OWN_SEGMENT_NODES);
+    this.ownCount = 0;
+  }
+
+  private addSegment(hashes: Uint8Array, bytes: Uint8Array, count: number): number {
+    if (this.segHashes.length >= MAX_SEGMENTS) throw new RangeError('memory node store is full (2^31 node ids)');
+    // Word access needs 4-byte alignment; only a caller's own odd slices lack it.
+    const aligned = (hashes.byteOffset & 3) === 0 ? hashes : hashes.slice(0, count * HASH_BYTES);
+    this.segHashes.push(aligned);
+    this.segHash32.push(new Int32Array(aligned.buffer, aligned.byteOffset, count * 8));
+    this.segBytes.push(bytes);
+    this.segLinks.push(new Int32Array(count * 2).fill(UNKNOWN_LINK));
+    return this.segHashes.length - 1;
+  }
+
   /** Adopts packed batches without copying; the caller must never mutate their buffers. */
   putPacked(batches: readonly PackedNodes[]): void {
     for (const p of batches) {
+      if (this.mine.has(p)) continue;
       if (p.hashes.length < p.count * HASH_BYTES || p.bytes.length < p.count * NODE_BYTES) {
         throw new RangeError('packed nodes are shorter than their count');
       }
-      this.reserve(p.count);
-      const seg = this.segHashes.length;
-      this.segHashes.push(p.hashes);
-      this.segBytes.push(p.bytes);
-      const h = p.hashes;
-      let touch = 0;
-      for (let base = 0; base < p.count; base += BLOCK) {
-        const end = base + BLOCK < p.count ? base + BLOCK : p.count;
-        // Touch the block's first-probe slots together so their cache misses overlap.
-        const table = this.table;
-        const mask = this.mask;
-        for (let i = base; i < end; i++) touch ^= table[(slotOf(h, i * HASH_BYTES + this.at) & mask) * SLOT]!;
-        for (let i = base; i < end; i++) {
-          const slot = this.freeSlot(h, i * HASH_BYTES);
-          if (slot >= 0) this.fill(slot, seg, i, h, i * HASH_BYTES);
-        }
+      if (p.count < MIN_ADOPTED_NODES) {
+        this.copyPacked(p);
+        continue;
       }
-      this.touched ^= touch;
+      for (let at = 0; at < p.count; at += OWN_SEGMENT_NODES) {
+        const n = Math.min(OWN_SEGMENT_NODES, p.count - at);
+        const whole = at === 0 && n === p.count;
+        const seg = this.addSegment(
+          whole ? p.hashes : p.hashes.subarray(at * HASH_BYTES, (at + n) * HASH_BYTES),
+          whole ? p.bytes : p.bytes.subarray(at * NODE_BYTES, (at + n) * NODE_BYTES),
+          n,
+        );
+        this.index(seg, 0, n);
+      }
+    }
+  }
+
+  /** Copies a small packed batch into the own segments, as `putCopies` does with objects. */
+  private copyPacked(p: PackedNodes): void {
+    this.reserve(p.count);
+    const h = p.hashes;
+    const b = p.bytes;
+    for (let n = 0; n < p.count; n++) {
+      const slot = this.freeSlot(h, n * HASH_BYTES);
+      if (slot < 0) continue;
+      if (this.ownCount === OWN_SEGMENT_NODES) this.newOwnSegment();
+      const i = this.ownCount++;
+      const oh = this.segHashes[this.own]!;
+      const ob = this.segBytes[this.own]!;
+      for (let k = 0; k < HASH_BYTES; k++) oh[i * HASH_BYTES + k] = h[n * HASH_BYTES + k]!;
+      for (let k = 0; k < NODE_BYTES; k++) ob[i * NODE_BYTES + k] = b[n * NODE_BYTES + k]!;
+      this.fill(slot, this.own, i, oh, i * HASH_BYTES);
+    }
+  }
+
+  /**
+   * Enters nodes `from..to` of a segment in the table; a node whose hash is already there stays
+   * unindexed (a batch may rebuild a node the store holds; either copy serves its parent's link).
+   */
+  index(seg: number, from: number, to: number): void {
+    this.reserve(to - from);
+    const h = this.segHashes[seg]!;
+    let touch = 0;
+    for (let base = from; base < to; base += BLOCK) {
+      const end = base + BLOCK < to ? base + BLOCK : to;
+      // Touch the block's first-probe slots together so their cache misses overlap.
+      const table = this.table;
+      const mask = this.mask;
+      for (let i = base; i < end; i++) touch ^= table[(slotOf(h, i * HASH_BYTES + this.at) & mask) * SLOT]!;
+      for (let i = base; i < end; i++) {
+        const slot = this.freeSlot(h, i * HASH_BYTES);
+        if (slot >= 0) this.fill(slot, seg, i, h, i * HASH_BYTES);
+      }
+    }
+    this.touched ^= touch;
+  }
+
+  /** Marks packed nodes as views of this store's own segments (see `putPacked`). */
+  adopted(p: PackedNodes): PackedNodes {
+    this.mine.add(p);
+    return p;
+  }
+
+  applyInPlace(hashInto: HashInto, oldRoot: Hash32, batch: PackedBatch): { root: Hash32; packed: PackedNodes[] } {
+    return applyInPlace(this, hashInto, oldRoot, batch);
+  }
+
+  /** The id of the node whose hash is `hash[off, off + 32)`, or NO_NODE. */
+  idOf(hash: Uint8Array, off: number): number {
+    const table = this.table;
+    const mask = this.mask;
+    const tag = tagOf(hash, off + this.at);
+    let slot = slotOf(hash, off + this.at) & mask;
+    for (;;) {
+      const s = table[slot * SLOT]!;
+      if (s === 0) return NO_NODE;
+      if (table[slot * SLOT + 3] === tag) {
+        const i = table[slot * SLOT + 1]!;
+        if (equal32(this.segHashes[s - 1]!, i * HASH_BYTES, hash, off)) return ((s - 1) << SEGMENT_BITS) | i;
+      }
+      slot = (slot + 1) & mask;
     }
   }
 

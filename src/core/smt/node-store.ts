@@ -1,4 +1,5 @@
 import type { Hash32 } from '../hash.ts';
+import type { HashInto, PackedBatch } from './apply-batch.ts';
 
 /**
  * Tree nodes are content-addressed: a node's stored bytes are exactly its hash preimage
@@ -78,6 +79,19 @@ export interface CachedNodeReader extends NodeReader {
 
 export function isCachedNodeReader(store: NodeReader): store is CachedNodeReader {
   return typeof (store as Partial<CachedNodeReader>).locateCachedMany === 'function';
+}
+
+/**
+ * Optional: a store that holds the whole tree in memory with links between nodes applies a batch
+ * itself, writing the new nodes into place (`MemoryNodeStore`). Same result as `applyBatch`, byte
+ * for byte; the new nodes are held by the store when it returns, and `packed` views them.
+ */
+export interface InPlaceApplier extends NodeReader {
+  applyInPlace(hashInto: HashInto, oldRoot: Hash32, batch: PackedBatch): { root: Hash32; packed: PackedNodes[] };
+}
+
+export function isInPlaceApplier(store: NodeReader): store is InPlaceApplier {
+  return typeof (store as Partial<InPlaceApplier>).applyInPlace === 'function';
 }
 
 /** Object form of packed nodes, as views (no copies), for stores that take `StoredNode[]`. */

@@ -4,7 +4,7 @@ import { utf8 } from '../hex.ts';
 import { jcs, type JsonValue } from '../jcs.ts';
 import { applyBatch, partitionByBit, type HashInto, type PackedBatch } from './apply-batch.ts';
 import { INNER_TAG, LEAF_TAG, MAX_DEPTH_BITS, NODE_BYTES, bitAt, checkedKey, hex32, isEmptyHash } from './hashing.ts';
-import { isCachedNodeReader, isDirectNodeReader, unpackNodes, type CachedNodeReader, type DirectNodeReader, type NodeReader, type PackedNodes, type StoredNode } from './node-store.ts';
+import { isCachedNodeReader, isDirectNodeReader, isInPlaceApplier, unpackNodes, type CachedNodeReader, type DirectNodeReader, type NodeReader, type PackedNodes, type StoredNode } from './node-store.ts';
 import type { Proof, ProofLeaf } from './types.ts';
 import { VIEW_MIN_BYTES, byteArray, bytes, copy32Bytes } from './words.ts';
 
@@ -119,7 +119,7 @@ export class SparseMerkleTree {
       }
       i++;
     }
-    const { root: newRoot, packed } = await applyBatch(this.store, this.hashInto, root, batch);
+    const { root: newRoot, packed } = await this.applyPacked(root, batch);
     return new BatchResult(newRoot, packed, values);
   }
 
@@ -145,8 +145,14 @@ export class SparseMerkleTree {
       else batch.valueHashes.set(w.valueHash, i * 32);
       i++;
     }
-    const { root: newRoot, packed } = await applyBatch(this.store, this.hashInto, root, batch);
+    const { root: newRoot, packed } = await this.applyPacked(root, batch);
     return new BatchResult(newRoot, packed, []);
+  }
+
+  /** A store holding the whole tree with links applies the batch itself (same result, in place). */
+  private applyPacked(root: Hash32, batch: PackedBatch): Promise<{ root: Hash32; packed: PackedNodes[] }> | { root: Hash32; packed: PackedNodes[] } {
+    const store = this.store;
+    return isInPlaceApplier(store) ? store.applyInPlace(this.hashInto, root, batch) : applyBatch(store, this.hashInto, root, batch);
   }
 
   /** The value hash stored under `key`, or `null` when the key is absent. */

@@ -1,0 +1,12 @@
+/**
+ * Node ids of the in-memory store: `segment << SEGMENT_BITS | index`. A segment holds at most
+ * 2^SEGMENT_BITS nodes, so ids stay positive int32s for up to 2^31 nodes.
+ */
+export const SEGMENT_BITS = 14;
+export const SEGMENT_MASK = (1 << SEGMENT_BITS) - 1;
+/** A link to an empty subtree. */
+export const NO_NODE = -1;
+/** A link not looked up yet (the node came in as bytes). */
+export const UNKNOWN_LINK = -2;
+/** The first link of a leaf (leaves have no children; this says the kind without reading the node). */
+export const LEAF_LINK = -3;
