@@ -1,16 +1,16 @@
 /**
- * A yardstick for bench/smt.ts: the least work a batched update of a SPEC §4 tree held in memory
- * can do in JavaScript on this machine. The tree lives in flat typed arrays (a hash and two child
- * ids per node, leaf paths beside them); a batch of updates to existing keys walks down by child
- * ids, partitions the writes by path bit, and hashes each new node with the given hasher. It
- * keeps nothing else: no hash index, no deletes or inserts, no checks, no old roots readable by
- * hash, no canonical JSON (value hashes come ready). The real tree must do all of that, so it
- * cannot beat this; the gap between the two is what the real tree's extra duties cost.
+ * A yardstick for bench/smt.ts: about the least work a batched update of a SPEC §4 tree held in
+ * memory can do in JavaScript on this machine. The tree lives in flat typed arrays (a hash and two
+ * child ids per node); a batch of updates to existing keys walks down by child ids, partitions
+ * the writes by path bit (the tree's own partition) and hashes each new node with the given
+ * hasher. It keeps nothing else: no hash index, no deletes or inserts, no checks, no canonical
+ * JSON (value hashes come ready). The real tree must do all of that, so it cannot beat this; the
+ * gap between the two is what the real tree's other duties cost.
  *
  * Inner nodes with one empty side are built as SPEC §4 has them, so a batch creates as many nodes
  * as the real tree's does.
  */
-type HashInto = (data: Uint8Array, out: Uint8Array) => void;
+import { partitionByBit, type HashInto } from '../src/core/smt/apply-batch.ts';
 
 export interface MinimalWalk {
   /** Microseconds per update, walk and hashing of new nodes only. */
@@ -69,25 +69,9 @@ export function minimalWalk(hashInto: HashInto, pathOf: (i: number, out: Uint8Ar
     copyHash(33, r);
     return emit(l, r);
   };
-  const part = (idx: Int32Array, P: Uint8Array, lo: number, hi: number, d: number): number => {
-    const byte = d >>> 3;
-    const sh = 7 - (d & 7);
-    let i = lo;
-    let j = hi - 1;
-    for (;;) {
-      while (i <= j && ((P[idx[i]! * 32 + byte]! >>> sh) & 1) === 0) i++;
-      while (i <= j && ((P[idx[j]! * 32 + byte]! >>> sh) & 1) === 1) j--;
-      if (i > j) return i;
-      const t = idx[i]!;
-      idx[i] = idx[j]!;
-      idx[j] = t;
-      i++;
-      j--;
-    }
-  };
   const build = (idx: Int32Array, P: Uint8Array, V: Uint8Array, lo: number, hi: number, d: number): number => {
     if (hi - lo === 1) return leaf(P, V, idx[lo]!);
-    const mid = part(idx, P, lo, hi, d);
+    const mid = partitionByBit(idx, P, lo, hi, d);
     const l = mid === lo ? EMPTY : build(idx, P, V, lo, mid, d + 1);
     const r = mid === hi ? EMPTY : build(idx, P, V, mid, hi, d + 1);
     return inner(l, r);
@@ -95,7 +79,7 @@ export function minimalWalk(hashInto: HashInto, pathOf: (i: number, out: Uint8Ar
   // Updates existing keys only: every write ends at the leaf of its own path.
   const update = (id: number, idx: Int32Array, P: Uint8Array, V: Uint8Array, lo: number, hi: number, d: number): number => {
     if (L[id]! === EMPTY && R[id]! === EMPTY) return leaf(P, V, idx[lo]!);
-    const mid = part(idx, P, lo, hi, d);
+    const mid = partitionByBit(idx, P, lo, hi, d);
     const l = L[id]!;
     const r = R[id]!;
     return inner(lo < mid ? update(l, idx, P, V, lo, mid, d + 1) : l, mid < hi ? update(r, idx, P, V, mid, hi, d + 1) : r);

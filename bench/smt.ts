@@ -423,7 +423,7 @@ lines.push('');
 lines.push(
   `The same batches against a yardstick: a tree of the same ${largest.toLocaleString('en-US')} keys in flat arrays, updated by a walk ` +
     `that only follows child ids, partitions and hashes the new nodes (no hash index, no compaction checks, no deletes or ` +
-    `inserts, value hashes given). No implementation in JavaScript on this machine does less per update. "Best case" adds ` +
+    `inserts, value hashes given): about as little as a JavaScript update can do on this machine. "Best case" adds ` +
     `to it what every update also pays: its key path and value hash (2 calls) and the canonical JSON of its value.`,
 );
 lines.push('');

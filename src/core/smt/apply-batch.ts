@@ -1,7 +1,7 @@
 import { fail } from '../errors.ts';
 import { EMPTY_HASH, type Hash32 } from '../hash.ts';
 import { INNER_TAG, LEAF_TAG, MAX_DEPTH_BITS, NODE_BYTES } from './hashing.ts';
-import { VIEW_MIN_BYTES, bytes, copy32, copy32Bytes, sharedViewOf, viewOf } from './words.ts';
+import { VIEW_MIN_BYTES, bytes, copy32, copy32Bytes, equal32, isZero32, sharedViewOf, viewOf } from './words.ts';
 import { isCachedNodeReader, isDirectNodeReader, type CachedNodeReader, type DirectNodeReader, type NodeReader, type PackedNodes } from './node-store.ts';
 
 /**
@@ -353,7 +353,7 @@ class BatchApplier {
       }
       // If one side is untouched and the other may become empty, a lone leaf on the untouched
       // side would have to move up: learn its kind in the next level's read.
-      if (lo === mid ? !isZero(b, o + 1) && this.allDeleted(mid, hi) : mid === hi && !isZero(b, o + 33) && this.allDeleted(lo, mid)) {
+      if (lo === mid ? !isZero32(b, o + 1) && this.allDeleted(mid, hi) : mid === hi && !isZero32(b, o + 33) && this.allDeleted(lo, mid)) {
         next.push(~e);
       }
     }
@@ -378,7 +378,7 @@ class BatchApplier {
     T[base + RIGHT] = -1;
     T[base + PROBED] = UNKNOWN;
     T[base + SAME] = 0;
-    if (isZero(this.bufs[oldId]!, oldOff)) {
+    if (isZero32(this.bufs[oldId]!, oldOff)) {
       this.rebuild(lo, hi, d, -1, 0, EMPTY_ID, 0);
       this.setResult(t, DONE, this.outKind === EMPTY);
     } else {
@@ -412,10 +412,10 @@ class BatchApplier {
       const c = T[base + RIGHT]!;
       const aid = a >= 0 ? T[a * STRIDE + RES_ID]! : nid;
       const ao = a >= 0 ? T[a * STRIDE + RES_OFF]! : no + 1;
-      const ak = a >= 0 ? T[a * STRIDE + RES_KIND]! : isZero(nb, no + 1) ? EMPTY : T[base + PROBED]!;
+      const ak = a >= 0 ? T[a * STRIDE + RES_KIND]! : isZero32(nb, no + 1) ? EMPTY : T[base + PROBED]!;
       const cid = c >= 0 ? T[c * STRIDE + RES_ID]! : nid;
       const co = c >= 0 ? T[c * STRIDE + RES_OFF]! : no + 33;
-      const ck = c >= 0 ? T[c * STRIDE + RES_KIND]! : isZero(nb, no + 33) ? EMPTY : T[base + PROBED]!;
+      const ck = c >= 0 ? T[c * STRIDE + RES_KIND]! : isZero32(nb, no + 33) ? EMPTY : T[base + PROBED]!;
       if ((a < 0 || T[a * STRIDE + SAME] === 1) && (c < 0 || T[c * STRIDE + SAME] === 1)) {
         // Every write below was a no-op: keep the old node instead of re-creating it.
         T[base + RES_ID] = T[base + OLD_ID]!;
@@ -451,9 +451,9 @@ class BatchApplier {
     let w = lo;
     for (let r = lo; r < hi; r++) {
       const e = idx[r]!;
-      if (xId >= 0 && samePath(P, e * 32, xb!, xo + 1)) {
+      if (xId >= 0 && equal32(P, e * 32, xb!, xo + 1)) {
         // A write to the old leaf's own key: rewriting the same value changes nothing.
-        if (DEL[e] === 0 && samePath(this.V, e * 32, xb!, xo + 33)) continue;
+        if (DEL[e] === 0 && equal32(this.V, e * 32, xb!, xo + 33)) continue;
         xId = -1;
       }
       if (DEL[e] === 0) idx[w++] = e;
@@ -556,18 +556,6 @@ class BatchApplier {
     this.outId = this.hId;
     this.outOff = ho;
   }
-}
-
-/** Hashes are uniform, so a byte loop exits at the first byte almost always: no DataView needed. */
-function isZero(buf: Uint8Array, off: number): boolean {
-  for (let i = 0; i < 32; i++) if (buf[off + i] !== 0) return false;
-  return true;
-}
-
-/** Different paths differ in their first byte almost always; equal ones (a rewrite) are rarer. */
-function samePath(P: Uint8Array, off: number, leaf: Uint8Array, leafPathOff: number): boolean {
-  for (let i = 0; i < 32; i++) if (P[off + i] !== leaf[leafPathOff + i]) return false;
-  return true;
 }
 
 /**

@@ -5,7 +5,7 @@ import { INNER_TAG, LEAF_TAG, MAX_DEPTH_BITS, NODE_BYTES } from './hashing.ts';
 import type { MemoryNodeStore } from './memory-store.ts';
 import { LEAF_LINK, NO_NODE, SEGMENT_BITS, SEGMENT_MASK, UNKNOWN_LINK } from './node-ids.ts';
 import type { PackedNodes } from './node-store.ts';
-import { VIEW_MIN_BYTES, bytes, viewOf } from './words.ts';
+import { VIEW_MIN_BYTES, bytes, equal32, isZero32, viewOf } from './words.ts';
 
 /** The node being assembled and its digest, shared by all batches (a batch runs without awaiting). */
 const SCRATCH = bytes(NODE_BYTES);
@@ -30,7 +30,7 @@ export function applyInPlace(store: MemoryNodeStore, hashInto: HashInto, oldRoot
   if (oldRoot.length !== 32) fail('invalid_length', 'root must be 32 bytes');
   if (batch.count === 0) return { root: oldRoot, packed: [] };
   let rootId = NO_NODE;
-  if (!isZero(oldRoot, 0)) {
+  if (!isZero32(oldRoot, 0)) {
     rootId = store.idOf(oldRoot, 0);
     if (rootId === NO_NODE) fail('missing_node', 'tree node missing from the store', { depth: 0 });
   }
@@ -116,9 +116,9 @@ class InPlace {
     let w = lo;
     for (let r = lo; r < hi; r++) {
       const e = idx[r]!;
-      if (xb !== undefined && x !== NO_NODE && same32(this.P, e * 32, xb, xo + 1)) {
+      if (xb !== undefined && x !== NO_NODE && equal32(this.P, e * 32, xb, xo + 1)) {
         // A write to the old leaf's own key: rewriting the same value changes nothing.
-        if (DEL[e] === 0 && same32(this.V, e * 32, xb, xo + 33)) continue;
+        if (DEL[e] === 0 && equal32(this.V, e * 32, xb, xo + 33)) continue;
         x = NO_NODE;
       }
       if (DEL[e] === 0) idx[w++] = e;
@@ -164,7 +164,7 @@ class InPlace {
     if (c !== UNKNOWN_LINK) return c;
     const b = this.nodeBytes[s]!;
     const off = (id & SEGMENT_MASK) * NODE_BYTES + 1 + side * 32;
-    if (isZero(b, off)) c = NO_NODE;
+    if (isZero32(b, off)) c = NO_NODE;
     else {
       c = this.store.idOf(b, off);
       if (c === NO_NODE) fail('missing_node', 'tree node missing from the store', { depth: d + 1 });
@@ -266,15 +266,4 @@ class InPlace {
     }
     return packed;
   }
-}
-
-function isZero(buf: Uint8Array, off: number): boolean {
-  for (let i = 0; i < 32; i++) if (buf[off + i] !== 0) return false;
-  return true;
-}
-
-/** Different paths differ in their first byte almost always: a byte loop exits at once. */
-function same32(a: Uint8Array, ao: number, b: Uint8Array, bo: number): boolean {
-  for (let i = 0; i < 32; i++) if (a[ao + i] !== b[bo + i]) return false;
-  return true;
 }

@@ -1,8 +1,9 @@
 import type { Hash32 } from '../hash.ts';
 import { applyInPlace } from './apply-in-place.ts';
 import type { HashInto, PackedBatch } from './apply-batch.ts';
-import { NO_NODE, SEGMENT_BITS, UNKNOWN_LINK } from './node-ids.ts';
+import { NO_NODE, SEGMENT_BITS, SEGMENT_MASK, UNKNOWN_LINK } from './node-ids.ts';
 import type { DirectNodeReader, InPlaceApplier, NodeStore, PackedNodes, StoredNode } from './node-store.ts';
+import { equal32 } from './words.ts';
 
 /** Where a node's 65 bytes sit: `buf[off, off + 65)`. */
 export interface NodeLocation {
@@ -222,23 +223,11 @@ export class MemoryNodeStore implements NodeStore, DirectNodeReader, InPlaceAppl
   }
 
   locate(hash: Uint8Array, off: number, into: NodeLocation): boolean {
-    const table = this.table;
-    const mask = this.mask;
-    const tag = tagOf(hash, off + this.at);
-    let slot = slotOf(hash, off + this.at) & mask;
-    for (;;) {
-      const s = table[slot * SLOT]!;
-      if (s === 0) return false;
-      if (table[slot * SLOT + 3] === tag) {
-        const i = table[slot * SLOT + 1]!;
-        if (equal32(this.segHashes[s - 1]!, i * HASH_BYTES, hash, off)) {
-          into.buf = this.segBytes[s - 1]!;
-          into.off = i * NODE_BYTES;
-          return true;
-        }
-      }
-      slot = (slot + 1) & mask;
-    }
+    const id = this.idOf(hash, off);
+    if (id === NO_NODE) return false;
+    into.buf = this.segBytes[id >>> SEGMENT_BITS]!;
+    into.off = (id & SEGMENT_MASK) * NODE_BYTES;
+    return true;
   }
 
   /**
@@ -347,9 +336,4 @@ function slotOf(h: Uint8Array, o: number): number {
 
 function tagOf(h: Uint8Array, o: number): number {
   return h[o + 4]! | (h[o + 5]! << 8) | (h[o + 6]! << 16) | (h[o + 7]! << 24);
-}
-
-function equal32(a: Uint8Array, ao: number, b: Uint8Array, bo: number): boolean {
-  for (let i = 0; i < HASH_BYTES; i++) if (a[ao + i] !== b[bo + i]) return false;
-  return true;
 }

@@ -6,7 +6,7 @@ import { applyBatch, partitionByBit, type HashInto, type PackedBatch } from './a
 import { INNER_TAG, LEAF_TAG, MAX_DEPTH_BITS, NODE_BYTES, bitAt, checkedKey, hex32, isEmptyHash } from './hashing.ts';
 import { isCachedNodeReader, isDirectNodeReader, isInPlaceApplier, unpackNodes, type CachedNodeReader, type DirectNodeReader, type NodeReader, type PackedNodes, type StoredNode } from './node-store.ts';
 import type { Proof, ProofLeaf } from './types.ts';
-import { VIEW_MIN_BYTES, byteArray, bytes, copy32Bytes } from './words.ts';
+import { VIEW_MIN_BYTES, byteArray, bytes, copy32Bytes, equal32, isZero32 } from './words.ts';
 
 export interface TreeWrite {
   key: string;
@@ -162,12 +162,12 @@ export class SparseMerkleTree {
     let buf = root;
     let off = 0;
     for (let d = 0; ; d++) {
-      if (isZeroAt(buf, off)) return null;
+      if (isZero32(buf, off)) return null;
       const [[b], [o]] =
         direct !== undefined
           ? readDirect(direct, [buf], [off], d)
           : (this.cached !== undefined && readCached(this.cached, [buf], [off], d)) || (await this.readNodes([buf], [off], d));
-      if (b![o!] === LEAF_TAG) return samePath(b!, o!, path) ? b!.slice(o! + 33, o! + 65) : null;
+      if (b![o!] === LEAF_TAG) return equal32(b!, o! + 1, path, 0) ? b!.slice(o! + 33, o! + 65) : null;
       if (d >= MAX_DEPTH_BITS) fail('missing_node', 'stored tree is deeper than 256', { depth: d });
       buf = b!;
       off = o! + (bitAt(path, d) === 0 ? 1 : 33);
@@ -223,12 +223,12 @@ export class SparseMerkleTree {
         if (lo < mid) {
           const right = hex32(b, o + 33);
           for (let r = lo; r < mid; r++) siblings[idx[r]!]!.push(right);
-          if (!isZeroAt(b, o + 1)) next.buf.push(b), next.off.push(o + 1), next.lo.push(lo), next.hi.push(mid);
+          if (!isZero32(b, o + 1)) next.buf.push(b), next.off.push(o + 1), next.lo.push(lo), next.hi.push(mid);
         }
         if (mid < hi) {
           const left = hex32(b, o + 1);
           for (let r = mid; r < hi; r++) siblings[idx[r]!]!.push(left);
-          if (!isZeroAt(b, o + 33)) next.buf.push(b), next.off.push(o + 33), next.lo.push(mid), next.hi.push(hi);
+          if (!isZero32(b, o + 33)) next.buf.push(b), next.off.push(o + 33), next.lo.push(mid), next.hi.push(hi);
         }
       }
       fBuf = next.buf;
@@ -283,14 +283,14 @@ export class SparseMerkleTree {
         if (b[o] === LEAF_TAG) {
           for (let r = lo; r < hi; r++) {
             const i = idx[r]!;
-            if (samePath(b, o, paths.subarray(i * 32, i * 32 + 32))) out[i] = b.slice(o + 33, o + 65);
+            if (equal32(b, o + 1, paths, i * 32)) out[i] = b.slice(o + 33, o + 65);
           }
           continue;
         }
         if (d >= MAX_DEPTH_BITS) fail('missing_node', 'stored tree is deeper than 256', { depth: d });
         const mid = partitionByBit(idx, paths, lo, hi, d);
-        if (lo < mid && !isZeroAt(b, o + 1)) next.buf.push(b), next.off.push(o + 1), next.lo.push(lo), next.hi.push(mid);
-        if (mid < hi && !isZeroAt(b, o + 33)) next.buf.push(b), next.off.push(o + 33), next.lo.push(mid), next.hi.push(hi);
+        if (lo < mid && !isZero32(b, o + 1)) next.buf.push(b), next.off.push(o + 1), next.lo.push(lo), next.hi.push(mid);
+        if (mid < hi && !isZero32(b, o + 33)) next.buf.push(b), next.off.push(o + 33), next.lo.push(mid), next.hi.push(hi);
       }
       fBuf = next.buf;
       fOff = next.off;
@@ -343,16 +343,6 @@ function checkNode(b: Uint8Array | undefined, depth: number): Uint8Array {
   if (b.length !== NODE_BYTES || b[0]! > INNER_TAG) fail('missing_node', 'stored tree node is malformed', { depth });
   if (b[0] === INNER_TAG && depth >= MAX_DEPTH_BITS) fail('missing_node', 'stored tree is deeper than 256', { depth });
   return b;
-}
-
-function isZeroAt(b: Uint8Array, off: number): boolean {
-  for (let i = 0; i < 32; i++) if (b[off + i] !== 0) return false;
-  return true;
-}
-
-function samePath(node: Uint8Array, off: number, path: Hash32): boolean {
-  for (let i = 0; i < 32; i++) if (node[off + 1 + i] !== path[i]) return false;
-  return true;
 }
 
 export { EMPTY_HASH };

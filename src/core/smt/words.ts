@@ -53,3 +53,15 @@ export function copy32Bytes(dst: Uint8Array, dOff: number, src: Uint8Array, sOff
 export function copy32(dst: DataView, dOff: number, src: DataView, sOff: number): void {
   for (let i = 0; i < 32; i += 4) dst.setInt32(dOff + i, src.getInt32(sOff + i));
 }
+
+/** Whether the 32 bytes at `buf[off]` are all zero (the empty hash). Hashes are uniform, so a byte loop exits at the first byte almost always. */
+export function isZero32(buf: Uint8Array, off: number): boolean {
+  for (let i = 0; i < 32; i++) if (buf[off + i] !== 0) return false;
+  return true;
+}
+
+/** Whether the 32 bytes at `a[ao]` and `b[bo]` are equal. Different hashes and paths differ in their first byte almost always. */
+export function equal32(a: Uint8Array, ao: number, b: Uint8Array, bo: number): boolean {
+  for (let i = 0; i < 32; i++) if (a[ao + i] !== b[bo + i]) return false;
+  return true;
+}
