@@ -13,8 +13,8 @@ export interface NodeLocation {
 
 /**
  * In-memory content-addressed node store for millions of nodes. Nodes live in segments (a hash
- * buffer and a bytes buffer each, as in `PackedNodes`): `putPacked` adopts a batch's buffers as
- * they are, `putMany` copies into segments of its own. An open-addressing table maps a hash to
+ * buffer and a bytes buffer each, as in `PackedNodes`): `putPacked` adopts a large batch's
+ * buffers as they are, `putMany` and small batches copy into segments of its own. An open-addressing table maps a hash to
  * (segment, index); no JS object or string key exists per node, which keeps the garbage
  * collector out of the way.
  *
@@ -51,7 +51,7 @@ export class MemoryNodeStore implements NodeStore, DirectNodeReader, InPlaceAppl
   /** The same hashes as Int32Arrays (segments are 4-byte aligned), for word copies. */
   readonly segHash32: Int32Array[] = [];
   readonly segBytes: Uint8Array[] = [];
-  /** Two ints per node: left and right child ids (NO_NODE, or UNKNOWN_LINK until looked up). */
+  /** Two ints per node: left and right child ids (or NO_NODE); LEAF_LINK for a leaf; UNKNOWN_LINK until looked up. */
   readonly segLinks: Int32Array[] = [];
   /** Segment that `putMany` and in-place batches append to, and how full it is. */
   own = -1;
@@ -131,7 +131,10 @@ export class MemoryNodeStore implements NodeStore, DirectNodeReader, InPlaceAppl
     return this.segHashes.length - 1;
   }
 
-  /** Adopts packed batches without copying; the caller must never mutate their buffers. */
+  /**
+   * Adopts packed batches without copying (small ones are copied, see MIN_ADOPTED_NODES); the
+   * caller must never mutate their buffers.
+   */
   putPacked(batches: readonly PackedNodes[]): void {
     for (const p of batches) {
       if (this.mine.has(p)) continue;
