@@ -10,7 +10,7 @@ import { toHex } from '../../src/core/hex.ts';
 import { balanceKey, SUPPLY_KEY } from '../../src/core/programs/token.ts';
 import { cleanupAll, countPending, createTokenSubtree, http, mapLimit, NETWORK, readLedger, spawnNode, tempDir, waitFor } from './harness.ts';
 import { checkAcks, checkLogShape, checkOutcomes, checkRounds, modelTransfers, replayMismatches } from './ledger.ts';
-import { requestsInFlight, runLoad } from './load.ts';
+import { killWithRequestsInFlight, runLoad } from './load.ts';
 
 afterAll(cleanupAll);
 
@@ -50,9 +50,7 @@ describe('reliability: kill -9 under load', () => {
       recipientFor: (i, n) => senders[(i + 1 + (n % 5)) % SENDERS]!.publicKey,
     });
     await Bun.sleep(LOAD_MS);
-    await requestsInFlight(live, SENDERS / 2);
-    killedAt = performance.now();
-    await node.kill9();
+    await killWithRequestsInFlight(node, live, SENDERS / 2, () => (killedAt = performance.now()));
     const result = await load;
     const loadDone = performance.now();
 
@@ -149,9 +147,7 @@ describe('reliability: kill -9 under load', () => {
     const CRASHES = 3;
     for (let c = 0; c < CRASHES; c++) {
       await Bun.sleep(700);
-      await requestsInFlight(live, senders.length / 2);
-      up = false;
-      await node.kill9();
+      await killWithRequestsInFlight(node, live, senders.length / 2, () => (up = false));
       node = await spawnNode(opts);
       up = true;
     }

@@ -5,7 +5,7 @@
  * SAME signed transaction to another live node — idempotent by id, so it can never run twice.
  */
 import type { KeyPair } from '../../src/client/index.ts';
-import { http, transfer } from './harness.ts';
+import { http, transfer, waitStopped, type NodeProc } from './harness.ts';
 import type { Ack } from './ledger.ts';
 
 export interface LoadOptions {
@@ -94,6 +94,31 @@ export async function requestsInFlight(live: { inFlight: number }, n: number, ti
     if (performance.now() > deadline) throw new Error(`fewer than ${n} requests in flight for ${timeoutMs} ms (now ${live.inFlight})`);
     await Bun.sleep(0);
   }
+}
+
+/**
+ * SIGKILLs a node while requests to it are in flight. A plain SIGKILL races the last responses:
+ * the requests counted in flight can all be answered before the signal lands, and a kill that
+ * cuts nothing proves nothing about a crash. So the node is frozen first (SIGSTOP: the instant
+ * of the crash, wherever its threads are), responses already on the wire get a moment to arrive,
+ * and it is killed only if requests are still waiting; otherwise it runs on and the next attempt
+ * comes. `beforeKill` runs while the node is frozen, just before the kill (a test stops its load
+ * there).
+ */
+export async function killWithRequestsInFlight(node: NodeProc, live: { inFlight: number }, n: number, beforeKill: () => void = () => {}): Promise<void> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    await requestsInFlight(live, n);
+    node.proc.kill('SIGSTOP');
+    await waitStopped(node.pid);
+    await Bun.sleep(20);
+    if (live.inFlight > 0) {
+      beforeKill();
+      await node.kill9();
+      return;
+    }
+    node.proc.kill('SIGCONT');
+  }
+  throw new Error('no request stayed in flight across 20 freezes of the node');
 }
 
 /**
