@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'bun:test';
 import { MemoryNodeStore } from '../../src/core/smt/memory-store.ts';
 import { EMPTY_HASH } from '../../src/core/hash.ts';
-import type { NodeStore, PackedNodes } from '../../src/core/smt/node-store.ts';
+import type { NodeStore, PackedNodes, StoredNode } from '../../src/core/smt/node-store.ts';
 import { SparseMerkleTree } from '../../src/core/smt/tree.ts';
 import { referenceRootOf } from './smt-helpers.ts';
 import { contractNode, runNodeStoreContract } from '../contract/node-store.contract.ts';
@@ -132,6 +132,37 @@ describe('MemoryNodeStore: batches applied in place', () => {
       // The old roots still answer from the same store.
       expect(hex((await inPlace.getValueHash(root, 'k/7'))!)).toBe(hex((await gen.getValueHash(root, 'k/7'))!));
     }
+  });
+
+  test('nodes of in-place batches are found by hash whenever asked, though indexed only then', async () => {
+    const mem = new MemoryNodeStore();
+    const tree = new SparseMerkleTree(mem);
+    let root = EMPTY_HASH;
+    const made: StoredNode[] = [];
+    for (let b = 0; b < 4; b++) {
+      const r = await tree.apply(root, writes(b * 500, b * 500 + 700, `f${b}`));
+      made.push(...r.nodes.map((n) => ({ hash: n.hash.slice(), bytes: n.bytes.slice() })));
+      root = r.root;
+    }
+    // Reads by links (proofs from the root) and reads by hash (any node, old or new) agree.
+    const proof = await tree.prove(root, 'k/1234');
+    expect(proof.leaf?.path).toBeDefined();
+    const sample = [made[0]!, made[made.length >> 1]!, made[made.length - 2]!];
+    const got = await mem.getMany(sample.map((n) => n.hash));
+    got.forEach((b, i) => expect(hex(b!)).toBe(hex(sample[i]!.bytes)));
+    // Every node counted once, also when copies of deferred nodes are put.
+    const distinct = new Set(made.map((n) => hex(n.hash))).size;
+    const fresh = new MemoryNodeStore();
+    const t2 = new SparseMerkleTree(fresh);
+    let r2 = EMPTY_HASH;
+    for (let b = 0; b < 4; b++) {
+      const r = await t2.apply(r2, writes(b * 500, b * 500 + 700, `f${b}`));
+      await fresh.putMany(made.slice(0, 100)); // copies of nodes held, deferred or not
+      r2 = r.root;
+    }
+    expect(hex(r2)).toBe(hex(root));
+    expect(fresh.size).toBe(distinct);
+    expect(mem.size).toBe(distinct);
   });
 
   test('a node missing under the root fails the batch with missing_node and indexes nothing', async () => {

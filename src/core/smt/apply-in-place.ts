@@ -21,7 +21,8 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
  * what differs is the walk. With the whole tree in memory and each node's child ids at hand, it
  * recurses from the root, following links instead of looking every node up by hash level by
  * level, and builds each new node in place, so nothing is copied again when the store keeps it.
- * New nodes enter the store's hash table at the end, in blocks whose cache misses overlap.
+ * The new root enters the store's hash table at once, the other new nodes when a lookup by hash
+ * first needs them (`MemoryNodeStore.defer`).
  *
  * Synchronous: no other batch can see a half-applied one. A batch that fails part way leaves the
  * nodes it made unindexed and unreachable.
@@ -39,6 +40,8 @@ export function applyInPlace(store: MemoryNodeStore, hashInto: HashInto, oldRoot
   const packed = a.finish();
   if (newRoot === rootId) return { root: oldRoot.slice(), packed };
   if (newRoot === NO_NODE) return { root: EMPTY_HASH.slice(), packed };
+  // The batch's nodes wait to be indexed (MemoryNodeStore.defer); its root, looked up by hash, not.
+  store.indexNode(newRoot);
   const at = (newRoot & SEGMENT_MASK) * 32;
   return { root: store.segHashes[newRoot >>> SEGMENT_BITS]!.slice(at, at + 32), packed };
 }
@@ -245,7 +248,7 @@ class InPlace {
     this.openSegment();
   }
 
-  /** Indexes the batch's nodes and hands them out packed (views of the store's segments). */
+  /** Defers the indexing of the batch's nodes and hands them out packed (views of the store's segments). */
   finish(): PackedNodes[] {
     this.closeSegment();
     const store = this.store;
@@ -255,7 +258,7 @@ class InPlace {
       const s = runs[k]!;
       const from = runs[k + 1]!;
       const to = runs[k + 2]!;
-      store.index(s, from, to);
+      store.defer(s, from, to);
       packed.push(
         store.adopted({
           count: to - from,

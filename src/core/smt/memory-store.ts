@@ -4,6 +4,7 @@ import type { HashInto, PackedBatch } from './apply-batch.ts';
 import { NO_NODE, SEGMENT_BITS, SEGMENT_MASK, UNKNOWN_LINK } from './node-ids.ts';
 import type { DirectNodeReader, InPlaceApplier, NodeStore, PackedNodes, StoredNode } from './node-store.ts';
 import { equal32 } from './words.ts';
+import { INNER_TAG } from './hashing.ts';
 
 /** Where a node's 65 bytes sit: `buf[off, off + 65)`. */
 export interface NodeLocation {
@@ -26,8 +27,11 @@ export interface NodeLocation {
  * A node is also known by a number, its id: `segment << SEGMENT_BITS | index`. Next to each node the
  * store keeps the ids of its two children (links), so a batch applied in place (`applyInPlace`)
  * walks from parent to child without a hash lookup per node and writes its new nodes straight
- * into the store. Links of nodes that came in as bytes are found by hash the first time they are
- * needed and remembered.
+ * into the store, and `locateMany` answers a child hash asked for inside a node it holds by the
+ * parent's link. Links of nodes that came in as bytes are found by hash the first time they are
+ * needed and remembered. Since the tree's reads go from a root down by links, a batch's nodes
+ * other than its root enter the hash table only when a lookup by hash first misses (`defer`):
+ * most never do, as later batches replace them. That first miss indexes every deferred node.
  *
  * Returned bytes are views into the store's memory: read-only.
  */
@@ -44,6 +48,8 @@ const MIN_ADOPTED_NODES = 1024;
 const INITIAL_SLOTS = 1 << 12;
 const BLOCK = 32;
 const SLOT = 4; // Int32s per slot: segment + 1 (0 = free), index, hash bytes 0-3, hash bytes 4-7
+/** In locateMany's candidates: found by a link, no table probe needed. */
+const LINKED = -2;
 
 export class MemoryNodeStore implements NodeStore, DirectNodeReader, InPlaceApplier {
   // Segments, by segment number; read and appended to by apply-in-place.ts (internal to the core).
@@ -59,6 +65,12 @@ export class MemoryNodeStore implements NodeStore, DirectNodeReader, InPlaceAppl
   private count = 0;
   /** Packed results this store handed out: already held, so `putPacked` skips them. */
   private readonly mine = new WeakSet<PackedNodes>();
+  /** Segment number of each segment's bytes buffer, so a child hash's place names its parent. */
+  private readonly segOf = new Map<Uint8Array, number>();
+  private lastSegBuf: Uint8Array | undefined;
+  private lastSeg = -1;
+  /** Runs of in-place nodes not in the hash table yet: (segment, from, to) triples (see `defer`). */
+  private pending: number[] = [];
   private table = new Int32Array(INITIAL_SLOTS * SLOT);
   private mask = INITIAL_SLOTS - 1;
   private readonly scratch: NodeLocation = { buf: new Uint8Array(0), off: 0 };
@@ -77,6 +89,7 @@ export class MemoryNodeStore implements NodeStore, DirectNodeReader, InPlaceAppl
 
   /** Number of distinct nodes held. */
   get size(): number {
+    this.flush();
     return this.count;
   }
 
@@ -96,6 +109,7 @@ export class MemoryNodeStore implements NodeStore, DirectNodeReader, InPlaceAppl
 
   /** `putMany`, synchronously: copies the nodes into the store's own segments. */
   putCopies(nodes: readonly StoredNode[]): void {
+    this.flush(); // so a copy of a deferred node is recognised as one
     for (const n of nodes) {
       if (n.hash.length !== HASH_BYTES || n.bytes.length !== NODE_BYTES) {
         throw new RangeError('a stored node is a 32-byte hash and 65 bytes');
@@ -127,6 +141,7 @@ export class MemoryNodeStore implements NodeStore, DirectNodeReader, InPlaceAppl
     this.segHashes.push(aligned);
     this.segHash32.push(new Int32Array(aligned.buffer, aligned.byteOffset, count * 8));
     this.segBytes.push(bytes);
+    this.segOf.set(bytes, this.segBytes.length - 1);
     this.segLinks.push(new Int32Array(count * 2).fill(UNKNOWN_LINK));
     return this.segHashes.length - 1;
   }
@@ -138,6 +153,7 @@ export class MemoryNodeStore implements NodeStore, DirectNodeReader, InPlaceAppl
   putPacked(batches: readonly PackedNodes[]): void {
     for (const p of batches) {
       if (this.mine.has(p)) continue;
+      this.flush(); // so a copy of a deferred node is recognised as one
       if (p.hashes.length < p.count * HASH_BYTES || p.bytes.length < p.count * NODE_BYTES) {
         throw new RangeError('packed nodes are shorter than their count');
       }
@@ -198,6 +214,30 @@ export class MemoryNodeStore implements NodeStore, DirectNodeReader, InPlaceAppl
     this.touched ^= touch;
   }
 
+  /**
+   * Leaves nodes `from..to` of a segment out of the hash table until a lookup by hash misses (or
+   * `size`, `putMany` or `putPacked` is called). An in-place batch defers its nodes: the tree's
+   * reads go from a root to its children by links (see `locateMany`), so a node is looked up by
+   * its hash only when someone asks for that hash; most never are, as later batches replace them.
+   */
+  defer(seg: number, from: number, to: number): void {
+    this.pending.push(seg, from, to);
+  }
+
+  /** Enters one node in the hash table now (a batch's new root: roots are looked up by hash). */
+  indexNode(id: number): void {
+    const i = id & SEGMENT_MASK;
+    this.index(id >>> SEGMENT_BITS, i, i + 1);
+  }
+
+  /** Enters every deferred node in the hash table. */
+  private flush(): void {
+    if (this.pending.length === 0) return;
+    const runs = this.pending;
+    this.pending = [];
+    for (let k = 0; k < runs.length; k += 3) this.index(runs[k]!, runs[k + 1]!, runs[k + 2]!);
+  }
+
   /** Marks packed nodes as views of this store's own segments (see `putPacked`). */
   adopted(p: PackedNodes): PackedNodes {
     this.mine.add(p);
@@ -210,6 +250,14 @@ export class MemoryNodeStore implements NodeStore, DirectNodeReader, InPlaceAppl
 
   /** The id of the node whose hash is `hash[off, off + 32)`, or NO_NODE. */
   idOf(hash: Uint8Array, off: number): number {
+    const id = this.probe(hash, off);
+    if (id !== NO_NODE || this.pending.length === 0) return id;
+    this.flush();
+    return this.probe(hash, off);
+  }
+
+  /** `idOf` in the hash table alone. */
+  private probe(hash: Uint8Array, off: number): number {
     const table = this.table;
     const mask = this.mask;
     const tag = tagOf(hash, off + this.at);
@@ -251,6 +299,14 @@ export class MemoryNodeStore implements NodeStore, DirectNodeReader, InPlaceAppl
       for (let i = base; i < end; i++) {
         const h = bufs[i]!;
         const o = offs[i]!;
+        // A child hash inside a node this store holds: follow the parent's link, no table probe.
+        const child = this.childAt(h, o);
+        if (child !== NO_NODE) {
+          outBufs[i] = this.segBytes[child >>> SEGMENT_BITS]!;
+          outOffs[i] = (child & SEGMENT_MASK) * NODE_BYTES;
+          cand[i - base] = LINKED;
+          continue;
+        }
         const slot = slotOf(h, o + this.at) & mask;
         cand[i - base] = table[slot * SLOT + 3] === tagOf(h, o + this.at) ? slot : -1;
       }
@@ -264,6 +320,7 @@ export class MemoryNodeStore implements NodeStore, DirectNodeReader, InPlaceAppl
         const h = bufs[i]!;
         const o = offs[i]!;
         const slot = cand[i - base]!;
+        if (slot === LINKED) continue;
         const s = slot < 0 ? 0 : table[slot * SLOT]!;
         if (s !== 0 && equal32(segHashes[s - 1]!, table[slot * SLOT + 1]! * HASH_BYTES, h, o)) {
           outBufs[i] = this.segBytes[s - 1]!;
@@ -278,6 +335,35 @@ export class MemoryNodeStore implements NodeStore, DirectNodeReader, InPlaceAppl
     }
     this.touched = touch;
     return -1;
+  }
+
+  /**
+   * If `buf[off, off + 32)` is the left or right child hash inside an inner node this store
+   * holds, the child's id from the parent's link (looked up and remembered if not known yet);
+   * NO_NODE otherwise (another buffer, another place, an empty child), and the caller probes the
+   * table.
+   */
+  private childAt(buf: Uint8Array, off: number): number {
+    let seg: number | undefined;
+    if (buf === this.lastSegBuf) seg = this.lastSeg;
+    else {
+      seg = this.segOf.get(buf);
+      if (seg === undefined) return NO_NODE;
+      this.lastSegBuf = buf;
+      this.lastSeg = seg;
+    }
+    const r = off % NODE_BYTES;
+    if (r !== 1 && r !== 33) return NO_NODE;
+    const node = off - r;
+    if (buf[node] !== INNER_TAG) return NO_NODE;
+    const links = this.segLinks[seg]!;
+    const at = (node / NODE_BYTES) * 2 + (r === 1 ? 0 : 1);
+    let c = links[at]!;
+    if (c === UNKNOWN_LINK) {
+      c = this.idOf(buf, off);
+      if (c !== NO_NODE) links[at] = c;
+    }
+    return c < 0 ? NO_NODE : c;
   }
 
   private readonly cand = new Int32Array(BLOCK);
