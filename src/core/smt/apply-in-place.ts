@@ -3,7 +3,7 @@ import { EMPTY_HASH, type Hash32 } from '../hash.ts';
 import { partitionByBit, type HashInto, type PackedBatch } from './apply-batch.ts';
 import { INNER_TAG, LEAF_TAG, MAX_DEPTH_BITS, NODE_BYTES } from './hashing.ts';
 import type { MemoryNodeStore } from './memory-store.ts';
-import { LEAF_LINK, NO_NODE, SEGMENT_BITS, SEGMENT_MASK, UNKNOWN_LINK } from './node-ids.ts';
+import { LEAF_LINK, MISSING_NODE, NO_NODE, SEGMENT_BITS, SEGMENT_MASK, UNKNOWN_LINK } from './node-ids.ts';
 import type { PackedNodes } from './node-store.ts';
 import { VIEW_MIN_BYTES, bytes, equal32, isZero32, viewOf } from './words.ts';
 
@@ -158,21 +158,12 @@ class InPlace {
     return tag;
   }
 
-  /** Child `side` (0 left, 1 right) of inner node `id`: its link, looked up by hash the first time. */
+  /** Child `side` (0 left, 1 right) of inner node `id`: its link, looked up the first time (MemoryNodeStore.childLink). */
   private child(id: number, side: number, d: number): number {
-    const s = id >>> SEGMENT_BITS;
-    const at = (id & SEGMENT_MASK) * 2 + side;
-    const links = this.links[s]!;
-    let c = links[at]!;
-    if (c !== UNKNOWN_LINK) return c;
-    const b = this.nodeBytes[s]!;
-    const off = (id & SEGMENT_MASK) * NODE_BYTES + 1 + side * 32;
-    if (isZero32(b, off)) c = NO_NODE;
-    else {
-      c = this.store.idOf(b, off);
-      if (c === NO_NODE) fail('missing_node', 'tree node missing from the store', { depth: d + 1 });
-    }
-    links[at] = c;
+    const known = this.links[id >>> SEGMENT_BITS]![(id & SEGMENT_MASK) * 2 + side]!;
+    if (known !== UNKNOWN_LINK) return known;
+    const c = this.store.childLink(id >>> SEGMENT_BITS, id & SEGMENT_MASK, side);
+    if (c === MISSING_NODE) fail('missing_node', 'tree node missing from the store', { depth: d + 1 });
     return c;
   }
 

@@ -3,6 +3,7 @@ import { EMPTY_HASH, sha256, type Hash32, type Sha256 } from '../hash.ts';
 import { utf8 } from '../hex.ts';
 import { jcsBytes, type JsonValue } from '../jcs.ts';
 import { wellFormed } from '../well-formed.ts';
+import { isZero32 } from './words.ts';
 
 /**
  * The hashing rules of SPEC §4, shared by the writer (tree.ts) and the proof producers. The
@@ -61,8 +62,7 @@ export function bitAt(path: Uint8Array, i: number): number {
 }
 
 export function isEmptyHash(h: Uint8Array): boolean {
-  for (let i = 0; i < 32; i++) if (h[i] !== 0) return false;
-  return true;
+  return isZero32(h, 0);
 }
 
 export function checkedKey(key: string): string {

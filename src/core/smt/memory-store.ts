@@ -1,10 +1,10 @@
 import type { Hash32 } from '../hash.ts';
 import { applyInPlace } from './apply-in-place.ts';
 import type { HashInto, PackedBatch } from './apply-batch.ts';
-import { NO_NODE, SEGMENT_BITS, SEGMENT_MASK, UNKNOWN_LINK } from './node-ids.ts';
-import type { DirectNodeReader, InPlaceApplier, NodeStore, PackedNodes, StoredNode } from './node-store.ts';
-import { equal32 } from './words.ts';
 import { INNER_TAG } from './hashing.ts';
+import { MISSING_NODE, NO_NODE, SEGMENT_BITS, SEGMENT_MASK, UNKNOWN_LINK } from './node-ids.ts';
+import type { DirectNodeReader, InPlaceApplier, NodeStore, PackedNodes, StoredNode } from './node-store.ts';
+import { copy32Bytes, equal32, isZero32 } from './words.ts';
 
 /** Where a node's 65 bytes sit: `buf[off, off + 65)`. */
 export interface NodeLocation {
@@ -15,9 +15,9 @@ export interface NodeLocation {
 /**
  * In-memory content-addressed node store for millions of nodes. Nodes live in segments (a hash
  * buffer and a bytes buffer each, as in `PackedNodes`): `putPacked` adopts a large batch's
- * buffers as they are, `putMany` and small batches copy into segments of its own. An open-addressing table maps a hash to
- * (segment, index); no JS object or string key exists per node, which keeps the garbage
- * collector out of the way.
+ * buffers as they are, `putMany` and small batches copy into segments of its own. An
+ * open-addressing table maps a hash to (segment, index); no JS object or string key exists per
+ * node, which keeps the garbage collector out of the way.
  *
  * Each slot also holds a 32-bit tag from the hash, so a probe that meets another node is rejected
  * from the table alone and only the matching segment entry is read. The slot index comes from the
@@ -116,15 +116,20 @@ export class MemoryNodeStore implements NodeStore, DirectNodeReader, InPlaceAppl
       }
     }
     this.reserve(nodes.length);
-    for (const n of nodes) {
-      const slot = this.freeSlot(n.hash, 0);
-      if (slot < 0) continue;
-      if (this.ownCount === OWN_SEGMENT_NODES) this.newOwnSegment();
-      const i = this.ownCount++;
-      this.segHashes[this.own]!.set(n.hash, i * HASH_BYTES);
-      this.segBytes[this.own]!.set(n.bytes, i * NODE_BYTES);
-      this.fill(slot, this.own, i, n.hash, 0);
-    }
+    for (const n of nodes) this.appendCopy(n.hash, 0, n.bytes, 0);
+  }
+
+  /** Copies one node (hash at `hash[ho]`, bytes at `bytes[bo]`) into the own segments unless the table has it. */
+  private appendCopy(hash: Uint8Array, ho: number, bytes: Uint8Array, bo: number): void {
+    const slot = this.freeSlot(hash, ho);
+    if (slot < 0) return;
+    if (this.ownCount === OWN_SEGMENT_NODES) this.newOwnSegment();
+    const i = this.ownCount++;
+    const oh = this.segHashes[this.own]!;
+    const ob = this.segBytes[this.own]!;
+    copy32Bytes(oh, i * HASH_BYTES, hash, ho);
+    for (let k = 0; k < NODE_BYTES; k++) ob[i * NODE_BYTES + k] = bytes[bo + k]!;
+    this.fill(slot, this.own, i, oh, i * HASH_BYTES);
   }
 
   /** Starts a new segment for `putCopies` and in-place batches to append to. */
@@ -177,19 +182,7 @@ export class MemoryNodeStore implements NodeStore, DirectNodeReader, InPlaceAppl
   /** Copies a small packed batch into the own segments, as `putCopies` does with objects. */
   private copyPacked(p: PackedNodes): void {
     this.reserve(p.count);
-    const h = p.hashes;
-    const b = p.bytes;
-    for (let n = 0; n < p.count; n++) {
-      const slot = this.freeSlot(h, n * HASH_BYTES);
-      if (slot < 0) continue;
-      if (this.ownCount === OWN_SEGMENT_NODES) this.newOwnSegment();
-      const i = this.ownCount++;
-      const oh = this.segHashes[this.own]!;
-      const ob = this.segBytes[this.own]!;
-      for (let k = 0; k < HASH_BYTES; k++) oh[i * HASH_BYTES + k] = h[n * HASH_BYTES + k]!;
-      for (let k = 0; k < NODE_BYTES; k++) ob[i * NODE_BYTES + k] = b[n * NODE_BYTES + k]!;
-      this.fill(slot, this.own, i, oh, i * HASH_BYTES);
-    }
+    for (let n = 0; n < p.count; n++) this.appendCopy(p.hashes, n * HASH_BYTES, p.bytes, n * NODE_BYTES);
   }
 
   /**
@@ -356,14 +349,25 @@ export class MemoryNodeStore implements NodeStore, DirectNodeReader, InPlaceAppl
     if (r !== 1 && r !== 33) return NO_NODE;
     const node = off - r;
     if (buf[node] !== INNER_TAG) return NO_NODE;
-    const links = this.segLinks[seg]!;
-    const at = (node / NODE_BYTES) * 2 + (r === 1 ? 0 : 1);
-    let c = links[at]!;
-    if (c === UNKNOWN_LINK) {
-      c = this.idOf(buf, off);
-      if (c !== NO_NODE) links[at] = c;
-    }
+    const c = this.childLink(seg, node / NODE_BYTES, r === 1 ? 0 : 1);
     return c < 0 ? NO_NODE : c;
+  }
+
+  /**
+   * Child `side` (0 left, 1 right) of inner node `i` of segment `seg`: its link, looked up by the
+   * hash in the node's bytes (and remembered) the first time. NO_NODE for an empty child,
+   * MISSING_NODE when the store does not hold it.
+   */
+  childLink(seg: number, i: number, side: number): number {
+    const links = this.segLinks[seg]!;
+    const at = i * 2 + side;
+    const c = links[at]!;
+    if (c !== UNKNOWN_LINK) return c;
+    const b = this.segBytes[seg]!;
+    const off = i * NODE_BYTES + 1 + side * HASH_BYTES;
+    if (isZero32(b, off)) return (links[at] = NO_NODE);
+    const found = this.idOf(b, off);
+    return found === NO_NODE ? MISSING_NODE : (links[at] = found);
   }
 
   private readonly cand = new Int32Array(BLOCK);

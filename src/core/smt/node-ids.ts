@@ -8,5 +8,7 @@ export const SEGMENT_MASK = (1 << SEGMENT_BITS) - 1;
 export const NO_NODE = -1;
 /** A link not looked up yet (the node came in as bytes). */
 export const UNKNOWN_LINK = -2;
+/** What a link lookup answers when the store lacks the child (never stored as a link). */
+export const MISSING_NODE = -4;
 /** The first link of a leaf (leaves have no children; this says the kind without reading the node). */
 export const LEAF_LINK = -3;
