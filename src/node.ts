@@ -9,7 +9,7 @@ import { LEADER_LEASE, runLeaderPass } from './leader/leader-pass.ts';
 import { startCryptoPool, type CryptoPool } from './platform/crypto-pool.ts';
 import { createLogger } from './platform/logger.ts';
 import { createNodeSigner, type NodeSigner } from './platform/node-signer.ts';
-import { selectSha256 } from './platform/sha256.ts';
+import { selectSha256, treeHashOptions } from './platform/sha256.ts';
 import { createVerifier } from './platform/verifier.ts';
 import type { Logger, NodeContext } from './services/context.ts';
 import { SubtreeCache } from './services/subtree-cache.ts';
@@ -81,7 +81,7 @@ export async function createNode(config: Config, opts: NodeOptions): Promise<Dst
     parseKey: createKeyParser(),
     hash,
     store,
-    tree: new SparseMerkleTree(store, { hash, ...(sha.hashInto ? { hashInto: sha.hashInto } : {}) }),
+    tree: new SparseMerkleTree(store, { ...treeHashOptions(sha), hash }),
     committer: new GroupCommitter(opts.db),
     subtrees: new SubtreeCache(opts.db),
     now: opts.now ?? Date.now,

@@ -12,6 +12,13 @@ export interface NamedSha256 {
   readonly hash: Sha256;
   /** Writes the digest into `out` without allocating (Bun); the tree's hot loop uses it. */
   readonly hashInto?: (data: Uint8Array, out: Uint8Array) => void;
+  /** SHA-256 of a string's UTF-8 into `out`, without making the bytes (Bun): the tree hashes keys and canonical JSON with it. */
+  readonly hashTextInto?: (text: string, out: Uint8Array) => void;
+}
+
+/** The `SparseMerkleTree` options for a selected SHA-256: every form it offers. */
+export function treeHashOptions(sha: NamedSha256): { hash: Sha256; hashInto?: NamedSha256['hashInto']; hashTextInto?: NamedSha256['hashTextInto'] } {
+  return { hash: sha.hash, ...(sha.hashInto ? { hashInto: sha.hashInto } : {}), ...(sha.hashTextInto ? { hashTextInto: sha.hashTextInto } : {}) };
 }
 
 export function nativeSha256(): Sha256 {
@@ -27,7 +34,7 @@ export function selectSha256(): NamedSha256 {
 }
 
 interface BunLike {
-  SHA256: { hash(data: Uint8Array, out?: Uint8Array): Uint8Array };
+  SHA256: { hash(data: Uint8Array | string, out?: Uint8Array): Uint8Array };
 }
 
 function bunSha256(): NamedSha256 | null {
@@ -38,7 +45,13 @@ function bunSha256(): NamedSha256 | null {
   const probe = new Uint8Array(32);
   hashInto(PROBES[2]!, probe);
   const intoAgrees = bytesEqual(probe, nobleSha256(PROBES[2]!));
-  return { name: 'bun', hash: (data) => impl.hash(data), ...(intoAgrees ? { hashInto } : {}) };
+  // Strings are hashed as UTF-8: checked on text with 2-, 3- and 4-byte characters.
+  const hashTextInto = (text: string, out: Uint8Array) => void impl.hash(text, out);
+  const textAgrees = TEXT_PROBES.every((t) => {
+    hashTextInto(t, probe);
+    return bytesEqual(probe, nobleSha256(new TextEncoder().encode(t)));
+  });
+  return { name: 'bun', hash: (data) => impl.hash(data), ...(intoAgrees ? { hashInto } : {}), ...(intoAgrees && textAgrees ? { hashTextInto } : {}) };
 }
 
 interface NodeCryptoLike {
@@ -74,6 +87,8 @@ const PROBES: Uint8Array[] = [
   Uint8Array.from({ length: 65 }, (_, i) => i),
   Uint8Array.from({ length: 1000 }, (_, i) => (i * 31) & 0xff),
 ];
+
+const TEXT_PROBES = ['', 'acct/42', '{"a":"é€𝄞","b":[1,2.5,null]}', 'x'.repeat(300)];
 
 function agreesWithNoble(hash: Sha256): boolean {
   try {

@@ -2,9 +2,11 @@ import { describe, expect, test } from 'bun:test';
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { digest, type DigestTag } from '../../src/core/digest.ts';
-import { sha256 } from '../../src/core/hash.ts';
+import { EMPTY_HASH, sha256 } from '../../src/core/hash.ts';
 import { toHex } from '../../src/core/hex.ts';
-import { nativeSha256, selectSha256 } from '../../src/platform/sha256.ts';
+import { nativeSha256, selectSha256, treeHashOptions } from '../../src/platform/sha256.ts';
+import { MemoryNodeStore } from '../../src/core/smt/memory-store.ts';
+import { SparseMerkleTree } from '../../src/core/smt/tree.ts';
 
 /** SPEC §1 by hand: the prefix and the canonical JSON are written out, hashed with node:crypto. */
 function byHand(tag: string, canonicalJson: string): string {
@@ -51,6 +53,37 @@ describe('platform sha256', () => {
       }),
       { numRuns: 300 },
     );
+  });
+
+  test('hashes strings as their UTF-8, as the tree needs for keys and canonical JSON (property)', () => {
+    const text = selectSha256().hashTextInto;
+    expect(text).toBeDefined();
+    const out = new Uint8Array(32);
+    fc.assert(
+      fc.property(fc.string({ unit: 'grapheme', maxLength: 80 }), (s) => {
+        text!(s, out);
+        expect(toHex(out)).toBe(createHash('sha256').update(Buffer.from(s, 'utf8')).digest('hex'));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  test('a tree with every native form gives the roots and values of a tree with noble alone', async () => {
+    const batch = [
+      { key: 'a/1', value: { x: 'é€𝄞', n: 1 } },
+      { key: 'ключ/🔑', value: [true, null, 2.5] },
+      { key: 'a/2', value: { n: 1, x: 'é€𝄞' } }, // the same canonical text as a/1
+      { key: 'a/3', value: null },
+      ...Array.from({ length: 300 }, (_, i) => ({ key: `bulk/${i}`, value: i % 7 })), // large enough for word views
+    ];
+    const native = new SparseMerkleTree(new MemoryNodeStore(), treeHashOptions(selectSha256()));
+    const noble = new SparseMerkleTree(new MemoryNodeStore());
+    const [a, b] = [await native.apply(EMPTY_HASH, batch), await noble.apply(EMPTY_HASH, batch)];
+    expect(toHex(a.root)).toBe(toHex(b.root));
+    const show = (vs: { hash: Uint8Array; bytes: Uint8Array }[]) => vs.map((v) => [toHex(v.hash), toHex(v.bytes)]);
+    expect(show(a.values)).toEqual(show(b.values));
+    expect(a.values.length).toBe(2 + 7); // distinct canonical texts only
+    for (const v of a.values) expect(toHex(v.hash)).toBe(toHex(sha256(v.bytes)));
   });
 
   test('returns plain 32-byte Uint8Arrays', () => {

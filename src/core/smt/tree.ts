@@ -41,22 +41,43 @@ export interface TreeOptions {
   hash?: Sha256;
   /** Optional allocation-free form of the same SHA-256 (e.g. `Bun.SHA256.hash(data, out)`). */
   hashInto?: HashInto;
+  /**
+   * Optional: SHA-256 of a string's UTF-8 into `out`, without making the bytes (e.g.
+   * `Bun.SHA256.hash(text, out)`). The tree passes it only well-formed strings (keys are checked,
+   * canonical JSON escapes lone surrogates), whose UTF-8 is unambiguous.
+   */
+  hashTextInto?: HashTextInto;
 }
+
+export type HashTextInto = (text: string, out: Uint8Array) => void;
 
 /** Where `apply` hashes each path before copying it into the batch (used synchronously only). */
 const PATH_DIGEST = bytes(32);
 const PATH_DIGEST32 = new Int32Array(PATH_DIGEST.buffer);
 
-/** Result of a batch: `nodes` are materialized from `packed` only when someone asks. */
+/**
+ * Result of a batch: `nodes` are made from `packed`, and `values` from the canonical texts, only
+ * when someone asks (a batch applied to memory alone never does).
+ */
 class BatchResult implements ApplyResult {
   private objects: StoredNode[] | undefined;
+  private valueList: StoredValue[] | undefined;
   constructor(
     readonly root: Hash32,
     readonly packed: PackedNodes[],
-    readonly values: StoredValue[],
+    /** Each distinct canonical text, and where its hash is in `valueHashes`. */
+    private readonly texts: Map<string, number>,
+    private readonly valueHashes: Uint8Array,
   ) {}
   get nodes(): StoredNode[] {
     return (this.objects ??= unpackNodes(this.packed));
+  }
+  get values(): StoredValue[] {
+    if (this.valueList === undefined) {
+      this.valueList = [];
+      for (const [text, i] of this.texts) this.valueList.push({ hash: this.valueHashes.slice(i * 32, i * 32 + 32), bytes: utf8(text) });
+    }
+    return this.valueList;
   }
 }
 
@@ -68,6 +89,7 @@ class BatchResult implements ApplyResult {
 export class SparseMerkleTree {
   private readonly hash: Sha256;
   private readonly hashInto: HashInto;
+  private readonly hashTextInto: HashTextInto;
   private readonly cached: CachedNodeReader | undefined;
 
   constructor(
@@ -76,7 +98,9 @@ export class SparseMerkleTree {
   ) {
     const hash = opts.hash ?? sha256;
     this.hash = hash;
-    this.hashInto = opts.hashInto ?? ((data, out) => out.set(hash(data)));
+    const hashInto: HashInto = opts.hashInto ?? ((data, out) => out.set(hash(data)));
+    this.hashInto = hashInto;
+    this.hashTextInto = opts.hashTextInto ?? ((text, out) => hashInto(utf8(text), out));
     this.cached = isCachedNodeReader(store) ? store : undefined;
   }
 
@@ -92,35 +116,38 @@ export class SparseMerkleTree {
       valueHashes: byteArray(count * 32),
       deleted: new Uint8Array(count),
     };
-    const values: StoredValue[] = [];
-    const hashByJson = new Map<string, Hash32>();
-    // Paths are hashed into a scratch and copied out: no output allocation, no native set; as
-    // words where the batch is large enough to be worth a view (VIEW_MIN_BYTES).
+    // Each distinct canonical text is hashed once: the index of the first write that had it.
+    const firstWith = new Map<string, number>();
+    // Hashes go to a scratch and are copied out (no output allocation, no native set); as words
+    // where the batch is large enough to be worth a view (VIEW_MIN_BYTES).
     const digest = PATH_DIGEST;
     const digest32 = PATH_DIGEST32;
-    const paths32 = batch.paths.length >= VIEW_MIN_BYTES ? new Int32Array(batch.paths.buffer) : undefined;
+    const words = batch.paths.length >= VIEW_MIN_BYTES;
+    const paths32 = words ? new Int32Array(batch.paths.buffer) : undefined;
+    const values32 = words ? new Int32Array(batch.valueHashes.buffer) : undefined;
     let i = 0;
     for (const [key, value] of last) {
-      this.hashInto(utf8(key), digest);
+      this.hashTextInto(key, digest);
       if (paths32 !== undefined) for (let k = 0; k < 8; k++) paths32[i * 8 + k] = digest32[k]!;
       else copy32Bytes(batch.paths, i * 32, digest, 0);
       if (value === null) {
         batch.deleted[i] = 1;
       } else {
         const text = jcs(value);
-        let vh = hashByJson.get(text);
-        if (vh === undefined) {
-          const bytes = utf8(text);
-          vh = this.hash(bytes);
-          hashByJson.set(text, vh);
-          values.push({ hash: vh, bytes });
+        const first = firstWith.get(text);
+        if (first !== undefined) {
+          copy32Bytes(batch.valueHashes, i * 32, batch.valueHashes, first * 32);
+        } else {
+          firstWith.set(text, i);
+          this.hashTextInto(text, digest);
+          if (values32 !== undefined) for (let k = 0; k < 8; k++) values32[i * 8 + k] = digest32[k]!;
+          else copy32Bytes(batch.valueHashes, i * 32, digest, 0);
         }
-        batch.valueHashes.set(vh, i * 32);
       }
       i++;
     }
     const { root: newRoot, packed } = await this.applyPacked(root, batch);
-    return new BatchResult(newRoot, packed, values);
+    return new BatchResult(newRoot, packed, firstWith, batch.valueHashes);
   }
 
   /** Same as `apply` for callers that already hold paths and value hashes; last write per path wins. */
@@ -146,7 +173,7 @@ export class SparseMerkleTree {
       i++;
     }
     const { root: newRoot, packed } = await this.applyPacked(root, batch);
-    return new BatchResult(newRoot, packed, []);
+    return new BatchResult(newRoot, packed, new Map(), batch.valueHashes);
   }
 
   /** A store holding the whole tree with links applies the batch itself (same result, in place). */
