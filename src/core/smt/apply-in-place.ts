@@ -3,9 +3,10 @@ import { EMPTY_HASH, type Hash32 } from '../hash.ts';
 import { partitionByBit, type HashInto, type PackedBatch } from './apply-batch.ts';
 import { INNER_TAG, LEAF_TAG, MAX_DEPTH_BITS, NODE_BYTES } from './hashing.ts';
 import type { MemoryNodeStore } from './memory-store.ts';
-import { LEAF_LINK, MISSING_NODE, NO_NODE, SEGMENT_BITS, SEGMENT_MASK, UNKNOWN_LINK } from './node-ids.ts';
+import { LEAF_LINK, MISSING_NODE, NO_NODE, SEGMENT_BITS, SEGMENT_MASK, SEGMENT_NODES, SIDE_DONE, UNKNOWN_LINK } from './node-ids.ts';
 import type { PackedNodes } from './node-store.ts';
-import { VIEW_MIN_BYTES, bytes, equal32, isZero32, viewOf } from './words.ts';
+import type { SideHelper, SideJob } from './apply-side.ts';
+import { VIEW_MIN_BYTES, bytes, copy32Bytes, equal32, isZero32, viewOf } from './words.ts';
 
 /** The node being assembled and its digest, shared by all batches (a batch runs without awaiting). */
 const SCRATCH = bytes(NODE_BYTES);
@@ -30,14 +31,99 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 export function applyInPlace(store: MemoryNodeStore, hashInto: HashInto, oldRoot: Hash32, batch: PackedBatch): { root: Hash32; packed: PackedNodes[] } {
   if (oldRoot.length !== 32) fail('invalid_length', 'root must be 32 bytes');
   if (batch.count === 0) return { root: oldRoot, packed: [] };
-  let rootId = NO_NODE;
-  if (!isZero32(oldRoot, 0)) {
-    rootId = store.idOf(oldRoot, 0);
-    if (rootId === NO_NODE) fail('missing_node', 'tree node missing from the store', { depth: 0 });
-  }
+  const rootId = rootIdOf(store, oldRoot);
   const a = new InPlace(store, hashInto, batch);
-  const newRoot = a.update(rootId, 0, batch.count, 0);
-  const packed = a.finish();
+  return handOut(store, oldRoot, rootId, a.update(rootId, 0, batch.count, 0), a.close());
+}
+
+/** A batch needs at least this many writes to share with a helper thread (a job costs ~0.1-0.5 ms). */
+export const MIN_HELPED_WRITES = 2048;
+/** The top levels a helped batch walks itself; the subtrees below them are the work it shares out. */
+const SPLIT_DEPTH = 4;
+/**
+ * Share of the writes the helper takes when it names none: the calling thread also hashes every
+ * key and value and copies the helper's nodes in, so the helper gets more than half of the walk.
+ */
+const DEFAULT_HELPER_SHARE = 0.65;
+
+/**
+ * `applyInPlace` on two threads (see apply-side.ts). The batch is split into the subtrees below
+ * the top SPLIT_DEPTH levels (sooner where the tree ends); the rightmost of them, about
+ * `helper.share` of the writes, go to `helper`, and this thread walks the others meanwhile. Then
+ * it waits for the helper (normally a moment: the shares are set so both finish together),
+ * copies the helper's nodes into the store and rebuilds the top levels from both. It walks
+ * everything itself when the root is not an inner node, and the helper's part when the helper
+ * fails. Synchronous like `applyInPlace`: no other batch can see a half-applied one.
+ */
+export function applyInPlaceHelped(
+  store: MemoryNodeStore,
+  helper: SideHelper,
+  hashInto: HashInto,
+  oldRoot: Hash32,
+  batch: PackedBatch,
+): { root: Hash32; packed: PackedNodes[] } {
+  if (oldRoot.length !== 32) fail('invalid_length', 'root must be 32 bytes');
+  if (batch.count === 0) return { root: oldRoot, packed: [] };
+  const rootId = rootIdOf(store, oldRoot);
+  const a = new InPlace(store, hashInto, batch);
+  if (rootId === NO_NODE || a.tagOf(rootId, 0) !== INNER_TAG) {
+    return handOut(store, oldRoot, rootId, a.update(rootId, 0, batch.count, 0), a.close());
+  }
+  // Subtree tasks (old id, lo, hi, depth), in path order, and where each split of the top levels fell.
+  const tasks: number[] = [];
+  const mids: number[] = [];
+  a.collect(rootId, 0, batch.count, 0, tasks, mids);
+  // The helper takes the last tasks: their writes are the tail idx[from..count).
+  const share = Math.min(0.9, Math.max(0.1, helper.share ?? DEFAULT_HELPER_SHARE));
+  let firstTheirs = tasks.length;
+  while (firstTheirs > 4 && batch.count - tasks[firstTheirs - 3]! <= share * batch.count) firstTheirs -= 4;
+  const results = new Int32Array(tasks.length / 4);
+  const walkMine = (from: number, to: number) => {
+    for (let k = from; k < to; k += 4) results[k / 4] = a.update(tasks[k]!, tasks[k + 1]!, tasks[k + 2]!, tasks[k + 3]!);
+  };
+  const job = firstTheirs < tasks.length ? store.sideJob(a, tasks, firstTheirs) : undefined;
+  const started = job !== undefined && helper.start(job);
+  try {
+    walkMine(0, firstTheirs);
+  } catch (err) {
+    // The helper reads the store's memory until it answers.
+    if (job !== undefined) store.sideDone(job, started && helper.wait(job));
+    throw err;
+  }
+  if (job !== undefined) {
+    const answered = started && helper.wait(job);
+    store.sideDone(job, answered);
+    if (answered && job.out[0] === SIDE_DONE) a.importSide(job, store, results, firstTheirs / 4);
+    else walkMine(firstTheirs, tasks.length);
+  }
+  const newRoot = a.assemble(rootId, 0, batch.count, 0, { results, mids, task: 0, mid: 0 });
+  return handOut(store, oldRoot, rootId, newRoot, a.close());
+}
+
+/** The store's id of a batch's old root (NO_NODE for the empty tree). */
+function rootIdOf(store: MemoryNodeStore, oldRoot: Hash32): number {
+  if (isZero32(oldRoot, 0)) return NO_NODE;
+  const rootId = store.idOf(oldRoot, 0);
+  if (rootId === NO_NODE) fail('missing_node', 'tree node missing from the store', { depth: 0 });
+  return rootId;
+}
+
+/** Defers the indexing of a batch's nodes (`runs`) and hands them out packed, as views of the store's segments. */
+function handOut(store: MemoryNodeStore, oldRoot: Hash32, rootId: number, newRoot: number, runs: readonly number[]): { root: Hash32; packed: PackedNodes[] } {
+  const packed: PackedNodes[] = [];
+  for (let k = 0; k < runs.length; k += 3) {
+    const s = runs[k]!;
+    const from = runs[k + 1]!;
+    const to = runs[k + 2]!;
+    store.defer(s, from, to);
+    packed.push(
+      store.adopted({
+        count: to - from,
+        hashes: store.segHashes[s]!.subarray(from * 32, to * 32),
+        bytes: store.segBytes[s]!.subarray(from * NODE_BYTES, to * NODE_BYTES),
+      }),
+    );
+  }
   if (newRoot === rootId) return { root: oldRoot.slice(), packed };
   if (newRoot === NO_NODE) return { root: EMPTY_HASH.slice(), packed };
   // The batch's nodes wait to be indexed (MemoryNodeStore.defer); its root, looked up by hash, not.
@@ -46,7 +132,23 @@ export function applyInPlace(store: MemoryNodeStore, hashInto: HashInto, oldRoot
   return { root: store.segHashes[newRoot >>> SEGMENT_BITS]!.slice(at, at + 32), packed };
 }
 
-class InPlace {
+/**
+ * The memory an in-place walk reads and appends to: segments of node hashes, bytes and links by
+ * segment number, and the segment new nodes go to. `MemoryNodeStore` is one; a helper thread's
+ * view of a store's shared segments (`SideSpace`, apply-side.ts) is the other.
+ */
+export interface NodeSpace {
+  readonly segHash32: Int32Array[];
+  readonly segBytes: Uint8Array[];
+  readonly segLinks: Int32Array[];
+  own: number;
+  ownCount: number;
+  newOwnSegment(): void;
+  /** Child `side` of inner node `i` of segment `seg` when its link is not known yet (see MemoryNodeStore.childLink). */
+  childLink(seg: number, i: number, side: number): number;
+}
+
+export class InPlace {
   private readonly P: Uint8Array;
   private readonly V: Uint8Array;
   private readonly DEL: Uint8Array;
@@ -69,7 +171,7 @@ class InPlace {
   private readonly runs: number[] = [];
 
   constructor(
-    private readonly store: MemoryNodeStore,
+    private readonly store: NodeSpace,
     private readonly hashInto: HashInto,
     batch: PackedBatch,
   ) {
@@ -101,6 +203,105 @@ class InPlace {
     const r = this.child(old, 1, d);
     const nl = lo < mid ? this.update(l, lo, mid, d + 1) : l;
     const nr = mid < hi ? this.update(r, mid, hi, d + 1) : r;
+    return this.join(old, l, r, nl, nr, d);
+  }
+
+  /**
+   * The top of a helped batch: splits the writes idx[lo..hi) under `old` at depth d by path bit
+   * down to SPLIT_DEPTH, or to where the old tree ends (a leaf or nothing), and lists the
+   * subtrees there with writes below them as tasks (old, lo, hi, depth), in path order.
+   */
+  collect(old: number, lo: number, hi: number, d: number, tasks: number[], mids: number[]): void {
+    if (lo === hi) return;
+    if (d === SPLIT_DEPTH || old === NO_NODE || this.tagOf(old, d) !== INNER_TAG) {
+      tasks.push(old, lo, hi, d);
+      return;
+    }
+    const mid = partitionByBit(this.idx, this.P, lo, hi, d);
+    mids.push(mid);
+    this.collect(this.child(old, 0, d), lo, mid, d + 1, tasks, mids);
+    this.collect(this.child(old, 1, d), mid, hi, d + 1, tasks, mids);
+  }
+
+  /** The new id of `old` from the tasks' results: `collect`'s recursion again, joining on the way up. */
+  assemble(old: number, lo: number, hi: number, d: number, at: { results: Int32Array; mids: number[]; task: number; mid: number }): number {
+    if (lo === hi) return old;
+    if (d === SPLIT_DEPTH || old === NO_NODE || this.tagOf(old, d) !== INNER_TAG) return at.results[at.task++]!;
+    const mid = at.mids[at.mid++]!;
+    const l = this.child(old, 0, d);
+    const r = this.child(old, 1, d);
+    const nl = this.assemble(l, lo, mid, d + 1, at);
+    const nr = this.assemble(r, mid, hi, d + 1, at);
+    return this.join(old, l, r, nl, nr, d);
+  }
+
+  /** Writes idx[lo..hi) packed on their own, for a helper. */
+  sideWrites(lo: number, hi: number): Pick<SideJob, 'count' | 'paths' | 'valueHashes' | 'deleted'> {
+    const n = hi - lo;
+    const paths = bytes(n * 32);
+    const valueHashes = bytes(n * 32);
+    const deleted = new Uint8Array(n);
+    for (let k = 0; k < n; k++) {
+      const e = this.idx[lo + k]!;
+      copy32Bytes(paths, k * 32, this.P, e * 32);
+      copy32Bytes(valueHashes, k * 32, this.V, e * 32);
+      deleted[k] = this.DEL[e]!;
+    }
+    return { count: n, paths, valueHashes, deleted };
+  }
+
+  /**
+   * Takes a helper's new nodes into the store: its full arena segments become store segments as
+   * they are, the nodes of its last one are copied in (a part-filled segment would waste the
+   * rest). Links to its nodes are renumbered, and its tasks' new ids go to results[at..].
+   */
+  importSide(job: SideJob, store: MemoryNodeStore, results: Int32Array, at: number): void {
+    const out = job.out;
+    const base = job.base;
+    const tasks = job.tasks.length / 4;
+    const used = out[1]!;
+    if (used === 0) {
+      for (let k = 0; k < tasks; k++) results[at + k] = out[2 + k]!;
+      return;
+    }
+    // Where the helper's segment base + g went: a store segment number, or -1 for the last one,
+    // whose node k is now moved[k].
+    const segNo = new Int32Array(used);
+    const last = store.helperArena[used - 1]!;
+    const lastCount = out[2 + tasks + used - 1]!;
+    for (let g = 0; g < used - 1; g++) segNo[g] = store.adoptArena(g);
+    segNo[used - 1] = -1;
+    const moved = new Int32Array(lastCount);
+    const renumber = (id: number): number => {
+      if (id < 0 || id >>> SEGMENT_BITS < base) return id;
+      const g = segNo[(id >>> SEGMENT_BITS) - base]!;
+      return g >= 0 ? (g << SEGMENT_BITS) | (id & SEGMENT_MASK) : moved[id & SEGMENT_MASK]!;
+    };
+    for (let g = 0; g < used - 1; g++) {
+      const links = this.links[segNo[g]!]!;
+      for (let k = 0; k < SEGMENT_NODES * 2; k++) links[k] = renumber(links[k]!);
+      this.runs.push(segNo[g]!, 0, SEGMENT_NODES);
+    }
+    for (let k = 0; k < lastCount; ) {
+      if (this.n === SEGMENT_NODES) this.nextSegment();
+      const len = Math.min(lastCount - k, SEGMENT_NODES - this.n);
+      const to = this.n;
+      this.segH32.set(last.hash32.subarray(k * 8, (k + len) * 8), to * 8);
+      this.segNodes.set(last.bytes.subarray(k * NODE_BYTES, (k + len) * NODE_BYTES), to * NODE_BYTES);
+      const links = this.segLinks;
+      for (let t = 0; t < len; t++) {
+        links[(to + t) * 2] = renumber(last.links[(k + t) * 2]!);
+        links[(to + t) * 2 + 1] = renumber(last.links[(k + t) * 2 + 1]!);
+        moved[k + t] = (this.seg << SEGMENT_BITS) | (to + t);
+      }
+      this.n += len;
+      k += len;
+    }
+    for (let k = 0; k < tasks; k++) results[at + k] = renumber(out[2 + k]!);
+  }
+
+  /** The new node at depth d whose old inner node `old` had children l, r and now has nl, nr. */
+  join(old: number, l: number, r: number, nl: number, nr: number, d: number): number {
     if (nl === l && nr === r) return old;
     if (nl === NO_NODE || nr === NO_NODE) {
       // Nothing, or a lone leaf, left below: it moves up to this position.
@@ -146,7 +347,7 @@ class InPlace {
    * Node `id`'s tag. Links say it without reading the node's bytes (one cache miss fewer per
    * node in a large tree): a leaf's first link is LEAF_LINK, an inner node's a child or NO_NODE.
    */
-  private tagOf(id: number, d: number): number {
+  tagOf(id: number, d: number): number {
     const links = this.links[id >>> SEGMENT_BITS]!;
     const at = (id & SEGMENT_MASK) * 2;
     const first = links[at]!;
@@ -219,7 +420,8 @@ class InPlace {
     return (this.seg << SEGMENT_BITS) | i;
   }
 
-  private openSegment(): void {
+  /** Starts appending again after `closeSegment` (someone else may have appended meanwhile). */
+  openSegment(): void {
     const store = this.store;
     if (store.own < 0 || store.ownCount === SEGMENT_MASK + 1) store.newOwnSegment();
     this.seg = store.own;
@@ -229,7 +431,8 @@ class InPlace {
     this.segLinks = this.links[this.seg]!;
   }
 
-  private closeSegment(): void {
+  /** Stops appending for now: the space's own segment count is brought up to date. */
+  closeSegment(): void {
     this.store.ownCount = this.n;
     if (this.n > this.from) this.runs.push(this.seg, this.from, this.n);
   }
@@ -239,25 +442,9 @@ class InPlace {
     this.openSegment();
   }
 
-  /** Defers the indexing of the batch's nodes and hands them out packed (views of the store's segments). */
-  finish(): PackedNodes[] {
+  /** Ends the batch's appends; returns its runs of new nodes as (segment, from, to) triples. */
+  close(): number[] {
     this.closeSegment();
-    const store = this.store;
-    const packed: PackedNodes[] = [];
-    const runs = this.runs;
-    for (let k = 0; k < runs.length; k += 3) {
-      const s = runs[k]!;
-      const from = runs[k + 1]!;
-      const to = runs[k + 2]!;
-      store.defer(s, from, to);
-      packed.push(
-        store.adopted({
-          count: to - from,
-          hashes: store.segHashes[s]!.subarray(from * 32, to * 32),
-          bytes: store.segBytes[s]!.subarray(from * NODE_BYTES, to * NODE_BYTES),
-        }),
-      );
-    }
-    return packed;
+    return this.runs;
   }
 }

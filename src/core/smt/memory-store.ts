@@ -1,8 +1,9 @@
 import type { Hash32 } from '../hash.ts';
-import { applyInPlace } from './apply-in-place.ts';
+import { applyInPlace, applyInPlaceHelped, MIN_HELPED_WRITES, type InPlace } from './apply-in-place.ts';
+import { sharedSegment, type SharedSegment, type SideHelper, type SideJob } from './apply-side.ts';
 import type { HashInto, PackedBatch } from './apply-batch.ts';
 import { INNER_TAG } from './hashing.ts';
-import { MISSING_NODE, NO_NODE, SEGMENT_BITS, SEGMENT_MASK, UNKNOWN_LINK } from './node-ids.ts';
+import { MISSING_NODE, NO_NODE, SEGMENT_BITS, SEGMENT_MASK, SEGMENT_NODES, SIDE_ARENA_FULL, SIDE_RUNNING, UNKNOWN_LINK } from './node-ids.ts';
 import type { DirectNodeReader, InPlaceApplier, NodeStore, PackedNodes, StoredNode } from './node-store.ts';
 import { copy32Bytes, equal32, isZero32 } from './words.ts';
 
@@ -33,11 +34,14 @@ export interface NodeLocation {
  * other than its root enter the hash table only when a lookup by hash first misses (`defer`):
  * most never do, as later batches replace them. That first miss indexes every deferred node.
  *
+ * With a helper thread (`helper`, apply-side.ts) the segments live in shared memory and a large
+ * batch is walked by both threads at once; the roots and nodes are the same as without.
+ *
  * Returned bytes are views into the store's memory: read-only.
  */
 const HASH_BYTES = 32;
 const NODE_BYTES = 65;
-const OWN_SEGMENT_NODES = 1 << SEGMENT_BITS;
+const OWN_SEGMENT_NODES = SEGMENT_NODES;
 /** Ids are positive int32s: at most 2^31 / 2^SEGMENT_BITS segments. */
 const MAX_SEGMENTS = 1 << (31 - SEGMENT_BITS);
 /**
@@ -76,15 +80,41 @@ export class MemoryNodeStore implements NodeStore, DirectNodeReader, InPlaceAppl
   private readonly scratch: NodeLocation = { buf: new Uint8Array(0), off: 0 };
   /** Which 8 bytes of a hash pick its slot and tag (see the constructor). */
   private readonly at: number;
+  /** A thread that walks part of each large batch (apply-side.ts); with one, segments are shared memory. */
+  private readonly helper: SideHelper | undefined;
+  /** How many segments the helper has been sent (it keeps them; only later ones go with a job). */
+  private helperKnows = 0;
+  /** Shared segments lent to the helper for its new nodes (after a job, the full ones become store segments). */
+  readonly helperArena: SharedSegment[] = [];
+  private arenaKnown = 0;
+  /** Arena lent per write sent, in nodes; doubled when a job runs out (a 1M-key tree makes ~9 per write). */
+  private arenaPerWrite: number;
+  /** Batches with fewer writes stay on this thread. */
+  private readonly helpedMinWrites: number;
 
   /**
    * `probeOffset` (0..24, default 0) picks which 8 bytes of a hash choose its slot and tag. A
    * cache whose hashes outsiders can grind passes a secret one, so a ground prefix clusters nothing.
+   *
+   * `helper` (from the runtime: `startTreeHelper()` in src/platform/tree-helper.ts) lets batches
+   * of at least `helpedMinWrites` writes (default 2,048) use a second thread: the store then keeps
+   * its segments in SharedArrayBuffers, and copies nodes it is given into them instead of adopting
+   * their buffers. One helper serves one store. `helperArenaPerWrite` (default 24) is the room,
+   * in nodes per write, lent to the helper for its new nodes; a job that needs more is walked here
+   * and the room doubles.
    */
-  constructor(opts: { probeOffset?: number } = {}) {
+  constructor(opts: { probeOffset?: number; helper?: SideHelper; helpedMinWrites?: number; helperArenaPerWrite?: number } = {}) {
     const at = opts.probeOffset ?? 0;
     if (!Number.isInteger(at) || at < 0 || at > HASH_BYTES - 8) throw new RangeError('probeOffset must be an integer in 0..24');
     this.at = at;
+    this.helper = opts.helper;
+    this.helpedMinWrites = Math.max(1, opts.helpedMinWrites ?? MIN_HELPED_WRITES);
+    this.arenaPerWrite = Math.max(1, opts.helperArenaPerWrite ?? 24);
+  }
+
+  /** Memory for a segment: shared when a helper thread reads it. */
+  private memory(byteLength: number): ArrayBuffer | SharedArrayBuffer {
+    return this.helper === undefined ? new ArrayBuffer(byteLength) : new SharedArrayBuffer(byteLength);
   }
 
   /** Number of distinct nodes held. */
@@ -134,20 +164,29 @@ export class MemoryNodeStore implements NodeStore, DirectNodeReader, InPlaceAppl
 
   /** Starts a new segment for `putCopies` and in-place batches to append to. */
   newOwnSegment(): void {
-    const hashes = new Uint8Array(new ArrayBuffer(OWN_SEGMENT_NODES * HASH_BYTES));
-    this.own = this.addSegment(hashes, new Uint8Array(new ArrayBuffer(OWN_SEGMENT_NODES * NODE_BYTES)), OWN_SEGMENT_NODES);
+    const hashes = new Uint8Array(this.memory(OWN_SEGMENT_NODES * HASH_BYTES));
+    this.own = this.addSegment(hashes, new Uint8Array(this.memory(OWN_SEGMENT_NODES * NODE_BYTES)), OWN_SEGMENT_NODES);
     this.ownCount = 0;
   }
 
   private addSegment(hashes: Uint8Array, bytes: Uint8Array, count: number): number {
     if (this.segHashes.length >= MAX_SEGMENTS) throw new RangeError('memory node store is full (2^31 node ids)');
-    // Word access needs 4-byte alignment; only a caller's own odd slices lack it.
-    const aligned = (hashes.byteOffset & 3) === 0 ? hashes : hashes.slice(0, count * HASH_BYTES);
+    // Word access needs 4-byte alignment; only a caller's own odd slices lack it. A helper reads
+    // only shared memory.
+    const shared = this.helper !== undefined;
+    const keep = (b: Uint8Array, n: number) => {
+      if (shared ? b.buffer instanceof SharedArrayBuffer && (b.byteOffset & 3) === 0 : (b.byteOffset & 3) === 0) return b;
+      const copy = new Uint8Array(this.memory(n));
+      copy.set(b.subarray(0, n));
+      return copy;
+    };
+    const aligned = keep(hashes, count * HASH_BYTES);
+    const nodeBytes = keep(bytes, count * NODE_BYTES);
     this.segHashes.push(aligned);
     this.segHash32.push(new Int32Array(aligned.buffer, aligned.byteOffset, count * 8));
-    this.segBytes.push(bytes);
-    this.segOf.set(bytes, this.segBytes.length - 1);
-    this.segLinks.push(new Int32Array(count * 2).fill(UNKNOWN_LINK));
+    this.segBytes.push(nodeBytes);
+    this.segOf.set(nodeBytes, this.segBytes.length - 1);
+    this.segLinks.push(new Int32Array(this.memory(count * 8)).fill(UNKNOWN_LINK));
     return this.segHashes.length - 1;
   }
 
@@ -238,7 +277,70 @@ export class MemoryNodeStore implements NodeStore, DirectNodeReader, InPlaceAppl
   }
 
   applyInPlace(hashInto: HashInto, oldRoot: Hash32, batch: PackedBatch): { root: Hash32; packed: PackedNodes[] } {
-    return applyInPlace(this, hashInto, oldRoot, batch);
+    if (this.helper === undefined || batch.count < this.helpedMinWrites) return applyInPlace(this, hashInto, oldRoot, batch);
+    return applyInPlaceHelped(this, this.helper, hashInto, oldRoot, batch);
+  }
+
+  /** The helper's job for tasks[first..] of a helped batch (apply-in-place.ts): what it has not seen, and arena enough. */
+  sideJob(a: InPlace, tasks: readonly number[], first: number): SideJob {
+    const from = tasks[first + 1]!;
+    const writes = a.sideWrites(from, tasks[tasks.length - 2]!);
+    const mine = new Int32Array(tasks.length - first);
+    for (let k = 0; k < mine.length; k += 4) {
+      mine[k] = tasks[first + k]!;
+      mine[k + 1] = tasks[first + k + 1]! - from;
+      mine[k + 2] = tasks[first + k + 2]! - from;
+      mine[k + 3] = tasks[first + k + 3]!;
+    }
+    const arenaSize = Math.max(1, Math.ceil((writes.count * this.arenaPerWrite) / SEGMENT_NODES));
+    while (this.helperArena.length < arenaSize) this.helperArena.push(sharedSegment());
+    const base = this.segHashes.length;
+    const segments: SharedSegment[] = [];
+    for (let s = this.helperKnows; s < base; s++) segments.push({ hash32: this.segHash32[s]!, bytes: this.segBytes[s]!, links: this.segLinks[s]! });
+    const job: SideJob = {
+      ...writes,
+      tasks: mine,
+      segFrom: this.helperKnows,
+      segments,
+      base,
+      arenaFrom: this.arenaKnown,
+      arena: this.helperArena.slice(this.arenaKnown),
+      arenaSize,
+      out: new Int32Array(new SharedArrayBuffer((2 + mine.length / 4 + arenaSize) * 4)),
+    };
+    job.out[0] = SIDE_RUNNING;
+    this.helperKnows = base;
+    this.arenaKnown = this.helperArena.length;
+    return job;
+  }
+
+  /**
+   * Makes the helper's full arena segment g a store segment, as it is (links are renumbered by
+   * the caller), and lends the helper a fresh one in its place; returns the segment number.
+   */
+  adoptArena(g: number): number {
+    if (this.segHashes.length >= MAX_SEGMENTS) throw new RangeError('memory node store is full (2^31 node ids)');
+    const a = this.helperArena[g]!;
+    const hashes = new Uint8Array(a.hash32.buffer, a.hash32.byteOffset, SEGMENT_NODES * HASH_BYTES);
+    this.segHashes.push(hashes);
+    this.segHash32.push(a.hash32);
+    this.segBytes.push(a.bytes);
+    this.segOf.set(a.bytes, this.segBytes.length - 1);
+    this.segLinks.push(a.links);
+    this.helperArena[g] = sharedSegment();
+    this.arenaKnown = Math.min(this.arenaKnown, g);
+    return this.segHashes.length - 1;
+  }
+
+  /** After a helped batch's wait: a helper that did not answer is gone, with what it was lent. */
+  sideDone(job: SideJob, answered: boolean): void {
+    if (!answered) {
+      this.helperKnows = 0;
+      this.arenaKnown = 0;
+      this.helperArena.length = 0;
+    } else if (job.out[0] === SIDE_ARENA_FULL) {
+      this.arenaPerWrite *= 2;
+    }
   }
 
   /** The id of the node whose hash is `hash[off, off + 32)`, or NO_NODE. */

@@ -12,3 +12,12 @@ export const UNKNOWN_LINK = -2;
 export const MISSING_NODE = -4;
 /** The first link of a leaf (leaves have no children; this says the kind without reading the node). */
 export const LEAF_LINK = -3;
+/** Nodes per segment. */
+export const SEGMENT_NODES = 1 << SEGMENT_BITS;
+
+/** State of a helper's job (`SideJob.out[0]`, apply-side.ts): working, answered, could not finish. */
+export const SIDE_RUNNING = 0;
+export const SIDE_DONE = 1;
+export const SIDE_FAILED = 2;
+/** The helper ran out of the arena it was lent: the store lends more next time. */
+export const SIDE_ARENA_FULL = 3;

@@ -1,0 +1,155 @@
+import type { HashInto } from './apply-batch.ts';
+import { InPlace, type NodeSpace } from './apply-in-place.ts';
+import { NODE_BYTES } from './hashing.ts';
+import { SEGMENT_NODES, SIDE_ARENA_FULL, SIDE_DONE, SIDE_FAILED, UNKNOWN_LINK } from './node-ids.ts';
+
+/**
+ * A batch applied on two threads. A store whose segments live in shared memory
+ * (`MemoryNodeStore` with a helper) splits a large batch below its top levels into subtrees and
+ * hands the rightmost of them to a helper thread as a `SideJob`, walking the others meanwhile.
+ * The helper runs the same walk (`InPlace`) over the same memory, reading the store's segments
+ * and writing its new nodes into segments the store lent it (`arena`); it answers through shared
+ * memory (`out`), so the caller picks the answer up without waiting for an event loop turn.
+ * The caller then copies the helper's nodes into the store (`InPlace.importSide`) and joins the
+ * top levels. The rules are the same code, so the root is the same byte for byte.
+ *
+ * This file is the helper's side: the job's shape and the helper's view of the store. Moving a
+ * job to a thread is the runtime's business (src/platform/tree-helper.ts).
+ */
+
+
+/** A segment's three arrays, in shared memory. */
+export interface SharedSegment {
+  hash32: Int32Array;
+  bytes: Uint8Array;
+  links: Int32Array;
+}
+
+/** The writes under some subtrees, for a helper. */
+export interface SideJob {
+  /** Store segments the helper has not seen yet, numbered from `segFrom` (shared memory: never copied). */
+  segFrom: number;
+  segments: SharedSegment[];
+  /** The store's segment count now: the helper numbers its arena segments from here. */
+  base: number;
+  /** Arena segments the helper has not seen yet, numbered from `arenaFrom`; it may use `arenaSize` in all. */
+  arenaFrom: number;
+  arena: SharedSegment[];
+  arenaSize: number;
+  /** Subtrees to update: (old id or NO_NODE, lo, hi, depth) each, over the writes below. */
+  tasks: Int32Array;
+  /** The writes, packed as in `PackedBatch` (paths distinct; task k's are lo..hi). */
+  count: number;
+  paths: Uint8Array;
+  valueHashes: Uint8Array;
+  deleted: Uint8Array;
+  /**
+   * The answer, in shared memory: `[state, segments used, new id of each task…, nodes in each
+   * arena segment used…]`. A task's new id is NO_NODE, an old node (segment below `base`) or one
+   * of the helper's (segment `base + j` is arena segment j); links in its nodes number the same
+   * way. The state turns from SIDE_RUNNING last, with `Atomics.notify`.
+   */
+  out: Int32Array;
+}
+
+/** Runs side jobs on another thread. One helper serves one store. */
+export interface SideHelper {
+  /** Sends a job; false when the helper cannot take it (its thread is gone). */
+  start(job: SideJob): boolean;
+  /**
+   * Blocks until the job's state leaves SIDE_RUNNING; false when the helper gave up on it (its
+   * thread failed or hung). Then the caller walks those subtrees itself, and the helper must never
+   * touch that job's memory again.
+   */
+  wait(job: SideJob): boolean;
+  /** Share of a batch's writes (0.1-0.9) to send it; the store picks one when absent. */
+  readonly share?: number;
+}
+
+/** Thrown inside the helper's walk where only the store's hash table could answer. */
+class NeedsStore extends Error {}
+/** Thrown when the walk needs more arena than it was lent. */
+class ArenaFull extends Error {}
+
+/** The helper's view of a store: the store's shared segments up to the job's `base`, then the arena. */
+export class SideSpace implements NodeSpace {
+  readonly segHash32: Int32Array[] = [];
+  readonly segBytes: Uint8Array[] = [];
+  readonly segLinks: Int32Array[] = [];
+  own = -1;
+  ownCount = SEGMENT_NODES;
+  private readonly arena: SharedSegment[] = [];
+  private arenaSize = 0;
+  private used = 0;
+
+  constructor(private readonly hashInto: HashInto) {}
+
+  /** Runs a job and answers in `job.out`. */
+  run(job: SideJob): void {
+    const out = job.out;
+    let state = SIDE_FAILED;
+    try {
+      this.take(job);
+      const a = new InPlace(this, this.hashInto, { count: job.count, paths: job.paths, valueHashes: job.valueHashes, deleted: job.deleted });
+      const t = job.tasks;
+      const tasks = t.length / 4;
+      for (let k = 0; k < t.length; k += 4) out[2 + k / 4] = a.update(t[k]!, t[k + 1]!, t[k + 2]!, t[k + 3]!);
+      const runs = a.close();
+      for (let j = 0; j < this.used; j++) out[2 + tasks + j] = 0;
+      for (let k = 0; k < runs.length; k += 3) out[2 + tasks + runs[k]! - job.base] = runs[k + 2]!;
+      out[1] = this.used;
+      state = SIDE_DONE;
+    } catch (err) {
+      // A link only the store can look up, a malformed tree, a full arena: the caller walks these
+      // subtrees itself (and meets the same error, if it is one).
+      if (err instanceof ArenaFull) state = SIDE_ARENA_FULL;
+    } finally {
+      Atomics.store(out, 0, state);
+      Atomics.notify(out, 0);
+    }
+  }
+
+  private take(job: SideJob): void {
+    if (job.segFrom > this.segHash32.length || job.arenaFrom > this.arena.length) throw new Error('helper is missing segments');
+    // Drop the previous job's arena numbers (those segments are the store's now) and add what is new.
+    this.segHash32.length = this.segBytes.length = this.segLinks.length = job.segFrom;
+    for (const s of job.segments) {
+      this.segHash32.push(s.hash32);
+      this.segBytes.push(s.bytes);
+      this.segLinks.push(s.links);
+    }
+    if (this.segHash32.length !== job.base) throw new Error('helper segments out of step');
+    this.arena.length = job.arenaFrom;
+    this.arena.push(...job.arena);
+    this.arenaSize = Math.min(job.arenaSize, this.arena.length);
+    this.used = 0;
+    this.own = -1;
+    this.ownCount = SEGMENT_NODES;
+  }
+
+  newOwnSegment(): void {
+    if (this.used === this.arenaSize) throw new ArenaFull();
+    const s = this.arena[this.used++]!;
+    this.segHash32.push(s.hash32);
+    this.segBytes.push(s.bytes);
+    this.segLinks.push(s.links);
+    this.own = this.segHash32.length - 1;
+    this.ownCount = 0;
+  }
+
+  /** An unknown link needs the store's hash table, which only the store's thread holds. */
+  childLink(seg: number, i: number, side: number): number {
+    const c = this.segLinks[seg]![i * 2 + side]!;
+    if (c !== UNKNOWN_LINK) return c;
+    throw new NeedsStore();
+  }
+}
+
+/** A segment of shared memory for a store with a helper. */
+export function sharedSegment(): SharedSegment {
+  return {
+    hash32: new Int32Array(new SharedArrayBuffer(SEGMENT_NODES * 32)),
+    bytes: new Uint8Array(new SharedArrayBuffer(SEGMENT_NODES * NODE_BYTES)),
+    links: new Int32Array(new SharedArrayBuffer(SEGMENT_NODES * 8)),
+  };
+}

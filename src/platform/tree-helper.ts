@@ -1,0 +1,106 @@
+import type { SideHelper, SideJob } from '../core/smt/apply-side.ts';
+import { SIDE_DONE, SIDE_RUNNING } from '../core/smt/node-ids.ts';
+
+/**
+ * A second thread for a `MemoryNodeStore`'s large batches (src/core/smt/apply-side.ts): pass it as
+ * `new MemoryNodeStore({ helper })`. A batch of thousands of writes is then walked by two threads
+ * at once over the store's shared memory; the root is the same as with one.
+ *
+ * The store blocks in `wait` for the helper's part, which it has sized to finish about when its
+ * own does. A helper that does not answer within a generous bound (its thread died or hung) is
+ * stopped for good, and the store walks that part itself: the helper can make a batch faster,
+ * never wrong or lost. The thread never keeps the process alive.
+ */
+export interface TreeHelper extends SideHelper {
+  /** Jobs sent; those it could not finish (the store walked them); time the store waited; jobs given up on. */
+  readonly stats: { jobs: number; unfinished: number; waitedMs: number; gaveUp: number };
+  /** The share of a batch's writes it gets now. */
+  readonly share: number;
+  /** Stops the thread; the store then works alone. */
+  close(): void;
+}
+
+/**
+ * The share of a batch the helper gets adapts: nudged up when the helper is done before the
+ * caller's own part (the caller had more to do), down when the caller has to wait for it. Both
+ * threads then finish together whatever else the machine is doing.
+ */
+const SHARE_STEP = 0.01;
+const MIN_SHARE = 0.25;
+const MAX_SHARE = 0.75;
+
+/** Waiting longer than this many times the caller's own part (and at least MIN_PATIENCE_MS) means the helper is gone. */
+const PATIENCE = 20;
+const MIN_PATIENCE_MS = 5_000;
+
+type Unref = { unref?: () => void };
+
+/** Whether this runtime can run one: module workers, shared memory and Atomics.wait (Bun, Deno; not Node 20 or Workers). */
+export function treeHelperSupported(): boolean {
+  const g = globalThis as { Bun?: unknown; Deno?: unknown };
+  return typeof Worker === 'function' && typeof SharedArrayBuffer === 'function' && (g.Bun !== undefined || g.Deno !== undefined);
+}
+
+/** Starts a helper thread; null where the runtime cannot run one. `share` fixes the helper's share instead of adapting it. */
+export function startTreeHelper(opts: { share?: number } = {}): TreeHelper | null {
+  return treeHelperSupported() ? new WorkerTreeHelper(opts.share) : null;
+}
+
+class WorkerTreeHelper implements TreeHelper {
+  readonly stats = { jobs: 0, unfinished: 0, waitedMs: 0, gaveUp: 0 };
+  private readonly worker: Worker;
+  private dead = false;
+  private startedAt = 0;
+
+  share: number;
+
+  constructor(private readonly fixedShare: number | undefined) {
+    this.share = fixedShare ?? 0.5;
+    this.worker = new Worker(new URL('./tree-helper-worker.ts', import.meta.url).href, { type: 'module' });
+    (this.worker as Worker & Unref).unref?.();
+    this.worker.onerror = (e: ErrorEvent) => {
+      e.preventDefault?.();
+      this.close();
+    };
+    this.worker.addEventListener('messageerror', () => this.close());
+    this.worker.addEventListener('close', () => {
+      this.dead = true;
+    });
+  }
+
+  start(job: SideJob): boolean {
+    if (this.dead) return false;
+    this.stats.jobs++;
+    this.startedAt = performance.now();
+    this.worker.postMessage(job);
+    return true;
+  }
+
+  wait(job: SideJob): boolean {
+    if (this.dead) return false;
+    const from = performance.now();
+    if (this.fixedShare === undefined) {
+      const early = Atomics.load(job.out, 0) !== SIDE_RUNNING;
+      this.share = Math.min(MAX_SHARE, Math.max(MIN_SHARE, this.share + (early ? SHARE_STEP : -SHARE_STEP)));
+    }
+    const limit = Math.max(MIN_PATIENCE_MS, PATIENCE * (from - this.startedAt));
+    while (Atomics.load(job.out, 0) === SIDE_RUNNING) {
+      const left = limit - (performance.now() - from);
+      if (left <= 0) {
+        this.stats.gaveUp++;
+        this.close();
+        return false;
+      }
+      Atomics.wait(job.out, 0, SIDE_RUNNING, Math.min(left, 100));
+    }
+    this.stats.waitedMs += performance.now() - from;
+    if (Atomics.load(job.out, 0) !== SIDE_DONE) this.stats.unfinished++;
+    return true;
+  }
+
+  close(): void {
+    if (this.dead) return;
+    this.dead = true;
+    this.worker.terminate();
+  }
+}
