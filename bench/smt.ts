@@ -21,8 +21,10 @@ import { SparseMerkleTree, type TreeWrite } from '../src/core/smt/tree.ts';
 import type { Proof } from '../src/core/smt/types.ts';
 import { minimalWalk } from './smt-minimal-walk.ts';
 import { verifyProof } from '../src/core/smt/verify.ts';
+import { startTreeHelper } from '../src/platform/tree-helper.ts';
 
 const quick = process.argv.includes('--quick') || process.env.SMT_BENCH_QUICK === '1';
+const ROUNDS = 3;
 const OUR_SIZES = quick ? [10_000, 100_000] : [10_000, 1_000_000];
 const MPT_SIZES = quick ? [10_000] : [10_000, 100_000];
 const IDEN3_SIZES = quick ? [2_000] : [10_000];
@@ -58,6 +60,8 @@ interface Breakdown {
   putUs: number;
   /** Microseconds per update for `jcs` of the same values, measured on its own. */
   jcsUs: number;
+  /** Batched updates/s of each round (the row shows the best). */
+  rounds: number[];
 }
 
 const rows: Row[] = [];
@@ -82,6 +86,9 @@ interface Hasher {
   name: string;
   hash: Sha256;
   hashInto?: (data: Uint8Array, out: Uint8Array) => void;
+  hashTextInto?: (text: string, out: Uint8Array) => void;
+  /** Run with a helper thread (src/platform/tree-helper.ts): the store shares large batches with it. */
+  helper?: boolean;
 }
 const hashers: Hasher[] = [
   {
@@ -90,13 +97,20 @@ const hashers: Hasher[] = [
     hashInto: (d, out) => {
       Bun.SHA256.hash(d, out);
     },
+    hashTextInto: (text, out) => {
+      Bun.SHA256.hash(text, out);
+    },
   },
   { name: 'noble', hash: nobleSha256 },
 ];
+/** The native hasher again, with the store's helper thread: measured at the largest size only. */
+const helped: Hasher = { ...hashers[0]!, name: 'native (Bun.SHA256), 2 threads', helper: true };
 
 async function benchOurs(n: number, h: Hasher, record = true): Promise<void> {
-  const store = new MemoryNodeStore();
-  const tree = new SparseMerkleTree(store, h.hashInto ? { hash: h.hash, hashInto: h.hashInto } : { hash: h.hash });
+  const helper = h.helper ? startTreeHelper() : null;
+  if (h.helper && helper === null) throw new Error('this runtime cannot run a tree helper');
+  const store = new MemoryNodeStore(helper ? { helper } : {});
+  const tree = new SparseMerkleTree(store, { hash: h.hash, ...(h.hashInto ? { hashInto: h.hashInto } : {}), ...(h.hashTextInto ? { hashTextInto: h.hashTextInto } : {}) });
   let root: Hash32 = EMPTY_HASH;
   const split = { nodes: 0, applyMs: 0, putMs: 0 };
   const write = async (writes: TreeWrite[]) => {
@@ -124,13 +138,26 @@ async function benchOurs(n: number, h: Hasher, record = true): Promise<void> {
 
   const batchSize = n >= 100_000 ? 10_000 : 1_000;
   const batches = 10;
-  const batchWrites = Array.from({ length: batches }, (_, b) =>
-    Array.from({ length: batchSize }, (_, j) => ({ key: key(pick(j + b * batchSize, n, 2)), value: { b, j } })),
-  );
-  Object.assign(split, { nodes: 0, applyMs: 0, putMs: 0 });
-  const [, batchMs] = await timed(async () => {
-    for (const w of batchWrites) await write(w);
-  });
+  // Best of ROUNDS rounds of `batches` batches each: other processes on a shared machine slow
+  // single rounds by up to 2x (all rounds are kept for the report).
+  const rounds: number[] = [];
+  let batchMs = Infinity;
+  let batchWrites: TreeWrite[][] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const these = Array.from({ length: batches }, (_, b) =>
+      Array.from({ length: batchSize }, (_, j) => ({ key: key(pick(j + (b + round * batches) * batchSize, n, 2)), value: { b, j, round } })),
+    );
+    const before = { ...split };
+    Object.assign(split, { nodes: 0, applyMs: 0, putMs: 0 });
+    const [, ms] = await timed(async () => {
+      for (const w of these) await write(w);
+    });
+    rounds.push(rate(batches * batchSize, ms));
+    if (ms < batchMs) {
+      batchMs = ms;
+      batchWrites = these;
+    } else Object.assign(split, before);
+  }
   const updates = batches * batchSize;
   const [, jcsMs] = await timed(async () => {
     for (const w of batchWrites) for (const x of w) jcs(x.value);
@@ -141,6 +168,7 @@ async function benchOurs(n: number, h: Hasher, record = true): Promise<void> {
     applyUs: (split.applyMs * 1000) / updates,
     putUs: (split.putMs * 1000) / updates,
     jcsUs: (jcsMs * 1000) / updates,
+    rounds,
   };
 
   const proofKeys = Array.from({ length: 10_000 }, (_, j) => key(pick(j, n, 3)));
@@ -158,6 +186,7 @@ async function benchOurs(n: number, h: Hasher, record = true): Promise<void> {
   const [, verifyMs] = await timed(async () => {
     for (let i = 0; i < proofs.length; i++) verifyProof(proofs[i]!, { key: proofs[i]!.key, valueHash: values[i]!, root: rootHex }, h.hash);
   });
+  helper?.close();
 
   if (!record) return;
   rows.push({
@@ -240,13 +269,18 @@ async function benchMpt(n: number, record = true): Promise<void> {
   });
   const batchSize = n >= 100_000 ? 10_000 : 1_000;
   const batches = n >= 100_000 ? 2 : 5;
-  const [, batchMs] = await timed(async () => {
-    for (let b = 0; b < batches; b++) {
-      await trie.batch(
-        Array.from({ length: batchSize }, (_, j) => ({ type: 'put' as const, key: utf8(key(pick(j + b * batchSize, n, 2))), value: enc({ b, j }) })),
-      );
-    }
-  });
+  // Best of ROUNDS, as for ours.
+  let batchMs = Infinity;
+  for (let round = 0; round < ROUNDS; round++) {
+    const [, ms] = await timed(async () => {
+      for (let b = 0; b < batches; b++) {
+        await trie.batch(
+          Array.from({ length: batchSize }, (_, j) => ({ type: 'put' as const, key: utf8(key(pick(j + (b + round * batches) * batchSize, n, 2))), value: enc({ b, j, round }) })),
+        );
+      }
+    });
+    batchMs = Math.min(batchMs, ms);
+  }
   const proofKeys = Array.from({ length: 1_000 }, (_, j) => utf8(key(pick(j, n, 3))));
   const [proofs, proveMs] = await timed(async () => {
     const out = [];
@@ -324,11 +358,11 @@ const started = performance.now();
 const loadBefore = loadavg()[0]!;
 // Warm-up runs on small trees (JIT tiers, lazy module state), not recorded.
 log('warming up…');
-for (const h of hashers) await benchOurs(5_000, h, false);
+for (const h of [...hashers, helped]) await benchOurs(5_000, h, false);
 await benchMpt(2_000, false);
 await benchIden3(300, false);
 for (const n of OUR_SIZES) {
-  for (const h of hashers) {
+  for (const h of n === Math.max(...OUR_SIZES) ? [...hashers, helped] : hashers) {
     log(`dstp SMT, ${n.toLocaleString('en-US')} keys, ${h.name}…`);
     await benchOurs(n, h);
     Bun.gc(true);
@@ -351,7 +385,7 @@ lines.push(`# SMT benchmark (${quick ? 'quick run' : 'full run'})`);
 lines.push('');
 lines.push(
   `Bun ${Bun.version}, ${navigator.hardwareConcurrency} CPUs, all stores in memory; updates include persisting new nodes. ` +
-    `Single = one write per apply/put; batched = batches of the given size of updates to existing keys. ` +
+    `Single = one write per apply/put; batched = batches of the given size of updates to existing keys, best of ${ROUNDS} rounds (ours and mpt). ` +
     `Proofs for existing keys; "batched" proofs use proveMany (1,000 keys per call); peers prove one key at a time. ` +
     `Peer rows run on smaller trees where a larger one would not finish in reasonable time.`,
 );
@@ -395,7 +429,19 @@ const largest = Math.max(...OUR_SIZES);
 const readNs = randomReadNs();
 // One measured call cost per hasher, used by both tables below.
 const callNsOf = new Map(hashers.map((h) => [h.name, hashCallNs(h)]));
-const largestRows = rows.filter((x) => x.impl === 'dstp SMT' && x.keys === largest && x.breakdown);
+// One thread's costs: the two-thread row is left out of these tables.
+const largestRows = rows.filter((x) => x.impl === 'dstp SMT' && x.keys === largest && x.breakdown && x.hash !== helped.name);
+lines.push('');
+lines.push(
+  `Batched updates are the best of ${ROUNDS} rounds of 10 batches (different keys each round); each round's rate, for every dstp row. ` +
+    `"2 threads": the store shares each batch of 10,000 with a helper thread (src/platform/tree-helper.ts) over shared memory; same roots.`,
+);
+lines.push('');
+lines.push('| hash | keys | batched upd/s, each round |');
+lines.push('|---|--:|---|');
+for (const r of rows.filter((x) => x.impl === 'dstp SMT' && x.breakdown)) {
+  lines.push(`| ${r.hash} | ${r.keys.toLocaleString('en-US')} | ${r.breakdown!.rounds.map((x) => fmt(x)).join(' / ')} |`);
+}
 lines.push('');
 lines.push(
   `Where a batched update's time goes (${largest.toLocaleString('en-US')} keys, batches as above). The floor is what any ` +

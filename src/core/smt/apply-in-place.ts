@@ -39,7 +39,7 @@ export function applyInPlace(store: MemoryNodeStore, hashInto: HashInto, oldRoot
 /** A batch needs at least this many writes to share with a helper thread (a job costs ~0.1-0.5 ms). */
 export const MIN_HELPED_WRITES = 2048;
 /** The top levels a helped batch walks itself; the subtrees below them are the work it shares out. */
-const SPLIT_DEPTH = 4;
+const SPLIT_DEPTH = 6;
 /**
  * Share of the writes the helper takes when it names none: the calling thread also hashes every
  * key and value and copies the helper's nodes in, so the helper gets more than half of the walk.
