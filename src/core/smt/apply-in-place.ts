@@ -40,11 +40,8 @@ export function applyInPlace(store: MemoryNodeStore, hashInto: HashInto, oldRoot
 export const MIN_HELPED_WRITES = 2048;
 /** The top levels a helped batch walks itself; the subtrees below them are the work it shares out. */
 const SPLIT_DEPTH = 6;
-/**
- * Share of the writes the helper takes when it names none: the calling thread also hashes every
- * key and value and copies the helper's nodes in, so the helper gets more than half of the walk.
- */
-const DEFAULT_HELPER_SHARE = 0.65;
+/** Share of the writes a helper takes when it names none (the platform's helper adapts its own). */
+const DEFAULT_HELPER_SHARE = 0.5;
 
 /**
  * `applyInPlace` on two threads (see apply-side.ts). The batch is split into the subtrees below
