@@ -108,7 +108,7 @@ const helped: Hasher = { ...hashers[0]!, name: 'native (Bun.SHA256), 2 threads',
 
 async function benchOurs(n: number, h: Hasher, record = true): Promise<void> {
   const helper = h.helper ? startTreeHelper() : null;
-  if (h.helper && helper === null) throw new Error('this runtime cannot run a tree helper');
+  if (h.helper && (helper === null || !(await helper.ready))) throw new Error('this runtime cannot run a tree helper');
   const store = new MemoryNodeStore(helper ? { helper } : {});
   const tree = new SparseMerkleTree(store, { hash: h.hash, ...(h.hashInto ? { hashInto: h.hashInto } : {}), ...(h.hashTextInto ? { hashTextInto: h.hashTextInto } : {}) });
   let root: Hash32 = EMPTY_HASH;

@@ -7,10 +7,12 @@
 import { SideSpace, type SideJob } from '../core/smt/apply-side.ts';
 import { selectSha256 } from './sha256.ts';
 
-declare const self: { onmessage: ((e: MessageEvent<SideJob>) => void) | null };
+declare const self: { onmessage: ((e: MessageEvent<SideJob>) => void) | null; postMessage(msg: 'ready'): void };
 
 const sha = selectSha256();
 const hashInto = sha.hashInto ?? ((data: Uint8Array, out: Uint8Array) => out.set(sha.hash(data)));
 const space = new SideSpace(hashInto);
 
 self.onmessage = (e) => space.run(e.data);
+// Jobs are sent only after this: a batch never waits for the thread to load.
+self.postMessage('ready');

@@ -12,6 +12,11 @@ import { SIDE_DONE, SIDE_RUNNING } from '../core/smt/node-ids.ts';
  * never wrong or lost. The thread never keeps the process alive.
  */
 export interface TreeHelper extends SideHelper {
+  /**
+   * Settles once the thread has loaded (true) or failed to (false). Until then the store works
+   * alone, so a batch never waits for the thread to start; await it to have the first batch helped.
+   */
+  readonly ready: Promise<boolean>;
   /** Jobs sent; those it could not finish (the store walked them); time the store waited; jobs given up on. */
   readonly stats: { jobs: number; unfinished: number; waitedMs: number; gaveUp: number };
   /** The share of a batch's writes it gets now. */
@@ -50,7 +55,10 @@ class WorkerTreeHelper implements TreeHelper {
   readonly stats = { jobs: 0, unfinished: 0, waitedMs: 0, gaveUp: 0 };
   private readonly worker: Worker;
   private dead = false;
+  private loaded = false;
   private startedAt = 0;
+  readonly ready: Promise<boolean>;
+  private settle: (loaded: boolean) => void = () => {};
 
   share: number;
 
@@ -58,6 +66,12 @@ class WorkerTreeHelper implements TreeHelper {
     this.share = fixedShare ?? 0.5;
     this.worker = new Worker(new URL('./tree-helper-worker.ts', import.meta.url).href, { type: 'module' });
     (this.worker as Worker & Unref).unref?.();
+    this.ready = new Promise<boolean>((resolve) => (this.settle = resolve));
+    this.worker.onmessage = (e: MessageEvent<unknown>) => {
+      if (e.data !== 'ready' || this.dead) return;
+      this.loaded = true;
+      this.settle(true);
+    };
     this.worker.onerror = (e: ErrorEvent) => {
       e.preventDefault?.();
       this.close();
@@ -65,11 +79,12 @@ class WorkerTreeHelper implements TreeHelper {
     this.worker.addEventListener('messageerror', () => this.close());
     this.worker.addEventListener('close', () => {
       this.dead = true;
+      this.settle(false);
     });
   }
 
   start(job: SideJob): boolean {
-    if (this.dead) return false;
+    if (this.dead || !this.loaded) return false;
     this.stats.jobs++;
     this.startedAt = performance.now();
     this.worker.postMessage(job);
@@ -101,6 +116,7 @@ class WorkerTreeHelper implements TreeHelper {
   close(): void {
     if (this.dead) return;
     this.dead = true;
+    this.settle(false);
     this.worker.terminate();
   }
 }

@@ -20,6 +20,7 @@ const generic: NodeStore = { getMany: (h) => backing.getMany(h), putMany: (n) =>
 const trees = [new SparseMerkleTree(inPlaceStore), new SparseMerkleTree(generic)];
 const roots = [EMPTY_HASH, EMPTY_HASH];
 const helper = startTreeHelper();
+if (helper && !(await helper.ready)) throw new Error('the tree helper thread did not load');
 const helped = helper ? new SparseMerkleTree(new MemoryNodeStore({ helper, helpedMinWrites: 2 })) : undefined;
 let helpedRoot = EMPTY_HASH;
 

@@ -20,10 +20,12 @@ const sha = selectSha256();
 const opts = treeHashOptions(sha);
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 const helpers: TreeHelper[] = [];
-function helper(share?: number): TreeHelper {
+/** A helper whose thread has loaded: batches from now on are shared with it. */
+async function helper(share?: number): Promise<TreeHelper> {
   const h = startTreeHelper(share === undefined ? {} : { share });
   if (h === null) throw new Error('Bun runs tree helpers');
   helpers.push(h);
+  expect(await h.ready).toBe(true);
   return h;
 }
 afterAll(() => helpers.forEach((h) => h.close()));
@@ -47,7 +49,7 @@ const writes = (from: number, to: number, tag: string, step = 1): TreeWrite[] =>
 
 describe('MemoryNodeStore with a helper thread', () => {
   test('large batches of inserts, updates, deletes and no-ops: the roots, proofs and values of a store alone', async () => {
-    const h = helper();
+    const h = await helper();
     const helped = new MemoryNodeStore({ helper: h });
     const batches = [
       writes(0, 20_000, 'a'),
@@ -68,7 +70,7 @@ describe('MemoryNodeStore with a helper thread', () => {
   });
 
   test('any writes, any batching, any share: the same roots as alone and as the SPEC §4 oracle (property)', async () => {
-    const h = helper(0.5);
+    const h = await helper(0.5);
     const key = fc.integer({ min: 0, max: 400 }).map((i) => `p/${i}`);
     const value = fc.oneof(fc.constant(null), fc.integer({ min: 0, max: 3 }), fc.string({ maxLength: 3 })) as fc.Arbitrary<JsonValue | null>;
     const batch = fc.array(fc.record({ key, value }), { minLength: 1, maxLength: 120 });
@@ -91,7 +93,7 @@ describe('MemoryNodeStore with a helper thread', () => {
   test('nodes that came in as bytes: the helper cannot look their links up, so that part is walked here', async () => {
     const source = new MemoryNodeStore();
     const base = await new SparseMerkleTree(source, opts).apply(EMPTY_HASH, writes(0, 8_000, 'a'));
-    const h = helper();
+    const h = await helper();
     const helped = new MemoryNodeStore({ helper: h });
     await helped.putMany(base.nodes.map((n) => ({ hash: n.hash.slice(), bytes: n.bytes.slice() })));
     const alone = new MemoryNodeStore();
@@ -112,15 +114,31 @@ describe('MemoryNodeStore with a helper thread', () => {
   });
 
   test('too little arena: the part is walked here, the arena grows, and later jobs finish', async () => {
-    const h = helper();
+    const h = await helper();
     const helped = new MemoryNodeStore({ helper: h, helperArenaPerWrite: 1 });
     await sameRoots(helped, [writes(0, 30_000, 'a'), writes(0, 30_000, 'b', 2), writes(0, 30_000, 'c', 3), writes(1, 30_000, 'd', 3), writes(2, 30_000, 'e', 3)]);
     expect(h.stats.unfinished).toBeGreaterThanOrEqual(1);
     expect(h.stats.unfinished).toBeLessThan(h.stats.jobs);
   });
 
+  test('until its thread has loaded, batches are applied alone; no batch waits for it', async () => {
+    const h = startTreeHelper()!;
+    helpers.push(h);
+    const helped = new MemoryNodeStore({ helper: h });
+    const batches = [writes(0, 10_000, 'a'), writes(0, 10_000, 'b')];
+    const { b, tb } = await sameRoots(helped, batches); // no event-loop turn: the thread's message is not in yet
+    expect(h.stats.jobs).toBe(0);
+    expect(await h.ready).toBe(true);
+    const next = await tb.apply(b, writes(0, 10_000, 'c'));
+    expect(h.stats.jobs).toBe(1);
+    const alone = new SparseMerkleTree(new MemoryNodeStore(), opts);
+    let a = EMPTY_HASH;
+    for (const w of [...batches, writes(0, 10_000, 'c')]) a = (await alone.apply(a, w)).root;
+    expect(hex(next.root)).toBe(hex(a));
+  });
+
   test('a closed helper: the store works alone with the same roots', async () => {
-    const h = helper();
+    const h = await helper();
     const helped = new MemoryNodeStore({ helper: h });
     const tb = new SparseMerkleTree(helped, opts);
     const r1 = await tb.apply(EMPTY_HASH, writes(0, 10_000, 'a'));
@@ -138,7 +156,7 @@ describe('MemoryNodeStore with a helper thread', () => {
     const full = await new SparseMerkleTree(new MemoryNodeStore(), opts).apply(EMPTY_HASH, writes(0, 6_000, 'a'));
     const isLeftLeaf = (b: Uint8Array) => b[0] === 0 && (b[1]! & 0x80) === 0;
     const dropped = full.nodes.find((n) => isLeftLeaf(n.bytes))!;
-    const h = helper(0.5);
+    const h = await helper(0.5);
     const helped = new MemoryNodeStore({ helper: h });
     await helped.putMany(full.nodes.filter((n) => n !== dropped).map((n) => ({ hash: n.hash.slice(), bytes: n.bytes.slice() })));
     const tb = new SparseMerkleTree(helped, opts);
@@ -153,7 +171,7 @@ describe('MemoryNodeStore with a helper thread', () => {
   });
 
   test('batches applied concurrently on one helped store each get their own root', async () => {
-    const h = helper();
+    const h = await helper();
     const helped = new MemoryNodeStore({ helper: h });
     const tb = new SparseMerkleTree(helped, opts);
     const base = await tb.apply(EMPTY_HASH, writes(0, 12_000, 'a'));
