@@ -10,13 +10,12 @@ import { SEGMENT_NODES, SIDE_ARENA_FULL, SIDE_DONE, SIDE_FAILED, UNKNOWN_LINK } 
  * The helper runs the same walk (`InPlace`) over the same memory, reading the store's segments
  * and writing its new nodes into segments the store lent it (`arena`); it answers through shared
  * memory (`out`), so the caller picks the answer up without waiting for an event loop turn.
- * The caller then copies the helper's nodes into the store (`InPlace.importSide`) and joins the
+ * The caller then takes the helper's nodes into the store (`InPlace.importSide`) and joins the
  * top levels. The rules are the same code, so the root is the same byte for byte.
  *
  * This file is the helper's side: the job's shape and the helper's view of the store. Moving a
  * job to a thread is the runtime's business (src/platform/tree-helper.ts).
  */
-
 
 /** A segment's three arrays, in shared memory. */
 export interface SharedSegment {
@@ -54,7 +53,7 @@ export interface SideJob {
 
 /** Runs side jobs on another thread. One helper serves one store. */
 export interface SideHelper {
-  /** Sends a job; false when the helper cannot take it (its thread is gone). */
+  /** Sends a job; false when the helper cannot take it (its thread is gone or not loaded yet). */
   start(job: SideJob): boolean;
   /**
    * Blocks until the job's state leaves SIDE_RUNNING; false when the helper gave up on it (its

@@ -65,17 +65,23 @@ class BatchResult implements ApplyResult {
   constructor(
     readonly root: Hash32,
     readonly packed: PackedNodes[],
-    /** Each distinct canonical text, and where its hash is in `valueHashes`. */
-    private readonly texts: Map<string, number>,
+    /** Each write's canonical text (undefined for a delete); its hash is at the same place in `valueHashes`. */
+    private readonly texts: readonly (string | undefined)[],
     private readonly valueHashes: Uint8Array,
   ) {}
   get nodes(): StoredNode[] {
     return (this.objects ??= unpackNodes(this.packed));
   }
+  /** One entry per distinct text, in order of first appearance. */
   get values(): StoredValue[] {
     if (this.valueList === undefined) {
+      const seen = new Set<string>();
       this.valueList = [];
-      for (const [text, i] of this.texts) this.valueList.push({ hash: this.valueHashes.slice(i * 32, i * 32 + 32), bytes: utf8(text) });
+      this.texts.forEach((text, i) => {
+        if (text === undefined || seen.has(text)) return;
+        seen.add(text);
+        this.valueList!.push({ hash: this.valueHashes.slice(i * 32, i * 32 + 32), bytes: utf8(text) });
+      });
     }
     return this.valueList;
   }
@@ -116,10 +122,12 @@ export class SparseMerkleTree {
       valueHashes: byteArray(count * 32),
       deleted: new Uint8Array(count),
     };
-    // Each distinct canonical text is hashed once: the index of the first write that had it.
-    const firstWith = new Map<string, number>();
-    // Hashes go to a scratch and are copied out (no output allocation, no native set); as words
-    // where the batch is large enough to be worth a view (VIEW_MIN_BYTES).
+    // The canonical text of each write's value (undefined for a delete); a run of equal texts is
+    // hashed once. Deduplicating across the whole batch waits until someone asks for `values`:
+    // a map of every text cost a fifth of this loop.
+    const texts: (string | undefined)[] = new Array(count);
+    let prevText: string | undefined;
+    let prevAt = -1;
     const digest = PATH_DIGEST;
     const digest32 = PATH_DIGEST32;
     const words = batch.paths.length >= VIEW_MIN_BYTES;
@@ -134,20 +142,21 @@ export class SparseMerkleTree {
         batch.deleted[i] = 1;
       } else {
         const text = jcs(value);
-        const first = firstWith.get(text);
-        if (first !== undefined) {
-          copy32Bytes(batch.valueHashes, i * 32, batch.valueHashes, first * 32);
+        texts[i] = text;
+        if (text === prevText) {
+          copy32Bytes(batch.valueHashes, i * 32, batch.valueHashes, prevAt * 32);
         } else {
-          firstWith.set(text, i);
           this.hashTextInto(text, digest);
           if (values32 !== undefined) for (let k = 0; k < 8; k++) values32[i * 8 + k] = digest32[k]!;
           else copy32Bytes(batch.valueHashes, i * 32, digest, 0);
+          prevText = text;
+          prevAt = i;
         }
       }
       i++;
     }
     const { root: newRoot, packed } = await this.applyPacked(root, batch);
-    return new BatchResult(newRoot, packed, firstWith, batch.valueHashes);
+    return new BatchResult(newRoot, packed, texts, batch.valueHashes);
   }
 
   /** Same as `apply` for callers that already hold paths and value hashes; last write per path wins. */
@@ -173,7 +182,7 @@ export class SparseMerkleTree {
       i++;
     }
     const { root: newRoot, packed } = await this.applyPacked(root, batch);
-    return new BatchResult(newRoot, packed, new Map(), batch.valueHashes);
+    return new BatchResult(newRoot, packed, [], batch.valueHashes);
   }
 
   /** A store holding the whole tree with links applies the batch itself (same result, in place). */
