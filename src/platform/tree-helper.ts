@@ -9,7 +9,8 @@ import { SIDE_DONE, SIDE_RUNNING } from '../core/smt/node-ids.ts';
  * The store blocks in `wait` for the helper's part, which it has sized to finish about when its
  * own does. A helper that does not answer within a generous bound (its thread died or hung) is
  * stopped for good, and the store walks that part itself: the helper can make a batch faster,
- * never wrong or lost. The thread never keeps the process alive.
+ * never wrong or lost. Under Bun the thread never keeps the process alive; under Deno it does
+ * until `close()`.
  */
 export interface TreeHelper extends SideHelper {
   /**
