@@ -25,15 +25,27 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
  * The new root enters the store's hash table at once, the other new nodes when a lookup by hash
  * first needs them (`MemoryNodeStore.defer`).
  *
+ * With `helper`, an inner root's batch is walked on two threads (`updateHelped`).
+ *
  * Synchronous: no other batch can see a half-applied one. A batch that fails part way leaves the
  * nodes it made unindexed and unreachable.
  */
-export function applyInPlace(store: MemoryNodeStore, hashInto: HashInto, oldRoot: Hash32, batch: PackedBatch): { root: Hash32; packed: PackedNodes[] } {
+export function applyInPlace(
+  store: MemoryNodeStore,
+  hashInto: HashInto,
+  oldRoot: Hash32,
+  batch: PackedBatch,
+  helper?: SideHelper,
+): { root: Hash32; packed: PackedNodes[] } {
   if (oldRoot.length !== 32) fail('invalid_length', 'root must be 32 bytes');
   if (batch.count === 0) return { root: oldRoot, packed: [] };
   const rootId = rootIdOf(store, oldRoot);
   const a = new InPlace(store, hashInto, batch);
-  return handOut(store, oldRoot, rootId, a.update(rootId, 0, batch.count, 0), a.close());
+  const newRoot =
+    helper !== undefined && rootId !== NO_NODE && a.tagOf(rootId, 0) === INNER_TAG
+      ? updateHelped(store, helper, a, rootId, batch.count)
+      : a.update(rootId, 0, batch.count, 0);
+  return handOut(store, oldRoot, rootId, newRoot, a.close());
 }
 
 /** A batch needs at least this many writes to share with a helper thread (a job costs ~0.1-0.5 ms). */
@@ -44,36 +56,23 @@ const SPLIT_DEPTH = 6;
 const DEFAULT_HELPER_SHARE = 0.5;
 
 /**
- * `applyInPlace` on two threads (see apply-side.ts). The batch is split into the subtrees below
- * the top SPLIT_DEPTH levels (sooner where the tree ends); the rightmost of them, about
- * `helper.share` of the writes, go to `helper`, and this thread walks the others meanwhile. Then
- * it waits for the helper (normally a moment: the shares are set so both finish together),
- * copies the helper's nodes into the store and rebuilds the top levels from both. It walks
- * everything itself when the root is not an inner node, and the helper's part when the helper
- * fails. Synchronous like `applyInPlace`: no other batch can see a half-applied one.
+ * `InPlace.update` of an inner root on two threads (see apply-side.ts). The batch is split into
+ * the subtrees below the top SPLIT_DEPTH levels (sooner where the tree ends); the rightmost of
+ * them, about `helper.share` of the writes, go to `helper`, and this thread walks the others
+ * meanwhile. Then it waits for the helper (normally a moment: the shares are set so both finish
+ * together), takes the helper's nodes into the store and rebuilds the top levels from both. It
+ * walks the helper's part itself when the helper fails. Synchronous like the rest of the walk:
+ * no other batch can see a half-applied one.
  */
-export function applyInPlaceHelped(
-  store: MemoryNodeStore,
-  helper: SideHelper,
-  hashInto: HashInto,
-  oldRoot: Hash32,
-  batch: PackedBatch,
-): { root: Hash32; packed: PackedNodes[] } {
-  if (oldRoot.length !== 32) fail('invalid_length', 'root must be 32 bytes');
-  if (batch.count === 0) return { root: oldRoot, packed: [] };
-  const rootId = rootIdOf(store, oldRoot);
-  const a = new InPlace(store, hashInto, batch);
-  if (rootId === NO_NODE || a.tagOf(rootId, 0) !== INNER_TAG) {
-    return handOut(store, oldRoot, rootId, a.update(rootId, 0, batch.count, 0), a.close());
-  }
+function updateHelped(store: MemoryNodeStore, helper: SideHelper, a: InPlace, rootId: number, count: number): number {
   // Subtree tasks (old id, lo, hi, depth), in path order, and where each split of the top levels fell.
   const tasks: number[] = [];
   const mids: number[] = [];
-  a.collect(rootId, 0, batch.count, 0, tasks, mids);
+  a.collect(rootId, 0, count, 0, tasks, mids);
   // The helper takes the last tasks: their writes are the tail idx[from..count).
   const share = Math.min(0.9, Math.max(0.1, helper.share ?? DEFAULT_HELPER_SHARE));
   let firstTheirs = tasks.length;
-  while (firstTheirs > 4 && batch.count - tasks[firstTheirs - 3]! <= share * batch.count) firstTheirs -= 4;
+  while (firstTheirs > 4 && count - tasks[firstTheirs - 3]! <= share * count) firstTheirs -= 4;
   const results = new Int32Array(tasks.length / 4);
   const walkMine = (from: number, to: number) => {
     for (let k = from; k < to; k += 4) results[k / 4] = a.update(tasks[k]!, tasks[k + 1]!, tasks[k + 2]!, tasks[k + 3]!);
@@ -93,8 +92,7 @@ export function applyInPlaceHelped(
     if (answered && job.out[0] === SIDE_DONE) a.importSide(job, store, results, firstTheirs / 4);
     else walkMine(firstTheirs, tasks.length);
   }
-  const newRoot = a.assemble(rootId, 0, batch.count, 0, { results, mids, task: 0, mid: 0 });
-  return handOut(store, oldRoot, rootId, newRoot, a.close());
+  return a.assemble(rootId, 0, count, 0, { results, mids, task: 0, mid: 0 });
 }
 
 /** The store's id of a batch's old root (NO_NODE for the empty tree). */
@@ -405,7 +403,7 @@ export class InPlace {
 
   /** Hashes the scratch node into the next free place of the store; returns its id. */
   private emit(l: number, r: number): number {
-    if (this.n === SEGMENT_MASK + 1) this.nextSegment();
+    if (this.n === SEGMENT_NODES) this.nextSegment();
     this.hashInto(SCRATCH, DIGEST);
     const i = this.n++;
     const h = this.segH32;
@@ -417,10 +415,9 @@ export class InPlace {
     return (this.seg << SEGMENT_BITS) | i;
   }
 
-  /** Starts appending again after `closeSegment` (someone else may have appended meanwhile). */
-  openSegment(): void {
+  private openSegment(): void {
     const store = this.store;
-    if (store.own < 0 || store.ownCount === SEGMENT_MASK + 1) store.newOwnSegment();
+    if (store.own < 0 || store.ownCount === SEGMENT_NODES) store.newOwnSegment();
     this.seg = store.own;
     this.n = this.from = store.ownCount;
     this.segH32 = this.hash32[this.seg]!;
@@ -428,8 +425,7 @@ export class InPlace {
     this.segLinks = this.links[this.seg]!;
   }
 
-  /** Stops appending for now: the space's own segment count is brought up to date. */
-  closeSegment(): void {
+  private closeSegment(): void {
     this.store.ownCount = this.n;
     if (this.n > this.from) this.runs.push(this.seg, this.from, this.n);
   }

@@ -1,5 +1,5 @@
 import type { Hash32 } from '../hash.ts';
-import { applyInPlace, applyInPlaceHelped, MIN_HELPED_WRITES, type InPlace } from './apply-in-place.ts';
+import { applyInPlace, MIN_HELPED_WRITES, type InPlace } from './apply-in-place.ts';
 import { sharedSegment, type SharedSegment, type SideHelper, type SideJob } from './apply-side.ts';
 import type { HashInto, PackedBatch } from './apply-batch.ts';
 import { INNER_TAG } from './hashing.ts';
@@ -170,7 +170,6 @@ export class MemoryNodeStore implements NodeStore, DirectNodeReader, InPlaceAppl
   }
 
   private addSegment(hashes: Uint8Array, bytes: Uint8Array, count: number): number {
-    if (this.segHashes.length >= MAX_SEGMENTS) throw new RangeError('memory node store is full (2^31 node ids)');
     // Word access needs 4-byte alignment; only a caller's own odd slices lack it. A helper reads
     // only shared memory.
     const shared = this.helper !== undefined;
@@ -181,12 +180,18 @@ export class MemoryNodeStore implements NodeStore, DirectNodeReader, InPlaceAppl
       return copy;
     };
     const aligned = keep(hashes, count * HASH_BYTES);
-    const nodeBytes = keep(bytes, count * NODE_BYTES);
-    this.segHashes.push(aligned);
-    this.segHash32.push(new Int32Array(aligned.buffer, aligned.byteOffset, count * 8));
-    this.segBytes.push(nodeBytes);
-    this.segOf.set(nodeBytes, this.segBytes.length - 1);
-    this.segLinks.push(new Int32Array(this.memory(count * 8)).fill(UNKNOWN_LINK));
+    const links = new Int32Array(this.memory(count * 8)).fill(UNKNOWN_LINK);
+    return this.pushSegment(aligned, new Int32Array(aligned.buffer, aligned.byteOffset, count * 8), keep(bytes, count * NODE_BYTES), links);
+  }
+
+  /** Appends a segment's arrays under the next segment number; returns it. */
+  private pushSegment(hashes: Uint8Array, hash32: Int32Array, bytes: Uint8Array, links: Int32Array): number {
+    if (this.segHashes.length >= MAX_SEGMENTS) throw new RangeError('memory node store is full (2^31 node ids)');
+    this.segHashes.push(hashes);
+    this.segHash32.push(hash32);
+    this.segBytes.push(bytes);
+    this.segOf.set(bytes, this.segBytes.length - 1);
+    this.segLinks.push(links);
     return this.segHashes.length - 1;
   }
 
@@ -277,8 +282,7 @@ export class MemoryNodeStore implements NodeStore, DirectNodeReader, InPlaceAppl
   }
 
   applyInPlace(hashInto: HashInto, oldRoot: Hash32, batch: PackedBatch): { root: Hash32; packed: PackedNodes[] } {
-    if (this.helper === undefined || batch.count < this.helpedMinWrites) return applyInPlace(this, hashInto, oldRoot, batch);
-    return applyInPlaceHelped(this, this.helper, hashInto, oldRoot, batch);
+    return applyInPlace(this, hashInto, oldRoot, batch, batch.count >= this.helpedMinWrites ? this.helper : undefined);
   }
 
   /** The helper's job for tasks[first..] of a helped batch (apply-in-place.ts): what it has not seen, and arena enough. */
@@ -319,17 +323,11 @@ export class MemoryNodeStore implements NodeStore, DirectNodeReader, InPlaceAppl
    * the caller), and lends the helper a fresh one in its place; returns the segment number.
    */
   adoptArena(g: number): number {
-    if (this.segHashes.length >= MAX_SEGMENTS) throw new RangeError('memory node store is full (2^31 node ids)');
     const a = this.helperArena[g]!;
-    const hashes = new Uint8Array(a.hash32.buffer, a.hash32.byteOffset, SEGMENT_NODES * HASH_BYTES);
-    this.segHashes.push(hashes);
-    this.segHash32.push(a.hash32);
-    this.segBytes.push(a.bytes);
-    this.segOf.set(a.bytes, this.segBytes.length - 1);
-    this.segLinks.push(a.links);
+    const seg = this.pushSegment(new Uint8Array(a.hash32.buffer, a.hash32.byteOffset, SEGMENT_NODES * HASH_BYTES), a.hash32, a.bytes, a.links);
     this.helperArena[g] = sharedSegment();
     this.arenaKnown = Math.min(this.arenaKnown, g);
-    return this.segHashes.length - 1;
+    return seg;
   }
 
   /** After a helped batch's wait: a helper that did not answer is gone, with what it was lent. */
