@@ -21,6 +21,7 @@ import { SparseMerkleTree, type TreeWrite } from '../src/core/smt/tree.ts';
 import type { Proof } from '../src/core/smt/types.ts';
 import { minimalWalk } from './smt-minimal-walk.ts';
 import { verifyProof } from '../src/core/smt/verify.ts';
+import { hugePageBlocks } from '../src/platform/huge-pages.ts';
 import { startTreeHelper } from '../src/platform/tree-helper.ts';
 
 const quick = process.argv.includes('--quick') || process.env.SMT_BENCH_QUICK === '1';
@@ -89,10 +90,16 @@ interface Hasher {
   hashTextInto?: (text: string, out: Uint8Array) => void;
   /** Run with a helper thread (src/platform/tree-helper.ts): the store shares large batches with it. */
   helper?: boolean;
+  /** The store's segments on huge pages (src/platform/huge-pages.ts), where the platform has them. */
+  hugePages?: boolean;
 }
+// Huge pages where this platform offers them (Linux under Bun); the row names say when they were used.
+const hugeBlocks = { own: await hugePageBlocks({ shared: false }), shared: await hugePageBlocks({ shared: true }) };
+const hugeName = hugeBlocks.own !== null ? ', huge pages' : '';
 const hashers: Hasher[] = [
   {
-    name: 'native (Bun.SHA256)',
+    name: `native (Bun.SHA256)${hugeName}`,
+    hugePages: true,
     hash: (d) => Bun.SHA256.hash(d) as Uint8Array,
     hashInto: (d, out) => {
       Bun.SHA256.hash(d, out);
@@ -104,12 +111,13 @@ const hashers: Hasher[] = [
   { name: 'noble', hash: nobleSha256 },
 ];
 /** The native hasher again, with the store's helper thread: measured at the largest size only. */
-const helped: Hasher = { ...hashers[0]!, name: 'native (Bun.SHA256), 2 threads', helper: true };
+const helped: Hasher = { ...hashers[0]!, name: `native (Bun.SHA256)${hugeName}, 2 threads`, helper: true };
 
 async function benchOurs(n: number, h: Hasher, record = true): Promise<void> {
   const helper = h.helper ? startTreeHelper() : null;
   if (h.helper && (helper === null || !(await helper.ready))) throw new Error('this runtime cannot run a tree helper');
-  const store = new MemoryNodeStore(helper ? { helper } : {});
+  const blocks = h.hugePages ? (helper ? hugeBlocks.shared : hugeBlocks.own) : null;
+  const store = new MemoryNodeStore({ ...(helper ? { helper } : {}), ...(blocks ? { blocks } : {}) });
   const tree = new SparseMerkleTree(store, { hash: h.hash, ...(h.hashInto ? { hashInto: h.hashInto } : {}), ...(h.hashTextInto ? { hashTextInto: h.hashTextInto } : {}) });
   let root: Hash32 = EMPTY_HASH;
   const split = { nodes: 0, applyMs: 0, putMs: 0 };

@@ -2,6 +2,7 @@ import type { HashInto } from './apply-batch.ts';
 import { InPlace, type NodeSpace } from './apply-in-place.ts';
 import { NODE_BYTES } from './hashing.ts';
 import { SEGMENT_NODES, SIDE_ARENA_FULL, SIDE_DONE, SIDE_FAILED, UNKNOWN_LINK } from './node-ids.ts';
+import { faultIn } from './segment-memory.ts';
 
 /**
  * A batch applied on two threads. A store whose segments live in shared memory
@@ -49,6 +50,14 @@ export interface SideJob {
    * way. The state turns from SIDE_RUNNING last, with `Atomics.notify`.
    */
   out: Int32Array;
+  /**
+   * Memory the store will take next (segment-memory.ts): after answering, the helper faults its
+   * pages in, which the store would otherwise do on the batch's critical path, until `jobsSent[0]`
+   * (shared) passes this job's `serial`.
+   */
+  prefault: Uint8Array[];
+  serial: number;
+  jobsSent: Int32Array;
 }
 
 /** Runs side jobs on another thread. One helper serves one store. */
@@ -106,6 +115,8 @@ export class SideSpace implements NodeSpace {
       Atomics.store(out, 0, state);
       Atomics.notify(out, 0);
     }
+    // Idle until the next job anyway: take the store's next page faults off its thread.
+    faultIn(job.prefault, () => Atomics.load(job.jobsSent, 0) !== job.serial);
   }
 
   private take(job: SideJob): void {
@@ -142,13 +153,4 @@ export class SideSpace implements NodeSpace {
     if (c !== UNKNOWN_LINK) return c;
     throw new NeedsStore();
   }
-}
-
-/** A segment of shared memory for a store with a helper. */
-export function sharedSegment(): SharedSegment {
-  return {
-    hash32: new Int32Array(new SharedArrayBuffer(SEGMENT_NODES * 32)),
-    bytes: new Uint8Array(new SharedArrayBuffer(SEGMENT_NODES * NODE_BYTES)),
-    links: new Int32Array(new SharedArrayBuffer(SEGMENT_NODES * 8)),
-  };
 }

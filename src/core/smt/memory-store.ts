@@ -1,10 +1,11 @@
 import type { Hash32 } from '../hash.ts';
 import { applyInPlace, MIN_HELPED_WRITES, type InPlace } from './apply-in-place.ts';
-import { sharedSegment, type SharedSegment, type SideHelper, type SideJob } from './apply-side.ts';
+import type { SharedSegment, SideHelper, SideJob } from './apply-side.ts';
 import type { HashInto, PackedBatch } from './apply-batch.ts';
 import { INNER_TAG } from './hashing.ts';
 import { MISSING_NODE, NO_NODE, SEGMENT_BITS, SEGMENT_MASK, SEGMENT_NODES, SIDE_ARENA_FULL, SIDE_RUNNING, UNKNOWN_LINK } from './node-ids.ts';
 import type { DirectNodeReader, InPlaceApplier, NodeStore, PackedNodes, StoredNode } from './node-store.ts';
+import { FIRST_BLOCK_BYTES, MAX_BLOCK_BYTES, SegmentMemory, plainBlocks, type BlockSource } from './segment-memory.ts';
 import { copy32Bytes, equal32, isZero32 } from './words.ts';
 
 /** Where a node's 65 bytes sit: `buf[off, off + 65)`. */
@@ -91,6 +92,13 @@ export class MemoryNodeStore implements NodeStore, DirectNodeReader, InPlaceAppl
   private arenaPerWrite: number;
   /** Batches with fewer writes stay on this thread. */
   private readonly helpedMinWrites: number;
+  /** Where segments come from when carved out of blocks (with a helper or a block source); else a buffer each. */
+  private readonly blocks: SegmentMemory | undefined;
+  /** Jobs sent to the helper so far, in shared memory: a helper faulting in pages for one job stops when the next is sent. */
+  private readonly jobsSent: Int32Array | undefined;
+  /** `blocks.taken` when the last job was sent, and the bytes the batch before it took. */
+  private takenAtJob = 0;
+  private takenPerJob = 0;
 
   /**
    * `probeOffset` (0..24, default 0) picks which 8 bytes of a hash choose its slot and tag. A
@@ -102,19 +110,33 @@ export class MemoryNodeStore implements NodeStore, DirectNodeReader, InPlaceAppl
    * their buffers. One helper serves one store. `helperArenaPerWrite` (default 24) is the room,
    * in nodes per write, lent to the helper for its new nodes; a job that needs more is walked here
    * and the room doubles.
+   *
+   * `blocks` (from the runtime: `hugePageBlocks()` in src/platform/huge-pages.ts) gives the
+   * memory segments are carved from, in blocks of 4-64 MiB (segment-memory.ts); it must give
+   * SharedArrayBuffer memory when there is a helper. With a helper and no `blocks`, blocks are
+   * plain SharedArrayBuffers; with neither, each segment gets buffers of its own.
    */
-  constructor(opts: { probeOffset?: number; helper?: SideHelper; helpedMinWrites?: number; helperArenaPerWrite?: number } = {}) {
+  constructor(opts: { probeOffset?: number; helper?: SideHelper; helpedMinWrites?: number; helperArenaPerWrite?: number; blocks?: BlockSource } = {}) {
     const at = opts.probeOffset ?? 0;
     if (!Number.isInteger(at) || at < 0 || at > HASH_BYTES - 8) throw new RangeError('probeOffset must be an integer in 0..24');
     this.at = at;
     this.helper = opts.helper;
     this.helpedMinWrites = Math.max(1, opts.helpedMinWrites ?? MIN_HELPED_WRITES);
     this.arenaPerWrite = Math.max(1, opts.helperArenaPerWrite ?? 24);
+    const shared = opts.helper !== undefined;
+    this.blocks = shared || opts.blocks !== undefined ? new SegmentMemory(opts.blocks ?? plainBlocks(true), shared) : undefined;
+    this.jobsSent = shared ? new Int32Array(new SharedArrayBuffer(4)) : undefined;
   }
 
-  /** Memory for a segment: shared when a helper thread reads it. */
-  private memory(byteLength: number): ArrayBuffer | SharedArrayBuffer {
-    return this.helper === undefined ? new ArrayBuffer(byteLength) : new SharedArrayBuffer(byteLength);
+  /** Zeroed memory for a segment: shared when a helper thread reads it. */
+  private memory(byteLength: number): Uint8Array {
+    return this.blocks !== undefined ? this.blocks.take(byteLength) : new Uint8Array(byteLength);
+  }
+
+  /** A segment's three arrays for the helper's arena. */
+  private arenaSegment(): SharedSegment {
+    const i32 = (b: Uint8Array) => new Int32Array(b.buffer, b.byteOffset, b.length >> 2);
+    return { hash32: i32(this.memory(SEGMENT_NODES * HASH_BYTES)), bytes: this.memory(SEGMENT_NODES * NODE_BYTES), links: i32(this.memory(SEGMENT_NODES * 8)) };
   }
 
   /** Number of distinct nodes held. */
@@ -164,8 +186,8 @@ export class MemoryNodeStore implements NodeStore, DirectNodeReader, InPlaceAppl
 
   /** Starts a new segment for `putCopies` and in-place batches to append to. */
   newOwnSegment(): void {
-    const hashes = new Uint8Array(this.memory(OWN_SEGMENT_NODES * HASH_BYTES));
-    this.own = this.addSegment(hashes, new Uint8Array(this.memory(OWN_SEGMENT_NODES * NODE_BYTES)), OWN_SEGMENT_NODES);
+    const hashes = this.memory(OWN_SEGMENT_NODES * HASH_BYTES);
+    this.own = this.addSegment(hashes, this.memory(OWN_SEGMENT_NODES * NODE_BYTES), OWN_SEGMENT_NODES);
     this.ownCount = 0;
   }
 
@@ -175,12 +197,13 @@ export class MemoryNodeStore implements NodeStore, DirectNodeReader, InPlaceAppl
     const shared = this.helper !== undefined;
     const keep = (b: Uint8Array, n: number) => {
       if (shared ? b.buffer instanceof SharedArrayBuffer && (b.byteOffset & 3) === 0 : (b.byteOffset & 3) === 0) return b;
-      const copy = new Uint8Array(this.memory(n));
+      const copy = this.memory(n);
       copy.set(b.subarray(0, n));
       return copy;
     };
     const aligned = keep(hashes, count * HASH_BYTES);
-    const links = new Int32Array(this.memory(count * 8)).fill(UNKNOWN_LINK);
+    const linkBytes = this.memory(count * 8);
+    const links = new Int32Array(linkBytes.buffer, linkBytes.byteOffset, count * 2).fill(UNKNOWN_LINK);
     return this.pushSegment(aligned, new Int32Array(aligned.buffer, aligned.byteOffset, count * 8), keep(bytes, count * NODE_BYTES), links);
   }
 
@@ -297,7 +320,7 @@ export class MemoryNodeStore implements NodeStore, DirectNodeReader, InPlaceAppl
       mine[k + 3] = tasks[first + k + 3]!;
     }
     const arenaSize = Math.max(1, Math.ceil((writes.count * this.arenaPerWrite) / SEGMENT_NODES));
-    while (this.helperArena.length < arenaSize) this.helperArena.push(sharedSegment());
+    while (this.helperArena.length < arenaSize) this.helperArena.push(this.arenaSegment());
     const base = this.segHashes.length;
     const segments: SharedSegment[] = [];
     for (let s = this.helperKnows; s < base; s++) segments.push({ hash32: this.segHash32[s]!, bytes: this.segBytes[s]!, links: this.segLinks[s]! });
@@ -311,11 +334,27 @@ export class MemoryNodeStore implements NodeStore, DirectNodeReader, InPlaceAppl
       arena: this.helperArena.slice(this.arenaKnown),
       arenaSize,
       out: new Int32Array(new SharedArrayBuffer((2 + mine.length / 4 + arenaSize) * 4)),
+      ...this.prefault(),
     };
     job.out[0] = SIDE_RUNNING;
     this.helperKnows = base;
     this.arenaKnown = this.helperArena.length;
     return job;
+  }
+
+  /**
+   * What a job asks the helper to fault in once it has answered: the memory the rest of this
+   * batch and the next will most likely take (twice what the previous batch took, 4-128 MiB).
+   * Counting this job as sent stops the helper faulting in for the previous one.
+   */
+  private prefault(): Pick<SideJob, 'prefault' | 'serial' | 'jobsSent'> {
+    const blocks = this.blocks!;
+    const jobsSent = this.jobsSent!;
+    const serial = Atomics.add(jobsSent, 0, 1) + 1;
+    this.takenPerJob = blocks.taken - this.takenAtJob;
+    this.takenAtJob = blocks.taken;
+    const bytes = Math.min(2 * MAX_BLOCK_BYTES, Math.max(FIRST_BLOCK_BYTES, 2 * this.takenPerJob));
+    return { prefault: blocks.ahead(bytes), serial, jobsSent };
   }
 
   /**
@@ -325,7 +364,7 @@ export class MemoryNodeStore implements NodeStore, DirectNodeReader, InPlaceAppl
   adoptArena(g: number): number {
     const a = this.helperArena[g]!;
     const seg = this.pushSegment(new Uint8Array(a.hash32.buffer, a.hash32.byteOffset, SEGMENT_NODES * HASH_BYTES), a.hash32, a.bytes, a.links);
-    this.helperArena[g] = sharedSegment();
+    this.helperArena[g] = this.arenaSegment();
     this.arenaKnown = Math.min(this.arenaKnown, g);
     return seg;
   }
