@@ -83,13 +83,13 @@ function updateHelped(store: MemoryNodeStore, helper: SideHelper, a: InPlace, ro
     walkMine(0, firstTheirs);
   } catch (err) {
     // The helper reads the store's memory until it answers.
-    if (job !== undefined) store.sideDone(job, started && helper.wait(job));
+    if (job !== undefined) store.sideDone(job, started, started && helper.wait(job));
     throw err;
   }
   if (job !== undefined) {
     const answered = started && helper.wait(job);
-    store.sideDone(job, answered);
-    if (answered && job.out[0] === SIDE_DONE) a.importSide(job, store, results, firstTheirs / 4);
+    store.sideDone(job, started, answered);
+    if (answered && job.out[0] === SIDE_DONE) a.takeSide(job, results, firstTheirs / 4);
     else walkMine(firstTheirs, tasks.length);
   }
   return a.assemble(rootId, 0, count, 0, { results, mids, task: 0, mid: 0 });
@@ -246,53 +246,19 @@ export class InPlace {
   }
 
   /**
-   * Takes a helper's new nodes into the store: its full arena segments become store segments as
-   * they are, the nodes of its last one are copied in (a part-filled segment would waste the
-   * rest). Links to its nodes are renumbered, and its tasks' new ids go to results[at..].
+   * Takes a finished helper job's results: its tasks' new ids go to results[at..], and its new
+   * nodes, already in store segments under their final ids, join this batch's runs.
    */
-  importSide(job: SideJob, store: MemoryNodeStore, results: Int32Array, at: number): void {
+  takeSide(job: SideJob, results: Int32Array, at: number): void {
     const out = job.out;
-    const base = job.base;
     const tasks = job.tasks.length / 4;
+    for (let k = 0; k < tasks; k++) results[at + k] = out[2 + k]!;
     const used = out[1]!;
-    if (used === 0) {
-      for (let k = 0; k < tasks; k++) results[at + k] = out[2 + k]!;
-      return;
+    for (let j = 0; j < used; j++) {
+      const from = j === 0 ? job.arenaStart : 0;
+      const to = out[2 + tasks + j]!;
+      if (to > from) this.runs.push(job.arena[j]!, from, to);
     }
-    // Where the helper's segment base + g went: a store segment number, or -1 for the last one,
-    // whose node k is now moved[k].
-    const segNo = new Int32Array(used);
-    const last = store.helperArena[used - 1]!;
-    const lastCount = out[2 + tasks + used - 1]!;
-    for (let g = 0; g < used - 1; g++) segNo[g] = store.adoptArena(g);
-    segNo[used - 1] = -1;
-    const moved = new Int32Array(lastCount);
-    const renumber = (id: number): number => {
-      if (id < 0 || id >>> SEGMENT_BITS < base) return id;
-      const g = segNo[(id >>> SEGMENT_BITS) - base]!;
-      return g >= 0 ? (g << SEGMENT_BITS) | (id & SEGMENT_MASK) : moved[id & SEGMENT_MASK]!;
-    };
-    for (let g = 0; g < used - 1; g++) {
-      const links = this.links[segNo[g]!]!;
-      for (let k = 0; k < SEGMENT_NODES * 2; k++) links[k] = renumber(links[k]!);
-      this.runs.push(segNo[g]!, 0, SEGMENT_NODES);
-    }
-    for (let k = 0; k < lastCount; ) {
-      if (this.n === SEGMENT_NODES) this.nextSegment();
-      const len = Math.min(lastCount - k, SEGMENT_NODES - this.n);
-      const to = this.n;
-      this.segH32.set(last.hash32.subarray(k * 8, (k + len) * 8), to * 8);
-      this.segNodes.set(last.bytes.subarray(k * NODE_BYTES, (k + len) * NODE_BYTES), to * NODE_BYTES);
-      const links = this.segLinks;
-      for (let t = 0; t < len; t++) {
-        links[(to + t) * 2] = renumber(last.links[(k + t) * 2]!);
-        links[(to + t) * 2 + 1] = renumber(last.links[(k + t) * 2 + 1]!);
-        moved[k + t] = (this.seg << SEGMENT_BITS) | (to + t);
-      }
-      this.n += len;
-      k += len;
-    }
-    for (let k = 0; k < tasks; k++) results[at + k] = renumber(out[2 + k]!);
   }
 
   /** The new node at depth d whose old inner node `old` had children l, r and now has nl, nr. */

@@ -1,6 +1,5 @@
 import type { HashInto } from './apply-batch.ts';
 import { InPlace, type NodeSpace } from './apply-in-place.ts';
-import { NODE_BYTES } from './hashing.ts';
 import { SEGMENT_NODES, SIDE_ARENA_FULL, SIDE_DONE, SIDE_FAILED, UNKNOWN_LINK } from './node-ids.ts';
 import { faultIn } from './segment-memory.ts';
 
@@ -9,10 +8,11 @@ import { faultIn } from './segment-memory.ts';
  * (`MemoryNodeStore` with a helper) splits a large batch below its top levels into subtrees and
  * hands the rightmost of them to a helper thread as a `SideJob`, walking the others meanwhile.
  * The helper runs the same walk (`InPlace`) over the same memory, reading the store's segments
- * and writing its new nodes into segments the store lent it (`arena`); it answers through shared
- * memory (`out`), so the caller picks the answer up without waiting for an event loop turn.
- * The caller then takes the helper's nodes into the store (`InPlace.importSide`) and joins the
- * top levels. The rules are the same code, so the root is the same byte for byte.
+ * and writing its new nodes into store segments lent to it (`arena`), under their final ids; it
+ * answers through shared memory (`out`), so the caller picks the answer up without waiting for an
+ * event loop turn. The caller then notes where the helper's nodes are (`InPlace.takeSide`, no
+ * copy) and joins the top levels. The rules are the same code, so the root is the same byte for
+ * byte.
  *
  * This file is the helper's side: the job's shape and the helper's view of the store. Moving a
  * job to a thread is the runtime's business (src/platform/tree-helper.ts).
@@ -30,12 +30,14 @@ export interface SideJob {
   /** Store segments the helper has not seen yet, numbered from `segFrom` (shared memory: never copied). */
   segFrom: number;
   segments: SharedSegment[];
-  /** The store's segment count now: the helper numbers its arena segments from here. */
+  /** The store's segment count now (the helper has seen every segment below it). */
   base: number;
-  /** Arena segments the helper has not seen yet, numbered from `arenaFrom`; it may use `arenaSize` in all. */
-  arenaFrom: number;
-  arena: SharedSegment[];
-  arenaSize: number;
+  /**
+   * Store segments lent for the helper's new nodes, in the order it fills them, starting at node
+   * `arenaStart` of the first (the rest of what the previous job left). No one else writes there.
+   */
+  arena: Int32Array;
+  arenaStart: number;
   /** Subtrees to update: (old id or NO_NODE, lo, hi, depth) each, over the writes below. */
   tasks: Int32Array;
   /** The writes, packed as in `PackedBatch` (paths distinct; task k's are lo..hi). */
@@ -44,10 +46,9 @@ export interface SideJob {
   valueHashes: Uint8Array;
   deleted: Uint8Array;
   /**
-   * The answer, in shared memory: `[state, segments used, new id of each task…, nodes in each
-   * arena segment used…]`. A task's new id is NO_NODE, an old node (segment below `base`) or one
-   * of the helper's (segment `base + j` is arena segment j); links in its nodes number the same
-   * way. The state turns from SIDE_RUNNING last, with `Atomics.notify`.
+   * The answer, in shared memory: `[state, arena segments used, new id of each task…, where the
+   * helper's nodes end in each arena segment used…]`. Ids are the store's: NO_NODE, an old node or
+   * one of the helper's. The state turns from SIDE_RUNNING last, with `Atomics.notify`.
    */
   out: Int32Array;
   /**
@@ -86,8 +87,8 @@ export class SideSpace implements NodeSpace {
   readonly segLinks: Int32Array[] = [];
   own = -1;
   ownCount = SEGMENT_NODES;
-  private readonly arena: SharedSegment[] = [];
-  private arenaSize = 0;
+  private arena: Int32Array = new Int32Array(0);
+  private arenaStart = 0;
   private used = 0;
 
   constructor(private readonly hashInto: HashInto) {}
@@ -102,9 +103,9 @@ export class SideSpace implements NodeSpace {
       const t = job.tasks;
       const tasks = t.length / 4;
       for (let k = 0; k < t.length; k += 4) out[2 + k / 4] = a.update(t[k]!, t[k + 1]!, t[k + 2]!, t[k + 3]!);
-      const runs = a.close();
-      for (let j = 0; j < this.used; j++) out[2 + tasks + j] = 0;
-      for (let k = 0; k < runs.length; k += 3) out[2 + tasks + runs[k]! - job.base] = runs[k + 2]!;
+      a.close();
+      // Every arena segment but the last was filled before the next was opened.
+      for (let j = 0; j < this.used; j++) out[2 + tasks + j] = j < this.used - 1 ? SEGMENT_NODES : this.ownCount;
       out[1] = this.used;
       state = SIDE_DONE;
     } catch (err) {
@@ -120,8 +121,8 @@ export class SideSpace implements NodeSpace {
   }
 
   private take(job: SideJob): void {
-    if (job.segFrom > this.segHash32.length || job.arenaFrom > this.arena.length) throw new Error('helper is missing segments');
-    // Drop the previous job's arena numbers (those segments are the store's now) and add what is new.
+    if (job.segFrom > this.segHash32.length) throw new Error('helper is missing segments');
+    // A store that lost a helper starts over from segment 0 with the next one.
     this.segHash32.length = this.segBytes.length = this.segLinks.length = job.segFrom;
     for (const s of job.segments) {
       this.segHash32.push(s.hash32);
@@ -129,22 +130,18 @@ export class SideSpace implements NodeSpace {
       this.segLinks.push(s.links);
     }
     if (this.segHash32.length !== job.base) throw new Error('helper segments out of step');
-    this.arena.length = job.arenaFrom;
-    this.arena.push(...job.arena);
-    this.arenaSize = Math.min(job.arenaSize, this.arena.length);
+    this.arena = job.arena;
+    this.arenaStart = job.arenaStart;
     this.used = 0;
     this.own = -1;
     this.ownCount = SEGMENT_NODES;
   }
 
   newOwnSegment(): void {
-    if (this.used === this.arenaSize) throw new ArenaFull();
-    const s = this.arena[this.used++]!;
-    this.segHash32.push(s.hash32);
-    this.segBytes.push(s.bytes);
-    this.segLinks.push(s.links);
-    this.own = this.segHash32.length - 1;
-    this.ownCount = 0;
+    if (this.used === this.arena.length) throw new ArenaFull();
+    this.own = this.arena[this.used]!;
+    this.ownCount = this.used === 0 ? this.arenaStart : 0;
+    this.used++;
   }
 
   /** An unknown link needs the store's hash table, which only the store's thread holds. */

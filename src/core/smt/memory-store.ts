@@ -3,7 +3,7 @@ import { applyInPlace, MIN_HELPED_WRITES, type InPlace } from './apply-in-place.
 import type { SharedSegment, SideHelper, SideJob } from './apply-side.ts';
 import type { HashInto, PackedBatch } from './apply-batch.ts';
 import { INNER_TAG } from './hashing.ts';
-import { MISSING_NODE, NO_NODE, SEGMENT_BITS, SEGMENT_MASK, SEGMENT_NODES, SIDE_ARENA_FULL, SIDE_RUNNING, UNKNOWN_LINK } from './node-ids.ts';
+import { MISSING_NODE, NO_NODE, SEGMENT_BITS, SEGMENT_MASK, SEGMENT_NODES, SIDE_ARENA_FULL, SIDE_DONE, SIDE_RUNNING, UNKNOWN_LINK } from './node-ids.ts';
 import type { DirectNodeReader, InPlaceApplier, NodeStore, PackedNodes, StoredNode } from './node-store.ts';
 import { FIRST_BLOCK_BYTES, MAX_BLOCK_BYTES, SegmentMemory, plainBlocks, type BlockSource } from './segment-memory.ts';
 import { copy32Bytes, equal32, isZero32 } from './words.ts';
@@ -53,6 +53,8 @@ const MIN_ADOPTED_NODES = 1024;
 const INITIAL_SLOTS = 1 << 12;
 const BLOCK = 32;
 const SLOT = 4; // Int32s per slot: segment + 1 (0 = free), index, hash bytes 0-3, hash bytes 4-7
+/** A 4-byte aligned byte view as Int32s. */
+const int32s = (b: Uint8Array) => new Int32Array(b.buffer, b.byteOffset, b.length >> 2);
 /** In locateMany's candidates: found by a link, no table probe needed. */
 const LINKED = -2;
 
@@ -85,9 +87,9 @@ export class MemoryNodeStore implements NodeStore, DirectNodeReader, InPlaceAppl
   private readonly helper: SideHelper | undefined;
   /** How many segments the helper has been sent (it keeps them; only later ones go with a job). */
   private helperKnows = 0;
-  /** Shared segments lent to the helper for its new nodes (after a job, the full ones become store segments). */
-  readonly helperArena: SharedSegment[] = [];
-  private arenaKnown = 0;
+  /** Store segments lent to the helper for its new nodes, from node `lentFrom` of the first; no one else writes there. */
+  private lent: number[] = [];
+  private lentFrom = 0;
   /** Arena lent per write sent, in nodes; doubled when a job runs out (a 1M-key tree makes ~9 per write). */
   private arenaPerWrite: number;
   /** Batches with fewer writes stay on this thread. */
@@ -133,11 +135,6 @@ export class MemoryNodeStore implements NodeStore, DirectNodeReader, InPlaceAppl
     return this.blocks !== undefined ? this.blocks.take(byteLength) : new Uint8Array(byteLength);
   }
 
-  /** A segment's three arrays for the helper's arena. */
-  private arenaSegment(): SharedSegment {
-    const i32 = (b: Uint8Array) => new Int32Array(b.buffer, b.byteOffset, b.length >> 2);
-    return { hash32: i32(this.memory(SEGMENT_NODES * HASH_BYTES)), bytes: this.memory(SEGMENT_NODES * NODE_BYTES), links: i32(this.memory(SEGMENT_NODES * 8)) };
-  }
 
   /** Number of distinct nodes held. */
   get size(): number {
@@ -181,14 +178,26 @@ export class MemoryNodeStore implements NodeStore, DirectNodeReader, InPlaceAppl
     const ob = this.segBytes[this.own]!;
     copy32Bytes(oh, i * HASH_BYTES, hash, ho);
     for (let k = 0; k < NODE_BYTES; k++) ob[i * NODE_BYTES + k] = bytes[bo + k]!;
+    const links = this.segLinks[this.own]!;
+    links[i * 2] = links[i * 2 + 1] = UNKNOWN_LINK;
     this.fill(slot, this.own, i, oh, i * HASH_BYTES);
   }
 
   /** Starts a new segment for `putCopies` and in-place batches to append to. */
   newOwnSegment(): void {
-    const hashes = this.memory(OWN_SEGMENT_NODES * HASH_BYTES);
-    this.own = this.addSegment(hashes, this.memory(OWN_SEGMENT_NODES * NODE_BYTES), OWN_SEGMENT_NODES);
+    this.own = this.newSegment();
     this.ownCount = 0;
+  }
+
+  /**
+   * An empty segment of OWN_SEGMENT_NODES nodes; returns its number. Whoever writes a node into it
+   * writes its links too (a copy UNKNOWN_LINK, an in-place batch the children), so they are not
+   * set here: that would touch every page of them on the batch's critical path.
+   */
+  private newSegment(): number {
+    const hashes = this.memory(OWN_SEGMENT_NODES * HASH_BYTES);
+    const links = this.memory(OWN_SEGMENT_NODES * 8);
+    return this.pushSegment(hashes, int32s(hashes), this.memory(OWN_SEGMENT_NODES * NODE_BYTES), int32s(links));
   }
 
   private addSegment(hashes: Uint8Array, bytes: Uint8Array, count: number): number {
@@ -202,8 +211,7 @@ export class MemoryNodeStore implements NodeStore, DirectNodeReader, InPlaceAppl
       return copy;
     };
     const aligned = keep(hashes, count * HASH_BYTES);
-    const linkBytes = this.memory(count * 8);
-    const links = new Int32Array(linkBytes.buffer, linkBytes.byteOffset, count * 2).fill(UNKNOWN_LINK);
+    const links = int32s(this.memory(count * 8)).fill(UNKNOWN_LINK);
     return this.pushSegment(aligned, new Int32Array(aligned.buffer, aligned.byteOffset, count * 8), keep(bytes, count * NODE_BYTES), links);
   }
 
@@ -319,8 +327,9 @@ export class MemoryNodeStore implements NodeStore, DirectNodeReader, InPlaceAppl
       mine[k + 2] = tasks[first + k + 2]! - from;
       mine[k + 3] = tasks[first + k + 3]!;
     }
-    const arenaSize = Math.max(1, Math.ceil((writes.count * this.arenaPerWrite) / SEGMENT_NODES));
-    while (this.helperArena.length < arenaSize) this.helperArena.push(this.arenaSegment());
+    // Lend store segments enough for arenaPerWrite nodes per write, after what is still lent.
+    const room = () => this.lent.length * SEGMENT_NODES - this.lentFrom;
+    while (room() < writes.count * this.arenaPerWrite) this.lent.push(this.newSegment());
     const base = this.segHashes.length;
     const segments: SharedSegment[] = [];
     for (let s = this.helperKnows; s < base; s++) segments.push({ hash32: this.segHash32[s]!, bytes: this.segBytes[s]!, links: this.segLinks[s]! });
@@ -330,15 +339,13 @@ export class MemoryNodeStore implements NodeStore, DirectNodeReader, InPlaceAppl
       segFrom: this.helperKnows,
       segments,
       base,
-      arenaFrom: this.arenaKnown,
-      arena: this.helperArena.slice(this.arenaKnown),
-      arenaSize,
-      out: new Int32Array(new SharedArrayBuffer((2 + mine.length / 4 + arenaSize) * 4)),
+      arena: Int32Array.from(this.lent),
+      arenaStart: this.lentFrom,
+      out: new Int32Array(new SharedArrayBuffer((2 + mine.length / 4 + this.lent.length) * 4)),
       ...this.prefault(),
     };
     job.out[0] = SIDE_RUNNING;
     this.helperKnows = base;
-    this.arenaKnown = this.helperArena.length;
     return job;
   }
 
@@ -358,24 +365,27 @@ export class MemoryNodeStore implements NodeStore, DirectNodeReader, InPlaceAppl
   }
 
   /**
-   * Makes the helper's full arena segment g a store segment, as it is (links are renumbered by
-   * the caller), and lends the helper a fresh one in its place; returns the segment number.
+   * After a helped batch's wait. A job that was not sent leaves the next one to send every
+   * segment. A helper that did not answer is gone: what it was lent stays unused for good (it
+   * might still write there). One that finished keeps the rest of its last segment for the next
+   * job; one that could not finish wrote nothing anyone refers to, so it gets the same room again
+   * (twice as much when the room was too small).
    */
-  adoptArena(g: number): number {
-    const a = this.helperArena[g]!;
-    const seg = this.pushSegment(new Uint8Array(a.hash32.buffer, a.hash32.byteOffset, SEGMENT_NODES * HASH_BYTES), a.hash32, a.bytes, a.links);
-    this.helperArena[g] = this.arenaSegment();
-    this.arenaKnown = Math.min(this.arenaKnown, g);
-    return seg;
-  }
-
-  /** After a helped batch's wait: a helper that did not answer is gone, with what it was lent. */
-  sideDone(job: SideJob, answered: boolean): void {
-    if (!answered) {
+  sideDone(job: SideJob, sent: boolean, answered: boolean): void {
+    const state = job.out[0];
+    if (!sent) {
       this.helperKnows = 0;
-      this.arenaKnown = 0;
-      this.helperArena.length = 0;
-    } else if (job.out[0] === SIDE_ARENA_FULL) {
+    } else if (!answered) {
+      this.helperKnows = 0;
+      this.lent = [];
+      this.lentFrom = 0;
+    } else if (state === SIDE_DONE) {
+      const used = job.out[1]!;
+      if (used === 0) return;
+      const end = job.out[2 + job.tasks.length / 4 + used - 1]!;
+      this.lent = this.lent.slice(end === SEGMENT_NODES ? used : used - 1);
+      this.lentFrom = end === SEGMENT_NODES ? 0 : end;
+    } else if (state === SIDE_ARENA_FULL) {
       this.arenaPerWrite *= 2;
     }
   }
