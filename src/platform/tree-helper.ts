@@ -4,13 +4,14 @@ import { SIDE_DONE, SIDE_RUNNING } from '../core/smt/node-ids.ts';
 /**
  * A second thread for a `MemoryNodeStore`'s large batches (src/core/smt/apply-side.ts): pass it as
  * `new MemoryNodeStore({ helper })`. A batch of thousands of writes is then walked by two threads
- * at once over the store's shared memory; the root is the same as with one.
+ * at once over the store's shared memory, each claiming subtrees from its own end until they
+ * meet; the root is the same as with one.
  *
- * The store blocks in `wait` for the helper's part, which it has sized to finish about when its
- * own does. A helper that does not answer within a generous bound (its thread died or hung) is
- * stopped for good, and the store walks that part itself: the helper can make a batch faster,
- * never wrong or lost. Under Bun the thread never keeps the process alive; under Deno it does
- * until `close()`.
+ * The store blocks in `wait` until the helper answers, normally at once, as there was nothing
+ * left to claim. A helper that does not answer within a generous bound (its thread died or hung)
+ * is stopped for good, and the store walks what it claimed itself: the helper can make a batch
+ * faster, never wrong or lost. Under Bun the thread never keeps the process alive; under Deno it
+ * does until `close()`.
  */
 export interface TreeHelper extends SideHelper {
   /**
@@ -20,20 +21,11 @@ export interface TreeHelper extends SideHelper {
   readonly ready: Promise<boolean>;
   /** Jobs sent; those it could not finish (the store walked them); time the store waited; jobs given up on. */
   readonly stats: { jobs: number; unfinished: number; waitedMs: number; gaveUp: number };
-  /** The share of a batch's writes it gets now. */
-  readonly share: number;
+  /** The most of a batch's writes it is offered (the store's default when undefined). */
+  readonly share: number | undefined;
   /** Stops the thread; the store then works alone. */
   close(): void;
 }
-
-/**
- * The share of a batch the helper gets adapts: nudged up when the helper is done before the
- * caller's own part (the caller had more to do), down when the caller has to wait for it. Both
- * threads then finish together whatever else the machine is doing.
- */
-const SHARE_STEP = 0.01;
-const MIN_SHARE = 0.25;
-const MAX_SHARE = 0.75;
 
 /** Waiting longer than this many times the caller's own part (and at least MIN_PATIENCE_MS) means the helper is gone. */
 const PATIENCE = 20;
@@ -47,7 +39,7 @@ export function treeHelperSupported(): boolean {
   return typeof Worker === 'function' && typeof SharedArrayBuffer === 'function' && (g.Bun !== undefined || g.Deno !== undefined);
 }
 
-/** Starts a helper thread; null where the runtime cannot run one. `share` fixes the helper's share instead of adapting it. */
+/** Starts a helper thread; null where the runtime cannot run one. `share`: the most of a batch it is offered. */
 export function startTreeHelper(opts: { share?: number } = {}): TreeHelper | null {
   return treeHelperSupported() ? new WorkerTreeHelper(opts.share) : null;
 }
@@ -61,10 +53,7 @@ class WorkerTreeHelper implements TreeHelper {
   readonly ready: Promise<boolean>;
   private settle: (loaded: boolean) => void = () => {};
 
-  share: number;
-
-  constructor(private readonly fixedShare: number | undefined) {
-    this.share = fixedShare ?? 0.5;
+  constructor(readonly share: number | undefined) {
     this.worker = new Worker(new URL('./tree-helper-worker.ts', import.meta.url).href, { type: 'module' });
     (this.worker as Worker & Unref).unref?.();
     this.ready = new Promise<boolean>((resolve) => (this.settle = resolve));
@@ -95,10 +84,6 @@ class WorkerTreeHelper implements TreeHelper {
   wait(job: SideJob): boolean {
     if (this.dead) return false;
     const from = performance.now();
-    if (this.fixedShare === undefined) {
-      const early = Atomics.load(job.out, 0) !== SIDE_RUNNING;
-      this.share = Math.min(MAX_SHARE, Math.max(MIN_SHARE, this.share + (early ? SHARE_STEP : -SHARE_STEP)));
-    }
     const limit = Math.max(MIN_PATIENCE_MS, PATIENCE * (from - this.startedAt));
     while (Atomics.load(job.out, 0) === SIDE_RUNNING) {
       const left = limit - (performance.now() - from);

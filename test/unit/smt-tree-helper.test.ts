@@ -12,6 +12,8 @@ import type { JsonValue } from '../../src/core/jcs.ts';
 import { MemoryNodeStore } from '../../src/core/smt/memory-store.ts';
 import type { NodeStore } from '../../src/core/smt/node-store.ts';
 import { SparseMerkleTree, type TreeWrite } from '../../src/core/smt/tree.ts';
+import { SideSpace, type SideHelper } from '../../src/core/smt/apply-side.ts';
+import { CLAIM_HELPER } from '../../src/core/smt/node-ids.ts';
 import { selectSha256, treeHashOptions } from '../../src/platform/sha256.ts';
 import { startTreeHelper, type TreeHelper } from '../../src/platform/tree-helper.ts';
 import { referenceRootOf } from './smt-helpers.ts';
@@ -47,6 +49,46 @@ async function sameRoots(helped: MemoryNodeStore, batches: TreeWrite[][], alone:
 const writes = (from: number, to: number, tag: string, step = 1): TreeWrite[] =>
   Array.from({ length: Math.ceil((to - from) / step) }, (_, i) => ({ key: `k/${from + i * step}`, value: { tag, i } }));
 
+/**
+ * The two ends of the claiming: a helper on this thread (the real SideSpace walk) that walks its
+ * whole offer the moment it is sent, before this thread claims any of it, or only once this
+ * thread waits, when this thread has claimed everything and nothing is left for it.
+ */
+function inThreadHelper(when: 'at start' | 'when waited for'): SideHelper & { claimed: number } {
+  const space = new SideSpace(opts.hashInto!);
+  return {
+    claimed: 0,
+    start(job) {
+      if (when === 'at start') space.run(job);
+      return true;
+    },
+    wait(job) {
+      if (when === 'when waited for') space.run(job);
+      this.claimed += job.claims.filter((c) => c === CLAIM_HELPER).length;
+      return true;
+    },
+  };
+}
+
+describe('claiming subtrees from both ends', () => {
+  for (const when of ['at start', 'when waited for'] as const) {
+    test(`a helper that walks ${when}: the roots of a store alone, and the writes walked where expected`, async () => {
+      const h = inThreadHelper(when);
+      const helped = new MemoryNodeStore({ helper: h });
+      await sameRoots(helped, [writes(0, 20_000, 'a'), writes(0, 20_000, 'b', 2), writes(1, 20_000, 'c', 3), writes(0, 9_000, 'd')]);
+      expect(helped.helped.batches).toBe(3);
+      if (when === 'at start') {
+        // It took everything offered: 70% of each batch by default, give or take a subtree.
+        expect(helped.helped.helperWrites / helped.helped.writes).toBeGreaterThan(0.6);
+        expect(helped.helped.helperWrites / helped.helped.writes).toBeLessThanOrEqual(0.7);
+      } else {
+        expect(h.claimed).toBe(0);
+        expect(helped.helped.helperWrites).toBe(0);
+      }
+    });
+  }
+});
+
 describe('MemoryNodeStore with a helper thread', () => {
   test('large batches of inserts, updates, deletes and no-ops: the roots, proofs and values of a store alone', async () => {
     const h = await helper();
@@ -60,6 +102,10 @@ describe('MemoryNodeStore with a helper thread', () => {
     const { a, b, ta, tb } = await sameRoots(helped, batches);
     expect(h.stats.jobs).toBeGreaterThanOrEqual(3);
     expect(h.stats.unfinished).toBe(0);
+    // Both threads walked part of each batch.
+    expect(helped.helped.batches).toBe(h.stats.jobs);
+    expect(helped.helped.helperWrites).toBeGreaterThan(0);
+    expect(helped.helped.helperWrites).toBeLessThan(helped.helped.writes);
     const keys = ['k/0', 'k/1', 'k/3', 'k/5999', 'k/19998', 'k/23999', 'absent'];
     expect(await tb.proveMany(b, keys)).toEqual(await ta.proveMany(a, keys));
     for (const k of keys) expect(await tb.getValueHash(b, k)).toEqual(await ta.getValueHash(a, k));

@@ -3,7 +3,7 @@ import { EMPTY_HASH, type Hash32 } from '../hash.ts';
 import { partitionByBit, type HashInto, type PackedBatch } from './apply-batch.ts';
 import { INNER_TAG, LEAF_TAG, MAX_DEPTH_BITS, NODE_BYTES } from './hashing.ts';
 import type { MemoryNodeStore } from './memory-store.ts';
-import { LEAF_LINK, MISSING_NODE, NO_NODE, SEGMENT_BITS, SEGMENT_MASK, SEGMENT_NODES, SIDE_DONE, UNKNOWN_LINK } from './node-ids.ts';
+import { CLAIM_CALLER, CLAIM_FREE, CLAIM_HELPER, LEAF_LINK, MISSING_NODE, NO_NODE, SEGMENT_BITS, SEGMENT_MASK, SEGMENT_NODES, SIDE_DONE, UNKNOWN_LINK } from './node-ids.ts';
 import type { PackedNodes } from './node-store.ts';
 import type { SideHelper, SideJob } from './apply-side.ts';
 import { VIEW_MIN_BYTES, bytes, copy32Bytes, equal32, isZero32, viewOf } from './words.ts';
@@ -52,45 +52,54 @@ export function applyInPlace(
 export const MIN_HELPED_WRITES = 2048;
 /** The top levels a helped batch walks itself; the subtrees below them are the work it shares out. */
 const SPLIT_DEPTH = 6;
-/** Share of the writes a helper takes when it names none (the platform's helper adapts its own). */
-const DEFAULT_HELPER_SHARE = 0.5;
+/** The most of a batch's writes a helper is offered when it names no share. */
+const DEFAULT_HELPER_SHARE = 0.7;
 
 /**
  * `InPlace.update` of an inner root on two threads (see apply-side.ts). The batch is split into
- * the subtrees below the top SPLIT_DEPTH levels (sooner where the tree ends); the rightmost of
- * them, about `helper.share` of the writes, go to `helper`, and this thread walks the others
- * meanwhile. Then it waits for the helper (normally a moment: the shares are set so both finish
- * together), takes the helper's nodes into the store and rebuilds the top levels from both. It
- * walks the helper's part itself when the helper fails. Synchronous like the rest of the walk:
- * no other batch can see a half-applied one.
+ * the subtrees below the top SPLIT_DEPTH levels (sooner where the tree ends). The rightmost of
+ * them, up to `helper.share` of the writes, are offered to `helper`, which claims and walks them
+ * from the right while this thread walks the rest from the left and then claims offered ones
+ * until the two meet. Then it waits for the helper to answer (normally at once: it had no more
+ * to claim), takes the helper's nodes and rebuilds the top levels from both. It walks what the
+ * helper claimed itself when the helper fails. Synchronous like the rest of the walk: no other
+ * batch can see a half-applied one.
  */
 function updateHelped(store: MemoryNodeStore, helper: SideHelper, a: InPlace, rootId: number, count: number): number {
   // Subtree tasks (old id, lo, hi, depth), in path order, and where each split of the top levels fell.
   const tasks: number[] = [];
   const mids: number[] = [];
   a.collect(rootId, 0, count, 0, tasks, mids);
-  // The helper takes the last tasks: their writes are the tail idx[from..count).
+  // The helper is offered the last tasks: their writes are the tail idx[from..count).
   const share = Math.min(0.9, Math.max(0.1, helper.share ?? DEFAULT_HELPER_SHARE));
-  let firstTheirs = tasks.length;
-  while (firstTheirs > 4 && count - tasks[firstTheirs - 3]! <= share * count) firstTheirs -= 4;
+  let offered = tasks.length;
+  while (offered > 4 && count - tasks[offered - 3]! <= share * count) offered -= 4;
   const results = new Int32Array(tasks.length / 4);
-  const walkMine = (from: number, to: number) => {
-    for (let k = from; k < to; k += 4) results[k / 4] = a.update(tasks[k]!, tasks[k + 1]!, tasks[k + 2]!, tasks[k + 3]!);
-  };
-  const job = firstTheirs < tasks.length ? store.sideJob(a, tasks, firstTheirs) : undefined;
+  const walk = (k: number) => (results[k / 4] = a.update(tasks[k]!, tasks[k + 1]!, tasks[k + 2]!, tasks[k + 3]!));
+  const job = offered < tasks.length ? store.sideJob(a, tasks, offered) : undefined;
   const started = job !== undefined && helper.start(job);
   try {
-    walkMine(0, firstTheirs);
+    for (let k = 0; k < offered; k += 4) walk(k);
+    // Then the offered ones, each claimed first, until one is the helper's.
+    for (let k = offered; k < tasks.length; k += 4) {
+      if (started && Atomics.compareExchange(job.claims, (k - offered) / 4, CLAIM_FREE, CLAIM_CALLER) !== CLAIM_FREE) break;
+      walk(k);
+    }
   } catch (err) {
     // The helper reads the store's memory until it answers.
     if (job !== undefined) store.sideDone(job, started, started && helper.wait(job));
     throw err;
   }
-  if (job !== undefined) {
-    const answered = started && helper.wait(job);
+  if (job !== undefined && started) {
+    const answered = helper.wait(job);
     store.sideDone(job, started, answered);
-    if (answered && job.out[0] === SIDE_DONE) a.takeSide(job, results, firstTheirs / 4);
-    else walkMine(firstTheirs, tasks.length);
+    const done = answered && job.out[0] === SIDE_DONE;
+    if (done) a.takeSide(job, results, offered / 4);
+    for (let k = offered; k < tasks.length; k += 4) {
+      if (job.claims[(k - offered) / 4] === CLAIM_HELPER && !done) walk(k);
+    }
+  } else if (job !== undefined) {
+    store.sideDone(job, false, false);
   }
   return a.assemble(rootId, 0, count, 0, { results, mids, task: 0, mid: 0 });
 }
@@ -246,13 +255,14 @@ export class InPlace {
   }
 
   /**
-   * Takes a finished helper job's results: its tasks' new ids go to results[at..], and its new
-   * nodes, already in store segments under their final ids, join this batch's runs.
+   * Takes a finished helper job's results: the new ids of the tasks it claimed go to
+   * results[at..], and its new nodes, already in store segments under their final ids, join this
+   * batch's runs.
    */
   takeSide(job: SideJob, results: Int32Array, at: number): void {
     const out = job.out;
     const tasks = job.tasks.length / 4;
-    for (let k = 0; k < tasks; k++) results[at + k] = out[2 + k]!;
+    for (let k = 0; k < tasks; k++) if (job.claims[k] === CLAIM_HELPER) results[at + k] = out[2 + k]!;
     const used = out[1]!;
     for (let j = 0; j < used; j++) {
       const from = j === 0 ? job.arenaStart : 0;

@@ -1,12 +1,15 @@
 import type { HashInto } from './apply-batch.ts';
 import { InPlace, type NodeSpace } from './apply-in-place.ts';
-import { SEGMENT_NODES, SIDE_ARENA_FULL, SIDE_DONE, SIDE_FAILED, UNKNOWN_LINK } from './node-ids.ts';
+import { CLAIM_FREE, CLAIM_HELPER, SEGMENT_NODES, SIDE_ARENA_FULL, SIDE_DONE, SIDE_FAILED, UNKNOWN_LINK } from './node-ids.ts';
 import { faultIn } from './segment-memory.ts';
 
 /**
  * A batch applied on two threads. A store whose segments live in shared memory
  * (`MemoryNodeStore` with a helper) splits a large batch below its top levels into subtrees and
- * hands the rightmost of them to a helper thread as a `SideJob`, walking the others meanwhile.
+ * offers the rightmost of them to a helper thread as a `SideJob`. The two threads then walk
+ * toward each other: the caller through the subtrees from the left, the helper from the right,
+ * each claiming a subtree before walking it (`claims`), until they meet. Neither waits for the
+ * other to be given a share, and a thread slowed by anything else simply walks less.
  * The helper runs the same walk (`InPlace`) over the same memory, reading the store's segments
  * and writing its new nodes into store segments lent to it (`arena`), under their final ids; it
  * answers through shared memory (`out`), so the caller picks the answer up without waiting for an
@@ -38,17 +41,23 @@ export interface SideJob {
    */
   arena: Int32Array;
   arenaStart: number;
-  /** Subtrees to update: (old id or NO_NODE, lo, hi, depth) each, over the writes below. */
+  /** Subtrees it may update: (old id or NO_NODE, lo, hi, depth) each, over the writes below. */
   tasks: Int32Array;
+  /**
+   * One per task, in shared memory: CLAIM_FREE until a thread claims it with a compare-exchange
+   * (CLAIM_HELPER from the last task down, CLAIM_CALLER from the first up); each stops at the
+   * first it cannot claim.
+   */
+  claims: Int32Array;
   /** The writes, packed as in `PackedBatch` (paths distinct; task k's are lo..hi). */
   count: number;
   paths: Uint8Array;
   valueHashes: Uint8Array;
   deleted: Uint8Array;
   /**
-   * The answer, in shared memory: `[state, arena segments used, new id of each task…, where the
-   * helper's nodes end in each arena segment used…]`. Ids are the store's: NO_NODE, an old node or
-   * one of the helper's. The state turns from SIDE_RUNNING last, with `Atomics.notify`.
+   * The answer, in shared memory: `[state, arena segments used, new id of each task it claimed…,
+   * where the helper's nodes end in each arena segment used…]`. Ids are the store's: NO_NODE, an
+   * old node or one of the helper's. The state turns from SIDE_RUNNING last, with `Atomics.notify`.
    */
   out: Int32Array;
   /**
@@ -71,7 +80,7 @@ export interface SideHelper {
    * touch that job's memory again.
    */
   wait(job: SideJob): boolean;
-  /** Share of a batch's writes (0.1-0.9) to send it; the store picks one when absent. */
+  /** The most of a batch's writes (0.1-0.9) to offer it; the store picks when absent. */
   readonly share?: number;
 }
 
@@ -102,15 +111,18 @@ export class SideSpace implements NodeSpace {
       const a = new InPlace(this, this.hashInto, { count: job.count, paths: job.paths, valueHashes: job.valueHashes, deleted: job.deleted });
       const t = job.tasks;
       const tasks = t.length / 4;
-      for (let k = 0; k < t.length; k += 4) out[2 + k / 4] = a.update(t[k]!, t[k + 1]!, t[k + 2]!, t[k + 3]!);
+      for (let j = tasks - 1; j >= 0; j--) {
+        if (Atomics.compareExchange(job.claims, j, CLAIM_FREE, CLAIM_HELPER) !== CLAIM_FREE) break;
+        out[2 + j] = a.update(t[j * 4]!, t[j * 4 + 1]!, t[j * 4 + 2]!, t[j * 4 + 3]!);
+      }
       a.close();
       // Every arena segment but the last was filled before the next was opened.
       for (let j = 0; j < this.used; j++) out[2 + tasks + j] = j < this.used - 1 ? SEGMENT_NODES : this.ownCount;
       out[1] = this.used;
       state = SIDE_DONE;
     } catch (err) {
-      // A link only the store can look up, a malformed tree, a full arena: the caller walks these
-      // subtrees itself (and meets the same error, if it is one).
+      // A link only the store can look up, a malformed tree, a full arena: the caller walks the
+      // subtrees claimed here itself (and meets the same error, if it is one).
       if (err instanceof ArenaFull) state = SIDE_ARENA_FULL;
     } finally {
       Atomics.store(out, 0, state);

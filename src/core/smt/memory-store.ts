@@ -3,7 +3,7 @@ import { applyInPlace, MIN_HELPED_WRITES, type InPlace } from './apply-in-place.
 import type { SharedSegment, SideHelper, SideJob } from './apply-side.ts';
 import type { HashInto, PackedBatch } from './apply-batch.ts';
 import { INNER_TAG } from './hashing.ts';
-import { MISSING_NODE, NO_NODE, SEGMENT_BITS, SEGMENT_MASK, SEGMENT_NODES, SIDE_ARENA_FULL, SIDE_DONE, SIDE_RUNNING, UNKNOWN_LINK } from './node-ids.ts';
+import { CLAIM_HELPER, MISSING_NODE, NO_NODE, SEGMENT_BITS, SEGMENT_MASK, SEGMENT_NODES, SIDE_ARENA_FULL, SIDE_DONE, SIDE_RUNNING, UNKNOWN_LINK } from './node-ids.ts';
 import type { DirectNodeReader, InPlaceApplier, NodeStore, PackedNodes, StoredNode } from './node-store.ts';
 import { FIRST_BLOCK_BYTES, MAX_BLOCK_BYTES, SegmentMemory, plainBlocks, type BlockSource } from './segment-memory.ts';
 import { copy32Bytes, equal32, isZero32 } from './words.ts';
@@ -87,6 +87,8 @@ export class MemoryNodeStore implements NodeStore, DirectNodeReader, InPlaceAppl
   private readonly helper: SideHelper | undefined;
   /** How many segments the helper has been sent (it keeps them; only later ones go with a job). */
   private helperKnows = 0;
+  /** Helped batches, their writes, and how many of those the helper walked (the rest were walked here). */
+  readonly helped = { batches: 0, writes: 0, helperWrites: 0 };
   /** Store segments lent to the helper for its new nodes, from node `lentFrom` of the first; no one else writes there. */
   private lent: number[] = [];
   private lentFrom = 0;
@@ -339,6 +341,7 @@ export class MemoryNodeStore implements NodeStore, DirectNodeReader, InPlaceAppl
       segFrom: this.helperKnows,
       segments,
       base,
+      claims: new Int32Array(new SharedArrayBuffer(mine.length)), // 4 bytes per task of 4 ints
       arena: Int32Array.from(this.lent),
       arenaStart: this.lentFrom,
       out: new Int32Array(new SharedArrayBuffer((2 + mine.length / 4 + this.lent.length) * 4)),
@@ -346,6 +349,8 @@ export class MemoryNodeStore implements NodeStore, DirectNodeReader, InPlaceAppl
     };
     job.out[0] = SIDE_RUNNING;
     this.helperKnows = base;
+    this.helped.batches++;
+    this.helped.writes += tasks[tasks.length - 2]!;
     return job;
   }
 
@@ -380,6 +385,8 @@ export class MemoryNodeStore implements NodeStore, DirectNodeReader, InPlaceAppl
       this.lent = [];
       this.lentFrom = 0;
     } else if (state === SIDE_DONE) {
+      const t = job.tasks;
+      for (let j = 0; j < t.length / 4; j++) if (job.claims[j] === CLAIM_HELPER) this.helped.helperWrites += t[j * 4 + 2]! - t[j * 4 + 1]!;
       const used = job.out[1]!;
       if (used === 0) return;
       const end = job.out[2 + job.tasks.length / 4 + used - 1]!;

@@ -21,3 +21,8 @@ export const SIDE_DONE = 1;
 export const SIDE_FAILED = 2;
 /** The helper ran out of the arena it was lent: the store lends more next time. */
 export const SIDE_ARENA_FULL = 3;
+
+/** Who walks each subtree a helper could take (`SideJob.claims`): claimed once, by compare-exchange. */
+export const CLAIM_FREE = 0;
+export const CLAIM_CALLER = 1;
+export const CLAIM_HELPER = 2;
