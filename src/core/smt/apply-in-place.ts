@@ -5,8 +5,8 @@ import { INNER_TAG, LEAF_TAG, MAX_DEPTH_BITS, NODE_BYTES } from './hashing.ts';
 import type { MemoryNodeStore } from './memory-store.ts';
 import { CLAIM_CALLER, CLAIM_FREE, CLAIM_HELPER, LEAF_LINK, MISSING_NODE, NO_NODE, SEGMENT_BITS, SEGMENT_MASK, SEGMENT_NODES, SIDE_DONE, UNKNOWN_LINK } from './node-ids.ts';
 import type { PackedNodes } from './node-store.ts';
-import type { SideHelper, SideJob } from './apply-side.ts';
-import { VIEW_MIN_BYTES, bytes, copy32Bytes, equal32, isZero32, viewOf } from './words.ts';
+import type { SharedBatch, SideHelper, SideJob } from './apply-side.ts';
+import { VIEW_MIN_BYTES, bytes, equal32, isZero32, viewOf } from './words.ts';
 
 /** The node being assembled and its digest, shared by all batches (a batch runs without awaiting). */
 const SCRATCH = bytes(NODE_BYTES);
@@ -40,11 +40,11 @@ export function applyInPlace(
   if (oldRoot.length !== 32) fail('invalid_length', 'root must be 32 bytes');
   if (batch.count === 0) return { root: oldRoot, packed: [] };
   const rootId = rootIdOf(store, oldRoot);
-  const a = new InPlace(store, hashInto, batch);
+  // A helper reads the batch and its order where this thread keeps them: in shared memory.
+  const shared = helper !== undefined && rootId !== NO_NODE ? store.sharedBatch(batch) : undefined;
+  const a = new InPlace(store, hashInto, shared?.batch ?? batch, shared?.idx);
   const newRoot =
-    helper !== undefined && rootId !== NO_NODE && a.tagOf(rootId, 0) === INNER_TAG
-      ? updateHelped(store, helper, a, rootId, batch.count)
-      : a.update(rootId, 0, batch.count, 0);
+    shared !== undefined && a.tagOf(rootId, 0) === INNER_TAG ? updateHelped(store, helper!, a, shared, rootId, batch.count) : a.update(rootId, 0, batch.count, 0);
   return handOut(store, oldRoot, rootId, newRoot, a.close());
 }
 
@@ -65,7 +65,7 @@ const DEFAULT_HELPER_SHARE = 0.7;
  * helper claimed itself when the helper fails. Synchronous like the rest of the walk: no other
  * batch can see a half-applied one.
  */
-function updateHelped(store: MemoryNodeStore, helper: SideHelper, a: InPlace, rootId: number, count: number): number {
+function updateHelped(store: MemoryNodeStore, helper: SideHelper, a: InPlace, shared: SharedBatch, rootId: number, count: number): number {
   // Subtree tasks (old id, lo, hi, depth), in path order, and where each split of the top levels fell.
   const tasks: number[] = [];
   const mids: number[] = [];
@@ -76,7 +76,7 @@ function updateHelped(store: MemoryNodeStore, helper: SideHelper, a: InPlace, ro
   while (offered > 4 && count - tasks[offered - 3]! <= share * count) offered -= 4;
   const results = new Int32Array(tasks.length / 4);
   const walk = (k: number) => (results[k / 4] = a.update(tasks[k]!, tasks[k + 1]!, tasks[k + 2]!, tasks[k + 3]!));
-  const job = offered < tasks.length ? store.sideJob(a, tasks, offered) : undefined;
+  const job = offered < tasks.length ? store.sideJob(shared, tasks, offered) : undefined;
   const started = job !== undefined && helper.start(job);
   try {
     for (let k = 0; k < offered; k += 4) walk(k);
@@ -174,10 +174,12 @@ export class InPlace {
   /** (segment, from, to) of each run of new nodes. */
   private readonly runs: number[] = [];
 
+  /** `idx`: the order of the batch's writes to walk in (a helper's is the caller's); identity when absent. */
   constructor(
     private readonly store: NodeSpace,
     private readonly hashInto: HashInto,
     batch: PackedBatch,
+    idx?: Int32Array,
   ) {
     this.P = batch.paths;
     this.V = batch.valueHashes;
@@ -185,8 +187,13 @@ export class InPlace {
     const words = batch.paths.length >= VIEW_MIN_BYTES && (batch.paths.byteOffset & 3) === 0 && (batch.valueHashes.byteOffset & 3) === 0;
     this.P32 = words ? new Int32Array(batch.paths.buffer, batch.paths.byteOffset, batch.count * 8) : undefined;
     this.V32 = words ? new Int32Array(batch.valueHashes.buffer, batch.valueHashes.byteOffset, batch.count * 8) : undefined;
-    this.idx = new Int32Array(batch.count);
-    for (let i = 0; i < batch.count; i++) this.idx[i] = i;
+    if (idx !== undefined) {
+      if (idx.length < batch.count) throw new RangeError('order shorter than its batch');
+      this.idx = idx;
+    } else {
+      this.idx = new Int32Array(batch.count);
+      for (let i = 0; i < batch.count; i++) this.idx[i] = i;
+    }
     this.hash32 = store.segHash32;
     this.nodeBytes = store.segBytes;
     this.links = store.segLinks;
@@ -237,21 +244,6 @@ export class InPlace {
     const nl = this.assemble(l, lo, mid, d + 1, at);
     const nr = this.assemble(r, mid, hi, d + 1, at);
     return this.join(old, l, r, nl, nr, d);
-  }
-
-  /** Writes idx[lo..hi) packed on their own, for a helper. */
-  sideWrites(lo: number, hi: number): Pick<SideJob, 'count' | 'paths' | 'valueHashes' | 'deleted'> {
-    const n = hi - lo;
-    const paths = bytes(n * 32);
-    const valueHashes = bytes(n * 32);
-    const deleted = new Uint8Array(n);
-    for (let k = 0; k < n; k++) {
-      const e = this.idx[lo + k]!;
-      copy32Bytes(paths, k * 32, this.P, e * 32);
-      copy32Bytes(valueHashes, k * 32, this.V, e * 32);
-      deleted[k] = this.DEL[e]!;
-    }
-    return { count: n, paths, valueHashes, deleted };
   }
 
   /**

@@ -1,4 +1,4 @@
-import type { HashInto } from './apply-batch.ts';
+import type { HashInto, PackedBatch } from './apply-batch.ts';
 import { InPlace, type NodeSpace } from './apply-in-place.ts';
 import { CLAIM_FREE, CLAIM_HELPER, SEGMENT_NODES, SIDE_ARENA_FULL, SIDE_DONE, SIDE_FAILED, UNKNOWN_LINK } from './node-ids.ts';
 import { faultIn } from './segment-memory.ts';
@@ -28,6 +28,12 @@ export interface SharedSegment {
   links: Int32Array;
 }
 
+/** A batch copied into shared memory, and the order of its writes both threads walk in. */
+export interface SharedBatch {
+  batch: PackedBatch;
+  idx: Int32Array;
+}
+
 /** The writes under some subtrees, for a helper. */
 export interface SideJob {
   /** Store segments the helper has not seen yet, numbered from `segFrom` (shared memory: never copied). */
@@ -49,11 +55,12 @@ export interface SideJob {
    * first it cannot claim.
    */
   claims: Int32Array;
-  /** The writes, packed as in `PackedBatch` (paths distinct; task k's are lo..hi). */
-  count: number;
-  paths: Uint8Array;
-  valueHashes: Uint8Array;
-  deleted: Uint8Array;
+  /**
+   * The whole batch and the caller's order of it, in shared memory (never copied): task k's
+   * writes are idx[lo..hi), which only the thread walking task k reorders.
+   */
+  batch: PackedBatch;
+  idx: Int32Array;
   /**
    * The answer, in shared memory: `[state, arena segments used, new id of each task it claimed…,
    * where the helper's nodes end in each arena segment used…]`. Ids are the store's: NO_NODE, an
@@ -108,7 +115,7 @@ export class SideSpace implements NodeSpace {
     let state = SIDE_FAILED;
     try {
       this.take(job);
-      const a = new InPlace(this, this.hashInto, { count: job.count, paths: job.paths, valueHashes: job.valueHashes, deleted: job.deleted });
+      const a = new InPlace(this, this.hashInto, job.batch, job.idx);
       const t = job.tasks;
       const tasks = t.length / 4;
       for (let j = tasks - 1; j >= 0; j--) {

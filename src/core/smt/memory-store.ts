@@ -1,6 +1,6 @@
 import type { Hash32 } from '../hash.ts';
-import { applyInPlace, MIN_HELPED_WRITES, type InPlace } from './apply-in-place.ts';
-import type { SharedSegment, SideHelper, SideJob } from './apply-side.ts';
+import { applyInPlace, MIN_HELPED_WRITES } from './apply-in-place.ts';
+import type { SharedBatch, SharedSegment, SideHelper, SideJob } from './apply-side.ts';
 import type { HashInto, PackedBatch } from './apply-batch.ts';
 import { INNER_TAG } from './hashing.ts';
 import { CLAIM_HELPER, MISSING_NODE, NO_NODE, SEGMENT_BITS, SEGMENT_MASK, SEGMENT_NODES, SIDE_ARENA_FULL, SIDE_DONE, SIDE_RUNNING, UNKNOWN_LINK } from './node-ids.ts';
@@ -87,6 +87,9 @@ export class MemoryNodeStore implements NodeStore, DirectNodeReader, InPlaceAppl
   private readonly helper: SideHelper | undefined;
   /** How many segments the helper has been sent (it keeps them; only later ones go with a job). */
   private helperKnows = 0;
+  /** Shared memory for the helped batch being applied (`sharedBatch`), room for this many writes. */
+  private batchMemory: SharedArrayBuffer | undefined;
+  private batchRoom = 0;
   /** Helped batches, their writes, and how many of those the helper walked (the rest were walked here). */
   readonly helped = { batches: 0, writes: 0, helperWrites: 0 };
   /** Store segments lent to the helper for its new nodes, from node `lentFrom` of the first; no one else writes there. */
@@ -319,24 +322,17 @@ export class MemoryNodeStore implements NodeStore, DirectNodeReader, InPlaceAppl
   }
 
   /** The helper's job for tasks[first..] of a helped batch (apply-in-place.ts): what it has not seen, and arena enough. */
-  sideJob(a: InPlace, tasks: readonly number[], first: number): SideJob {
-    const from = tasks[first + 1]!;
-    const writes = a.sideWrites(from, tasks[tasks.length - 2]!);
-    const mine = new Int32Array(tasks.length - first);
-    for (let k = 0; k < mine.length; k += 4) {
-      mine[k] = tasks[first + k]!;
-      mine[k + 1] = tasks[first + k + 1]! - from;
-      mine[k + 2] = tasks[first + k + 2]! - from;
-      mine[k + 3] = tasks[first + k + 3]!;
-    }
+  sideJob(shared: SharedBatch, tasks: readonly number[], first: number): SideJob {
+    const offered = tasks[tasks.length - 2]! - tasks[first + 1]!;
     // Lend store segments enough for arenaPerWrite nodes per write, after what is still lent.
     const room = () => this.lent.length * SEGMENT_NODES - this.lentFrom;
-    while (room() < writes.count * this.arenaPerWrite) this.lent.push(this.newSegment());
+    while (room() < offered * this.arenaPerWrite) this.lent.push(this.newSegment());
     const base = this.segHashes.length;
     const segments: SharedSegment[] = [];
     for (let s = this.helperKnows; s < base; s++) segments.push({ hash32: this.segHash32[s]!, bytes: this.segBytes[s]!, links: this.segLinks[s]! });
+    const mine = Int32Array.from(tasks.slice(first));
     const job: SideJob = {
-      ...writes,
+      ...shared,
       tasks: mine,
       segFrom: this.helperKnows,
       segments,
@@ -352,6 +348,33 @@ export class MemoryNodeStore implements NodeStore, DirectNodeReader, InPlaceAppl
     this.helped.batches++;
     this.helped.writes += tasks[tasks.length - 2]!;
     return job;
+  }
+
+  /**
+   * A helped batch copied into shared memory the store keeps for that (a native copy: cheaper
+   * than the JS loop that gathered a helper's writes, and nothing to clone when the job is sent),
+   * with its order of writes set to 0, 1, 2, ….
+   */
+  sharedBatch(b: PackedBatch): SharedBatch {
+    const n = b.count;
+    if (this.batchRoom < n) {
+      this.batchRoom = Math.max(n, 2 * this.batchRoom);
+      this.batchMemory = new SharedArrayBuffer(this.batchRoom * (HASH_BYTES * 2 + 4 + 1));
+    }
+    const room = this.batchRoom;
+    const mem = this.batchMemory!;
+    const batch: PackedBatch = {
+      count: n,
+      paths: new Uint8Array(mem, 0, n * HASH_BYTES),
+      valueHashes: new Uint8Array(mem, room * HASH_BYTES, n * HASH_BYTES),
+      deleted: new Uint8Array(mem, room * (HASH_BYTES * 2 + 4), n),
+    };
+    batch.paths.set(b.paths.subarray(0, n * HASH_BYTES));
+    batch.valueHashes.set(b.valueHashes.subarray(0, n * HASH_BYTES));
+    batch.deleted.set(b.deleted.subarray(0, n));
+    const idx = new Int32Array(mem, room * HASH_BYTES * 2, n);
+    for (let i = 0; i < n; i++) idx[i] = i;
+    return { batch, idx };
   }
 
   /**
@@ -384,6 +407,8 @@ export class MemoryNodeStore implements NodeStore, DirectNodeReader, InPlaceAppl
       this.helperKnows = 0;
       this.lent = [];
       this.lentFrom = 0;
+      this.batchMemory = undefined;
+      this.batchRoom = 0;
     } else if (state === SIDE_DONE) {
       const t = job.tasks;
       for (let j = 0; j < t.length / 4; j++) if (job.claims[j] === CLAIM_HELPER) this.helped.helperWrites += t[j * 4 + 2]! - t[j * 4 + 1]!;
