@@ -4,9 +4,9 @@ import type { BlockSource } from '../core/smt/segment-memory.ts';
  * Blocks of memory backed by transparent huge pages, for a large in-memory tree
  * (`new MemoryNodeStore({ blocks })`, src/core/smt/segment-memory.ts). A batch on a 1M-key tree
  * reads old nodes at random places in gigabytes of memory; with 4 KiB pages nearly each read also
- * misses the TLB, and each new page costs a fault. 2 MiB pages take most of both away (on the
- * machine the README's figures come from, random reads 34 -> 27 ns, a first write per 4 KiB 2.6 ->
- * ~1 µs).
+ * misses the TLB, and each new page costs a fault. 2 MiB pages take part of both away (on the
+ * machine the README's figures come from, random reads in 1 GiB 34-45 -> 27-34 ns, a first
+ * write per 4 KiB 2.2-2.6 -> 1.0-1.8 µs).
  *
  * Linux under Bun only: it asks the kernel with madvise(MADV_HUGEPAGE) through bun:ffi, which
  * works whether the system's setting is `always` or `madvise`. Elsewhere, or with huge pages

@@ -174,6 +174,7 @@ describe('MemoryNodeStore with a helper thread', () => {
     const batches = [writes(0, 10_000, 'a'), writes(0, 10_000, 'b')];
     const { b, tb } = await sameRoots(helped, batches); // no event-loop turn: the thread's message is not in yet
     expect(h.stats.jobs).toBe(0);
+    expect(helped.helped.batches).toBe(0);
     expect(await h.ready).toBe(true);
     const next = await tb.apply(b, writes(0, 10_000, 'c'));
     expect(h.stats.jobs).toBe(1);

@@ -96,7 +96,7 @@ class NeedsStore extends Error {}
 /** Thrown when the walk needs more arena than it was lent. */
 class ArenaFull extends Error {}
 
-/** The helper's view of a store: the store's shared segments up to the job's `base`, then the arena. */
+/** The helper's view of a store: its shared segments up to the job's `base`, some lent for the helper's new nodes (`arena`). */
 export class SideSpace implements NodeSpace {
   readonly segHash32: Int32Array[] = [];
   readonly segBytes: Uint8Array[] = [];

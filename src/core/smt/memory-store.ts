@@ -90,7 +90,7 @@ export class MemoryNodeStore implements NodeStore, DirectNodeReader, InPlaceAppl
   /** Shared memory for the helped batch being applied (`sharedBatch`), room for this many writes. */
   private batchMemory: SharedArrayBuffer | undefined;
   private batchRoom = 0;
-  /** Helped batches, their writes, and how many of those the helper walked (the rest were walked here). */
+  /** Batches shared with the helper, their writes, and how many of those it walked (the rest were walked here). */
   readonly helped = { batches: 0, writes: 0, helperWrites: 0 };
   /** Store segments lent to the helper for its new nodes, from node `lentFrom` of the first; no one else writes there. */
   private lent: number[] = [];
@@ -139,7 +139,6 @@ export class MemoryNodeStore implements NodeStore, DirectNodeReader, InPlaceAppl
   private memory(byteLength: number): Uint8Array {
     return this.blocks !== undefined ? this.blocks.take(byteLength) : new Uint8Array(byteLength);
   }
-
 
   /** Number of distinct nodes held. */
   get size(): number {
@@ -345,8 +344,6 @@ export class MemoryNodeStore implements NodeStore, DirectNodeReader, InPlaceAppl
     };
     job.out[0] = SIDE_RUNNING;
     this.helperKnows = base;
-    this.helped.batches++;
-    this.helped.writes += tasks[tasks.length - 2]!;
     return job;
   }
 
@@ -401,6 +398,10 @@ export class MemoryNodeStore implements NodeStore, DirectNodeReader, InPlaceAppl
    */
   sideDone(job: SideJob, sent: boolean, answered: boolean): void {
     const state = job.out[0];
+    if (sent) {
+      this.helped.batches++;
+      this.helped.writes += job.batch.count;
+    }
     if (!sent) {
       this.helperKnows = 0;
     } else if (!answered) {

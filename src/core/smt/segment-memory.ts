@@ -7,7 +7,7 @@
  * - Memory is used in order, so where the next batches' nodes will go is known in advance
  *   (`ahead`). A helper thread faults those pages in while it would otherwise wait (apply-side.ts);
  *   a first write to a page costs ~2.6 µs on the machine the figures come from, and a batch of
- *   10,000 writes in a 1M-key tree fills ~4,000 pages.
+ *   10,000 writes in a 1M-key tree fills ~2,300 (91,000 new nodes of 105 bytes).
  *
  * Blocks are never given back: nodes are immutable and the store keeps every one.
  */
