@@ -402,8 +402,22 @@ export function throttle(node: NodeProc, o: { runMs: number; frozenMs: number; m
   };
 }
 
-/** Takes the leader lease away from every node (a foreign holder, far in the future) or gives it back. */
+/**
+ * Takes the leader lease away from every node (a foreign holder, far in the future) or gives it
+ * back. A node the test freezes and thaws may hold the write lock through many of its frozen
+ * spells, so a busy database is retried (three waits of 10 s) before the test gives up.
+ */
 export async function blockLease(dbPath: string, blocked: boolean): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await setLeaseBlocked(dbPath, blocked);
+    } catch (err) {
+      if (attempt === 3 || !String((err as { code?: unknown }).code).startsWith('SQLITE_BUSY')) throw err;
+    }
+  }
+}
+
+async function setLeaseBlocked(dbPath: string, blocked: boolean): Promise<void> {
   const client = createClient({ url: `file:${dbPath}`, concurrency: 1 });
   try {
     await client.execute('PRAGMA busy_timeout = 10000');
