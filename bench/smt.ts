@@ -63,6 +63,8 @@ interface Breakdown {
   jcsUs: number;
   /** Batched updates/s of each round (the row shows the best). */
   rounds: number[];
+  /** With a helper thread: the share of the best round's writes it walked. */
+  helperShare?: number;
 }
 
 const rows: Row[] = [];
@@ -151,11 +153,13 @@ async function benchOurs(n: number, h: Hasher, record = true): Promise<void> {
   const rounds: number[] = [];
   let batchMs = Infinity;
   let batchWrites: TreeWrite[][] = [];
+  let helperShare = 0;
   for (let round = 0; round < ROUNDS; round++) {
     const these = Array.from({ length: batches }, (_, b) =>
       Array.from({ length: batchSize }, (_, j) => ({ key: key(pick(j + (b + round * batches) * batchSize, n, 2)), value: { b, j, round } })),
     );
     const before = { ...split };
+    const helpedBefore = { ...store.helped };
     Object.assign(split, { nodes: 0, applyMs: 0, putMs: 0 });
     const [, ms] = await timed(async () => {
       for (const w of these) await write(w);
@@ -164,6 +168,7 @@ async function benchOurs(n: number, h: Hasher, record = true): Promise<void> {
     if (ms < batchMs) {
       batchMs = ms;
       batchWrites = these;
+      helperShare = (store.helped.helperWrites - helpedBefore.helperWrites) / Math.max(1, store.helped.writes - helpedBefore.writes);
     } else Object.assign(split, before);
   }
   const updates = batches * batchSize;
@@ -177,6 +182,7 @@ async function benchOurs(n: number, h: Hasher, record = true): Promise<void> {
     putUs: (split.putMs * 1000) / updates,
     jcsUs: (jcsMs * 1000) / updates,
     rounds,
+    ...(helper ? { helperShare } : {}),
   };
 
   const proofKeys = Array.from({ length: 10_000 }, (_, j) => key(pick(j, n, 3)));
@@ -442,13 +448,15 @@ const largestRows = rows.filter((x) => x.impl === 'dstp SMT' && x.keys === large
 lines.push('');
 lines.push(
   `Batched updates are the best of ${ROUNDS} rounds of 10 batches (different keys each round); each round's rate, for every dstp row. ` +
-    `"2 threads": the store shares each batch of 10,000 with a helper thread (src/platform/tree-helper.ts) over shared memory; same roots.`,
+    `"2 threads": the store shares each batch of 10,000 with a helper thread (src/platform/tree-helper.ts) over shared memory, the two claiming subtrees from opposite ends; same roots. ` +
+    `"huge pages": the store's segments are carved from blocks the kernel was asked to back with 2 MiB pages (src/platform/huge-pages.ts).`,
 );
 lines.push('');
-lines.push('| hash | keys | batched upd/s, each round |');
-lines.push('|---|--:|---|');
+lines.push('| hash | keys | batched upd/s, each round | writes the helper walked (best round) |');
+lines.push('|---|--:|---|--:|');
 for (const r of rows.filter((x) => x.impl === 'dstp SMT' && x.breakdown)) {
-  lines.push(`| ${r.hash} | ${r.keys.toLocaleString('en-US')} | ${r.breakdown!.rounds.map((x) => fmt(x)).join(' / ')} |`);
+  const share = r.breakdown!.helperShare;
+  lines.push(`| ${r.hash} | ${r.keys.toLocaleString('en-US')} | ${r.breakdown!.rounds.map((x) => fmt(x)).join(' / ')} | ${share === undefined ? '–' : `${(share * 100).toFixed(0)} %`} |`);
 }
 lines.push('');
 lines.push(
