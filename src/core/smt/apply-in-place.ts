@@ -90,16 +90,12 @@ function updateHelped(store: MemoryNodeStore, helper: SideHelper, a: InPlace, sh
     if (job !== undefined) store.sideDone(job, started, started && helper.wait(job));
     throw err;
   }
-  if (job !== undefined && started) {
-    const answered = helper.wait(job);
+  if (job !== undefined) {
+    const answered = started && helper.wait(job);
     store.sideDone(job, started, answered);
-    const done = answered && job.out[0] === SIDE_DONE;
-    if (done) a.takeSide(job, results, offered / 4);
-    for (let k = offered; k < tasks.length; k += 4) {
-      if (job.claims[(k - offered) / 4] === CLAIM_HELPER && !done) walk(k);
-    }
-  } else if (job !== undefined) {
-    store.sideDone(job, false, false);
+    // A job never sent has no claims: this thread walked every task above.
+    if (answered && job.out[0] === SIDE_DONE) a.takeSide(job, results, offered / 4);
+    else for (let k = offered; k < tasks.length; k += 4) if (job.claims[(k - offered) / 4] === CLAIM_HELPER) walk(k);
   }
   return a.assemble(rootId, 0, count, 0, { results, mids, task: 0, mid: 0 });
 }

@@ -103,9 +103,8 @@ export class MemoryNodeStore implements NodeStore, DirectNodeReader, InPlaceAppl
   private readonly blocks: SegmentMemory | undefined;
   /** Jobs sent to the helper so far, in shared memory: a helper faulting in pages for one job stops when the next is sent. */
   private readonly jobsSent: Int32Array | undefined;
-  /** `blocks.taken` when the last job was sent, and the bytes the batch before it took. */
+  /** `blocks.taken` when the last job was sent. */
   private takenAtJob = 0;
-  private takenPerJob = 0;
 
   /**
    * `probeOffset` (0..24, default 0) picks which 8 bytes of a hash choose its slot and tag. A
@@ -383,9 +382,9 @@ export class MemoryNodeStore implements NodeStore, DirectNodeReader, InPlaceAppl
     const blocks = this.blocks!;
     const jobsSent = this.jobsSent!;
     const serial = Atomics.add(jobsSent, 0, 1) + 1;
-    this.takenPerJob = blocks.taken - this.takenAtJob;
+    const takenSince = blocks.taken - this.takenAtJob;
     this.takenAtJob = blocks.taken;
-    const bytes = Math.min(2 * MAX_BLOCK_BYTES, Math.max(FIRST_BLOCK_BYTES, 2 * this.takenPerJob));
+    const bytes = Math.min(2 * MAX_BLOCK_BYTES, Math.max(FIRST_BLOCK_BYTES, 2 * takenSince));
     return { prefault: blocks.ahead(bytes), serial, jobsSent };
   }
 
@@ -397,14 +396,14 @@ export class MemoryNodeStore implements NodeStore, DirectNodeReader, InPlaceAppl
    * (twice as much when the room was too small).
    */
   sideDone(job: SideJob, sent: boolean, answered: boolean): void {
-    const state = job.out[0];
-    if (sent) {
-      this.helped.batches++;
-      this.helped.writes += job.batch.count;
-    }
     if (!sent) {
       this.helperKnows = 0;
-    } else if (!answered) {
+      return;
+    }
+    this.helped.batches++;
+    this.helped.writes += job.batch.count;
+    const state = job.out[0];
+    if (!answered) {
       this.helperKnows = 0;
       this.lent = [];
       this.lentFrom = 0;

@@ -51,9 +51,15 @@ export interface TreeOptions {
 
 export type HashTextInto = (text: string, out: Uint8Array) => void;
 
-/** Where `apply` hashes each path before copying it into the batch (used synchronously only). */
+/** Where `apply` hashes each key and value before copying it into the batch (used synchronously only). */
 const PATH_DIGEST = bytes(32);
 const PATH_DIGEST32 = new Int32Array(PATH_DIGEST.buffer);
+
+/** Copies PATH_DIGEST to entry `i` of `out`, a word at a time through `out32` when the batch has that view. */
+function putDigest(out: Uint8Array, out32: Int32Array | undefined, i: number): void {
+  if (out32 !== undefined) for (let k = 0; k < 8; k++) out32[i * 8 + k] = PATH_DIGEST32[k]!;
+  else copy32Bytes(out, i * 32, PATH_DIGEST, 0);
+}
 
 /**
  * Result of a batch: `nodes` are made from `packed`, and `values` from the canonical texts, only
@@ -129,15 +135,13 @@ export class SparseMerkleTree {
     let prevText: string | undefined;
     let prevAt = -1;
     const digest = PATH_DIGEST;
-    const digest32 = PATH_DIGEST32;
     const words = batch.paths.length >= VIEW_MIN_BYTES;
     const paths32 = words ? new Int32Array(batch.paths.buffer) : undefined;
     const values32 = words ? new Int32Array(batch.valueHashes.buffer) : undefined;
     let i = 0;
     for (const [key, value] of last) {
       this.hashTextInto(key, digest);
-      if (paths32 !== undefined) for (let k = 0; k < 8; k++) paths32[i * 8 + k] = digest32[k]!;
-      else copy32Bytes(batch.paths, i * 32, digest, 0);
+      putDigest(batch.paths, paths32, i);
       if (value === null) {
         batch.deleted[i] = 1;
       } else {
@@ -147,8 +151,7 @@ export class SparseMerkleTree {
           copy32Bytes(batch.valueHashes, i * 32, batch.valueHashes, prevAt * 32);
         } else {
           this.hashTextInto(text, digest);
-          if (values32 !== undefined) for (let k = 0; k < 8; k++) values32[i * 8 + k] = digest32[k]!;
-          else copy32Bytes(batch.valueHashes, i * 32, digest, 0);
+          putDigest(batch.valueHashes, values32, i);
           prevText = text;
           prevAt = i;
         }
