@@ -47,7 +47,7 @@ app.all('*', (c) => node.app.fetch(c.req.raw));
 const server = Bun.serve({
   port: config.port,
   hostname: config.host,
-  maxRequestBodySize: 4 * 1024 * 1024 + 1024,
+  maxRequestBodySize: Number.MAX_SAFE_INTEGER,
   fetch: app.fetch,
 });
 console.log(`listening on http://${server.hostname}:${server.port}`);

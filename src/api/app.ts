@@ -1,11 +1,11 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { Scalar } from '@scalar/hono-api-reference';
-import type { Context, MiddlewareHandler } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
+import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { NodeContext } from '../services/context.ts';
 import { BATCH_BODY_BYTES, BODY_BYTES } from './limits.ts';
+import { jsonBody } from './middleware/json-body.ts';
 import { requireJson } from './middleware/require-json.ts';
 import { problem, problemBody, problemOf, type ProblemBody } from './problem.ts';
 import { checkpointsRoutes } from './routes/checkpoints/index.ts';
@@ -28,15 +28,16 @@ const BATCH_PATH = '/v1/transactions/batch';
 
 /**
  * The node's HTTP API (SPEC §11), built from its ports: no module state, so every runtime (and
- * every test) gets a fresh app. Order of the guards on /v1: JSON media type (415), body size
- * (413), then per-route zod checks of path and query (400 validation_failed); signed bodies are
+ * every test) gets a fresh app. Order of the guards on /v1: JSON media type and charset (415),
+ * then the body as it streams in: size (413), nesting depth, UTF-8 and duplicate keys (400);
+ * then per-route zod checks of path and query (400 validation_failed); signed bodies are
  * judged by the core parsers inside the verbs. Every error leaves as problem+json.
  */
 export function createApp(ctx: NodeContext): OpenAPIHono {
   const app = new OpenAPIHono({ defaultHook: validationHook });
 
   app.use('/v1/*', requireJson);
-  app.use('/v1/*', bodyLimits());
+  app.use('/v1/*', jsonBody((path) => (path === BATCH_PATH ? BATCH_BODY_BYTES : BODY_BYTES), ctx.log));
 
   app.route('/', infoRoutes(ctx));
   app.route('/', subtreesRoutes(ctx));
@@ -84,15 +85,6 @@ export function createApp(ctx: NodeContext): OpenAPIHono {
   app.notFound((c) => problem(c, 'not_found', `no route for ${c.req.method} ${c.req.path}`));
   app.onError((err, c) => onError(ctx, err, c));
   return app;
-}
-
-/** 64 KiB for every body (SPEC §6) except the batch route's 4 MiB. */
-function bodyLimits(): MiddlewareHandler {
-  const tooLarge = (max: number) => (c: Context) =>
-    problem(c, 'payload_too_large', `request body exceeds ${max} bytes`, { limit: max });
-  const small = bodyLimit({ maxSize: BODY_BYTES, onError: tooLarge(BODY_BYTES) });
-  const batch = bodyLimit({ maxSize: BATCH_BODY_BYTES, onError: tooLarge(BATCH_BODY_BYTES) });
-  return (c, next) => (c.req.path === BATCH_PATH ? batch(c, next) : small(c, next));
 }
 
 /** HTTP-level failures raised by hono itself (JSON parsing, media type gates). */

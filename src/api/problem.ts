@@ -41,11 +41,19 @@ export type ProblemCode =
   | 'webhook_disabled'
   | 'reserved_call'
   | 'unknown_parent'
+  | 'duplicate_key'
+  | 'too_deeply_nested'
+  | 'too_many_values'
+  | 'request_aborted'
   | CoreErrorCode;
 
 const STATUS: Record<string, ContentfulStatusCode> = {
   validation_failed: 400,
   malformed_json: 400,
+  duplicate_key: 400,
+  too_deeply_nested: 400,
+  too_many_values: 400,
+  request_aborted: 400,
   network_mismatch: 400,
   unsupported_media_type: 415,
   payload_too_large: 413,
@@ -84,6 +92,10 @@ const STATUS: Record<string, ContentfulStatusCode> = {
 const TITLE: Record<string, string> = {
   validation_failed: 'Request failed validation',
   malformed_json: 'Body is not valid JSON',
+  duplicate_key: 'An object in the body repeats a key',
+  too_deeply_nested: 'Body nests too deeply',
+  too_many_values: 'Body holds too many values',
+  request_aborted: 'Request body ended early',
   unsupported_media_type: 'Body must be application/json',
   payload_too_large: 'Payload too large',
   value_too_large: 'Value too large',

@@ -78,14 +78,14 @@ export const Problem = z
   .openapi('Problem');
 
 const PROBLEM_TEXT: Record<number, string> = {
-  400: 'Bad input (`validation_failed`, `malformed_json`, `network_mismatch`, core codes such as `invalid_tx`).',
+  400: 'Bad input (`validation_failed`, `malformed_json`, `duplicate_key`, `too_deeply_nested`, `too_many_values`, `request_aborted`, `network_mismatch`, core codes such as `invalid_tx`).',
   401: 'Unauthorized (`bad_signature`, `invalid_signature`, `unauthorized`, `missing_signatures`).',
   403: 'Forbidden (`forbidden`, `not_a_signer`, `reserved_call` for a user transaction calling `sys_*`).',
   422: 'Unprocessable (`unknown_parent`: the creation request nests under a subtree this node does not have).',
   404: 'Not found (`unknown_subtree`, `not_found`).',
   409: 'Conflict (`nonce_mismatch` with `expected`, `subtree_exists`, `subtree_halted`).',
   413: 'Payload too large (`payload_too_large`, `value_too_large`).',
-  415: 'Body is not `application/json` (`unsupported_media_type`).',
+  415: 'Body is not UTF-8 `application/json` (`unsupported_media_type`).',
 };
 
 /** problem+json responses for the given statuses, for route definitions. */

@@ -9,8 +9,12 @@ import { createNode, type DstpNode } from '../node.ts';
 import { openDatabase } from '../store/db.ts';
 import { loadOrCreateNodeKey } from './node-key-file.ts';
 
-/** The batch route allows 4 MiB; every other route enforces its own, smaller limit. */
-export const MAX_REQUEST_BODY = 4 * 1024 * 1024 + 1024;
+/**
+ * The runtime's own body limit stays out of the way: the app checks each route's limit while
+ * the body streams in (api/middleware/json-body.ts) and answers problem+json, where the runtime
+ * would answer a bare 413.
+ */
+export const MAX_REQUEST_BODY = Number.MAX_SAFE_INTEGER;
 
 export interface Booted {
   config: Config;

@@ -48,6 +48,9 @@ export interface TestServer {
   nodeSecret: Uint8Array;
   /** Only for in-process servers. */
   ctx?: NodeContext;
+  /** Only for child processes: the pid, and everything the node wrote to stderr (complete after close). */
+  pid?: number;
+  stderr?: Promise<string>;
   close(): Promise<void>;
 }
 
@@ -79,7 +82,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<TestServer>
   const config = loadConfig(env);
   const db = await openDatabase({ url: config.databaseUrl });
   const node = await createNode(config, { db, nodeSecret, scheduler: opts.scheduler ?? false });
-  const server = Bun.serve({ port: 0, hostname: '127.0.0.1', maxRequestBodySize: 4 * 1024 * 1024 + 1024, fetch: node.app.fetch });
+  const server = Bun.serve({ port: 0, hostname: '127.0.0.1', maxRequestBodySize: Number.MAX_SAFE_INTEGER, fetch: node.app.fetch });
   return {
     url: `http://127.0.0.1:${server.port}`,
     dir,
@@ -121,6 +124,8 @@ export async function startServerProcess(opts: ServerOptions = {}): Promise<Test
     adminToken: env.DSTP_ADMIN_TOKEN ?? null,
     nodeKey: publicKeyFromSecret('ed25519', nodeSecret),
     nodeSecret,
+    pid: proc.pid,
+    stderr,
     async close() {
       proc.kill('SIGTERM');
       const exited = await Promise.race([proc.exited, Bun.sleep(5000).then(() => null)]);
@@ -163,10 +168,10 @@ export async function call<T = any>(
   base: string,
   method: string,
   path: string,
-  opts: { json?: unknown; raw?: string; headers?: Record<string, string> } = {},
+  opts: { json?: unknown; raw?: string | Uint8Array<ArrayBuffer>; headers?: Record<string, string> } = {},
 ): Promise<Res<T>> {
   const headers: Record<string, string> = { ...opts.headers };
-  let body: string | undefined;
+  let body: string | Uint8Array<ArrayBuffer> | undefined;
   if (opts.json !== undefined) {
     body = JSON.stringify(opts.json);
     headers['content-type'] ??= 'application/json';

@@ -86,7 +86,7 @@ interface Case {
   method: 'GET' | 'POST' | 'DELETE';
   path: string | (() => string);
   json?: unknown | (() => unknown);
-  raw?: string | (() => string);
+  raw?: string | Uint8Array<ArrayBuffer> | (() => string | Uint8Array<ArrayBuffer>);
   headers?: Record<string, string>;
   status: number;
   code: string;
@@ -118,6 +118,31 @@ const transactionCases: Case[] = [
   { name: 'empty JSON body', method: 'POST', path: '/v1/transactions', raw: '', headers: JSON_CT, status: 400, code: 'malformed_json' },
   { name: 'text/plain body', method: 'POST', path: '/v1/transactions', raw: '{}', headers: { 'content-type': 'text/plain' }, status: 415, code: 'unsupported_media_type' },
   { name: 'form body', method: 'POST', path: '/v1/transactions', raw: 'a=1', headers: { 'content-type': 'application/x-www-form-urlencoded' }, status: 415, code: 'unsupported_media_type' },
+  { name: 'charset=utf-16', method: 'POST', path: '/v1/transactions', json: () => tx(), headers: { 'content-type': 'application/json; charset=utf-16' }, status: 415, code: 'unsupported_media_type' },
+  { name: 'charset=latin1', method: 'POST', path: '/v1/transactions', json: () => tx(), headers: { 'content-type': 'application/json;charset=ISO-8859-1' }, status: 415, code: 'unsupported_media_type' },
+  {
+    name: 'duplicate key in args (first says 1, last says 9)',
+    method: 'POST',
+    path: '/v1/transactions',
+    raw: () => JSON.stringify(tx()).replace('"amount":"1"', '"amount":"1","amount":"9"'),
+    headers: JSON_CT,
+    status: 400,
+    code: 'duplicate_key',
+    check: (r) => expect(r.body.at).toBe('$.tx.args.amount'),
+  },
+  {
+    name: 'duplicate top-level key, spelled with an escape',
+    method: 'POST',
+    path: '/v1/transactions',
+    raw: () => JSON.stringify(tx()).replace(/}$/, ',"\\u0073ig":"00"}'),
+    headers: JSON_CT,
+    status: 400,
+    code: 'duplicate_key',
+    check: (r) => expect(r.body.key).toBe('sig'),
+  },
+  { name: 'nested 100 deep', method: 'POST', path: '/v1/transactions', raw: '['.repeat(100) + ']'.repeat(100), headers: JSON_CT, status: 400, code: 'too_deeply_nested' },
+  { name: 'brackets inside strings do not count as depth', method: 'POST', path: '/v1/transactions', raw: () => JSON.stringify({ x: '['.repeat(500) }), headers: JSON_CT, status: 400, code: 'invalid_tx' },
+  { name: 'invalid UTF-8', method: 'POST', path: '/v1/transactions', raw: () => new Uint8Array([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x3a, 0x31, 0x7d]), headers: JSON_CT, status: 400, code: 'malformed_json' },
   { name: 'body is an array', method: 'POST', path: '/v1/transactions', json: [], status: 400, code: 'invalid_tx' },
   { name: 'body is null', method: 'POST', path: '/v1/transactions', json: null, status: 400, code: 'invalid_tx' },
   { name: 'missing sig', method: 'POST', path: '/v1/transactions', json: mutate((e) => delete e.sig), status: 400, code: 'invalid_tx' },
@@ -209,6 +234,34 @@ const batchCases: Case[] = [
     headers: JSON_CT,
     status: 413,
     code: 'payload_too_large',
+  },
+  {
+    name: '2 million nested arrays (4 MiB) are refused while streaming',
+    method: 'POST',
+    path: '/v1/transactions/batch',
+    raw: () => '['.repeat(2 * 1024 * 1024) + ']'.repeat(2 * 1024 * 1024 - 1024),
+    headers: JSON_CT,
+    status: 400,
+    code: 'too_deeply_nested',
+  },
+  {
+    name: 'a million empty objects (4 MiB) are refused while streaming',
+    method: 'POST',
+    path: '/v1/transactions/batch',
+    raw: () => `{"txs":[${'{},'.repeat(1_000_000)}{}]}`,
+    headers: JSON_CT,
+    status: 400,
+    code: 'too_many_values',
+  },
+  {
+    name: 'duplicate key inside a batch item',
+    method: 'POST',
+    path: '/v1/transactions/batch',
+    raw: () => JSON.stringify({ txs: [tx()] }).replace('"nonce":2', '"nonce":2,"nonce":3'),
+    headers: JSON_CT,
+    status: 400,
+    code: 'duplicate_key',
+    check: (r) => expect(r.body.at).toBe('$.txs[0].tx.nonce'),
   },
 ];
 

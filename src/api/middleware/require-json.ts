@@ -10,10 +10,16 @@ const JSON_MEDIA = /^application\/([\w.-]+\+)?json$/i;
 export const requireJson: MiddlewareHandler = async (c, next) => {
   const method = c.req.method;
   if (method === 'POST' || method === 'PUT' || method === 'PATCH') {
-    const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim();
+    const [media, ...params] = (c.req.header('content-type') ?? '').split(';');
+    const type = media!.trim();
     const hasBody = c.req.header('content-length') !== '0' || c.req.header('transfer-encoding') !== undefined;
     if (!JSON_MEDIA.test(type) && (hasBody || type !== '')) {
       return problem(c, 'unsupported_media_type', `expected Content-Type: application/json, got ${type || 'none'}`);
+    }
+    // JSON is UTF-8 (RFC 8259 §8.1); a body declared in another charset would be read as something else.
+    const charset = params.map((p) => p.trim().toLowerCase()).find((p) => p.startsWith('charset='));
+    if (charset && !/^charset="?utf-8"?$/.test(charset)) {
+      return problem(c, 'unsupported_media_type', `JSON bodies must be UTF-8, got ${charset}`);
     }
   }
   await next();
