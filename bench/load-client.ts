@@ -368,6 +368,9 @@ export async function startBenchServer(o: {
     PORT: '0',
     HOST: '127.0.0.1',
     DSTP_DATABASE_URL: `file:${join(o.dir, 'dstp.db')}`,
+    // The bench measures the accept path itself: the write limits are off, explicitly.
+    DSTP_RATE_LIMIT: '0',
+    DSTP_SENDER_RATE_LIMIT: '0',
     DSTP_DATA_DIR: o.dir,
     DSTP_NETWORK: o.network,
     DSTP_NODE_KEY: o.nodeKeyHex,

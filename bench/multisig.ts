@@ -45,6 +45,9 @@ async function startNode(nodeKeyHex: string): Promise<string> {
       PORT: '0',
       HOST: '127.0.0.1',
       DSTP_DATABASE_URL: `file:${join(dir, 'node.db')}`,
+      // The bench measures the accept path itself: the write limits are off, explicitly.
+      DSTP_RATE_LIMIT: '0',
+      DSTP_SENDER_RATE_LIMIT: '0',
       DSTP_DATA_DIR: dir,
       DSTP_NETWORK: NETWORK,
       DSTP_NODE_KEY: nodeKeyHex,

@@ -35,6 +35,9 @@ const dir = benchDir('cpu');
 const nodeSecret = crypto.getRandomValues(new Uint8Array(32));
 const config = loadConfig({
   DSTP_DATABASE_URL: `file:${dir}/dstp.db`,
+  // The bench measures the accept path itself: the write limits are off, explicitly.
+  DSTP_RATE_LIMIT: '0',
+  DSTP_SENDER_RATE_LIMIT: '0',
   DSTP_DATA_DIR: dir,
   DSTP_NETWORK: NETWORK,
   DSTP_NODE_KEY: toHex(nodeSecret),

@@ -96,6 +96,9 @@ async function startNode(env: Record<string, string>): Promise<{ node: DstpNode;
   const dir = mkdtempSync(join(tmpdir(), 'dstp-bench-wh-'));
   const config = loadConfig({
     DSTP_DATABASE_URL: `file:${join(dir, 'node.db')}`,
+    // The bench measures the accept path itself: the write limits are off, explicitly.
+    DSTP_RATE_LIMIT: '0',
+    DSTP_SENDER_RATE_LIMIT: '0',
     DSTP_ADMIN_TOKEN: ADMIN,
     DSTP_NETWORK: 'dstp-bench',
     DSTP_LOG: 'error',

@@ -10,6 +10,18 @@ const flag = z
 
 const intIn = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
+/** `100/s`, `6000/min`, `50000/h`; `0` or `off` turns the limit off (null). */
+const rate = z
+  .string()
+  .trim()
+  .regex(/^(0|off|\d+(\.\d+)?\/(s|min|h))$/, 'must be like 100/s, 6000/min or 50000/h, or 0 to turn it off')
+  .transform((v): number | null => {
+    if (v === '0' || v === 'off') return null;
+    const [n, unit] = v.split('/') as [string, 's' | 'min' | 'h'];
+    const perSecond = Number(n) / { s: 1, min: 60, h: 3600 }[unit];
+    return perSecond > 0 ? perSecond : null;
+  });
+
 export const configSchema = z.object({
   PORT: intIn(0, 65535).default(8787),
   HOST: z.string().min(1).default('0.0.0.0'),
@@ -59,6 +71,23 @@ export const configSchema = z.object({
   DSTP_WEBHOOK_INTERVAL_MS: intIn(10, 3_600_000).default(250),
   DSTP_WEBHOOK_BACKOFF_MS: intIn(1, 3_600_000).default(1000),
   DSTP_WEBHOOK_BACKOFF_MAX_MS: intIn(1, 7 * 24 * 3_600_000).default(3_600_000),
+  DSTP_RATE_LIMIT: rate.prefault('100/s'),
+  DSTP_SENDER_RATE_LIMIT: rate.prefault('1000/s'),
+  DSTP_PEER_RATE_LIMIT: rate.prefault('5000/s'),
+  DSTP_MAX_PENDING_PER_SENDER: intIn(0, 1_000_000_000).default(10_000),
+  /** The header the proxy in front sets to the client's address, e.g. `cf-connecting-ip`, `x-forwarded-for`. */
+  DSTP_TRUST_PROXY: z
+    .string()
+    .trim()
+    .toLowerCase()
+    .regex(/^[a-z0-9-]{1,64}$/, 'must be a header name, e.g. x-forwarded-for or cf-connecting-ip')
+    .optional(),
+  /** Comma-separated addresses of nodes that forward for their clients (SPEC §12). */
+  DSTP_TRUSTED_PEERS: z
+    .string()
+    .trim()
+    .regex(/^([0-9a-fA-F.:]+)(\s*,\s*[0-9a-fA-F.:]+)*$|^$/, 'must be comma-separated IP addresses')
+    .optional(),
 });
 
 export interface Config {
@@ -106,6 +135,18 @@ export interface Config {
   /** Exponential back-off base and cap between attempts (jittered). */
   webhookBackoffMs: number;
   webhookBackoffMaxMs: number;
+  /** Write requests per second per client address (burst twice that); null = off. */
+  rateLimit: number | null;
+  /** Transactions per second per (subtree, sender), counted after the signature checks; null = off. */
+  senderRateLimit: number | null;
+  /** Write requests per second from one trusted forwarding peer, as a whole; null = off. */
+  peerRateLimit: number | null;
+  /** Most pending (accepted, not yet executed) transactions per (subtree, sender); 0 = no limit. */
+  maxPendingPerSender: number;
+  /** Header holding the client address, set by the proxy in front; else the socket address counts. */
+  trustProxy?: string;
+  /** Addresses of peers that forward for their clients and may name them in `dstp-client-address`. */
+  trustedPeers: string[];
 }
 
 export class ConfigError extends Error {
@@ -155,6 +196,15 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     webhookIntervalMs: e.DSTP_WEBHOOK_INTERVAL_MS,
     webhookBackoffMs: e.DSTP_WEBHOOK_BACKOFF_MS,
     webhookBackoffMaxMs: Math.max(e.DSTP_WEBHOOK_BACKOFF_MAX_MS, e.DSTP_WEBHOOK_BACKOFF_MS),
+    rateLimit: e.DSTP_RATE_LIMIT,
+    senderRateLimit: e.DSTP_SENDER_RATE_LIMIT,
+    peerRateLimit: e.DSTP_PEER_RATE_LIMIT,
+    maxPendingPerSender: e.DSTP_MAX_PENDING_PER_SENDER,
+    ...(e.DSTP_TRUST_PROXY ? { trustProxy: e.DSTP_TRUST_PROXY } : {}),
+    trustedPeers: (e.DSTP_TRUSTED_PEERS ?? '')
+      .split(',')
+      .map((a) => a.trim())
+      .filter((a) => a !== ''),
   };
 }
 

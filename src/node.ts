@@ -1,4 +1,5 @@
 import { createApp } from './api/app.ts';
+import { writeLimits } from './api/middleware/rate-limit.ts';
 import { startAnchorWorker, type AnchorWorker } from './checkpoint/anchor-worker.ts';
 import { checkpointService } from './checkpoint/checkpoint-service.ts';
 import type { Config } from './config.ts';
@@ -82,12 +83,13 @@ export async function createNode(config: Config, opts: NodeOptions): Promise<Dst
     hash,
     store,
     tree: new SparseMerkleTree(store, { ...treeHashOptions(sha), hash }),
-    committer: new GroupCommitter(opts.db),
+    committer: new GroupCommitter(opts.db, { maxPendingPerSender: config.maxPendingPerSender }),
     subtrees: new SubtreeCache(opts.db),
     now: opts.now ?? Date.now,
     kickLeader: () => (scheduler ? scheduler.kick() : opts.onKick?.()),
     kickWebhooks: () => webhooks?.kick(),
     instanceId: opts.instanceId ?? crypto.randomUUID(),
+    limits: writeLimits(config, opts.now ?? Date.now),
     log,
   };
   const app = createApp(ctx);

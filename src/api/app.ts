@@ -6,6 +6,7 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { NodeContext } from '../services/context.ts';
 import { BATCH_BODY_BYTES, BODY_BYTES } from './limits.ts';
 import { jsonBody } from './middleware/json-body.ts';
+import { rateLimit } from './middleware/rate-limit.ts';
 import { requireJson } from './middleware/require-json.ts';
 import { problem, problemBody, problemOf, type ProblemBody } from './problem.ts';
 import { checkpointsRoutes } from './routes/checkpoints/index.ts';
@@ -28,7 +29,8 @@ const BATCH_PATH = '/v1/transactions/batch';
 
 /**
  * The node's HTTP API (SPEC §11), built from its ports: no module state, so every runtime (and
- * every test) gets a fresh app. Order of the guards on /v1: JSON media type and charset (415),
+ * every test) gets a fresh app. Order of the guards on /v1: the client's write rate (429), JSON
+ * media type and charset (415),
  * then the body as it streams in: size (413), nesting depth, UTF-8 and duplicate keys (400);
  * then per-route zod checks of path and query (400 validation_failed); signed bodies are
  * judged by the core parsers inside the verbs. Every error leaves as problem+json.
@@ -36,6 +38,7 @@ const BATCH_PATH = '/v1/transactions/batch';
 export function createApp(ctx: NodeContext): OpenAPIHono {
   const app = new OpenAPIHono({ defaultHook: validationHook });
 
+  app.use('/v1/*', rateLimit(ctx.config, ctx.limits));
   app.use('/v1/*', requireJson);
   app.use('/v1/*', jsonBody((path) => (path === BATCH_PATH ? BATCH_BODY_BYTES : BODY_BYTES), ctx.log));
 
@@ -117,5 +120,8 @@ function onError(ctx: NodeContext, err: unknown, c: Context): Response {
     });
     body ??= problemBody('internal_error', 'the node failed to handle this request; it has been logged');
   }
-  return c.body(JSON.stringify(body), body.status as ContentfulStatusCode, { 'content-type': 'application/problem+json' });
+  return c.body(JSON.stringify(body), body.status as ContentfulStatusCode, {
+    'content-type': 'application/problem+json',
+    ...(typeof body.retryAfter === 'number' ? { 'retry-after': String(body.retryAfter) } : {}),
+  });
 }

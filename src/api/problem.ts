@@ -44,6 +44,7 @@ export type ProblemCode =
   | 'duplicate_key'
   | 'too_deeply_nested'
   | 'too_many_values'
+  | 'too_many_pending'
   | 'request_aborted'
   | CoreErrorCode;
 
@@ -80,6 +81,7 @@ const STATUS: Record<string, ContentfulStatusCode> = {
   already_slashed: 409,
   conflict: 409,
   rate_limited: 429,
+  too_many_pending: 429,
   stale_round: 409,
   tx_log_mismatch: 409,
   lease_lost: 409,
@@ -116,6 +118,7 @@ const TITLE: Record<string, string> = {
   forbidden: 'Forbidden',
   not_a_signer: 'Not a signer of this subtree',
   rate_limited: 'Too many requests',
+  too_many_pending: 'Too many pending transactions from this sender',
   internal_error: 'Internal error',
   unavailable: 'Temporarily unavailable',
   ics23_exclusion_unsupported: 'ICS-23 non-existence proofs are not offered',

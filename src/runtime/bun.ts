@@ -11,7 +11,8 @@ const server = Bun.serve({
   port: config.port,
   hostname: config.host,
   maxRequestBodySize: MAX_REQUEST_BODY,
-  fetch: node.app.fetch,
+  // The socket address is what the write rate limits count (api/middleware/rate-limit.ts).
+  fetch: (req, srv) => node.app.fetch(req, { clientAddress: srv.requestIP(req)?.address }),
 });
 announce(booted, `http://${server.hostname}:${server.port}`, `bun ${Bun.version}`);
 

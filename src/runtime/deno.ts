@@ -14,7 +14,7 @@ declare const Deno: {
   version: { deno: string };
   serve(
     opts: { port: number; hostname: string; onListen?: (addr: { hostname: string; port: number }) => void },
-    handler: (req: Request) => Response | Promise<Response>,
+    handler: (req: Request, info: { remoteAddr: { hostname: string } }) => Response | Promise<Response>,
   ): { shutdown(): Promise<void>; finished: Promise<void> };
   cron?: (name: string, schedule: string, fn: () => Promise<void>) => Promise<void>;
   addSignalListener(signal: 'SIGINT' | 'SIGTERM', fn: () => void): void;
@@ -28,7 +28,8 @@ const server = Deno.serve(
     hostname: config.host,
     onListen: ({ hostname, port }) => announce(booted, `http://${hostname.includes(':') ? `[${hostname}]` : hostname}:${port}`, `deno ${Deno.version.deno}`),
   },
-  (req) => node.app.fetch(req),
+  // The socket address is what the write rate limits count (api/middleware/rate-limit.ts).
+  (req, info) => node.app.fetch(req, { clientAddress: info.remoteAddr.hostname }),
 );
 
 if (typeof Deno.cron === 'function') {

@@ -3,13 +3,15 @@
  * Node 20 cannot run TypeScript itself, so `start:node` bundles this file (dependencies stay
  * external, so the native libSQL driver loads from node_modules) and runs the bundle.
  */
-import { serve } from '@hono/node-server';
+import { serve, type Http2Bindings, type HttpBindings } from '@hono/node-server';
 import type { AddressInfo } from 'node:net';
 import { announce, bootNode } from './boot.ts';
 
 const booted = await bootNode(process.env, (code) => process.exit(code));
 const { config, node } = booted;
-const server = serve({ fetch: node.app.fetch, port: config.port, hostname: config.host }, (info: AddressInfo) => {
+// The socket address is what the write rate limits count (api/middleware/rate-limit.ts).
+const fetch = (req: Request, env: HttpBindings | Http2Bindings) => node.app.fetch(req, { clientAddress: env.incoming.socket.remoteAddress });
+const server = serve({ fetch, port: config.port, hostname: config.host }, (info: AddressInfo) => {
   announce(booted, `http://${info.family === 'IPv6' ? `[${info.address}]` : info.address}:${info.port}`, `node ${process.version}`);
 });
 

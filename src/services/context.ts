@@ -1,3 +1,4 @@
+import type { WriteLimits } from '../api/middleware/rate-limit.ts';
 import type { Config } from '../config.ts';
 import type { Sha256 } from '../core/hash.ts';
 import type { PublicKey, SignatureVerifier } from '../core/keys.ts';
@@ -31,6 +32,8 @@ export interface NodeContext {
   kickLeader(): void;
   /** Asks the webhook worker to look for due deliveries soon (absent where none runs in-process). */
   kickWebhooks?(): void;
+  /** Token buckets of this process for write requests (per client, per peer, per sender). */
+  readonly limits: WriteLimits;
   /** Unique per process: the lease holder id. */
   readonly instanceId: string;
   readonly log: Logger;

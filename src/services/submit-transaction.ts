@@ -95,6 +95,13 @@ async function prepare(ctx: NodeContext, body: unknown): Promise<AcceptItem> {
   const id = txId(tx, ctx.hash);
   const ok = await ctx.verifier.verify(ctx.parseKey(tx.sender), id, fromHex(envelope.sig, 64, 'sig'));
   if (!ok) throw new ApiError('bad_signature', 'sig is not the sender\'s signature over the transaction id');
+  // Counted only now: a forged envelope must not spend a real sender's allowance.
+  const wait = ctx.limits.senders?.take(`${tx.subtree}\n${tx.sender}`) ?? 0;
+  if (wait > 0) {
+    throw new ApiError('rate_limited', `sender ${tx.sender} is over its limit of ${ctx.config.senderRateLimit} transactions/s in this subtree`, {
+      retryAfter: wait,
+    });
+  }
   return { id: toHex(id), subtree: tx.subtree, sender: tx.sender, nonce: tx.nonce, envelope };
 }
 
@@ -108,6 +115,12 @@ async function settle(ctx: NodeContext, item: AcceptItem, r: AcceptResult): Prom
       throw new ApiError('nonce_mismatch', `nonce ${item.nonce} is not the next one for this sender; expected ${r.expected}`, {
         expected: r.expected,
       });
+    case 'too_many_pending':
+      throw new ApiError(
+        'too_many_pending',
+        `sender ${item.sender} has ${r.limit} transactions pending in subtree ${item.subtree}, the most this node holds; retry once rounds have executed them`,
+        { limit: r.limit, retryAfter: 1 },
+      );
     case 'halted':
       throw new ApiError('subtree_halted', `subtree ${item.subtree} is halted and accepts no transactions`);
     case 'unknown_subtree':

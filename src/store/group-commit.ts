@@ -6,6 +6,8 @@ export interface GroupCommitterOptions {
   maxGroup?: number;
   /** Clock for `accepted_at`; injectable for tests. */
   now?: () => number;
+  /** Most pending transactions per (subtree, sender); 0 (default) = no limit. */
+  maxPendingPerSender?: number;
 }
 
 interface Entry {
@@ -26,6 +28,7 @@ interface Entry {
 export class GroupCommitter {
   private readonly maxGroup: number;
   private readonly now: () => number;
+  private readonly maxPending: number;
   private queue: Entry[] = [];
   private running: Promise<void> | null = null;
   /** Senders' next nonces between groups (checked against the log size in every transaction). */
@@ -39,6 +42,7 @@ export class GroupCommitter {
   ) {
     this.maxGroup = opts.maxGroup ?? 1000;
     this.now = opts.now ?? Date.now;
+    this.maxPending = opts.maxPendingPerSender ?? 0;
   }
 
   /** Appends one transaction (POST /v1/transactions). */
@@ -85,7 +89,7 @@ export class GroupCommitter {
         // Taken once the write lock is ours, so arrivals during the wait still join this group.
         group = this.take();
         const items = group.flatMap((e) => e.items);
-        const flat = await appendGroup(tx, items, this.now(), this.nonces);
+        const flat = await appendGroup(tx, items, this.now(), this.nonces, this.maxPending);
         results = [];
         let at = 0;
         for (const e of group) {

@@ -35,7 +35,9 @@ export type AcceptResult =
   | { status: 'unknown_subtree' }
   | { status: 'halted' }
   /** 409: the next nonce this sender may use in this subtree. */
-  | { status: 'nonce_mismatch'; expected: number };
+  | { status: 'nonce_mismatch'; expected: number }
+  /** 429: the sender already has `limit` transactions pending in this subtree. */
+  | { status: 'too_many_pending'; limit: number };
 
 export interface TxRecord {
   id: string;
@@ -135,10 +137,19 @@ export async function roundTxs(db: Database, subtree: string, height: number): P
  * nothing was appended since they were read (see NonceCache); the caller commits or drops the
  * staged update after its transaction.
  */
-export async function appendGroup(ex: Executor, items: readonly AcceptItem[], time: number, nonces?: NonceCache): Promise<AcceptResult[]> {
+export async function appendGroup(
+  ex: Executor,
+  items: readonly AcceptItem[],
+  time: number,
+  nonces?: NonceCache,
+  maxPending = 0,
+): Promise<AcceptResult[]> {
   const heads = await subtreeHeads(ex, items);
   const active = items.filter((it) => heads.get(it.subtree)?.status === 'active');
   const nextNonce = await nextNonces(ex, active, heads, nonces);
+  const pendingAt = maxPending > 0 ? await pendingProbes(ex, active, maxPending) : new Set<string>();
+  /** Per sender, the first nonce appended in this group: those are pending too. */
+  const firstInGroup = new Map<string, number>();
 
   // Only these can be stored already; everything else is decided without reading ids.
   const maybeKnown = items.filter((it) => {
@@ -166,6 +177,16 @@ export async function appendGroup(ex: Executor, items: readonly AcceptItem[], ti
       else results.push({ status: 'nonce_mismatch', expected });
       continue;
     }
+    if (maxPending > 0 && it.nonce >= maxPending) {
+      // Nonces and log order agree per sender and rounds execute in log order, so the sender has
+      // `maxPending` transactions pending exactly when the one `maxPending` nonces back still is.
+      const back = it.nonce - maxPending;
+      if (pendingAt.has(probeKey(it.subtree, it.sender, back)) || back >= (firstInGroup.get(key) ?? Infinity)) {
+        results.push({ status: 'too_many_pending', limit: maxPending });
+        continue;
+      }
+    }
+    if (!firstInGroup.has(key)) firstInGroup.set(key, it.nonce);
     const accept: Acceptance = { subtree: it.subtree, seq: head.logSize++, time };
     nextNonce.set(key, expected + 1);
     known.set(it.id, accept); // a repeat later in this group is known
@@ -193,6 +214,27 @@ export async function appendGroup(ex: Executor, items: readonly AcceptItem[], ti
 
 function senderKey(subtree: string, sender: string): string {
   return `${subtree}\n${sender}`;
+}
+
+function probeKey(subtree: string, sender: string, nonce: number): string {
+  return `${subtree}\n${sender}\n${nonce}`;
+}
+
+/**
+ * Which of the transactions `limit` nonces before each item are still pending: one indexed
+ * point read each (txs_subtree_sender_nonce), only for senders with at least `limit` accepted.
+ */
+async function pendingProbes(ex: Executor, items: readonly AcceptItem[], limit: number): Promise<Set<string>> {
+  const probes = items.filter((it) => it.nonce >= limit).map((it) => [it.subtree, it.sender, it.nonce - limit] as const);
+  const out = new Set<string>();
+  for (const part of chunks(probes, KEY_CHUNK / 2)) {
+    const rs = await ex.execute({
+      sql: `SELECT subtree, sender, nonce FROM txs WHERE (subtree, sender, nonce) IN (VALUES ${valueRows(part.length, 3)}) AND status = 'pending'`,
+      args: part.flat(),
+    });
+    for (const r of rs.rows) out.add(probeKey(String(r[0]), String(r[1]), num(r[2])));
+  }
+  return out;
 }
 
 async function knownIds(ex: Executor, items: readonly AcceptItem[]): Promise<Map<string, Acceptance>> {

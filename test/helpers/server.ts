@@ -59,6 +59,9 @@ function envFor(dir: string, opts: ServerOptions, nodeSecret: Uint8Array): Recor
     PORT: '0',
     HOST: '127.0.0.1',
     DSTP_DATABASE_URL: `file:${join(dir, 'dstp.db')}`,
+    // Load from one address: the write limits are off here (tests of the limits turn them on).
+    DSTP_RATE_LIMIT: '0',
+    DSTP_SENDER_RATE_LIMIT: '0',
     DSTP_DATA_DIR: dir,
     DSTP_NETWORK: opts.network ?? NETWORK,
     DSTP_NODE_KEY: toHex(nodeSecret),
@@ -82,7 +85,9 @@ export async function startServer(opts: ServerOptions = {}): Promise<TestServer>
   const config = loadConfig(env);
   const db = await openDatabase({ url: config.databaseUrl });
   const node = await createNode(config, { db, nodeSecret, scheduler: opts.scheduler ?? false });
-  const server = Bun.serve({ port: 0, hostname: '127.0.0.1', maxRequestBodySize: Number.MAX_SAFE_INTEGER, fetch: node.app.fetch });
+  const server = Bun.serve({ port: 0, hostname: '127.0.0.1', maxRequestBodySize: Number.MAX_SAFE_INTEGER,
+    fetch: (req, srv) => node.app.fetch(req, { clientAddress: srv.requestIP(req)?.address }),
+  });
   return {
     url: `http://127.0.0.1:${server.port}`,
     dir,

@@ -69,6 +69,9 @@ export async function spawnNode(o: NodeOptions): Promise<NodeProc> {
     PORT: '0',
     HOST: '127.0.0.1',
     DSTP_DATABASE_URL: `file:${o.dbPath}`,
+    // Load from one address: the write limits are off here (tests of the limits turn them on).
+    DSTP_RATE_LIMIT: '0',
+    DSTP_SENDER_RATE_LIMIT: '0',
     DSTP_NETWORK: NETWORK,
     DSTP_NODE_KEY: o.nodeKeyHex,
     DSTP_ADMIN_TOKEN: ADMIN_TOKEN,
