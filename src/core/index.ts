@@ -16,7 +16,6 @@ export * from './amount.ts';
 
 // State tree (SPEC §4)
 export { SparseMerkleTree, type TreeWrite, type HashedWrite, type StoredValue, type ApplyResult } from './smt/tree.ts';
-export { MemoryNodeStore } from './smt/memory-store.ts';
 export type { NodeReader, NodeStore, StoredNode } from './smt/node-store.ts';
 export * from './smt/types.ts';
 export * from './smt/verify.ts';

@@ -8,7 +8,6 @@ import type { Program } from './programs/types.ts';
 import { receiptsRoot, type Receipt } from './receipt.ts';
 import { genesisHeader, roundHash, txRoot, type RoundHeader } from './round.ts';
 import type { NodeStore, StoredNode } from './smt/node-store.ts';
-import { MemoryNodeStore } from './smt/memory-store.ts';
 import { SparseMerkleTree, type StoredValue } from './smt/tree.ts';
 import { MemoryValueStore, readState, type ValueReader, type ValueStore } from './state-reader.ts';
 import { subtreeId, subtreeProgram, type GenesisEntry, type SubtreeSpec } from './subtree-request.ts';
@@ -89,7 +88,8 @@ export interface ReplayInput {
   host?: string;
   /** Rounds 1, 2, … in order. */
   rounds: readonly ReplayRoundInput[];
-  store?: NodeStore;
+  /** Where the replayed tree's nodes go. */
+  store: NodeStore;
   values?: ValueStore;
   hash?: Sha256;
 }
@@ -131,7 +131,7 @@ export async function replay(input: ReplayInput): Promise<ReplayResult> {
   if (spec.network !== network) fail('invalid_round', 'the subtree belongs to another network', { expected: network, got: spec.network });
   const subtree = toHex(subtreeId(spec, hash));
   const { program, config } = subtreeProgram(spec);
-  const store = input.store ?? new MemoryNodeStore();
+  const store = input.store;
   const values = input.values ?? new MemoryValueStore();
   const tree = new SparseMerkleTree(store, hash ? { hash } : {});
 

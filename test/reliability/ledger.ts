@@ -7,6 +7,7 @@ import { digest } from '../../src/core/digest.ts';
 import { fromHex, toHex } from '../../src/core/hex.ts';
 import { verifyDigest } from '../../src/core/keys.ts';
 import { replay } from '../../src/core/replay.ts';
+import { MemoryNodeStore } from '../helpers/memory-node-store.ts';
 import { roundHash, type RoundHeader } from '../../src/core/round.ts';
 import { parseSubtreeRequest } from '../../src/core/subtree-request.ts';
 import type { LogRow, RoundRow } from './harness.ts';
@@ -166,6 +167,7 @@ export function checkOutcomes(log: readonly LogRow[], outcome: ReadonlyMap<strin
 export async function replayMismatches(request: unknown, rounds: readonly RoundRow[], log: readonly LogRow[]): Promise<string[]> {
   const byId = new Map(log.map((t) => [t.id, t.tx]));
   const result = await replay({
+    store: new MemoryNodeStore(),
     subtree: parseSubtreeRequest(request).subtree,
     genesis: rounds[0]!.header as unknown as RoundHeader,
     rounds: rounds.slice(1).map((r) => ({ header: r.header as unknown as RoundHeader, txs: r.txIds.map((id) => ({ id, tx: byId.get(id)! })) })),

@@ -13,6 +13,7 @@ import { verifyDigest } from '../../src/core/keys.ts';
 import { balanceKey, SUPPLY_KEY } from '../../src/core/programs/token.ts';
 import type { Receipt } from '../../src/core/receipt.ts';
 import { replay, type ReplayResult } from '../../src/core/replay.ts';
+import { MemoryNodeStore } from '../helpers/memory-node-store.ts';
 import { roundHash, type RoundHeader } from '../../src/core/round.ts';
 import { SparseMerkleTree } from '../../src/core/smt/tree.ts';
 import { verifyProof } from '../../src/core/smt/verify.ts';
@@ -180,7 +181,7 @@ describe('reliability: replay reproduces roots', () => {
   });
 
   test('in memory: every round header and receipt comes out exactly', async () => {
-    const result = await replay(replayInput());
+    const result = await replay({ ...replayInput(), store: new MemoryNodeStore() });
     expect(result.mismatches).toEqual([]);
     expect(result.ok).toBe(true);
     expect(compareRoots(result)).toEqual([]);

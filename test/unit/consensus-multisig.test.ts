@@ -8,7 +8,7 @@ import { concatBytes, fromHex, toHex, utf8 } from '../../src/core/hex.ts';
 import { jcs, type JsonValue } from '../../src/core/jcs.ts';
 import { ROOT_ID_HEX } from '../../src/core/object-id.ts';
 import { replay } from '../../src/core/replay.ts';
-import { MemoryNodeStore } from '../../src/core/smt/memory-store.ts';
+import { MemoryNodeStore } from '../helpers/memory-node-store.ts';
 import { SparseMerkleTree } from '../../src/core/smt/tree.ts';
 import { MemoryValueStore, readState } from '../../src/core/state-reader.ts';
 import { parseSubtreeSpec, subtreeId, type SubtreeSpec } from '../../src/core/subtree-request.ts';

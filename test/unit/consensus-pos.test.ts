@@ -13,7 +13,7 @@ import { signDigest } from '../../src/core/keys.ts';
 import { ROOT_ID_HEX } from '../../src/core/object-id.ts';
 import { replay } from '../../src/core/replay.ts';
 import { roundHash, type RoundHeader } from '../../src/core/round.ts';
-import { MemoryNodeStore } from '../../src/core/smt/memory-store.ts';
+import { MemoryNodeStore } from '../helpers/memory-node-store.ts';
 import { SparseMerkleTree } from '../../src/core/smt/tree.ts';
 import { MemoryValueStore, readState } from '../../src/core/state-reader.ts';
 import { parseSubtreeSpec, subtreeId, type SubtreeSpec } from '../../src/core/subtree-request.ts';
