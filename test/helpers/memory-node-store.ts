@@ -1,4 +1,4 @@
-import { toHex } from '../../src/core/hex.ts';
+import { hex32 } from '../../src/core/smt/hashing.ts';
 import type { NodeStore, StoredNode } from '../../src/core/smt/node-store.ts';
 
 /**
@@ -15,13 +15,13 @@ export class MemoryNodeStore implements NodeStore {
   }
 
   async getMany(hashes: readonly Uint8Array[]): Promise<(Uint8Array | undefined)[]> {
-    return hashes.map((h) => this.nodes.get(toHex(h)));
+    return hashes.map((h) => this.nodes.get(hex32(h)));
   }
 
   async putMany(nodes: readonly StoredNode[]): Promise<void> {
     for (const n of nodes) {
       if (n.hash.length !== 32 || n.bytes.length !== 65) throw new RangeError('a stored node is a 32-byte hash and 65 bytes');
-      const key = toHex(n.hash);
+      const key = hex32(n.hash);
       if (!this.nodes.has(key)) this.nodes.set(key, n.bytes.slice());
     }
   }

@@ -24,6 +24,7 @@ import { replay } from '../../src/core/replay.ts';
 import { MemoryNodeStore } from '../helpers/memory-node-store.ts';
 import { parseRoundHeader, roundHash } from '../../src/core/round.ts';
 import { parseSubtreeRequest } from '../../src/core/subtree-request.ts';
+import { NATIVE_PROGRAMS } from '../../src/core/programs/native.ts';
 import { openDatabase } from '../../src/store/db.ts';
 import type { Database } from '../../src/store/index.ts';
 import { adminHeader, call, startServer, type TestServer } from '../helpers/server.ts';
@@ -221,7 +222,7 @@ describe('global tree and replay', () => {
     }
     expect(sysChild).toBeGreaterThanOrEqual(3);
     const genesis = parseRoundHeader((await client.getRound(parent, 0)).header);
-    const spec = parseSubtreeRequest(h.request).subtree;
+    const spec = parseSubtreeRequest(h.request, NATIVE_PROGRAMS).subtree;
     const result = await replay({ store: new MemoryNodeStore(), subtree: spec, genesis, rounds });
     expect(result.mismatches).toEqual([]);
     expect(result.rounds.at(-1)!.stateRoot).toBe(h.root);

@@ -18,6 +18,7 @@ import { roundHash, type RoundHeader } from '../../src/core/round.ts';
 import { SparseMerkleTree } from '../../src/core/smt/tree.ts';
 import { verifyProof } from '../../src/core/smt/verify.ts';
 import { parseSubtreeRequest } from '../../src/core/subtree-request.ts';
+import { NATIVE_PROGRAMS } from '../../src/core/programs/native.ts';
 import type { Tx } from '../../src/core/tx.ts';
 import { openDatabase } from '../../src/store/db.ts';
 import { LibsqlNodeStore } from '../../src/store/index.ts';
@@ -142,7 +143,7 @@ beforeAll(async () => {
 afterAll(cleanupAll);
 
 function replayInput() {
-  const spec = parseSubtreeRequest(request).subtree;
+  const spec = parseSubtreeRequest(request, NATIVE_PROGRAMS).subtree;
   return {
     subtree: spec,
     genesis: rounds[0]!.header,

@@ -11,6 +11,7 @@ import { MemoryNodeStore } from '../helpers/memory-node-store.ts';
 import { SparseMerkleTree } from '../../src/core/smt/tree.ts';
 import { MemoryValueStore, readState } from '../../src/core/state-reader.ts';
 import { parseSubtreeRequest, subtreeId, subtreeProgram, type SubtreeSpec } from '../../src/core/subtree-request.ts';
+import { NATIVE_PROGRAMS } from '../../src/core/programs/native.ts';
 import type { Tx } from '../../src/core/tx.ts';
 import { alice, bob, carol, dave, identified, makeTx, NETWORK, type Party } from './core-fixtures.ts';
 
@@ -49,7 +50,7 @@ function tokenSpec(genesis: [Party, string][], minter: Party = carol): SubtreeSp
       ],
     },
     sigs: [],
-  }).subtree;
+  }, NATIVE_PROGRAMS).subtree;
 }
 
 const idOf = (s: SubtreeSpec) => toHex(subtreeId(s));
@@ -135,7 +136,7 @@ describe('executeAndCommitRound', () => {
     const spec = parseSubtreeRequest({
       subtree: { v: 1, network: NETWORK, parent: ROOT_ID_HEX, owner: alice.key, name: 'kv', program: 'kv', config: { writers: 'any' }, mode: { type: 'poa', authority: alice.key }, genesis: [{ key: 'kv/a', value: { n: 1 } }] },
       sigs: [],
-    }).subtree;
+    }, NATIVE_PROGRAMS).subtree;
     const out = await replay({ store: new MemoryNodeStore(), subtree: spec, rounds: [{ txs: [identified(tx(spec, bob, 0, 'delete', { key: 'missing' }))] }] });
     expect(out.rounds[1]!.stateRoot).toBe(toHex(referenceRoot([['kv/a', { n: 1 }], [`sys/nonce/${bob.key}`, 1]])));
   });
@@ -148,7 +149,7 @@ describe('executeAndCommitRound', () => {
     const g = await tree.apply(EMPTY_HASH, spec.genesis);
     await store.putMany(g.nodes);
     await values.putValues(g.values);
-    const { program, config } = subtreeProgram(spec);
+    const { program, config } = subtreeProgram(spec, NATIVE_PROGRAMS);
     const step = await executeAndCommitRound({ tree, values, prevRoot: g.root, program, config, txs: [] });
     expect(step.stateRoot).toEqual(g.root);
     expect(toHex(step.txRoot)).toBe(toHex(sha256(new Uint8Array(0))));
@@ -221,7 +222,7 @@ describe('replay determinism', () => {
           const g = await tree.apply(EMPTY_HASH, spec.genesis);
           await store.putMany(g.nodes);
           await values.putValues(g.values);
-          const { program, config } = subtreeProgram(spec);
+          const { program, config } = subtreeProgram(spec, NATIVE_PROGRAMS);
           return executeAndCommitRound({ tree, values, prevRoot: g.root, program, config, txs });
         })();
         for (const [k, v] of step.writes) {

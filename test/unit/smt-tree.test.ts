@@ -86,7 +86,7 @@ describe('SparseMerkleTree agrees with the SPEC §4 oracle', () => {
       }),
       RUNS,
     );
-  });
+  }, 30_000);
 
   test('two leaves that differ only in the last bit sit at depth 256; deleting one lifts the other to the root', async () => {
     const store = new MemoryNodeStore();
