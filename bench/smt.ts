@@ -16,13 +16,12 @@ import { InMemoryDB, Merkletree, str2Bytes, verifyProof as iden3Verify } from '@
 import { EMPTY_HASH, sha256 as nobleSha256, type Hash32, type Sha256 } from '../src/core/hash.ts';
 import { toHex, utf8 } from '../src/core/hex.ts';
 import { jcs } from '../src/core/jcs.ts';
-import { MemoryNodeStore } from '../src/core/smt/memory-store.ts';
 import { SparseMerkleTree, type TreeWrite } from '../src/core/smt/tree.ts';
 import type { Proof } from '../src/core/smt/types.ts';
 import { minimalWalk } from './smt-minimal-walk.ts';
 import { verifyProof } from '../src/core/smt/verify.ts';
-import { hugePageBlocks } from '../src/platform/huge-pages.ts';
-import { startTreeHelper } from '../src/platform/tree-helper.ts';
+import { CachedNodeStore } from '../src/store/cached-node-store.ts';
+import { MemoryNodeStore } from '../test/helpers/memory-node-store.ts';
 
 const quick = process.argv.includes('--quick') || process.env.SMT_BENCH_QUICK === '1';
 const ROUNDS = 3;
@@ -55,7 +54,7 @@ interface Row {
  */
 interface Breakdown {
   nodesPerUpdate: number;
-  /** Microseconds per update: all of it, tree.apply, and putPacked. */
+  /** Microseconds per update: all of it, tree.apply, and putMany (into the cache and the Map). */
   totalUs: number;
   applyUs: number;
   putUs: number;
@@ -63,8 +62,6 @@ interface Breakdown {
   jcsUs: number;
   /** Batched updates/s of each round (the row shows the best). */
   rounds: number[];
-  /** With a helper thread: the share of the best round's writes it walked. */
-  helperShare?: number;
 }
 
 const rows: Row[] = [];
@@ -90,18 +87,10 @@ interface Hasher {
   hash: Sha256;
   hashInto?: (data: Uint8Array, out: Uint8Array) => void;
   hashTextInto?: (text: string, out: Uint8Array) => void;
-  /** Run with a helper thread (src/platform/tree-helper.ts): the store shares large batches with it. */
-  helper?: boolean;
-  /** The store's segments on huge pages (src/platform/huge-pages.ts), where the platform has them. */
-  hugePages?: boolean;
 }
-// Huge pages where this platform offers them (Linux under Bun); the row names say when they were used.
-const hugeBlocks = { own: await hugePageBlocks({ shared: false }), shared: await hugePageBlocks({ shared: true }) };
-const hugeName = hugeBlocks.own !== null ? ', huge pages' : '';
 const hashers: Hasher[] = [
   {
-    name: `native (Bun.SHA256)${hugeName}`,
-    hugePages: true,
+    name: 'native (Bun.SHA256)',
     hash: (d) => Bun.SHA256.hash(d) as Uint8Array,
     hashInto: (d, out) => {
       Bun.SHA256.hash(d, out);
@@ -112,14 +101,11 @@ const hashers: Hasher[] = [
   },
   { name: 'noble', hash: nobleSha256 },
 ];
-/** The native hasher again, with the store's helper thread: measured at the largest size only. */
-const helped: Hasher = { ...hashers[0]!, name: `native (Bun.SHA256)${hugeName}, 2 threads`, helper: true };
 
 async function benchOurs(n: number, h: Hasher, record = true): Promise<void> {
-  const helper = h.helper ? startTreeHelper() : null;
-  if (h.helper && (helper === null || !(await helper.ready))) throw new Error('this runtime cannot run a tree helper');
-  const blocks = h.hugePages ? (helper ? hugeBlocks.shared : hugeBlocks.own) : null;
-  const store = new MemoryNodeStore({ ...(helper ? { helper } : {}), ...(blocks ? { blocks } : {}) });
+  // The node's own read path: its node cache (sized to hold the whole tree) over a store; here
+  // the store underneath is a Map instead of libSQL.
+  const store = new CachedNodeStore(new MemoryNodeStore(), { maxNodes: 4 * n + 2_000_000 });
   const tree = new SparseMerkleTree(store, { hash: h.hash, ...(h.hashInto ? { hashInto: h.hashInto } : {}), ...(h.hashTextInto ? { hashTextInto: h.hashTextInto } : {}) });
   let root: Hash32 = EMPTY_HASH;
   const split = { nodes: 0, applyMs: 0, putMs: 0 };
@@ -127,7 +113,7 @@ async function benchOurs(n: number, h: Hasher, record = true): Promise<void> {
     const t0 = performance.now();
     const r = await tree.apply(root, writes);
     const t1 = performance.now();
-    store.putPacked(r.packed);
+    await store.putMany(r.nodes);
     split.putMs += performance.now() - t1;
     split.applyMs += t1 - t0;
     for (const p of r.packed) split.nodes += p.count;
@@ -153,13 +139,11 @@ async function benchOurs(n: number, h: Hasher, record = true): Promise<void> {
   const rounds: number[] = [];
   let batchMs = Infinity;
   let batchWrites: TreeWrite[][] = [];
-  let helperShare = 0;
   for (let round = 0; round < ROUNDS; round++) {
     const these = Array.from({ length: batches }, (_, b) =>
       Array.from({ length: batchSize }, (_, j) => ({ key: key(pick(j + (b + round * batches) * batchSize, n, 2)), value: { b, j, round } })),
     );
     const before = { ...split };
-    const helpedBefore = { ...store.helped };
     Object.assign(split, { nodes: 0, applyMs: 0, putMs: 0 });
     const [, ms] = await timed(async () => {
       for (const w of these) await write(w);
@@ -168,7 +152,6 @@ async function benchOurs(n: number, h: Hasher, record = true): Promise<void> {
     if (ms < batchMs) {
       batchMs = ms;
       batchWrites = these;
-      helperShare = (store.helped.helperWrites - helpedBefore.helperWrites) / Math.max(1, store.helped.writes - helpedBefore.writes);
     } else Object.assign(split, before);
   }
   const updates = batches * batchSize;
@@ -182,7 +165,6 @@ async function benchOurs(n: number, h: Hasher, record = true): Promise<void> {
     putUs: (split.putMs * 1000) / updates,
     jcsUs: (jcsMs * 1000) / updates,
     rounds,
-    ...(helper ? { helperShare } : {}),
   };
 
   const proofKeys = Array.from({ length: 10_000 }, (_, j) => key(pick(j, n, 3)));
@@ -200,8 +182,6 @@ async function benchOurs(n: number, h: Hasher, record = true): Promise<void> {
   const [, verifyMs] = await timed(async () => {
     for (let i = 0; i < proofs.length; i++) verifyProof(proofs[i]!, { key: proofs[i]!.key, valueHash: values[i]!, root: rootHex }, h.hash);
   });
-  helper?.close();
-
   if (!record) return;
   rows.push({
     impl: 'dstp SMT',
@@ -372,11 +352,11 @@ const started = performance.now();
 const loadBefore = loadavg()[0]!;
 // Warm-up runs on small trees (JIT tiers, lazy module state), not recorded.
 log('warming up…');
-for (const h of [...hashers, helped]) await benchOurs(5_000, h, false);
+for (const h of hashers) await benchOurs(5_000, h, false);
 await benchMpt(2_000, false);
 await benchIden3(300, false);
 for (const n of OUR_SIZES) {
-  for (const h of n === Math.max(...OUR_SIZES) ? [...hashers, helped] : hashers) {
+  for (const h of hashers) {
     log(`dstp SMT, ${n.toLocaleString('en-US')} keys, ${h.name}…`);
     await benchOurs(n, h);
     Bun.gc(true);
@@ -443,20 +423,17 @@ const largest = Math.max(...OUR_SIZES);
 const readNs = randomReadNs();
 // One measured call cost per hasher, used by both tables below.
 const callNsOf = new Map(hashers.map((h) => [h.name, hashCallNs(h)]));
-// One thread's costs: the two-thread row is left out of these tables.
-const largestRows = rows.filter((x) => x.impl === 'dstp SMT' && x.keys === largest && x.breakdown && x.hash !== helped.name);
+const largestRows = rows.filter((x) => x.impl === 'dstp SMT' && x.keys === largest && x.breakdown);
 lines.push('');
 lines.push(
   `Batched updates are the best of ${ROUNDS} rounds of 10 batches (different keys each round); each round's rate, for every dstp row. ` +
-    `"2 threads": the store shares each batch of 10,000 with a helper thread (src/platform/tree-helper.ts) over shared memory, the two claiming subtrees from opposite ends; same roots. ` +
-    `"huge pages": the store's segments are carved from blocks the kernel was asked to back with 2 MiB pages (src/platform/huge-pages.ts).`,
+    `The dstp tree reads through the node's cache (src/store/cached-node-store.ts, sized to hold the whole tree) over a Map.`,
 );
 lines.push('');
-lines.push('| hash | keys | batched upd/s, each round | writes the helper walked (best round) |');
-lines.push('|---|--:|---|--:|');
+lines.push('| hash | keys | batched upd/s, each round |');
+lines.push('|---|--:|---|');
 for (const r of rows.filter((x) => x.impl === 'dstp SMT' && x.breakdown)) {
-  const share = r.breakdown!.helperShare;
-  lines.push(`| ${r.hash} | ${r.keys.toLocaleString('en-US')} | ${r.breakdown!.rounds.map((x) => fmt(x)).join(' / ')} | ${share === undefined ? '–' : `${(share * 100).toFixed(0)} %`} |`);
+  lines.push(`| ${r.hash} | ${r.keys.toLocaleString('en-US')} | ${r.breakdown!.rounds.map((x) => fmt(x)).join(' / ')} |`);
 }
 lines.push('');
 lines.push(
@@ -464,11 +441,10 @@ lines.push(
     `implementation of SPEC §4 pays per update: SHA-256 of every node the batch creates plus the key path and value hash ` +
     `(at the cost of one call of that hasher on a 65-byte node, measured here), the canonical JSON of the value (\`jcs\` ` +
     `of the same values, measured on its own), and one random read per old node on the rewritten paths (${readNs.toFixed(0)} ns, ` +
-    `measured here as independent reads at random places in 512 MiB). "Ceiling" is the rate if nothing but the floor cost anything. ` +
-    `The in-memory store applies batches in place, so its nodes are stored when \`tree.apply\` returns and \`putPacked\` finds nothing to add.`,
+    `measured here as independent reads at random places in 512 MiB). "Ceiling" is the rate if nothing but the floor cost anything.`,
 );
 lines.push('');
-lines.push('| hash | nodes created per update | µs per update (tree.apply / putPacked) | SHA-256 µs (calls × ns) | canonical JSON µs | random reads µs | floor µs | ceiling upd/s | the rest µs |');
+lines.push('| hash | nodes created per update | µs per update (tree.apply / putMany) | SHA-256 µs (calls × ns) | canonical JSON µs | random reads µs | floor µs | ceiling upd/s | the rest µs |');
 lines.push('|---|--:|--:|--:|--:|--:|--:|--:|--:|');
 for (const r of largestRows) {
   const b = r.breakdown!;

@@ -4,6 +4,8 @@ import { startAnchorWorker, type AnchorWorker } from './checkpoint/anchor-worker
 import { checkpointService } from './checkpoint/checkpoint-service.ts';
 import type { Config } from './config.ts';
 import { createKeyParser, type SignatureVerifier } from './core/keys.ts';
+import { NATIVE_PROGRAMS } from './core/programs/native.ts';
+import type { ProgramRegistry } from './core/programs/registry.ts';
 import { SparseMerkleTree } from './core/smt/tree.ts';
 import { LEADER_BUSY_FACTOR, LEADER_MIN_GAP_MS, startScheduler, type Scheduler } from './leader/scheduler.ts';
 import { LEADER_LEASE, runLeaderPass } from './leader/leader-pass.ts';
@@ -40,6 +42,8 @@ export interface NodeOptions {
   /** Lease holder id; default a fresh random id. Workers build a node per request and pass the
    * isolate's id, so passes of one isolate renew one lease instead of fencing each other out. */
   instanceId?: string;
+  /** The programs subtrees may run; default the native ones (kv, token). */
+  programs?: ProgramRegistry;
 }
 
 export interface DstpNode {
@@ -74,6 +78,7 @@ export async function createNode(config: Config, opts: NodeOptions): Promise<Dst
           fallback: { verifier, signer },
           onThreadError: (error) => log.error('crypto thread failed; its work runs on the main thread', { error }),
         });
+  const programs = opts.programs ?? NATIVE_PROGRAMS;
   const ctx: NodeContext = {
     config,
     db: opts.db,
@@ -84,7 +89,8 @@ export async function createNode(config: Config, opts: NodeOptions): Promise<Dst
     store,
     tree: new SparseMerkleTree(store, { ...treeHashOptions(sha), hash }),
     committer: new GroupCommitter(opts.db, { maxPendingPerSender: config.maxPendingPerSender }),
-    subtrees: new SubtreeCache(opts.db),
+    subtrees: new SubtreeCache(opts.db, programs),
+    programs,
     now: opts.now ?? Date.now,
     kickLeader: () => (scheduler ? scheduler.kick() : opts.onKick?.()),
     kickWebhooks: () => webhooks?.kick(),

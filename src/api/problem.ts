@@ -195,15 +195,6 @@ function isDatabaseBusy(err: unknown): boolean {
   return typeof code === 'string' && /^SQLITE_(BUSY|LOCKED)/.test(code);
 }
 
-/** Maps anything thrown inside a handler to problem+json; only unknown failures become 500. */
-export function problemFromError(c: Context, err: unknown): Response {
-  const body = problemOf(err) ?? problemBody('internal_error', 'the node failed to handle this request; it has been logged');
-  return c.body(JSON.stringify(body), body.status as ContentfulStatusCode, {
-    'content-type': 'application/problem+json',
-    ...(body.status === 503 ? { 'retry-after': '1' } : {}),
-  });
-}
-
 function humanize(code: string): string {
   const s = code.replace(/_/g, ' ');
   return s.charAt(0).toUpperCase() + s.slice(1);

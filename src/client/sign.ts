@@ -7,7 +7,8 @@ import { fromHex, toHex } from '../core/hex.ts';
 import type { JsonValue } from '../core/jcs.ts';
 import { signDigest } from '../core/keys.ts';
 import { ROOT_ID_HEX } from '../core/object-id.ts';
-import { balanceKey, SUPPLY_KEY } from '../core/programs/token.ts';
+import { balanceKey, SUPPLY_KEY } from '../core/programs/token-keys.ts';
+import type { ProgramRegistry } from '../core/programs/registry.ts';
 import { parseSubtreeSpec, subtreeId, type GenesisEntry, type SubtreeRequest, type SubtreeSpec } from '../core/subtree-request.ts';
 import { parseTx, txIdHex, type Tx, type TxEnvelope } from '../core/tx.ts';
 import { publicKeyOf, randomBytes, secretBytes, type SigningKey } from './keys.ts';
@@ -65,8 +66,11 @@ export interface SubtreeDraft {
   genesis?: GenesisEntry[];
 }
 
-/** The `subtree` object to sign, strictly validated (program config, mode, genesis). */
-export function buildSubtreeRequest(d: SubtreeDraft): SubtreeSpec {
+/**
+ * The `subtree` object to sign, strictly validated (mode, genesis; with `programs`, also that the
+ * program exists there and takes the config and genesis — the node checks that anyway).
+ */
+export function buildSubtreeRequest(d: SubtreeDraft, programs: ProgramRegistry | null = null): SubtreeSpec {
   return parseSubtreeSpec({
     v: 1,
     network: d.network,
@@ -77,7 +81,7 @@ export function buildSubtreeRequest(d: SubtreeDraft): SubtreeSpec {
     config: d.config,
     mode: d.mode,
     genesis: d.genesis ?? [],
-  });
+  }, programs);
 }
 
 /**

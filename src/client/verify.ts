@@ -145,7 +145,7 @@ export async function verifyStateResponse(response: StateResponse, opts: VerifyS
 
 function parseRequest(request: unknown): SubtreeRequest {
   try {
-    return parseSubtreeRequest(request);
+    return parseSubtreeRequest(request, null);
   } catch (e) {
     throw new VerificationError('subtree', `the creation request is malformed: ${message(e)}`, { cause: e });
   }

@@ -1,7 +1,7 @@
 import { digest } from './digest.ts';
 import { fail } from './errors.ts';
 import { sha256, type Sha256 } from './hash.ts';
-import { isHex32, toHex } from './hex.ts';
+import { isHex32 } from './hex.ts';
 import { jcsBytes, type JsonValue } from './jcs.ts';
 import { leafHash } from './merkle-log.ts';
 import { checkpointNoteText } from './note.ts';
@@ -99,7 +99,3 @@ export function checkpointNote(origin: string, c: Checkpoint, logRoot: Uint8Arra
   return checkpointNoteText({ origin, size: c.seq + 1, rootHash: logRoot, extensions: [`${GLOBAL_EXTENSION_PREFIX}${c.globalRoot}`] });
 }
 
-/** Hex form, for rows and responses. */
-export function checkpointHashHex(c: Checkpoint, hash: Sha256 = sha256): string {
-  return toHex(checkpointHash(c, hash));
-}

@@ -4,11 +4,12 @@ import { toHex } from './hex.ts';
 import type { JsonValue } from './jcs.ts';
 import { systemCalls } from './consensus/system.ts';
 import { executeRound, loadedState, planReads, type SystemCalls } from './execute.ts';
+import { NATIVE_PROGRAMS } from './programs/native.ts';
+import type { ProgramRegistry } from './programs/registry.ts';
 import type { Program } from './programs/types.ts';
 import { receiptsRoot, type Receipt } from './receipt.ts';
 import { genesisHeader, roundHash, txRoot, type RoundHeader } from './round.ts';
 import type { NodeStore, StoredNode } from './smt/node-store.ts';
-import { MemoryNodeStore } from './smt/memory-store.ts';
 import { SparseMerkleTree, type StoredValue } from './smt/tree.ts';
 import { MemoryValueStore, readState, type ValueReader, type ValueStore } from './state-reader.ts';
 import { subtreeId, subtreeProgram, type GenesisEntry, type SubtreeSpec } from './subtree-request.ts';
@@ -89,7 +90,10 @@ export interface ReplayInput {
   host?: string;
   /** Rounds 1, 2, … in order. */
   rounds: readonly ReplayRoundInput[];
-  store?: NodeStore;
+  /** Where the replayed tree's nodes go. */
+  store: NodeStore;
+  /** Where the subtree's program is found (default: the native programs). */
+  programs?: ProgramRegistry;
   values?: ValueStore;
   hash?: Sha256;
 }
@@ -130,8 +134,8 @@ export async function replay(input: ReplayInput): Promise<ReplayResult> {
   const network = input.network ?? spec.network;
   if (spec.network !== network) fail('invalid_round', 'the subtree belongs to another network', { expected: network, got: spec.network });
   const subtree = toHex(subtreeId(spec, hash));
-  const { program, config } = subtreeProgram(spec);
-  const store = input.store ?? new MemoryNodeStore();
+  const { program, config } = subtreeProgram(spec, input.programs ?? NATIVE_PROGRAMS);
+  const store = input.store;
   const values = input.values ?? new MemoryValueStore();
   const tree = new SparseMerkleTree(store, hash ? { hash } : {});
 

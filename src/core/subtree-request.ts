@@ -6,7 +6,7 @@ import { fromHex, isHex32 } from './hex.ts';
 import { jcs, type JsonValue } from './jcs.ts';
 import { MAX_GENESIS_ENTRIES, MAX_STATE_KEY_CHARS } from './limits.ts';
 import { assertObjectName, objectId } from './object-id.ts';
-import { getProgram, isProgramName } from './programs/index.ts';
+import { programOf, type ProgramRegistry } from './programs/registry.ts';
 import type { Program } from './programs/types.ts';
 import { codePointLength, exactObject, NETWORK_RE } from './strict.ts';
 import { parseKeyField, parseSigHex } from './tx.ts';
@@ -44,18 +44,23 @@ export const MAX_CREATION_SIGS = 1 + 256;
 
 const SPEC_FIELDS = ['v', 'network', 'parent', 'owner', 'name', 'program', 'config', 'mode', 'genesis'] as const;
 
+/** A program name as a subtree may give it: `kv`, `token`, or a user program's `js:<id>` (SPEC §7.1). */
+const PROGRAM_NAME_RE = /^[a-z][a-z0-9_-]{0,31}(:[0-9a-f]{64})?$/;
+
 /**
  * Strict validation of a creation request body. Codes: `invalid_subtree` for structure,
  * `invalid_name`, `invalid_key`, `unknown_program`, `invalid_config`, `invalid_mode`,
- * `invalid_genesis` from the parts. Signatures are only checked for shape here; whether they
- * verify and meet the mode's rule is `checkCreationSignatures`.
+ * `invalid_genesis` from the parts. With `programs`, the program must be in it and accept the
+ * config and genesis; with `null` (a client checking ids and signatures without any program's
+ * code) only the name's shape is checked. Signatures are only checked for shape here; whether
+ * they verify and meet the mode's rule is `checkCreationSignatures`.
  */
-export function parseSubtreeRequest(body: unknown): SubtreeRequest {
+export function parseSubtreeRequest(body: unknown, programs: ProgramRegistry | null): SubtreeRequest {
   const req = exactObject(body, ['subtree', 'sigs'], 'invalid_subtree', 'body');
-  return { subtree: parseSubtreeSpec(req.subtree), sigs: parseSigs(req.sigs) };
+  return { subtree: parseSubtreeSpec(req.subtree, programs), sigs: parseSigs(req.sigs) };
 }
 
-export function parseSubtreeSpec(value: unknown): SubtreeSpec {
+export function parseSubtreeSpec(value: unknown, programs: ProgramRegistry | null): SubtreeSpec {
   const s = exactObject(value, SPEC_FIELDS, 'invalid_subtree', 'subtree');
   if (s.v !== 1) fail('invalid_subtree', 'subtree.v must be 1', { field: 'subtree.v' });
   if (typeof s.network !== 'string' || !NETWORK_RE.test(s.network)) {
@@ -65,12 +70,14 @@ export function parseSubtreeSpec(value: unknown): SubtreeSpec {
   const owner = parseKeyField(s.owner, 'subtree.owner');
   assertObjectName(s.name);
   const name = s.name;
-  if (!isProgramName(s.program)) fail('unknown_program', `unknown program "${String(s.program)}"`, { field: 'subtree.program' });
-  const program = getProgram(s.program);
-  const config = program.parseConfig(s.config);
+  if (typeof s.program !== 'string' || (programs === null ? !PROGRAM_NAME_RE.test(s.program) : programs.get(s.program) === undefined)) {
+    fail('unknown_program', `unknown program "${String(s.program)}"`, { field: 'subtree.program' });
+  }
+  const program = programs === null ? undefined : programOf(programs, s.program);
+  const config = program?.parseConfig(s.config);
   const mode = parseMode(s.mode);
   const genesis = parseGenesis(s.genesis);
-  program.checkGenesis(config, genesis);
+  program?.checkGenesis(config, genesis);
   return {
     v: 1,
     network: s.network,
@@ -125,8 +132,8 @@ export function subtreeId(subtree: Pick<SubtreeSpec, 'parent' | 'owner' | 'name'
   return objectId(fromHex(subtree.parent, 32, 'parent'), subtree.owner, subtree.name, hash);
 }
 
-/** The program a subtree runs and its parsed config. */
-export function subtreeProgram(subtree: Pick<SubtreeSpec, 'program' | 'config'>): { program: Program; config: unknown } {
-  const program = getProgram(subtree.program);
+/** The program a subtree runs (from `programs`) and its parsed config. */
+export function subtreeProgram(subtree: Pick<SubtreeSpec, 'program' | 'config'>, programs: ProgramRegistry): { program: Program; config: unknown } {
+  const program = programOf(programs, subtree.program);
   return { program, config: program.parseConfig(subtree.config) };
 }

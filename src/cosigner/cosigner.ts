@@ -12,6 +12,8 @@ import { nativeSha256 } from '../platform/sha256.ts';
 import { createVerifier } from '../platform/verifier.ts';
 import { fromHex, toHex } from '../core/hex.ts';
 import { jcs, type JsonValue } from '../core/jcs.ts';
+import { NATIVE_PROGRAMS } from '../core/programs/native.ts';
+import type { ProgramRegistry } from '../core/programs/registry.ts';
 import type { Program } from '../core/programs/types.ts';
 import { buildGenesis } from '../core/replay.ts';
 import { EMPTY_LIST_ROOT, parseRoundHeader, roundHash, ZERO_HASH_HEX, type RoundHeader } from '../core/round.ts';
@@ -58,6 +60,8 @@ export interface CosignerOptions {
   /** SHA-256 and signature verifier; default: the runtime's native ones (src/platform), as the node uses. */
   hash?: Sha256;
   verifier?: SignatureVerifier;
+  /** The programs it can re-execute; default the native ones (kv, token). */
+  programs?: ProgramRegistry;
 }
 
 /** The node served a final history that does not follow from its log: stop following it. */
@@ -142,14 +146,15 @@ export class Cosigner {
   private async init(): Promise<void> {
     const head = await this.client.getSubtree(this.subtree);
     const request = head.request as unknown as JsonValue;
-    const parsed = parseSubtreeRequest(request);
+    const programs = this.opts.programs ?? NATIVE_PROGRAMS;
+    const parsed = parseSubtreeRequest(request, programs);
     const spec = parsed.subtree;
     if (toHex(subtreeId(spec, this.hash)) !== this.subtree) throw new Error(`the node's creation request does not yield subtree id ${this.subtree}`);
     const check = checkCreationSignatures(spec, parsed.sigs, this.hash);
     if (!check.ok) throw new Error(`the creation request of ${this.subtree} lacks signatures its mode requires`);
     this.spec = spec;
     this.request = request;
-    const { program, config } = subtreeProgram(spec);
+    const { program, config } = subtreeProgram(spec, programs);
     this.program = program;
     this.config = config;
 

@@ -2,6 +2,7 @@ import type { WriteLimits } from '../api/middleware/rate-limit.ts';
 import type { Config } from '../config.ts';
 import type { Sha256 } from '../core/hash.ts';
 import type { PublicKey, SignatureVerifier } from '../core/keys.ts';
+import type { ProgramRegistry } from '../core/programs/registry.ts';
 import type { SparseMerkleTree } from '../core/smt/tree.ts';
 import type { NodeSigner } from '../platform/node-signer.ts';
 import type { CachedNodeStore, Database, GroupCommitter } from '../store/index.ts';
@@ -26,6 +27,8 @@ export interface NodeContext {
   readonly tree: SparseMerkleTree;
   readonly committer: GroupCommitter;
   readonly subtrees: SubtreeCache;
+  /** The programs subtrees may run (SPEC §7), from `createNode({ programs })`. */
+  readonly programs: ProgramRegistry;
   /** Wall clock, for metadata only (acceptance time, round time, lease expiry). */
   readonly now: () => number;
   /** Asks the scheduler for a leader pass soon (no-op where no scheduler runs in-process). */

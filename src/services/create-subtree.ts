@@ -23,7 +23,7 @@ export async function createSubtreeVerb(
   body: unknown,
   opts: { admin: boolean },
 ): Promise<{ status: 200 | 201; body: SubtreeHead }> {
-  const req = parseSubtreeRequest(body);
+  const req = parseSubtreeRequest(body, ctx.programs);
   const spec = req.subtree;
   if (spec.network !== ctx.config.network) {
     throw new ApiError('network_mismatch', `this node serves network "${ctx.config.network}", not "${spec.network}"`, {

@@ -1,4 +1,3 @@
-import { programs } from '../core/programs/index.ts';
 import type { NodeContext } from './context.ts';
 
 /** Security modes this node can run rounds for (SPEC §5). */
@@ -26,7 +25,7 @@ export function nodeInfo(ctx: NodeContext, version: string, limits: NodeInfo['li
     publicKey: ctx.signer.publicKey,
     origin: ctx.config.origin,
     version,
-    programs: Object.keys(programs).sort(),
+    programs: [...ctx.programs.names],
     modes: [...SUPPORTED_MODES],
     limits,
   };

@@ -1,5 +1,5 @@
 import { parseMode, type Mode } from '../core/consensus/mode.ts';
-import { getProgram } from '../core/programs/index.ts';
+import { programOf, type ProgramRegistry } from '../core/programs/registry.ts';
 import type { Program } from '../core/programs/types.ts';
 import { getSubtree, type Database } from '../store/index.ts';
 
@@ -24,6 +24,7 @@ export class SubtreeCache {
 
   constructor(
     private readonly db: Database,
+    private readonly programs: ProgramRegistry,
     private readonly max = 10_000,
   ) {}
 
@@ -43,7 +44,7 @@ export class SubtreeCache {
   private async load(id: string): Promise<SubtreeFacts | undefined> {
     const row = await getSubtree(this.db, id);
     if (!row) return undefined;
-    const program = getProgram(row.program);
+    const program = programOf(this.programs, row.program);
     const f: SubtreeFacts = {
       id: row.id,
       owner: row.owner,

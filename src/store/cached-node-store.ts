@@ -1,5 +1,4 @@
 import type { Hash32 } from '../core/hash.ts';
-import { MemoryNodeStore, type NodeLocation } from '../core/smt/memory-store.ts';
 import type { CachedNodeReader, NodeStore, StoredNode } from '../core/smt/node-store.ts';
 import type { StoredValue } from '../core/smt/tree.ts';
 import type { ValueStore } from '../core/state-reader.ts';
@@ -57,25 +56,101 @@ const NODE_BYTES = 65;
 /** A content-addressed blob (node or value) as read from the store underneath. */
 type Entry = { hash: Hash32; bytes: Uint8Array };
 
+/** Where a node's 65 bytes sit: `buf[off, off + 65)`. */
+interface NodeLocation {
+  buf: Uint8Array;
+  off: number;
+}
+
 /**
- * The node half of the cache: two generations, as in `Lru`, each a `MemoryNodeStore` (an
- * open-addressing table over packed buffers). A lookup reads the hash where it lies, with no
- * string key, no copy and no allocation per node, which is most of a proof's cost once the tree is
- * in memory. Node hashes come partly from outsiders' keys, so the bytes that pick a slot are at a
- * secret offset: a ground hash prefix clusters nothing.
+ * A fixed number of nodes in two flat buffers (hashes, bytes) with an open-addressing index:
+ * a lookup reads the hash where it lies, with no string key, no copy and no allocation per node,
+ * which is most of a proof's cost once the tree is in memory. Never deletes: the cache drops a
+ * whole table at once. Entry 0 is left unused so no node sits at offset 0 (the tree reads a
+ * buffer handed out at offset 0 as one whole 65-byte row).
+ */
+class NodeTable {
+  private readonly hashes: Uint8Array;
+  private readonly bytes: Uint8Array;
+  /** Entry number per slot, 0 = free; at least twice as many slots as entries. */
+  private readonly slots: Int32Array;
+  private readonly mask: number;
+  size = 0;
+
+  constructor(
+    readonly capacity: number,
+    /** Which 4 bytes of a hash pick its slot (see NodeGenerations). */
+    private readonly at: number,
+  ) {
+    this.hashes = new Uint8Array((capacity + 1) * 32);
+    this.bytes = new Uint8Array((capacity + 1) * NODE_BYTES);
+    let n = 2;
+    while (n < capacity * 2) n *= 2;
+    this.slots = new Int32Array(n);
+    this.mask = n - 1;
+  }
+
+  get full(): boolean {
+    return this.size >= this.capacity;
+  }
+
+  /** Sets `into` to the node whose hash is `hash[off, off + 32)`; false when it is not held. */
+  locate(hash: Uint8Array, off: number, into: NodeLocation): boolean {
+    const e = this.slots[this.slotOf(hash, off)]!;
+    if (e === 0) return false;
+    into.buf = this.bytes;
+    into.off = e * NODE_BYTES;
+    return true;
+  }
+
+  /** Copies a node in (unless held or full). */
+  add(hash: Uint8Array, bytes: Uint8Array): void {
+    const slot = this.slotOf(hash, 0);
+    if (this.slots[slot] !== 0 || this.full) return;
+    const e = ++this.size;
+    this.hashes.set(hash, e * 32);
+    this.bytes.set(bytes, e * NODE_BYTES);
+    this.slots[slot] = e;
+  }
+
+  /** The slot holding `hash`, or the free slot where it belongs. */
+  private slotOf(h: Uint8Array, off: number): number {
+    const o = off + this.at;
+    let slot = (h[o]! | (h[o + 1]! << 8) | (h[o + 2]! << 16) | (h[o + 3]! << 24)) & this.mask;
+    const hashes = this.hashes;
+    for (;;) {
+      const e = this.slots[slot]!;
+      if (e === 0) return slot;
+      let same = true;
+      for (let i = 0; i < 32; i++) {
+        if (hashes[e * 32 + i] !== h[off + i]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return slot;
+      slot = (slot + 1) & this.mask;
+    }
+  }
+}
+
+/**
+ * The node half of the cache: two generations, as in `Lru`, each a `NodeTable`. Node hashes come
+ * partly from outsiders' keys, so the bytes that pick a slot are at a secret offset: a ground hash
+ * prefix clusters nothing.
  */
 class NodeGenerations {
-  private young: MemoryNodeStore;
-  private old: MemoryNodeStore;
+  private young: NodeTable;
+  private old: NodeTable;
   private readonly half: number;
-  private readonly probeOffset = crypto.getRandomValues(new Uint8Array(1))[0]! % 25;
+  private readonly probeOffset = crypto.getRandomValues(new Uint8Array(1))[0]! % 29;
   private readonly loc: NodeLocation = { buf: new Uint8Array(0), off: 0 };
 
   constructor(capacity: number) {
     if (!(capacity >= 1)) throw new RangeError('capacity must be at least 1');
     this.half = Math.max(1, Math.floor(capacity / 2));
-    this.young = this.fresh();
-    this.old = this.fresh();
+    this.young = new NodeTable(this.half, this.probeOffset);
+    this.old = new NodeTable(this.half, this.probeOffset);
   }
 
   get size(): number {
@@ -86,7 +161,7 @@ class NodeGenerations {
   locate(hash: Uint8Array, off: number, into: NodeLocation): boolean {
     if (this.young.locate(hash, off, into)) return true;
     if (!this.old.locate(hash, off, into)) return false;
-    this.add([{ hash: hash.subarray(off, off + 32), bytes: into.buf.subarray(into.off, into.off + NODE_BYTES) }]);
+    this.add(hash.subarray(off, off + 32), into.buf.subarray(into.off, into.off + NODE_BYTES));
     return this.young.locate(hash, off, into);
   }
 
@@ -95,22 +170,13 @@ class NodeGenerations {
     return this.locate(hash, 0, l) ? l.buf.subarray(l.off, l.off + NODE_BYTES) : undefined;
   }
 
-  /** Copies the nodes into the young generation, turning generations over as it fills. */
-  add(nodes: readonly StoredNode[]): void {
-    let at = 0;
-    while (at < nodes.length) {
-      if (this.young.size >= this.half) {
-        this.old = this.young;
-        this.young = this.fresh();
-      }
-      const take = Math.min(nodes.length - at, this.half - this.young.size);
-      this.young.putCopies(at === 0 && take === nodes.length ? nodes : nodes.slice(at, at + take));
-      at += take;
+  /** Copies a node into the young generation, turning generations over when it is full. */
+  add(hash: Uint8Array, bytes: Uint8Array): void {
+    if (this.young.full) {
+      this.old = this.young;
+      this.young = new NodeTable(this.half, this.probeOffset);
     }
-  }
-
-  private fresh(): MemoryNodeStore {
-    return new MemoryNodeStore({ probeOffset: this.probeOffset });
+    this.young.add(hash, bytes);
   }
 }
 
@@ -146,7 +212,7 @@ export class CachedNodeStore implements NodeStore, ValueStore, CachedNodeReader 
       (h) => (h.length === 32 ? this.nodes.get(h) : undefined),
       (h) => this.inner.getMany(h),
       // A malformed row is handed on as it is (the tree refuses it) but never cached.
-      (loaded) => this.nodes.add(loaded.filter((n) => n.bytes.length === NODE_BYTES && n.hash.length === 32)),
+      (loaded) => loaded.forEach((n) => n.bytes.length === NODE_BYTES && n.hash.length === 32 && this.nodes.add(n.hash, n.bytes)),
     );
   }
 
@@ -155,14 +221,8 @@ export class CachedNodeStore implements NodeStore, ValueStore, CachedNodeReader 
     const loc = this.loc;
     for (let i = 0; i < n; i++) {
       if (!this.nodes.locate(hashes[i]!, offs[i]!, loc)) return i;
-      // Offset 0 would read as "a whole 65-byte row" to the tree: hand out a view of exactly that.
-      if (loc.off === 0) {
-        outBufs[i] = loc.buf.subarray(0, NODE_BYTES);
-        outOffs[i] = 0;
-      } else {
-        outBufs[i] = loc.buf;
-        outOffs[i] = loc.off;
-      }
+      outBufs[i] = loc.buf;
+      outOffs[i] = loc.off;
     }
     this.hits += n;
     return -1;
@@ -196,7 +256,7 @@ export class CachedNodeStore implements NodeStore, ValueStore, CachedNodeReader 
    * its whole buffer alive.
    */
   remember(nodes: readonly StoredNode[], values: readonly StoredValue[] = []): void {
-    this.nodes.add(nodes);
+    for (const n of nodes) this.nodes.add(n.hash, n.bytes);
     for (const v of values) this.values.set(hashKey(v.hash), v.bytes.slice());
   }
 

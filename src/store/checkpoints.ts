@@ -113,27 +113,6 @@ export async function globalEntryAt(db: Database, subtree: string, atSeq?: numbe
   return r ? { subtree: String(r[0]), seq: num(r[1]), height: num(r[2]), root: String(r[3]), round: String(r[4]) } : undefined;
 }
 
-/** Every entry of the global tree at checkpoint `atSeq` (tests and audits; one row per subtree). */
-export async function globalEntriesAt(db: Database, atSeq: number): Promise<EntryRow[]> {
-  const rs = await db.read.execute({
-    sql: `SELECT e.subtree, e.seq, e.height, e.root, e.round FROM checkpoint_entries e
-          WHERE e.seq = (SELECT max(seq) FROM checkpoint_entries WHERE subtree = e.subtree AND seq <= ?)
-          ORDER BY e.subtree`,
-    args: [atSeq],
-  });
-  return rs.rows.map((r) => ({ subtree: String(r[0]), seq: num(r[1]), height: num(r[2]), root: String(r[3]), round: String(r[4]) }));
-}
-
-/** The first checkpoint whose global tree holds `subtree` at exactly `height`. */
-export async function checkpointCovering(db: Database, subtree: string, height: number): Promise<EntryRow | undefined> {
-  const rs = await db.read.execute({
-    sql: 'SELECT subtree, seq, height, root, round FROM checkpoint_entries WHERE subtree = ? AND height = ? ORDER BY seq LIMIT 1',
-    args: [subtree, height],
-  });
-  const r = rs.rows[0];
-  return r ? { subtree: String(r[0]), seq: num(r[1]), height: num(r[2]), root: String(r[3]), round: String(r[4]) } : undefined;
-}
-
 export interface NewAnchor {
   digest: string;
   calendars: string[];

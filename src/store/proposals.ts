@@ -61,11 +61,6 @@ export async function insertProposal(db: Database, p: NewProposal): Promise<void
   });
 }
 
-export async function getProposal(db: Database, hash: string): Promise<Proposal | undefined> {
-  const rows = await db.orm.select().from(proposals).where(eq(proposals.hash, hash));
-  return rows[0];
-}
-
 const proposalRows = tableRows(proposals);
 const OPEN_PROPOSAL = `${proposalRows.select} WHERE "subtree" = ? AND "status" = 'open'`;
 

@@ -66,14 +66,6 @@ export async function advanceReplica(
   });
 }
 
-/** Stores tree nodes and values (content-addressed; harmless if the round never becomes final). */
-export async function storeReplicaNodes(db: Database, nodes: NodesInput, values: readonly StoredValue[]): Promise<void> {
-  await db.write(async (tx) => {
-    await insertNodes(tx, nodes);
-    await insertValues(tx, values);
-  });
-}
-
 /** Round hashes signed at `height`. */
 export async function signedAt(db: Database, subtree: string, height: number): Promise<string[]> {
   const rs = await db.read.execute({ sql: 'SELECT hash FROM replica_signed WHERE subtree = ? AND height = ? ORDER BY signed_at', args: [subtree, height] });

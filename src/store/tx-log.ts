@@ -115,15 +115,6 @@ export async function pendingTxs(db: Database, subtree: string, limit: number, e
   return rows.map(txFromRow);
 }
 
-/** Transactions of one round, in execution order. */
-export async function roundTxs(db: Database, subtree: string, height: number): Promise<TxRecord[]> {
-  const rs = await db.read.execute({
-    sql: `SELECT ${TX_COLUMNS} FROM txs WHERE subtree = ? AND height = ? ORDER BY idx`,
-    args: [subtree, height],
-  });
-  return rs.rows.map(txFromRow);
-}
-
 /**
  * Decides and appends one group of transactions inside the caller's write transaction. The
  * statement count grows only with the number of chunks, not items: subtree heads and the senders'

@@ -2,7 +2,7 @@ import { afterAll, describe, expect, test } from 'bun:test';
 import { sha256 } from '../../src/core/hash.ts';
 import { toHex, utf8 } from '../../src/core/hex.ts';
 import type { StoredNode } from '../../src/core/smt/node-store.ts';
-import { MemoryNodeStore } from '../../src/core/smt/memory-store.ts';
+import { MemoryNodeStore } from '../helpers/memory-node-store.ts';
 import { EMPTY_HASH, SparseMerkleTree } from '../../src/core/smt/tree.ts';
 import { verifyProof } from '../../src/core/smt/verify.ts';
 import { CachedNodeStore, Lru } from '../../src/store/cached-node-store.ts';

@@ -14,6 +14,7 @@ import { toHex, utf8 } from '../../src/core/hex.ts';
 import type { JsonValue } from '../../src/core/jcs.ts';
 import { publicKeyFromSecret, signDigest, type Scheme } from '../../src/core/keys.ts';
 import { ROOT_ID_HEX } from '../../src/core/object-id.ts';
+import type { ProgramRegistry } from '../../src/core/programs/registry.ts';
 import { subtreeId } from '../../src/core/subtree-request.ts';
 import { signTx, type Tx, type TxEnvelope } from '../../src/core/tx.ts';
 import { createNode } from '../../src/node.ts';
@@ -35,6 +36,8 @@ export interface ServerOptions {
   /** 32-byte ed25519 secret of the node key; random when absent. */
   nodeSecret?: Uint8Array;
   env?: Record<string, string>;
+  /** Programs the in-process node runs (default: the native ones). */
+  programs?: ProgramRegistry;
 }
 
 export interface TestServer {
@@ -84,7 +87,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<TestServer>
   const env = envFor(dir, opts, nodeSecret);
   const config = loadConfig(env);
   const db = await openDatabase({ url: config.databaseUrl });
-  const node = await createNode(config, { db, nodeSecret, scheduler: opts.scheduler ?? false });
+  const node = await createNode(config, { db, nodeSecret, scheduler: opts.scheduler ?? false, ...(opts.programs ? { programs: opts.programs } : {}) });
   const server = Bun.serve({ port: 0, hostname: '127.0.0.1', maxRequestBodySize: Number.MAX_SAFE_INTEGER,
     fetch: (req, srv) => node.app.fetch(req, { clientAddress: srv.requestIP(req)?.address }),
   });
@@ -209,7 +212,7 @@ export interface SubtreeSpecInput {
   network: string;
   owner: Party;
   name: string;
-  program: 'kv' | 'token';
+  program: string;
   config: JsonValue;
   authority: string;
   genesis?: { key: string; value: JsonValue }[];

@@ -21,8 +21,10 @@ import { concatBytes, fromHex, toHex, utf8 } from '../../src/core/hex.ts';
 import type { JsonValue } from '../../src/core/jcs.ts';
 import { signDigest } from '../../src/core/keys.ts';
 import { replay } from '../../src/core/replay.ts';
+import { MemoryNodeStore } from '../helpers/memory-node-store.ts';
 import { parseRoundHeader, roundHash } from '../../src/core/round.ts';
 import { parseSubtreeRequest } from '../../src/core/subtree-request.ts';
+import { NATIVE_PROGRAMS } from '../../src/core/programs/native.ts';
 import { openDatabase } from '../../src/store/db.ts';
 import type { Database } from '../../src/store/index.ts';
 import { adminHeader, call, startServer, type TestServer } from '../helpers/server.ts';
@@ -220,12 +222,12 @@ describe('global tree and replay', () => {
     }
     expect(sysChild).toBeGreaterThanOrEqual(3);
     const genesis = parseRoundHeader((await client.getRound(parent, 0)).header);
-    const spec = parseSubtreeRequest(h.request).subtree;
-    const result = await replay({ subtree: spec, genesis, rounds });
+    const spec = parseSubtreeRequest(h.request, NATIVE_PROGRAMS).subtree;
+    const result = await replay({ store: new MemoryNodeStore(), subtree: spec, genesis, rounds });
     expect(result.mismatches).toEqual([]);
     expect(result.rounds.at(-1)!.stateRoot).toBe(h.root);
     // The host key is what makes those writes valid: a replay that trusts another key disagrees.
-    const wrong = await replay({ subtree: spec, genesis, host: stranger.publicKey, rounds });
+    const wrong = await replay({ store: new MemoryNodeStore(), subtree: spec, genesis, host: stranger.publicKey, rounds });
     expect(wrong.mismatches.some((m) => m.field === 'stateRoot')).toBe(true);
   });
 });

@@ -14,8 +14,10 @@ import { fromHex, toHex } from '../../src/core/hex.ts';
 import type { JsonValue } from '../../src/core/jcs.ts';
 import { signDigest } from '../../src/core/keys.ts';
 import { replay } from '../../src/core/replay.ts';
+import { MemoryNodeStore } from '../helpers/memory-node-store.ts';
 import { parseRoundHeader, roundHash, type RoundHeader } from '../../src/core/round.ts';
 import { parseSubtreeRequest } from '../../src/core/subtree-request.ts';
+import { NATIVE_PROGRAMS } from '../../src/core/programs/native.ts';
 import { openDatabase } from '../../src/store/db.ts';
 import type { Database } from '../../src/store/index.ts';
 import { adminHeader, call, startServer, type TestServer } from '../helpers/server.ts';
@@ -240,7 +242,7 @@ describe('pos: proposer, finality, evidence, stake', () => {
       const txs = await Promise.all((r.txs ?? []).map(async (id) => ({ id, tx: (await client.getTransaction(id)).envelope!.tx })));
       rounds.push({ header: parseRoundHeader(r.header), txs });
     }
-    const result = await replay({ subtree: parseSubtreeRequest(h.request).subtree, genesis: parseRoundHeader((await client.getRound(subtree, 0)).header), rounds });
+    const result = await replay({ store: new MemoryNodeStore(), subtree: parseSubtreeRequest(h.request, NATIVE_PROGRAMS).subtree, genesis: parseRoundHeader((await client.getRound(subtree, 0)).header), rounds });
     expect(result.mismatches).toEqual([]);
     expect(result.rounds.at(-1)!.stateRoot).toBe(h.root);
   });

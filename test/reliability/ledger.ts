@@ -7,8 +7,10 @@ import { digest } from '../../src/core/digest.ts';
 import { fromHex, toHex } from '../../src/core/hex.ts';
 import { verifyDigest } from '../../src/core/keys.ts';
 import { replay } from '../../src/core/replay.ts';
+import { MemoryNodeStore } from '../helpers/memory-node-store.ts';
 import { roundHash, type RoundHeader } from '../../src/core/round.ts';
 import { parseSubtreeRequest } from '../../src/core/subtree-request.ts';
+import { NATIVE_PROGRAMS } from '../../src/core/programs/native.ts';
 import type { LogRow, RoundRow } from './harness.ts';
 
 const ZERO32 = '0'.repeat(64);
@@ -166,7 +168,8 @@ export function checkOutcomes(log: readonly LogRow[], outcome: ReadonlyMap<strin
 export async function replayMismatches(request: unknown, rounds: readonly RoundRow[], log: readonly LogRow[]): Promise<string[]> {
   const byId = new Map(log.map((t) => [t.id, t.tx]));
   const result = await replay({
-    subtree: parseSubtreeRequest(request).subtree,
+    store: new MemoryNodeStore(),
+    subtree: parseSubtreeRequest(request, NATIVE_PROGRAMS).subtree,
     genesis: rounds[0]!.header as unknown as RoundHeader,
     rounds: rounds.slice(1).map((r) => ({ header: r.header as unknown as RoundHeader, txs: r.txIds.map((id) => ({ id, tx: byId.get(id)! })) })),
   });

@@ -13,10 +13,12 @@ import { verifyDigest } from '../../src/core/keys.ts';
 import { balanceKey, SUPPLY_KEY } from '../../src/core/programs/token.ts';
 import type { Receipt } from '../../src/core/receipt.ts';
 import { replay, type ReplayResult } from '../../src/core/replay.ts';
+import { MemoryNodeStore } from '../helpers/memory-node-store.ts';
 import { roundHash, type RoundHeader } from '../../src/core/round.ts';
 import { SparseMerkleTree } from '../../src/core/smt/tree.ts';
 import { verifyProof } from '../../src/core/smt/verify.ts';
 import { parseSubtreeRequest } from '../../src/core/subtree-request.ts';
+import { NATIVE_PROGRAMS } from '../../src/core/programs/native.ts';
 import type { Tx } from '../../src/core/tx.ts';
 import { openDatabase } from '../../src/store/db.ts';
 import { LibsqlNodeStore } from '../../src/store/index.ts';
@@ -141,7 +143,7 @@ beforeAll(async () => {
 afterAll(cleanupAll);
 
 function replayInput() {
-  const spec = parseSubtreeRequest(request).subtree;
+  const spec = parseSubtreeRequest(request, NATIVE_PROGRAMS).subtree;
   return {
     subtree: spec,
     genesis: rounds[0]!.header,
@@ -180,7 +182,7 @@ describe('reliability: replay reproduces roots', () => {
   });
 
   test('in memory: every round header and receipt comes out exactly', async () => {
-    const result = await replay(replayInput());
+    const result = await replay({ ...replayInput(), store: new MemoryNodeStore() });
     expect(result.mismatches).toEqual([]);
     expect(result.ok).toBe(true);
     expect(compareRoots(result)).toEqual([]);

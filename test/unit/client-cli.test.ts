@@ -7,6 +7,7 @@ import { main } from '../../src/cli/main.ts';
 import { keyFromSecret } from '../../src/client/keys.ts';
 import { checkCreationSignatures } from '../../src/core/consensus/poa.ts';
 import { parseSubtreeRequest, subtreeId } from '../../src/core/subtree-request.ts';
+import { NATIVE_PROGRAMS } from '../../src/core/programs/native.ts';
 import { toHex } from '../../src/core/hex.ts';
 import { parseTxEnvelope, txIdHex, verifyTxSignature } from '../../src/core/tx.ts';
 
@@ -81,7 +82,7 @@ describe('dstp create-subtree --dry-run', () => {
     expect(r.err).toEqual([]);
     expect(r.code).toBe(0);
     const { id, body } = r.out[0] as { id: string; body: unknown };
-    const req = parseSubtreeRequest(body);
+    const req = parseSubtreeRequest(body, NATIVE_PROGRAMS);
     expect(id).toBe(toHex(subtreeId(req.subtree)));
     expect(req.subtree.mode).toEqual({ type: 'poa', authority: read(auth).publicKey });
     expect(req.subtree.config).toEqual({ symbol: 'MY-APP', decimals: 0, minter: read(owner).publicKey });

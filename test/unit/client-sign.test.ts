@@ -6,6 +6,7 @@ import { fromHex } from '../../src/core/hex.ts';
 import { parsePublicKey, publicKeyFromSecret, verifyDigest, type Scheme } from '../../src/core/keys.ts';
 import { objectId, ROOT_ID } from '../../src/core/object-id.ts';
 import { parseSubtreeRequest } from '../../src/core/subtree-request.ts';
+import { NATIVE_PROGRAMS } from '../../src/core/programs/native.ts';
 import { parseTxEnvelope, txIdHex, verifyTxSignature } from '../../src/core/tx.ts';
 import { toHex } from '../../src/core/hex.ts';
 import {
@@ -137,7 +138,7 @@ describe('subtree creation requests', () => {
 
   test('owner + authority signatures satisfy the core creation rule; the body parses strictly', () => {
     const body = signSubtreeRequest(spec, [owner, authority]);
-    const parsed = parseSubtreeRequest(JSON.parse(JSON.stringify(body)));
+    const parsed = parseSubtreeRequest(JSON.parse(JSON.stringify(body)), NATIVE_PROGRAMS);
     const check = checkCreationSignatures(parsed.subtree, parsed.sigs);
     expect(check).toEqual({ ok: true, signers: [owner.publicKey, authority.publicKey], missing: [] });
     for (const s of body.sigs) expect(verifyDigest(s.signer, digest('subtree', spec), s.sig)).toBe(true);
@@ -155,7 +156,7 @@ describe('subtree creation requests', () => {
     expect(() => signSubtreeRequest(spec, [authority])).toThrow(/owner must sign/);
   });
 
-  test('invalid drafts are refused by the core parsers', () => {
+  test('invalid drafts are refused by the core parsers; program checks need a registry', () => {
     const draft = {
       network: 'dstp-test',
       owner: owner.publicKey,
@@ -165,7 +166,10 @@ describe('subtree creation requests', () => {
       mode: { type: 'poa' as const, authority: authority.publicKey },
     };
     expect(() => buildSubtreeRequest({ ...draft, name: 'My App' })).toThrow(DstpError);
-    expect(() => buildSubtreeRequest({ ...draft, program: 'nope' })).toThrow(DstpError);
-    expect(() => buildSubtreeRequest({ ...draft, genesis: [{ key: `balance/${alice}`, value: '5' }] })).toThrow(/supply/);
+    expect(() => buildSubtreeRequest({ ...draft, program: 'Not A Name' })).toThrow(DstpError);
+    // Without program code the SDK checks names only; the node (and a caller with a registry) checks the rest.
+    expect(buildSubtreeRequest({ ...draft, program: 'nope' }).program).toBe('nope');
+    expect(() => buildSubtreeRequest({ ...draft, program: 'nope' }, NATIVE_PROGRAMS)).toThrow(DstpError);
+    expect(() => buildSubtreeRequest({ ...draft, genesis: [{ key: `balance/${alice}`, value: '5' }] }, NATIVE_PROGRAMS)).toThrow(/supply/);
   });
 });

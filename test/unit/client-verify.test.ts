@@ -5,7 +5,7 @@ import { toHex } from '../../src/core/hex.ts';
 import type { JsonValue } from '../../src/core/jcs.ts';
 import { balanceKey } from '../../src/core/programs/token.ts';
 import { genesisHeader, nextHeader, roundHash, type RoundHeader } from '../../src/core/round.ts';
-import { MemoryNodeStore } from '../../src/core/smt/memory-store.ts';
+import { MemoryNodeStore } from '../helpers/memory-node-store.ts';
 import { SparseMerkleTree, type TreeWrite } from '../../src/core/smt/tree.ts';
 import type { SubtreeRequest } from '../../src/core/subtree-request.ts';
 import {

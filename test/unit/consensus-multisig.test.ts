@@ -8,10 +8,11 @@ import { concatBytes, fromHex, toHex, utf8 } from '../../src/core/hex.ts';
 import { jcs, type JsonValue } from '../../src/core/jcs.ts';
 import { ROOT_ID_HEX } from '../../src/core/object-id.ts';
 import { replay } from '../../src/core/replay.ts';
-import { MemoryNodeStore } from '../../src/core/smt/memory-store.ts';
+import { MemoryNodeStore } from '../helpers/memory-node-store.ts';
 import { SparseMerkleTree } from '../../src/core/smt/tree.ts';
 import { MemoryValueStore, readState } from '../../src/core/state-reader.ts';
 import { parseSubtreeSpec, subtreeId, type SubtreeSpec } from '../../src/core/subtree-request.ts';
+import { NATIVE_PROGRAMS } from '../../src/core/programs/native.ts';
 import { txIdHex, type IdentifiedTx, type Tx } from '../../src/core/tx.ts';
 import { NETWORK, party, type Party } from './core-fixtures.ts';
 
@@ -31,7 +32,7 @@ const spec: SubtreeSpec = parseSubtreeSpec({
   config: { writers: 'any' },
   mode: { type: 'multisig', signers: [s1.key, s2.key, s3.key], threshold: 2, proposalTimeoutMs: 5000 },
   genesis: [{ key: 'kv/a', value: 1 }],
-});
+}, NATIVE_PROGRAMS);
 
 function txOf(from: Party, nonce: number, call: string, args: Record<string, JsonValue>): IdentifiedTx {
   const tx: Tx = { v: 1, network: NETWORK, subtree: toHex(subtreeId(spec)), sender: from.key, nonce, call, args };

@@ -13,10 +13,11 @@ import { signDigest } from '../../src/core/keys.ts';
 import { ROOT_ID_HEX } from '../../src/core/object-id.ts';
 import { replay } from '../../src/core/replay.ts';
 import { roundHash, type RoundHeader } from '../../src/core/round.ts';
-import { MemoryNodeStore } from '../../src/core/smt/memory-store.ts';
+import { MemoryNodeStore } from '../helpers/memory-node-store.ts';
 import { SparseMerkleTree } from '../../src/core/smt/tree.ts';
 import { MemoryValueStore, readState } from '../../src/core/state-reader.ts';
 import { parseSubtreeSpec, subtreeId, type SubtreeSpec } from '../../src/core/subtree-request.ts';
+import { NATIVE_PROGRAMS } from '../../src/core/programs/native.ts';
 import { txIdHex, type IdentifiedTx, type Tx } from '../../src/core/tx.ts';
 import { NETWORK, party, type Party } from './core-fixtures.ts';
 
@@ -117,7 +118,7 @@ function posSpec(epochRounds: number, slashBps?: number): SubtreeSpec {
     config: { writers: 'any' },
     mode: { type: 'pos', validators, epochRounds, ...(slashBps !== undefined ? { slashBps } : {}) },
     genesis: [],
-  });
+  }, NATIVE_PROGRAMS);
 }
 
 function txOf(spec: SubtreeSpec, from: Party, nonce: number, call: string, args: Record<string, JsonValue>): IdentifiedTx {

@@ -1,7 +1,8 @@
 /**
  * The core (src/core/) is the part auditors re-implement and every runtime must agree on: it may
  * import only itself and the pure libraries named below, and it must not reach for clocks,
- * randomness, the environment, the network, the file system or a runtime's globals. This test reads
+ * randomness, the environment, the network, the file system, threads, shared memory or a runtime's
+ * globals (execution is single-threaded: the same log always runs the same way). This test reads
  * every core source file and checks both, so a stray import or `Date.now()` fails the build.
  */
 import { describe, expect, test } from 'bun:test';
@@ -19,7 +20,11 @@ const FORBIDDEN: { what: string; re: RegExp }[] = [
   { what: 'network', re: /\bfetch\s*\(|\bWebSocket\b|\bXMLHttpRequest\b/ },
   { what: 'timers', re: /\bsetTimeout\b|\bsetInterval\b|\bsetImmediate\b|\bqueueMicrotask\b/ },
   { what: 'dynamic loading', re: /\brequire\s*\(|\bimport\s*\(|\beval\s*\(|\bnew Function\b/ },
+  { what: 'threads', re: /\bWorker\b|\bMessageChannel\b|\bMessagePort\b|\bBroadcastChannel\b|\bpostMessage\b|\bworker_threads\b/ },
+  { what: 'shared memory', re: /\bSharedArrayBuffer\b|\bAtomics\b|\bWeakRef\b|\bFinalizationRegistry\b/ },
 ];
+/** Modules no core file may import, even by a relative path that happens to resolve. */
+const FORBIDDEN_MODULES = /^(bun:|node:|deno:)|^(worker_threads|child_process|fs|os|cluster)$/;
 
 function sources(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
@@ -50,7 +55,9 @@ describe('the core is pure', () => {
       const text = readFileSync(f, 'utf8');
       for (const m of text.matchAll(/^\s*(?:import|export)\s[^;]*?from\s+['"]([^'"]+)['"]/gm)) {
         const spec = m[1]!;
-        if (spec.startsWith('.')) {
+        if (FORBIDDEN_MODULES.test(spec)) {
+          bad.push(`${relative(CORE, f)} → ${spec}`);
+        } else if (spec.startsWith('.')) {
           const target = resolve(dirname(f), spec);
           if (relative(CORE, target).startsWith('..')) bad.push(`${relative(CORE, f)} → ${spec}`);
         } else if (!ALLOWED_PACKAGES.some((re) => re.test(spec))) {
@@ -61,7 +68,7 @@ describe('the core is pure', () => {
     expect(bad).toEqual([]);
   });
 
-  test('no clock, randomness, environment, network, timers or dynamic loading', () => {
+  test('no clock, randomness, environment, network, timers, dynamic loading, threads or shared memory', () => {
     const bad: string[] = [];
     for (const f of files) {
       const lines = code(readFileSync(f, 'utf8')).split('\n');
@@ -73,8 +80,11 @@ describe('the core is pure', () => {
   });
 
   test('the checker itself catches what it looks for', () => {
-    const sample = code("const t = Date.now(); // Bun.SHA256 in a comment\nconst s = 'process.env';\nfetch(url);");
+    const sample = code(
+      "const t = Date.now(); // Bun.SHA256 in a comment\nconst s = 'process.env';\nfetch(url);\nnew Worker(u);\nAtomics.wait(a, 0, 0);\n/* SharedArrayBuffer in prose */",
+    );
     const hits = FORBIDDEN.filter(({ re }) => sample.split('\n').some((l) => re.test(l))).map((x) => x.what);
-    expect(hits).toEqual(['clock', 'network']);
+    expect(hits).toEqual(['clock', 'network', 'threads', 'shared memory']);
+    expect(['bun:ffi', 'node:worker_threads', 'worker_threads', './hash.ts', '@noble/hashes/sha2.js'].map((m) => FORBIDDEN_MODULES.test(m))).toEqual([true, true, true, false, false]);
   });
 });

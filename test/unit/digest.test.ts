@@ -5,7 +5,7 @@ import { digest, type DigestTag } from '../../src/core/digest.ts';
 import { EMPTY_HASH, sha256 } from '../../src/core/hash.ts';
 import { toHex } from '../../src/core/hex.ts';
 import { nativeSha256, selectSha256, treeHashOptions } from '../../src/platform/sha256.ts';
-import { MemoryNodeStore } from '../../src/core/smt/memory-store.ts';
+import { MemoryNodeStore } from '../helpers/memory-node-store.ts';
 import { SparseMerkleTree } from '../../src/core/smt/tree.ts';
 
 /** SPEC §1 by hand: the prefix and the canonical JSON are written out, hashed with node:crypto. */

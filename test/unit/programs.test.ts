@@ -2,7 +2,8 @@ import { describe, expect, test } from 'bun:test';
 import fc from 'fast-check';
 import { DstpError } from '../../src/core/errors.ts';
 import type { JsonValue } from '../../src/core/jcs.ts';
-import { getProgram, programs } from '../../src/core/programs/index.ts';
+import { NATIVE_PROGRAMS } from '../../src/core/programs/native.ts';
+import { programOf, programRegistry } from '../../src/core/programs/registry.ts';
 import { kv } from '../../src/core/programs/kv.ts';
 import { token, type TokenConfig } from '../../src/core/programs/token.ts';
 import { alice, bob, carol, dave, makeTx, mallory, runRound, type Party } from './core-fixtures.ts';
@@ -21,10 +22,19 @@ const bal = (p: Party) => `balance/${p.key}`;
 const nonce = (p: Party) => `sys/nonce/${p.key}`;
 
 describe('registry', () => {
-  test('names kv and token, refuses others and prototype names', () => {
-    expect(Object.keys(programs).sort()).toEqual(['kv', 'token']);
-    expect(getProgram('token')).toBe(token);
-    for (const n of ['nope', 'constructor', '__proto__', 'toString']) expect(codeOf(() => getProgram(n))).toBe('unknown_program');
+  test('the native registry names kv and token, refuses others and prototype names', () => {
+    expect(NATIVE_PROGRAMS.names).toEqual(['kv', 'token']);
+    expect(programOf(NATIVE_PROGRAMS, 'token')).toBe(token);
+    for (const n of ['nope', 'constructor', '__proto__', 'toString']) expect(codeOf(() => programOf(NATIVE_PROGRAMS, n))).toBe('unknown_program');
+  });
+
+  test('a registry holds exactly what it is given, sorted, and refuses two programs of one name', () => {
+    const onlyKv = programRegistry([kv]);
+    expect(onlyKv.names).toEqual(['kv']);
+    expect(onlyKv.get('kv')).toBe(kv);
+    expect(onlyKv.get('token')).toBeUndefined();
+    expect(codeOf(() => programOf(onlyKv, 'token'))).toBe('unknown_program');
+    expect(() => programRegistry([kv, { ...kv }])).toThrow('two programs are called "kv"');
   });
 });
 

@@ -7,10 +7,11 @@ import { jcs, type JsonValue } from '../../src/core/jcs.ts';
 import { ROOT_ID_HEX } from '../../src/core/object-id.ts';
 import { executeAndCommitRound, replay, type ReplayRoundInput } from '../../src/core/replay.ts';
 import { genesisHeader, nextHeader, type RoundHeader } from '../../src/core/round.ts';
-import { MemoryNodeStore } from '../../src/core/smt/memory-store.ts';
+import { MemoryNodeStore } from '../helpers/memory-node-store.ts';
 import { SparseMerkleTree } from '../../src/core/smt/tree.ts';
 import { MemoryValueStore, readState } from '../../src/core/state-reader.ts';
 import { parseSubtreeRequest, subtreeId, subtreeProgram, type SubtreeSpec } from '../../src/core/subtree-request.ts';
+import { NATIVE_PROGRAMS } from '../../src/core/programs/native.ts';
 import type { Tx } from '../../src/core/tx.ts';
 import { alice, bob, carol, dave, identified, makeTx, NETWORK, type Party } from './core-fixtures.ts';
 
@@ -49,7 +50,7 @@ function tokenSpec(genesis: [Party, string][], minter: Party = carol): SubtreeSp
       ],
     },
     sigs: [],
-  }).subtree;
+  }, NATIVE_PROGRAMS).subtree;
 }
 
 const idOf = (s: SubtreeSpec) => toHex(subtreeId(s));
@@ -95,28 +96,28 @@ describe('SPEC §7 seed example', () => {
   });
 
   test('headers that match are accepted; every differing field is reported', async () => {
-    const first = await replay({ subtree: spec, rounds: [{ txs: [identified(transfer)] }] });
+    const first = await replay({ store: new MemoryNodeStore(), subtree: spec, rounds: [{ txs: [identified(transfer)] }] });
     const g = genesisHeader({ network: NETWORK, subtree: idOf(spec), stateRoot: first.rounds[0]!.stateRoot, proposer: bob.key, time: 1 });
     const r1 = first.rounds[1]!;
     const h1 = nextHeader(g, { stateRoot: r1.stateRoot, txRoot: r1.txRoot, receiptsRoot: r1.receiptsRoot, txCount: 1, proposer: bob.key, time: 2 });
-    const good = await replay({ subtree: spec, genesis: g, rounds: [{ header: h1, txs: [identified(transfer)] }] });
+    const good = await replay({ store: new MemoryNodeStore(), subtree: spec, genesis: g, rounds: [{ header: h1, txs: [identified(transfer)] }] });
     expect(good.ok).toBe(true);
     expect(good.mismatches).toEqual([]);
 
     const lying: RoundHeader = { ...h1, stateRoot: '00'.repeat(32), txCount: 2, prev: '11'.repeat(32) };
-    const bad = await replay({ subtree: spec, genesis: g, rounds: [{ header: lying, txs: [identified(transfer)] }] });
+    const bad = await replay({ store: new MemoryNodeStore(), subtree: spec, genesis: g, rounds: [{ header: lying, txs: [identified(transfer)] }] });
     expect(bad.ok).toBe(false);
     expect(bad.mismatches.map((m) => m.field).sort()).toEqual(['prev', 'stateRoot', 'txCount']);
     expect(bad.mismatches.find((m) => m.field === 'stateRoot')).toEqual({ height: 1, field: 'stateRoot', expected: r1.stateRoot, got: '00'.repeat(32) });
 
-    const badGenesis = await replay({ subtree: spec, genesis: { ...g, stateRoot: '22'.repeat(32) }, rounds: [] });
+    const badGenesis = await replay({ store: new MemoryNodeStore(), subtree: spec, genesis: { ...g, stateRoot: '22'.repeat(32) }, rounds: [] });
     expect(badGenesis.mismatches).toEqual([{ height: 0, field: 'stateRoot', expected: first.rounds[0]!.stateRoot, got: '22'.repeat(32) }]);
   });
 
   test('input that cannot be this subtree\'s log is refused', async () => {
     const codeOf = async (rounds: ReplayRoundInput[]) => {
       try {
-        await replay({ subtree: spec, rounds });
+        await replay({ store: new MemoryNodeStore(), subtree: spec, rounds });
       } catch (e) {
         return (e as DstpError).code;
       }
@@ -135,8 +136,8 @@ describe('executeAndCommitRound', () => {
     const spec = parseSubtreeRequest({
       subtree: { v: 1, network: NETWORK, parent: ROOT_ID_HEX, owner: alice.key, name: 'kv', program: 'kv', config: { writers: 'any' }, mode: { type: 'poa', authority: alice.key }, genesis: [{ key: 'kv/a', value: { n: 1 } }] },
       sigs: [],
-    }).subtree;
-    const out = await replay({ subtree: spec, rounds: [{ txs: [identified(tx(spec, bob, 0, 'delete', { key: 'missing' }))] }] });
+    }, NATIVE_PROGRAMS).subtree;
+    const out = await replay({ store: new MemoryNodeStore(), subtree: spec, rounds: [{ txs: [identified(tx(spec, bob, 0, 'delete', { key: 'missing' }))] }] });
     expect(out.rounds[1]!.stateRoot).toBe(toHex(referenceRoot([['kv/a', { n: 1 }], [`sys/nonce/${bob.key}`, 1]])));
   });
 
@@ -148,7 +149,7 @@ describe('executeAndCommitRound', () => {
     const g = await tree.apply(EMPTY_HASH, spec.genesis);
     await store.putMany(g.nodes);
     await values.putValues(g.values);
-    const { program, config } = subtreeProgram(spec);
+    const { program, config } = subtreeProgram(spec, NATIVE_PROGRAMS);
     const step = await executeAndCommitRound({ tree, values, prevRoot: g.root, program, config, txs: [] });
     expect(step.stateRoot).toEqual(g.root);
     expect(toHex(step.txRoot)).toBe(toHex(sha256(new Uint8Array(0))));
@@ -192,15 +193,15 @@ describe('replay determinism', () => {
     await fc.assert(
       fc.asyncProperty(fc.array(opArb, { maxLength: 30 }), fc.array(fc.nat(), { maxLength: 5 }), fc.array(fc.nat(), { maxLength: 5 }), async (ops, cutsA, cutsB) => {
         const txs = build(ops);
-        const a = await replay({ subtree: spec, rounds: split(txs, cutsA).map((t) => ({ txs: t })) });
-        const b = await replay({ subtree: spec, rounds: split(txs, cutsB).map((t) => ({ txs: t })) });
-        const one = await replay({ subtree: spec, rounds: [{ txs }] });
+        const a = await replay({ store: new MemoryNodeStore(), subtree: spec, rounds: split(txs, cutsA).map((t) => ({ txs: t })) });
+        const b = await replay({ store: new MemoryNodeStore(), subtree: spec, rounds: split(txs, cutsB).map((t) => ({ txs: t })) });
+        const one = await replay({ store: new MemoryNodeStore(), subtree: spec, rounds: [{ txs }] });
         expect(a.rounds.at(-1)!.stateRoot).toBe(one.rounds.at(-1)!.stateRoot);
         expect(b.rounds.at(-1)!.stateRoot).toBe(one.rounds.at(-1)!.stateRoot);
         // Receipts' statuses and codes do not depend on the split either.
         const outcomes = (r: typeof a) => r.rounds.flatMap((x) => x.receipts.map((y) => (y.status === 'ok' ? 'ok' : y.code)));
         expect(outcomes(a)).toEqual(outcomes(one));
-        const again = await replay({ subtree: spec, rounds: split(txs, cutsA).map((t) => ({ txs: t })) });
+        const again = await replay({ store: new MemoryNodeStore(), subtree: spec, rounds: split(txs, cutsA).map((t) => ({ txs: t })) });
         expect(again).toEqual(a);
       }),
       { numRuns: 60 },
@@ -211,7 +212,7 @@ describe('replay determinism', () => {
     await fc.assert(
       fc.asyncProperty(fc.array(opArb, { maxLength: 20 }), async (ops) => {
         const txs = build(ops);
-        const out = await replay({ subtree: spec, rounds: [{ txs }] });
+        const out = await replay({ store: new MemoryNodeStore(), subtree: spec, rounds: [{ txs }] });
         // Apply the round's writes onto the genesis pairs to get the final set.
         const state = new Map<string, JsonValue>(spec.genesis.map((e) => [e.key, e.value]));
         const step = await (async () => {
@@ -221,7 +222,7 @@ describe('replay determinism', () => {
           const g = await tree.apply(EMPTY_HASH, spec.genesis);
           await store.putMany(g.nodes);
           await values.putValues(g.values);
-          const { program, config } = subtreeProgram(spec);
+          const { program, config } = subtreeProgram(spec, NATIVE_PROGRAMS);
           return executeAndCommitRound({ tree, values, prevRoot: g.root, program, config, txs });
         })();
         for (const [k, v] of step.writes) {

@@ -1,7 +1,7 @@
 import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
 import type { Hash32 } from '../../src/core/hash.ts';
 import { jcsBytes, type JsonValue } from '../../src/core/jcs.ts';
-import { MemoryNodeStore } from '../../src/core/smt/memory-store.ts';
+import { MemoryNodeStore } from '../helpers/memory-node-store.ts';
 import type { NodeStore } from '../../src/core/smt/node-store.ts';
 import { SparseMerkleTree, type TreeWrite } from '../../src/core/smt/tree.ts';
 

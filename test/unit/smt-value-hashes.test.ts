@@ -4,22 +4,17 @@ import fc from 'fast-check';
 import { EMPTY_HASH, type Hash32 } from '../../src/core/hash.ts';
 import { toHex, utf8 } from '../../src/core/hex.ts';
 import { jcs, type JsonValue } from '../../src/core/jcs.ts';
-import { MemoryNodeStore } from '../../src/core/smt/memory-store.ts';
-import type { NodeStore } from '../../src/core/smt/node-store.ts';
+import { MemoryNodeStore } from '../helpers/memory-node-store.ts';
+import { CachedNodeStore } from '../../src/store/cached-node-store.ts';
 import { TreeFixture } from './smt-helpers.ts';
 
 const universe = Array.from({ length: 14 }, (_, i) => `k/${i}`);
 const valueArb = fc.jsonValue({ maxDepth: 2 }).filter((v) => v !== null) as fc.Arbitrary<JsonValue>;
 
-/** Only the async NodeStore interface: the tree takes its generic getMany path. */
-function asyncOnly(inner: MemoryNodeStore): NodeStore {
-  return { getMany: (h) => inner.getMany(h), putMany: (n) => inner.putMany(n) };
-}
-
 describe('SparseMerkleTree.getValueHashes', () => {
   for (const [name, store] of [
-    ['direct store', () => new MemoryNodeStore()],
-    ['async store', () => asyncOnly(new MemoryNodeStore())],
+    ['cached store', () => new CachedNodeStore(new MemoryNodeStore())],
+    ['async store', () => new MemoryNodeStore()],
   ] as const) {
     test(`${name}: each key's value hash (H(jcs(value))) or null, for any order, duplicates and absent keys`, async () => {
       await fc.assert(

@@ -8,6 +8,7 @@ import { concatBytes, toHex, utf8 } from '../../src/core/hex.ts';
 import { signDigest } from '../../src/core/keys.ts';
 import { ROOT_ID_HEX } from '../../src/core/object-id.ts';
 import { parseSubtreeRequest, subtreeId, type SubtreeSpec } from '../../src/core/subtree-request.ts';
+import { NATIVE_PROGRAMS } from '../../src/core/programs/native.ts';
 import { alice, bob, carol, dave, mallory, NETWORK, party, type Party } from './core-fixtures.ts';
 
 function errOf(f: () => unknown): DstpError {
@@ -47,7 +48,7 @@ function sign(subtree: unknown, ...who: Party[]) {
 describe('parseSubtreeRequest', () => {
   test('accepts a well-formed request; the spec keeps the signed bytes', () => {
     const s = spec();
-    const req = parseSubtreeRequest({ subtree: s, sigs: sign(s, alice, bob) });
+    const req = parseSubtreeRequest({ subtree: s, sigs: sign(s, alice, bob) }, NATIVE_PROGRAMS);
     expect(digest('subtree', req.subtree)).toEqual(digest('subtree', s));
     expect(req.sigs).toHaveLength(2);
   });
@@ -80,7 +81,7 @@ describe('parseSubtreeRequest', () => {
     test(`rejects ${name} → ${code}`, () => {
       const s = spec();
       mutate(s);
-      expect<string>(errOf(() => parseSubtreeRequest({ subtree: s, sigs: [] })).code).toBe(code);
+      expect<string>(errOf(() => parseSubtreeRequest({ subtree: s, sigs: [] }, NATIVE_PROGRAMS)).code).toBe(code);
     });
   }
 
@@ -88,21 +89,21 @@ describe('parseSubtreeRequest', () => {
     const s = spec();
     const good = sign(s, alice)[0]!;
     for (const sigs of [null, {}, [{ ...good, extra: 1 }], [{ signer: good.signer }], [{ signer: 'x', sig: good.sig }], [{ signer: good.signer, sig: good.sig.toUpperCase() }]]) {
-      const code: string = errOf(() => parseSubtreeRequest({ subtree: s, sigs })).code;
+      const code: string = errOf(() => parseSubtreeRequest({ subtree: s, sigs }, NATIVE_PROGRAMS)).code;
       expect(['invalid_subtree', 'invalid_key']).toContain(code);
     }
-    expect(errOf(() => parseSubtreeRequest({ subtree: s, sigs: [], more: 1 })).code).toBe('invalid_subtree');
+    expect(errOf(() => parseSubtreeRequest({ subtree: s, sigs: [], more: 1 }, NATIVE_PROGRAMS)).code).toBe('invalid_subtree');
   });
 
   test('a kv subtree with 10,000 genesis entries is accepted', () => {
     const s = spec({ program: 'kv', config: { writers: 'any' }, genesis: Array.from({ length: 10_000 }, (_, i) => ({ key: `kv/${i}`, value: i })) });
-    expect(parseSubtreeRequest({ subtree: s, sigs: [] }).subtree.genesis).toHaveLength(10_000);
+    expect(parseSubtreeRequest({ subtree: s, sigs: [] }, NATIVE_PROGRAMS).subtree.genesis).toHaveLength(10_000);
   });
 });
 
 describe('subtreeId', () => {
   test('= H("DSTP/object/v1\\n" || parent || H(owner) || H(name)), computed by hand', () => {
-    const s = parseSubtreeRequest({ subtree: spec(), sigs: [] }).subtree;
+    const s = parseSubtreeRequest({ subtree: spec(), sigs: [] }, NATIVE_PROGRAMS).subtree;
     const byHand = sha256(concatBytes(utf8('DSTP/object/v1\n'), new Uint8Array(32), sha256(utf8(alice.key)), sha256(utf8('my-token'))));
     expect(toHex(subtreeId(s))).toBe(toHex(byHand));
   });
@@ -148,7 +149,7 @@ describe('parseMode', () => {
 });
 
 describe('creation signatures', () => {
-  const parse = (over: Partial<Record<keyof SubtreeSpec, unknown>>) => parseSubtreeRequest({ subtree: spec(over), sigs: [] }).subtree;
+  const parse = (over: Partial<Record<keyof SubtreeSpec, unknown>>) => parseSubtreeRequest({ subtree: spec(over), sigs: [] }, NATIVE_PROGRAMS).subtree;
 
   test('poa: owner and authority must both sign', () => {
     const s = parse({});

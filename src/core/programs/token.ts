@@ -5,7 +5,10 @@ import { exactObject, isSafeInt } from '../strict.ts';
 import { parseKeyField } from '../tx.ts';
 import { isPublicKeyString } from '../keys.ts';
 import { callArgs, refuseSysKeys } from './common.ts';
+import { BALANCE_PREFIX, balanceKey, SUPPLY_KEY } from './token-keys.ts';
 import type { Program, ProgramResult, ProgramTx, StateView, Writes } from './types.ts';
+
+export { BALANCE_PREFIX, balanceKey, SUPPLY_KEY };
 
 /**
  * `token`: a fungible token (SPEC §7). `balance/<account>` holds a canonical decimal string and
@@ -21,14 +24,8 @@ export interface TokenConfig {
   readonly minter: string;
 }
 
-export const SUPPLY_KEY = 'supply';
-export const BALANCE_PREFIX = 'balance/';
 export const MAX_DECIMALS = 36;
 const SYMBOL_RE = /^[A-Za-z0-9._-]{1,32}$/;
-
-export function balanceKey(account: string): string {
-  return BALANCE_PREFIX + account;
-}
 
 function parseConfig(config: unknown): TokenConfig {
   const c = exactObject(config, ['symbol', 'decimals', 'minter'], 'invalid_config', 'config');

@@ -2,7 +2,7 @@ import { fail } from '../errors.ts';
 import { EMPTY_HASH, type Hash32 } from '../hash.ts';
 import { INNER_TAG, LEAF_TAG, MAX_DEPTH_BITS, NODE_BYTES } from './hashing.ts';
 import { VIEW_MIN_BYTES, bytes, copy32, copy32Bytes, equal32, isZero32, sharedViewOf, viewOf } from './words.ts';
-import { isCachedNodeReader, isDirectNodeReader, type CachedNodeReader, type DirectNodeReader, type NodeReader, type PackedNodes } from './node-store.ts';
+import { isCachedNodeReader, type CachedNodeReader, type NodeReader, type PackedNodes } from './node-store.ts';
 
 /**
  * One batch of writes against one root, packed for speed: entry `i` has its path at
@@ -88,7 +88,7 @@ function giveTasks(T: Int32Array): void {
 
 /**
  * Applies a batch without loading the tree. It walks down level by level, reading every old node
- * a level needs at once (one `getMany` per level, or the store's direct path), splits the batch by
+ * a level needs at once (one `getMany` per level, or the store's cache), splits the batch by
  * path bit at each inner node, and where it reaches an old leaf or an empty slot builds the new
  * subtree in memory. Then it hashes bottom up, so each new node is hashed once however many
  * writes share it.
@@ -116,7 +116,6 @@ class BatchApplier {
   private readonly PV: DataView | undefined;
   private readonly VV: DataView | undefined;
   private readonly idx: Int32Array;
-  private readonly direct: DirectNodeReader | undefined;
   private readonly cached: CachedNodeReader | undefined;
 
   /** Buffers referred to by id; 0 is EMPTY. */
@@ -146,7 +145,7 @@ class BatchApplier {
   private outOff = 0;
   private outKind = EMPTY;
 
-  // Scratch for the direct path, grown to the widest level and reused (small batches would
+  // Scratch for the cached path, grown to the widest level and reused (small batches would
   // otherwise pay several allocations per level).
   private qBufs: Uint8Array[] = [];
   private qOffs = new Int32Array(0);
@@ -168,8 +167,7 @@ class BatchApplier {
     this.VV = large ? viewOf(batch.valueHashes) : undefined;
     this.idx = new Int32Array(count);
     for (let i = 0; i < count; i++) this.idx[i] = i;
-    this.direct = isDirectNodeReader(store) ? store : undefined;
-    this.cached = this.direct === undefined && isCachedNodeReader(store) ? store : undefined;
+    this.cached = isCachedNodeReader(store) ? store : undefined;
     this.T = takeTasks(Math.min(1 << 16, Math.max(64, count * 4)) * STRIDE); // grows by doubling
     this.chunkNodes = Math.min(OUT_CHUNK_MAX, Math.max(64, count * 4));
     this.n = this.chunkNodes;
@@ -181,11 +179,8 @@ class BatchApplier {
     let frontier: number[] = [];
     this.addTask(rootId, 0, 0, count, 0, frontier);
     for (let d = 0; frontier.length > 0; d++) {
-      // An in-memory store answers synchronously: no Promise per level.
-      const got =
-        this.direct !== undefined
-          ? this.readLevelDirect(this.direct, frontier, d)
-          : (this.cached !== undefined && this.readLevelDirect(this.cached, frontier, d, true)) || (await this.readLevel(frontier, d));
+      // A level held in the cache is answered synchronously: no Promise per level.
+      const got = (this.cached !== undefined && this.readLevelCached(this.cached, frontier, d)) || (await this.readLevel(frontier, d));
       frontier = this.descend(frontier, got, d);
     }
     this.combineAll();
@@ -209,12 +204,10 @@ class BatchApplier {
   }
 
   /**
-   * `readLevel` through the store's synchronous direct path; with `partial` (a cache), null when
-   * a node of the level is not in memory, and the caller reads the level through `getMany`.
+   * `readLevel` from the store's cache; null when a node of the level is not cached, and the
+   * caller reads the level through `getMany`.
    */
-  private readLevelDirect(direct: DirectNodeReader, frontier: number[], d: number): Int32Array;
-  private readLevelDirect(direct: CachedNodeReader, frontier: number[], d: number, partial: true): Int32Array | null;
-  private readLevelDirect(direct: DirectNodeReader | CachedNodeReader, frontier: number[], d: number, partial = false): Int32Array | null {
+  private readLevelCached(cache: CachedNodeReader, frontier: number[], d: number): Int32Array | null {
     const T = this.T;
     const bufs = this.bufs;
     const len = frontier.length;
@@ -229,22 +222,14 @@ class BatchApplier {
       qBufs[f] = e >= 0 ? bufs[T[e * STRIDE + OLD_ID]!]! : bufs[T[~e * STRIDE + NODE_ID]!]!;
       qOffs[f] = e >= 0 ? T[e * STRIDE + OLD_OFF]! : this.untouchedOff(~e);
     }
-    const missing = partial
-      ? (direct as CachedNodeReader).locateCachedMany(qBufs, qOffs, len, outBufs, outOffs)
-      : (direct as DirectNodeReader).locateMany(qBufs, qOffs, len, outBufs, outOffs);
-    if (missing >= 0) {
-      if (partial) return null;
-      fail('missing_node', 'tree node missing from the store', { depth: d });
-    }
+    if (cache.locateCachedMany(qBufs, qOffs, len, outBufs, outOffs) >= 0) return null;
     for (let f = 0; f < len; f++) {
       const b = outBufs[f]!;
       const o = outOffs[f]!;
-      // A cache hands out whole stored rows: check them as readLevel checks getMany's answers.
-      if (partial && (o === 0 ? b.length !== NODE_BYTES : b.length < o + NODE_BYTES)) {
-        fail('missing_node', 'stored tree node is malformed', { depth: d });
-      }
-      // A cache's nodes are one buffer each: push them, as readLevel does (no id lookup).
-      got[f * 2] = partial ? this.pushBuf(b) : this.storeBufId(b);
+      // Check the cache's answers as readLevel checks getMany's.
+      if (o === 0 ? b.length !== NODE_BYTES : b.length < o + NODE_BYTES) fail('missing_node', 'stored tree node is malformed', { depth: d });
+      // A cache hands out views into a few large buffers: one id per buffer.
+      got[f * 2] = this.storeBufId(b);
       got[f * 2 + 1] = o;
     }
     return got;

@@ -1,7 +1,6 @@
 import { fail } from '../errors.ts';
-import { EMPTY_HASH, sha256, type Hash32, type Sha256 } from '../hash.ts';
+import { sha256, type Hash32, type Sha256 } from '../hash.ts';
 import { utf8 } from '../hex.ts';
-import { jcsBytes, type JsonValue } from '../jcs.ts';
 import { wellFormed } from '../well-formed.ts';
 import { isZero32 } from './words.ts';
 
@@ -18,42 +17,9 @@ export const NODE_BYTES = 65;
 /** Paths have 256 bits: no inner node sits at depth 256. */
 export const MAX_DEPTH_BITS = 256;
 
-export { EMPTY_HASH };
-
 /** `path(k) = H(utf8(k))`. Refuses strings with lone surrogates: utf8() would map them to U+FFFD and two keys would share a path. */
 export function pathOf(key: string, hash: Sha256 = sha256): Hash32 {
   return hash(utf8(checkedKey(key)));
-}
-
-/** `valueHash = H(jcs(value))` */
-export function valueHashOf(value: JsonValue, hash: Sha256 = sha256): Hash32 {
-  return hash(jcsBytes(value));
-}
-
-export function leafBytes(path: Hash32, valueHash: Hash32): Uint8Array {
-  const b = new Uint8Array(NODE_BYTES);
-  b[0] = LEAF_TAG;
-  b.set(path, 1);
-  b.set(valueHash, 33);
-  return b;
-}
-
-export function innerBytes(left: Hash32, right: Hash32): Uint8Array {
-  const b = new Uint8Array(NODE_BYTES);
-  b[0] = INNER_TAG;
-  b.set(left, 1);
-  b.set(right, 33);
-  return b;
-}
-
-/** `leaf = H(0x00 || path || valueHash)` */
-export function leafHash(path: Hash32, valueHash: Hash32, hash: Sha256 = sha256): Hash32 {
-  return hash(leafBytes(path, valueHash));
-}
-
-/** `inner(l, r) = H(0x01 || l || r)` */
-export function innerHash(left: Hash32, right: Hash32, hash: Sha256 = sha256): Hash32 {
-  return hash(innerBytes(left, right));
 }
 
 /** Bit `i` of a path, most significant bit of each byte first; 0 chooses the left child. */

@@ -1,5 +1,4 @@
 import type { Hash32 } from '../hash.ts';
-import type { HashInto, PackedBatch } from './apply-batch.ts';
 
 /**
  * Tree nodes are content-addressed: a node's stored bytes are exactly its hash preimage
@@ -28,8 +27,7 @@ export interface StoredNode {
 /**
  * The nodes a batch created, packed back to back without a JS object per node: node `i` has its
  * hash at `hashes[32i, 32i + 32)` and its bytes at `bytes[65i, 65i + 65)`. A database binds the
- * slices as blobs; an in-memory store can keep the buffers as they are. Never mutated after the
- * tree hands them out.
+ * slices as blobs. Never mutated after the tree hands them out.
  */
 export interface PackedNodes {
   count: number;
@@ -38,36 +36,16 @@ export interface PackedNodes {
 }
 
 /**
- * Optional synchronous, zero-copy read path for stores that hold nodes in memory. When a store
- * offers it the tree uses it instead of `getMany`, saving a Promise per level and an allocation
- * per node; results must be identical to `getMany`'s.
- */
-export interface DirectNodeReader extends NodeReader {
-  /**
-   * For each `i < n`, finds the node whose hash is `hashes[i][offs[i], offs[i] + 32)` and sets
-   * `outBufs[i]`, `outOffs[i]` to where its 65 bytes sit (read-only). Returns the first `i` that
-   * is missing, or -1 when all are present.
-   */
-  locateMany(
-    hashes: readonly Uint8Array[],
-    offs: Int32Array,
-    n: number,
-    outBufs: Uint8Array[],
-    outOffs: Int32Array,
-  ): number;
-}
-
-export function isDirectNodeReader(store: NodeReader): store is DirectNodeReader {
-  return typeof (store as Partial<DirectNodeReader>).locateMany === 'function';
-}
-
-/**
- * Optional synchronous path for stores that hold only part of the tree in memory (a cache in
- * front of a database): same contract as `locateMany`, but a miss is no error — the tree then
- * reads that whole level through `getMany`. Saves a Promise and a lookup array per level when
+ * Optional synchronous path for stores that hold part of the tree in memory (a cache in front
+ * of a database): a miss is no error — the tree then reads that whole level through `getMany`. Saves a Promise and a lookup array per level when
  * everything is cached, which for state reads is the common case.
  */
 export interface CachedNodeReader extends NodeReader {
+  /**
+   * For each `i < n`, finds the node whose hash is `hashes[i][offs[i], offs[i] + 32)` and sets
+   * `outBufs[i]`, `outOffs[i]` to where its 65 bytes sit (read-only). Returns the first `i` that
+   * is not cached, or -1 when all are.
+   */
   locateCachedMany(
     hashes: readonly Uint8Array[],
     offs: Int32Array,
@@ -79,19 +57,6 @@ export interface CachedNodeReader extends NodeReader {
 
 export function isCachedNodeReader(store: NodeReader): store is CachedNodeReader {
   return typeof (store as Partial<CachedNodeReader>).locateCachedMany === 'function';
-}
-
-/**
- * Optional: a store that holds the whole tree in memory with links between nodes applies a batch
- * itself, writing the new nodes into place (`MemoryNodeStore`). Same result as `applyBatch`, byte
- * for byte; the new nodes are held by the store when it returns, and `packed` views them.
- */
-export interface InPlaceApplier extends NodeReader {
-  applyInPlace(hashInto: HashInto, oldRoot: Hash32, batch: PackedBatch): { root: Hash32; packed: PackedNodes[] };
-}
-
-export function isInPlaceApplier(store: NodeReader): store is InPlaceApplier {
-  return typeof (store as Partial<InPlaceApplier>).applyInPlace === 'function';
 }
 
 /** Object form of packed nodes, as views (no copies), for stores that take `StoredNode[]`. */

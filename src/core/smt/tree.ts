@@ -4,7 +4,7 @@ import { utf8 } from '../hex.ts';
 import { jcs, type JsonValue } from '../jcs.ts';
 import { applyBatch, partitionByBit, type HashInto, type PackedBatch } from './apply-batch.ts';
 import { INNER_TAG, LEAF_TAG, MAX_DEPTH_BITS, NODE_BYTES, bitAt, checkedKey, hex32, isEmptyHash } from './hashing.ts';
-import { isCachedNodeReader, isDirectNodeReader, isInPlaceApplier, unpackNodes, type CachedNodeReader, type DirectNodeReader, type NodeReader, type PackedNodes, type StoredNode } from './node-store.ts';
+import { isCachedNodeReader, unpackNodes, type CachedNodeReader, type NodeReader, type PackedNodes, type StoredNode } from './node-store.ts';
 import type { Proof, ProofLeaf } from './types.ts';
 import { VIEW_MIN_BYTES, byteArray, bytes, copy32Bytes, equal32, isZero32 } from './words.ts';
 
@@ -158,7 +158,7 @@ export class SparseMerkleTree {
       }
       i++;
     }
-    const { root: newRoot, packed } = await this.applyPacked(root, batch);
+    const { root: newRoot, packed } = await applyBatch(this.store, this.hashInto, root, batch);
     return new BatchResult(newRoot, packed, texts, batch.valueHashes);
   }
 
@@ -184,28 +184,18 @@ export class SparseMerkleTree {
       else batch.valueHashes.set(w.valueHash, i * 32);
       i++;
     }
-    const { root: newRoot, packed } = await this.applyPacked(root, batch);
+    const { root: newRoot, packed } = await applyBatch(this.store, this.hashInto, root, batch);
     return new BatchResult(newRoot, packed, [], batch.valueHashes);
-  }
-
-  /** A store holding the whole tree with links applies the batch itself (same result, in place). */
-  private applyPacked(root: Hash32, batch: PackedBatch): Promise<{ root: Hash32; packed: PackedNodes[] }> | { root: Hash32; packed: PackedNodes[] } {
-    const store = this.store;
-    return isInPlaceApplier(store) ? store.applyInPlace(this.hashInto, root, batch) : applyBatch(store, this.hashInto, root, batch);
   }
 
   /** The value hash stored under `key`, or `null` when the key is absent. */
   async getValueHash(root: Hash32, key: string): Promise<Hash32 | null> {
     const path = this.hash(utf8(checkedKey(key)));
-    const direct = isDirectNodeReader(this.store) ? this.store : undefined;
     let buf = root;
     let off = 0;
     for (let d = 0; ; d++) {
       if (isZero32(buf, off)) return null;
-      const [[b], [o]] =
-        direct !== undefined
-          ? readDirect(direct, [buf], [off], d)
-          : (this.cached !== undefined && readCached(this.cached, [buf], [off], d)) || (await this.readNodes([buf], [off], d));
+      const [[b], [o]] = (this.cached !== undefined && readCached(this.cached, [buf], [off], d)) || (await this.readNodes([buf], [off], d));
       if (b![o!] === LEAF_TAG) return equal32(b!, o! + 1, path, 0) ? b!.slice(o! + 33, o! + 65) : null;
       if (d >= MAX_DEPTH_BITS) fail('missing_node', 'stored tree is deeper than 256', { depth: d });
       buf = b!;
@@ -241,11 +231,7 @@ export class SparseMerkleTree {
       fHi.push(n);
     }
     for (let d = 0; fBuf.length > 0; d++) {
-      const direct = isDirectNodeReader(this.store) ? this.store : undefined;
-      const [nBufs, nOffs] =
-        direct !== undefined
-          ? readDirect(direct, fBuf, fOff, d)
-          : (this.cached !== undefined && readCached(this.cached, fBuf, fOff, d)) || (await this.readNodes(fBuf, fOff, d));
+      const [nBufs, nOffs] = (this.cached !== undefined && readCached(this.cached, fBuf, fOff, d)) || (await this.readNodes(fBuf, fOff, d));
       const next = { buf: [] as Uint8Array[], off: [] as number[], lo: [] as number[], hi: [] as number[] };
       for (let f = 0; f < fBuf.length; f++) {
         const lo = fLo[f]!;
@@ -308,11 +294,7 @@ export class SparseMerkleTree {
       fHi.push(n);
     }
     for (let d = 0; fBuf.length > 0; d++) {
-      const direct = isDirectNodeReader(this.store) ? this.store : undefined;
-      const [nBufs, nOffs] =
-        direct !== undefined
-          ? readDirect(direct, fBuf, fOff, d)
-          : (this.cached !== undefined && readCached(this.cached, fBuf, fOff, d)) || (await this.readNodes(fBuf, fOff, d));
+      const [nBufs, nOffs] = (this.cached !== undefined && readCached(this.cached, fBuf, fOff, d)) || (await this.readNodes(fBuf, fOff, d));
       const next = { buf: [] as Uint8Array[], off: [] as number[], lo: [] as number[], hi: [] as number[] };
       for (let f = 0; f < fBuf.length; f++) {
         const lo = fLo[f]!;
@@ -345,18 +327,6 @@ export class SparseMerkleTree {
     return [got.map((b) => checkNode(b, depth)), new Array<number>(bufs.length).fill(0)];
   }
 
-}
-
-/** `readNodes` through a store's synchronous direct path: no Promise per level. */
-function readDirect(store: DirectNodeReader, bufs: Uint8Array[], offs: number[], depth: number): [Uint8Array[], number[]] {
-  const n = bufs.length;
-  const outBufs = new Array<Uint8Array>(n);
-  const outOffs = new Int32Array(n);
-  if (store.locateMany(bufs, Int32Array.from(offs), n, outBufs, outOffs) >= 0) {
-    fail('missing_node', 'tree node missing from the store', { depth });
-  }
-  for (let i = 0; i < n; i++) if (outBufs[i]![outOffs[i]!]! > INNER_TAG) fail('missing_node', 'stored tree node is malformed', { depth });
-  return [outBufs, Array.from(outOffs)];
 }
 
 /** `readNodes` from a cache's synchronous path; null when any node of the level is not cached. */

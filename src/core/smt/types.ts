@@ -15,5 +15,3 @@ export interface Proof {
   siblings: string[];
 }
 
-/** Paths are 256 bits, so no leaf sits deeper than 256 and no proof has more siblings. */
-export const MAX_DEPTH = 256;
