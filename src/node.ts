@@ -1,5 +1,6 @@
 import { createApp } from './api/app.ts';
 import { writeLimits } from './api/middleware/rate-limit.ts';
+import { AdmissionGate } from './services/admission.ts';
 import { startAnchorWorker, type AnchorWorker } from './checkpoint/anchor-worker.ts';
 import { checkpointService } from './checkpoint/checkpoint-service.ts';
 import type { Config } from './config.ts';
@@ -79,6 +80,7 @@ export async function createNode(config: Config, opts: NodeOptions): Promise<Dst
           onThreadError: (error) => log.error('crypto thread failed; its work runs on the main thread', { error }),
         });
   const programs = opts.programs ?? NATIVE_PROGRAMS;
+  const tree = new SparseMerkleTree(store, { ...treeHashOptions(sha), hash });
   const ctx: NodeContext = {
     config,
     db: opts.db,
@@ -87,7 +89,7 @@ export async function createNode(config: Config, opts: NodeOptions): Promise<Dst
     parseKey: createKeyParser(),
     hash,
     store,
-    tree: new SparseMerkleTree(store, { ...treeHashOptions(sha), hash }),
+    tree,
     committer: new GroupCommitter(opts.db, { maxPendingPerSender: config.maxPendingPerSender }),
     subtrees: new SubtreeCache(opts.db, programs),
     programs,
@@ -96,6 +98,7 @@ export async function createNode(config: Config, opts: NodeOptions): Promise<Dst
     kickWebhooks: () => webhooks?.kick(),
     instanceId: opts.instanceId ?? crypto.randomUUID(),
     limits: writeLimits(config, opts.now ?? Date.now),
+    admission: new AdmissionGate(opts.db, tree, store),
     log,
   };
   const app = createApp(ctx);

@@ -144,6 +144,8 @@ export class ApiError extends Error {
     readonly code: ProblemCode,
     readonly detail: string,
     readonly extra: Record<string, unknown> = {},
+    /** Where a program's own code (admission) has no status of its own in the table above. */
+    readonly status?: ContentfulStatusCode,
   ) {
     super(detail);
   }
@@ -158,8 +160,7 @@ export interface ProblemBody {
   [k: string]: unknown;
 }
 
-export function problemBody(code: string, detail: string, extra: Record<string, unknown> = {}): ProblemBody {
-  const status = statusOf(code);
+export function problemBody(code: string, detail: string, extra: Record<string, unknown> = {}, status = statusOf(code)): ProblemBody {
   return {
     ...extra,
     type: `urn:dstp:problem:${code}`,
@@ -179,7 +180,7 @@ export function problem(c: Context, code: string, detail: string, extra: Record<
 
 /** The problem body for a domain error (ApiError, DstpError); `null` for anything unexpected. */
 export function problemOf(err: unknown): ProblemBody | null {
-  if (err instanceof ApiError) return problemBody(err.code, err.detail, err.extra);
+  if (err instanceof ApiError) return problemBody(err.code, err.detail, err.extra, err.status);
   if (err instanceof DstpError) return problemBody(err.code, err.message, err.details ? { details: err.details } : {});
   if (err instanceof StoreError) return problemBody(err.code, err.message, err.details ? { details: err.details } : {});
   if (isDatabaseBusy(err)) {

@@ -6,6 +6,7 @@ import type { ProgramRegistry } from '../core/programs/registry.ts';
 import type { SparseMerkleTree } from '../core/smt/tree.ts';
 import type { NodeSigner } from '../platform/node-signer.ts';
 import type { CachedNodeStore, Database, GroupCommitter } from '../store/index.ts';
+import type { AdmissionGate } from './admission.ts';
 import type { SubtreeCache } from './subtree-cache.ts';
 
 /**
@@ -35,6 +36,8 @@ export interface NodeContext {
   kickLeader(): void;
   /** Asks the webhook worker to look for due deliveries soon (absent where none runs in-process). */
   kickWebhooks?(): void;
+  /** SPEC §7.1 admission at accept time, with its per-process caches. */
+  readonly admission: AdmissionGate;
   /** Token buckets of this process for write requests (per client, per peer, per sender). */
   readonly limits: WriteLimits;
   /** Unique per process: the lease holder id. */

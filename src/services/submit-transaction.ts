@@ -7,6 +7,7 @@ import { ApiError, problemOf, type ProblemBody } from '../api/problem.ts';
 import type { AcceptItem, AcceptResult } from '../store/index.ts';
 import { signedAcceptance, type AcceptResponse } from './acceptance.ts';
 import type { NodeContext } from './context.ts';
+import type { SubtreeFacts } from './subtree-cache.ts';
 
 /**
  * POST /v1/transactions. Everything that can be checked without the log — shape, network,
@@ -18,7 +19,8 @@ export async function submitTransaction(
   ctx: NodeContext,
   body: unknown,
 ): Promise<{ status: 200 | 202; body: AcceptResponse }> {
-  const item = await prepare(ctx, body);
+  const { item, facts, program } = await prepare(ctx, body);
+  if (program) await ctx.admission.check(facts, item.envelope.tx);
   const result = await ctx.committer.accept(item);
   const out = await settle(ctx, item, result);
   if (out.status === 202) ctx.kickLeader();
@@ -47,10 +49,27 @@ export async function submitBatch(ctx: NodeContext, body: unknown): Promise<{ st
   // Items are checked concurrently (their signatures travel to the crypto threads together);
   // nothing here depends on another item: nonces are decided in order by the committer.
   const checked = await Promise.allSettled(envelopes.map((e) => prepare(ctx, e)));
-  checked.forEach((c, i) => {
-    if (c.status === 'fulfilled') ready.push({ index: i, item: c.value });
-    else items[i] = { index: i, ...failure(c.reason) };
-  });
+  // Admission goes in order: an item may spend what an earlier item of the batch credits.
+  const credited = new Map<string, Set<string>>();
+  for (const [i, c] of checked.entries()) {
+    if (c.status === 'rejected') {
+      items[i] = { index: i, ...failure(c.reason) };
+      continue;
+    }
+    const { item, facts, program } = c.value;
+    if (program) {
+      const mine = credited.get(item.subtree) ?? new Set<string>();
+      try {
+        await ctx.admission.check(facts, item.envelope.tx, mine);
+      } catch (err) {
+        items[i] = { index: i, ...failure(err) };
+        continue;
+      }
+      for (const k of ctx.admission.credits(facts, item.envelope.tx)) mine.add(k);
+      credited.set(item.subtree, mine);
+    }
+    ready.push({ index: i, item });
+  }
   const results = await ctx.committer.acceptBatch(ready.map((r) => r.item));
   let accepted = false;
   // Acceptances are signed concurrently, like the checks above.
@@ -78,7 +97,8 @@ function batchEnvelopes(body: unknown): unknown[] {
   return txs;
 }
 
-async function prepare(ctx: NodeContext, body: unknown): Promise<AcceptItem> {
+/** The checks that need no log and no state; `program` is false for the mode's own calls. */
+async function prepare(ctx: NodeContext, body: unknown): Promise<{ item: AcceptItem; facts: SubtreeFacts; program: boolean }> {
   const envelope: TxEnvelope = parseTxEnvelope(body);
   const { tx } = envelope;
   if (tx.network !== ctx.config.network) {
@@ -91,7 +111,8 @@ async function prepare(ctx: NodeContext, body: unknown): Promise<AcceptItem> {
   // `sys_*` calls are the node's own (system-calls.ts): it appends them itself, never through this door.
   if (isNodeCall(tx.call)) throw new ApiError('reserved_call', `calls named "sys_*" are reserved for the node; "${tx.call}" is not accepted from users`, { call: tx.call });
   // The mode's reserved calls (set_signers; stake, unstake, slash) are checked by the mode, the rest by the program.
-  if (!checkSystemCall(facts.mode, tx.call, tx.args)) facts.program.checkCall(facts.config, tx.call, tx.args);
+  const program = !checkSystemCall(facts.mode, tx.call, tx.args);
+  if (program) facts.program.checkCall(facts.config, tx.call, tx.args);
   const id = txId(tx, ctx.hash);
   const ok = await ctx.verifier.verify(ctx.parseKey(tx.sender), id, fromHex(envelope.sig, 64, 'sig'));
   if (!ok) throw new ApiError('bad_signature', 'sig is not the sender\'s signature over the transaction id');
@@ -102,7 +123,7 @@ async function prepare(ctx: NodeContext, body: unknown): Promise<AcceptItem> {
       retryAfter: wait,
     });
   }
-  return { id: toHex(id), subtree: tx.subtree, sender: tx.sender, nonce: tx.nonce, envelope };
+  return { item: { id: toHex(id), subtree: tx.subtree, sender: tx.sender, nonce: tx.nonce, envelope }, facts, program };
 }
 
 async function settle(ctx: NodeContext, item: AcceptItem, r: AcceptResult): Promise<{ status: 200 | 202; body: AcceptResponse }> {

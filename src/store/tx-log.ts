@@ -116,6 +116,15 @@ export async function pendingTxs(db: Database, subtree: string, limit: number, e
 }
 
 /**
+ * Pending transactions of a subtree after log position `afterSeq`, oldest first, as (seq, tx):
+ * what admission counts as in flight. Reads the partial index of pending rows.
+ */
+export async function pendingAfter(db: Database, subtree: string, afterSeq: number): Promise<{ seq: number; envelope: TxEnvelope }[]> {
+  const rows = await readRows(db, db.read, "SELECT seq, body FROM txs WHERE subtree = ? AND status = 'pending' AND seq > ? ORDER BY seq", [subtree, afterSeq]);
+  return rows.map((r) => ({ seq: num(r[0]), envelope: JSON.parse(String(r[1])) as TxEnvelope }));
+}
+
+/**
  * Decides and appends one group of transactions inside the caller's write transaction. The
  * statement count grows only with the number of chunks, not items: subtree heads and the senders'
  * last nonces are read with IN lists, rows are written with multi-row INSERTs. Items are decided

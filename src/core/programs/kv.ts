@@ -57,8 +57,10 @@ function checkCall(_config: KvConfig, call: string, args: Record<string, JsonVal
   if (call === 'set' && a.value === null) fail('invalid_args', 'value must not be null (use delete)', { field: 'args.value' });
 }
 
+const mayWrite = (config: KvConfig, sender: string) => config.writers === 'any' || config.writers.includes(sender);
+
 function apply(config: KvConfig, _state: unknown, tx: ProgramTx): ProgramResult {
-  if (config.writers !== 'any' && !config.writers.includes(tx.sender)) return { ok: false, code: 'unauthorized' };
+  if (!mayWrite(config, tx.sender)) return { ok: false, code: 'unauthorized' };
   const key = KV_PREFIX + (tx.args.key as string);
   const writes: Writes = new Map();
   writes.set(key, tx.call === 'set' ? (tx.args.value as JsonValue) : null);
@@ -72,4 +74,10 @@ export const kv: Program<KvConfig> = {
   checkCall,
   reads: () => [],
   apply,
+  // A sender not among the writers can never succeed: refused at the door, not logged.
+  admission: {
+    reads: () => [],
+    credits: () => [],
+    admit: (config, tx) => (mayWrite(config, tx.sender) ? null : 'unauthorized'),
+  },
 };

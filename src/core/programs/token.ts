@@ -6,7 +6,7 @@ import { parseKeyField } from '../tx.ts';
 import { isPublicKeyString } from '../keys.ts';
 import { callArgs, refuseSysKeys } from './common.ts';
 import { BALANCE_PREFIX, balanceKey, SUPPLY_KEY } from './token-keys.ts';
-import type { Program, ProgramResult, ProgramTx, StateView, Writes } from './types.ts';
+import type { Admission, Program, ProgramResult, ProgramTx, StateView, Writes } from './types.ts';
 
 export { BALANCE_PREFIX, balanceKey, SUPPLY_KEY };
 
@@ -150,6 +150,23 @@ function apply(config: TokenConfig, state: StateView, tx: ProgramTx): ProgramRes
   return { ok: true, writes };
 }
 
+/**
+ * Refuses a mint by anyone but the minter, and a transfer or burn of more than the sender held at
+ * the latest final round when nothing pending credits the sender: pending transactions before it
+ * can only lower that balance, so it would fail. A credit in flight admits (its amount is not
+ * counted: the filter errs toward admitting).
+ */
+const admission: Admission<TokenConfig> = {
+  reads: (_config, tx) => (tx.call === 'mint' ? [] : [balanceKey(tx.sender)]),
+  credits: (_config, tx) => (tx.call === 'mint' || tx.call === 'transfer' ? [balanceKey(tx.args.to as string)] : []),
+  admit(config, tx, state, credited) {
+    if (tx.call === 'mint') return tx.sender === config.minter ? null : 'unauthorized';
+    const from = balanceKey(tx.sender);
+    if (credited.has(from)) return null;
+    return readAmount(state, from) < BigInt(tx.args.amount as string) ? 'insufficient_balance' : null;
+  },
+};
+
 export const token: Program<TokenConfig> = {
   name: 'token',
   parseConfig,
@@ -157,4 +174,5 @@ export const token: Program<TokenConfig> = {
   checkCall,
   reads,
   apply,
+  admission,
 };

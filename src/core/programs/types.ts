@@ -25,6 +25,21 @@ export type Writes = Map<string, JsonValue | null>;
 
 export type ProgramResult = { ok: true; writes: Writes } | { ok: false; code: string };
 
+/**
+ * Admission at accept time (SPEC §7.1 `admit`): may this transaction still succeed, given the
+ * latest final state and the credits of transactions accepted before it and not yet executed?
+ * A filter that keeps what cannot succeed out of the log; execution stays the authority, so an
+ * admission may be generous but must never refuse what execution would accept.
+ */
+export interface Admission<Config = unknown> {
+  /** Keys of the latest final state that `admit` looks at. */
+  reads(config: Config, tx: ProgramTx): string[];
+  /** Keys this transaction may raise once executed: while it is pending, they are credited. */
+  credits(config: Config, tx: ProgramTx): string[];
+  /** `null` admits; a failure code refuses (the code execution would give). */
+  admit(config: Config, tx: ProgramTx, state: StateView, credited: ReadonlySet<string>): string | null;
+}
+
 export interface Program<Config = unknown> {
   readonly name: string;
   /** Validates and normalizes the subtree's `config`; throws DstpError('invalid_config'). */
@@ -46,4 +61,6 @@ export interface Program<Config = unknown> {
    * never exceptions; an exception anyway becomes the failure `program_error`.
    */
   apply(config: Config, state: StateView, tx: ProgramTx): ProgramResult;
+  /** Optional admission check at accept time; programs without one admit every well-formed call. */
+  readonly admission?: Admission<Config>;
 }
