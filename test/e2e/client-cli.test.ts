@@ -101,11 +101,18 @@ describe('dstp CLI against the real node', () => {
   });
 
   test('a failed transfer: send --wait exits 1 with the failure code; tx shows the receipt', async () => {
-    const r = await dstp(['send', '--key', file('bob.json'), '--subtree', subtree, '--call', 'transfer', '--args', JSON.stringify({ to: pub('alice.json'), amount: '99' }), '--wait']);
+    // "0" passes admission and fails in execution (invalid_amount).
+    const r = await dstp(['send', '--key', file('bob.json'), '--subtree', subtree, '--call', 'transfer', '--args', JSON.stringify({ to: pub('alice.json'), amount: '0' }), '--wait']);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain('insufficient_balance');
+    expect(r.stderr).toContain('invalid_amount');
     const t = await dstp(['tx', '--id', r.json.id]);
-    expect(t.json).toMatchObject({ id: r.json.id, status: 'failed', receipt: { code: 'insufficient_balance' } });
+    expect(t.json).toMatchObject({ id: r.json.id, status: 'failed', receipt: { code: 'invalid_amount' } });
+  });
+
+  test('a transfer that cannot succeed is refused at the door: send exits 1 with the program code, nothing sent', async () => {
+    const r = await dstp(['send', '--key', file('bob.json'), '--subtree', subtree, '--call', 'transfer', '--args', JSON.stringify({ to: pub('alice.json'), amount: '99' })]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('insufficient_balance');
   });
 
   test('server errors are one line with status and code', async () => {

@@ -133,10 +133,11 @@ describe('SDK against the real node', () => {
   });
 
   test('a transaction that fails in execution reports its code and still consumes the nonce', async () => {
-    const sent = await client.send({ subtree, key: bob, call: 'transfer', args: { to: alice.publicKey, amount: '1000' } });
+    // "0" passes admission at accept time and fails in execution.
+    const sent = await client.send({ subtree, key: bob, call: 'transfer', args: { to: alice.publicKey, amount: '0' } });
     const done = await client.waitForExecution(sent.id, { timeoutMs: 10_000 });
     expect(done.status).toBe('failed');
-    expect(done.receipt?.code).toBe('insufficient_balance');
+    expect(done.receipt?.code).toBe('invalid_amount');
     expect(await client.nextNonce(subtree, bob.publicKey)).toBe(1);
     await fetchVerifiedState(client, subtree, balanceKey(bob.publicKey), { expectedValue: '5' });
   });

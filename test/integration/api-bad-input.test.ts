@@ -176,6 +176,9 @@ const transactionCases: Case[] = [
     code: 'value_too_large',
   },
   { name: 'unknown subtree', method: 'POST', path: '/v1/transactions', json: () => tx({ subtree: UNKNOWN, nonce: 0 }), status: 404, code: 'unknown_subtree' },
+  { name: 'transfer from a key with no balance (admission)', method: 'POST', path: '/v1/transactions', json: () => tx({ nonce: 0 }, mallory), status: 409, code: 'insufficient_balance' },
+  { name: 'transfer beyond the balance (admission)', method: 'POST', path: '/v1/transactions', json: () => tx({ args: { to: bob.key, amount: '1000' } }), status: 409, code: 'insufficient_balance' },
+  { name: 'mint by a non-minter (admission)', method: 'POST', path: '/v1/transactions', json: () => tx({ call: 'mint', args: { to: bob.key, amount: '1' } }, bob), status: 403, code: 'unauthorized' },
   {
     name: 'wrong network',
     method: 'POST',

@@ -171,7 +171,7 @@ describe('end to end: transactions → rounds → webhooks', () => {
       rNotes.secrets = [onlyNotes.secret];
       // Round 1 of coin: two transfers, the second overdraws (fails in execution).
       const t0 = signedTx(alice, { network: open.network, subtree: coin, nonce: 0, call: 'transfer', args: { to: bob.key, amount: '3' } });
-      const t1 = signedTx(alice, { network: open.network, subtree: coin, nonce: 1, call: 'transfer', args: { to: bob.key, amount: '99' } });
+      const t1 = signedTx(alice, { network: open.network, subtree: coin, nonce: 1, call: 'transfer', args: { to: bob.key, amount: '8' } }); // admitted (8 ≤ 10), fails after t0
       const t2 = signedTx(bob, { network: open.network, subtree: notes, nonce: 0, call: 'set', args: { key: 'k', value: 'v' } });
       const [id0, id1, id2] = [await submit(t0), await submit(t1), await submit(t2)];
       const tick = await call(open.url, 'POST', '/v1/leader/tick', { headers: admin });
