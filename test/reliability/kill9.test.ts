@@ -31,7 +31,8 @@ describe('reliability: kill -9 under load', () => {
     const nodeKey = info.body.publicKey as string;
 
     const senders: KeyPair[] = Array.from({ length: SENDERS }, () => generateKey('ed25519'));
-    // Sender 0 starts poor, so some of its transfers fail (insufficient_balance) until it is paid.
+    // Sender 0 starts poor, so some of its transfers are refused at the door (admission) or fail
+    // in execution (insufficient_balance, when a spend in flight took what it counted on).
     const genesis = new Map(senders.map((s, i) => [s.publicKey, i === 0 ? 3n : 1000n + BigInt(i)]));
     const owner = generateKey('ed25519');
     const st = await createTokenSubtree(node.url, { owner, authority: nodeKey, name: 'kill9', balances: Object.fromEntries(genesis) });
@@ -79,7 +80,7 @@ describe('reliability: kill -9 under load', () => {
     expect(await replayMismatches(request, rounds, log)).toEqual([]);
     const model = modelTransfers(genesis, log);
     expect(checkOutcomes(log, model.outcome)).toEqual([]);
-    expect(log.some((t) => t.code === 'insufficient_balance')).toBe(true);
+    expect(result.refused + log.filter((t) => t.code === 'insufficient_balance').length).toBeGreaterThan(0);
     expect(log.some((t) => t.code === 'invalid_amount')).toBe(true);
 
     // Through the API of the restarted node: every acknowledged id has one status, its seq, and

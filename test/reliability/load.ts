@@ -32,11 +32,13 @@ export interface LoadResult {
   unknown: { id: string; sender: string; nonce: number; error: string }[];
   /** Answers a correct node must never give to this load (e.g. 409, 5xx). */
   unexpected: { status: number; body: unknown }[];
+  /** Transactions refused by admission (409 with `admission`), each retried a few times. */
+  refused: number;
   sent: number;
 }
 
 export async function runLoad(o: LoadOptions): Promise<LoadResult> {
-  const out: LoadResult = { acks: [], unknown: [], unexpected: [], sent: 0 };
+  const out: LoadResult = { acks: [], unknown: [], unexpected: [], refused: 0, sent: 0 };
   const max = o.maxPerSender ?? 100_000;
   await Promise.all(
     o.senders.map(async (key, i) => {
@@ -70,6 +72,10 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
             if (b.id !== id) out.unexpected.push({ status: res.status, body: res.body });
             out.acks.push({ id, sender: key.publicKey, nonce, status: res.status, accept: b.accept, sig: b.sig });
             acked = true;
+          } else if (res.status === 409 && (res.body as { admission?: boolean }).admission === true) {
+            // Refused at the door (it cannot succeed yet): nonce unused; a credit may still come.
+            out.refused++;
+            await Bun.sleep(20);
           } else {
             out.unexpected.push({ status: res.status, body: res.body });
             return;
