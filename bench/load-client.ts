@@ -380,7 +380,8 @@ export async function startBenchServer(o: {
   };
   // Experiments, and the node's crypto thread setting, pass through to the server.
   for (const [k, v] of Object.entries(process.env)) {
-    if ((k.startsWith('BENCH_EXP_') || k === 'DSTP_CRYPTO_THREADS') && v !== undefined) env[k] = v;
+    // The limits are off above; DSTP_RATE_LIMIT=1000000/s etc. measures what the limiter costs.
+    if ((k.startsWith('BENCH_EXP_') || k === 'DSTP_CRYPTO_THREADS' || k === 'DSTP_RATE_LIMIT' || k === 'DSTP_SENDER_RATE_LIMIT') && v !== undefined) env[k] = v;
   }
   if (o.roundIntervalMs !== undefined) env.DSTP_ROUND_INTERVAL_MS = String(o.roundIntervalMs);
   Object.assign(env, o.env);
