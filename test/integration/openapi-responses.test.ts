@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
-import { adminHeader, call, party, signedTx, startServer, subtreeRequest, type Res, type TestServer } from '../helpers/server.ts';
+import { adminHeader, call, party, seedTokenRequest, signedTx, startServer, type Res, type TestServer } from '../helpers/server.ts';
 
 const BASE = 'https://dstp.invalid/openapi.json';
 let s: TestServer;
@@ -65,19 +65,7 @@ describe('live responses match /openapi.json', () => {
   });
 
   test('info and subtrees: create (201, then 200 for the same request), list, head, bad input', async () => {
-    const c = subtreeRequest({
-      network: s.network,
-      owner: alice,
-      name: 'coin',
-      program: 'token',
-      config: { symbol: 'CO', decimals: 0, minter: alice.key },
-      authority: s.nodeKey,
-      genesis: [
-        { key: `balance/${alice.key}`, value: '10' },
-        { key: `balance/${bob.key}`, value: '1' },
-        { key: 'supply', value: '11' },
-      ],
-    });
+    const c = seedTokenRequest(s, alice, bob);
     coin = c.id;
     expect((await live('POST', '/v1/subtrees', '/v1/subtrees', { json: c.body, headers: adminHeader() })).status).toBe(201);
     expect((await live('POST', '/v1/subtrees', '/v1/subtrees', { json: c.body, headers: adminHeader() })).status).toBe(200);
