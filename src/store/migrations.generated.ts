@@ -84,5 +84,13 @@ export const MIGRATIONS: readonly EmbeddedMigration[] = [
     "statements": [
       "DROP TABLE `child_heads`;"
     ]
+  },
+  {
+    "tag": "0006_drop_txs_round_index",
+    "when": 1796681180701,
+    "hash": "e40268e04ae4ca6d076e96e92980574cb8716c52ddaeb8241b21f0675eec146d",
+    "statements": [
+      "DROP INDEX `txs_round`;"
+    ]
   }
 ];

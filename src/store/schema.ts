@@ -73,7 +73,8 @@ export const txs = sqliteTable(
     uniqueIndex('txs_subtree_sender_nonce').on(t.subtree, t.sender, t.nonce),
     // Partial: holds only the work queue, so pending scans stay small however long the log grows.
     index('txs_pending').on(t.subtree, t.seq).where(sql`status = 'pending'`),
-    index('txs_round').on(t.subtree, t.height, t.idx),
+    // No index on (subtree, height, idx): no query reads a round's transactions that way (rounds
+    // keep their tx ids), and every accept and execute paid for its upkeep.
     check('txs_status', sql`${t.status} IN ('pending', 'executed', 'failed')`),
   ],
 );

@@ -236,6 +236,16 @@ export function subtreeRequest(s: SubtreeSpecInput, extraSigners: Party[] = []) 
   return { id: toHex(subtreeId(subtree)), body: { subtree, sigs } };
 }
 
+/** SPEC §7's seed token: `owner` holds 10 and `other` 1 (supply 11); the node is the authority. */
+export function seedTokenRequest(node: { network: string; nodeKey: string }, owner: Party, other: Party, name = 'coin') {
+  const genesis = [
+    { key: `balance/${owner.key}`, value: '10' },
+    { key: `balance/${other.key}`, value: '1' },
+    { key: 'supply', value: '11' },
+  ];
+  return subtreeRequest({ network: node.network, owner, name, program: 'token', config: { symbol: 'CO', decimals: 0, minter: owner.key }, authority: node.nodeKey, genesis });
+}
+
 export function signedTx(
   from: Party,
   t: { network: string; subtree: string; nonce: number; call: string; args: Record<string, JsonValue> },

@@ -51,6 +51,13 @@ export interface TreeOptions {
 
 export type HashTextInto = (text: string, out: Uint8Array) => void;
 
+/** What `SparseMerkleTree.walk` reports: node bytes at `b[o..]`, keys `idx[lo..hi)` below it. */
+interface WalkVisitor {
+  leaf(b: Uint8Array, o: number, idx: Int32Array, lo: number, hi: number): void;
+  /** An inner node: keys `idx[lo..mid)` go left, `idx[mid..hi)` right. */
+  inner?(b: Uint8Array, o: number, idx: Int32Array, lo: number, mid: number, hi: number): void;
+}
+
 /** Where `apply` hashes each key and value before copying it into the batch (used synchronously only). */
 const PATH_DIGEST = bytes(32);
 const PATH_DIGEST32 = new Int32Array(PATH_DIGEST.buffer);
@@ -211,14 +218,68 @@ export class SparseMerkleTree {
   /** Proofs for many keys, reading each tree level once for all of them. */
   async proveMany(root: Hash32, keys: readonly string[]): Promise<Proof[]> {
     const n = keys.length;
-    const paths = new Uint8Array(n * 32);
-    for (let i = 0; i < n; i++) paths.set(this.hash(utf8(checkedKey(keys[i]!))), i * 32);
-    const idx = new Int32Array(n);
-    for (let i = 0; i < n; i++) idx[i] = i;
     // Siblings are collected root first as hex, each shared sibling converted once.
     const siblings: string[][] = Array.from({ length: n }, () => []);
     const leaves: (ProofLeaf | null)[] = new Array(n).fill(null);
+    await this.walk(root, this.pathsOf(keys), n, {
+      leaf(b, o, idx, lo, hi) {
+        const leaf = { path: hex32(b, o + 1), valueHash: hex32(b, o + 33) };
+        for (let r = lo; r < hi; r++) leaves[idx[r]!] = leaf;
+      },
+      inner(b, o, idx, lo, mid, hi) {
+        if (lo < mid) {
+          const right = hex32(b, o + 33);
+          for (let r = lo; r < mid; r++) siblings[idx[r]!]!.push(right);
+        }
+        if (mid < hi) {
+          const left = hex32(b, o + 1);
+          for (let r = mid; r < hi; r++) siblings[idx[r]!]!.push(left);
+        }
+      },
+    });
+    const rootHex = hex32(root);
+    const out = new Array<Proof>(n);
+    for (let i = 0; i < n; i++) {
+      out[i] = { key: keys[i]!, root: rootHex, leaf: leaves[i]!, siblings: siblings[i]!.reverse() };
+    }
+    return out;
+  }
 
+  /**
+   * The value hash stored under each key (null when absent): proveMany's walk, one read per level
+   * for all keys, without collecting siblings — a state read that needs no proof (the leader's
+   * program reads) skips their hex encoding and arrays.
+   */
+  async getValueHashes(root: Hash32, keys: readonly string[]): Promise<(Hash32 | null)[]> {
+    const n = keys.length;
+    const paths = this.pathsOf(keys);
+    const out = new Array<Hash32 | null>(n).fill(null);
+    await this.walk(root, paths, n, {
+      leaf(b, o, idx, lo, hi) {
+        for (let r = lo; r < hi; r++) {
+          const i = idx[r]!;
+          if (equal32(b, o + 1, paths, i * 32)) out[i] = b.slice(o + 33, o + 65);
+        }
+      },
+    });
+    return out;
+  }
+
+  /** The keys' paths, packed: key `i` at `[32i, 32i + 32)`. */
+  private pathsOf(keys: readonly string[]): Uint8Array {
+    const paths = new Uint8Array(keys.length * 32);
+    for (let i = 0; i < keys.length; i++) paths.set(this.hash(utf8(checkedKey(keys[i]!))), i * 32);
+    return paths;
+  }
+
+  /**
+   * Walks from `root` toward the `n` paths, reading each level once for all of them: reports each
+   * leaf reached and each inner node passed with the keys `idx[lo..hi)` below it (split by the
+   * level's bit at `mid`), and descends into the non-empty children that keys lead to.
+   */
+  private async walk(root: Hash32, paths: Uint8Array, n: number, visit: WalkVisitor): Promise<void> {
+    const idx = new Int32Array(n);
+    for (let i = 0; i < n; i++) idx[i] = i;
     // Frontier: hash at (buf, off) covering keys idx[lo..hi).
     let fBuf: Uint8Array[] = [];
     let fOff: number[] = [];
@@ -239,77 +300,12 @@ export class SparseMerkleTree {
         const b = nBufs[f]!;
         const o = nOffs[f]!;
         if (b[o] === LEAF_TAG) {
-          const leaf = { path: hex32(b, o + 1), valueHash: hex32(b, o + 33) };
-          for (let r = lo; r < hi; r++) leaves[idx[r]!] = leaf;
+          visit.leaf(b, o, idx, lo, hi);
           continue;
         }
         if (d >= MAX_DEPTH_BITS) fail('missing_node', 'stored tree is deeper than 256', { depth: d });
         const mid = partitionByBit(idx, paths, lo, hi, d);
-        if (lo < mid) {
-          const right = hex32(b, o + 33);
-          for (let r = lo; r < mid; r++) siblings[idx[r]!]!.push(right);
-          if (!isZero32(b, o + 1)) next.buf.push(b), next.off.push(o + 1), next.lo.push(lo), next.hi.push(mid);
-        }
-        if (mid < hi) {
-          const left = hex32(b, o + 1);
-          for (let r = mid; r < hi; r++) siblings[idx[r]!]!.push(left);
-          if (!isZero32(b, o + 33)) next.buf.push(b), next.off.push(o + 33), next.lo.push(mid), next.hi.push(hi);
-        }
-      }
-      fBuf = next.buf;
-      fOff = next.off;
-      fLo = next.lo;
-      fHi = next.hi;
-    }
-
-    const rootHex = hex32(root);
-    const out = new Array<Proof>(n);
-    for (let i = 0; i < n; i++) {
-      out[i] = { key: keys[i]!, root: rootHex, leaf: leaves[i]!, siblings: siblings[i]!.reverse() };
-    }
-    return out;
-  }
-
-  /**
-   * The value hash stored under each key (null when absent): proveMany's walk, one read per level
-   * for all keys, without collecting siblings — a state read that needs no proof (the leader's
-   * program reads) skips their hex encoding and arrays.
-   */
-  async getValueHashes(root: Hash32, keys: readonly string[]): Promise<(Hash32 | null)[]> {
-    const n = keys.length;
-    const paths = new Uint8Array(n * 32);
-    for (let i = 0; i < n; i++) paths.set(this.hash(utf8(checkedKey(keys[i]!))), i * 32);
-    const idx = new Int32Array(n);
-    for (let i = 0; i < n; i++) idx[i] = i;
-    const out = new Array<Hash32 | null>(n).fill(null);
-
-    let fBuf: Uint8Array[] = [];
-    let fOff: number[] = [];
-    let fLo: number[] = [];
-    let fHi: number[] = [];
-    if (n > 0 && !isEmptyHash(root)) {
-      fBuf.push(root);
-      fOff.push(0);
-      fLo.push(0);
-      fHi.push(n);
-    }
-    for (let d = 0; fBuf.length > 0; d++) {
-      const [nBufs, nOffs] = (this.cached !== undefined && readCached(this.cached, fBuf, fOff, d)) || (await this.readNodes(fBuf, fOff, d));
-      const next = { buf: [] as Uint8Array[], off: [] as number[], lo: [] as number[], hi: [] as number[] };
-      for (let f = 0; f < fBuf.length; f++) {
-        const lo = fLo[f]!;
-        const hi = fHi[f]!;
-        const b = nBufs[f]!;
-        const o = nOffs[f]!;
-        if (b[o] === LEAF_TAG) {
-          for (let r = lo; r < hi; r++) {
-            const i = idx[r]!;
-            if (equal32(b, o + 1, paths, i * 32)) out[i] = b.slice(o + 33, o + 65);
-          }
-          continue;
-        }
-        if (d >= MAX_DEPTH_BITS) fail('missing_node', 'stored tree is deeper than 256', { depth: d });
-        const mid = partitionByBit(idx, paths, lo, hi, d);
+        visit.inner?.(b, o, idx, lo, mid, hi);
         if (lo < mid && !isZero32(b, o + 1)) next.buf.push(b), next.off.push(o + 1), next.lo.push(lo), next.hi.push(mid);
         if (mid < hi && !isZero32(b, o + 33)) next.buf.push(b), next.off.push(o + 33), next.lo.push(mid), next.hi.push(hi);
       }
@@ -318,7 +314,6 @@ export class SparseMerkleTree {
       fLo = next.lo;
       fHi = next.hi;
     }
-    return out;
   }
 
   /** Reads the nodes whose hashes sit at (bufs[i], offs[i]) through `getMany`. */

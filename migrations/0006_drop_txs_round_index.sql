@@ -1,0 +1,1 @@
+DROP INDEX `txs_round`;
