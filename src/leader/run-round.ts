@@ -60,9 +60,9 @@ export async function runRound(ctx: NodeContext, subtreeId: string, lease: Lease
   const mode = await modeAt(ctx, facts, height, row.root);
 
   const txs: IdentifiedTx[] = pending.map((p) => ({ id: p.id, tx: p.envelope.tx }));
-  const system = systemCalls(facts.mode, { height, network: prev.network, subtree: subtreeId, hash: ctx.hash });
   // Node calls (`sys_child`) are honoured from the subtree's host key only: round 0's proposer.
   const host = await hostKey(ctx, subtreeId);
+  const system = systemCalls(facts.mode, { height, network: prev.network, subtree: subtreeId, hash: ctx.hash, ...(host !== undefined ? { host } : {}) });
   const step = await executeAndCommitRound({
     tree: ctx.tree,
     values: ctx.store,

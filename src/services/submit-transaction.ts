@@ -91,7 +91,8 @@ async function prepare(ctx: NodeContext, body: unknown): Promise<AcceptItem> {
   // `sys_*` calls are the node's own (system-calls.ts): it appends them itself, never through this door.
   if (isNodeCall(tx.call)) throw new ApiError('reserved_call', `calls named "sys_*" are reserved for the node; "${tx.call}" is not accepted from users`, { call: tx.call });
   // The mode's reserved calls (set_signers; stake, unstake, slash) are checked by the mode, the rest by the program.
-  if (!checkSystemCall(facts.mode, tx.call, tx.args)) facts.program.checkCall(facts.config, tx.call, tx.args);
+  // The node hosts the subtree, so its key is the host key a multisig signer set is judged against.
+  if (!checkSystemCall(facts.mode, tx.call, tx.args, ctx.signer.publicKey)) facts.program.checkCall(facts.config, tx.call, tx.args);
   const id = txId(tx, ctx.hash);
   const ok = await ctx.verifier.verify(ctx.parseKey(tx.sender), id, fromHex(envelope.sig, 64, 'sig'));
   if (!ok) throw new ApiError('bad_signature', 'sig is not the sender\'s signature over the transaction id');
