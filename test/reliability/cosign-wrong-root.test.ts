@@ -3,7 +3,8 @@
  * from an honest co-signer. The node here is real (in-process, HTTP on 127.0.0.1, scheduler off);
  * the dishonest proposal is crafted through the node's own store, exactly as a leader would store
  * one, with one write the log never asked for. The co-signers are real `dstp cosign --once`
- * processes with their own replicas.
+ * processes with their own replicas: they refuse it and vote to expire it, and their votes (an
+ * expiry certificate) expire it so that the node proposes again.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -96,17 +97,22 @@ describe('co-signer against a dishonest proposal', () => {
     };
     for (const i of [0, 1]) {
       const { summary, events } = await cosignOnce(i);
-      expect(summary).toMatchObject({ status: 'refused', refused: hash, signatures: 0, refusals: 1 });
+      expect(summary).toMatchObject({ status: 'refused', refused: hash, signatures: 0, refusals: 1, expiryVotes: 1 });
+      expect(events.find((e) => e.type === 'expiry_voted')).toMatchObject({ height: 1, hash, status: i === 0 ? 202 : 201 });
       const refused = events.find((e) => e.type === 'refused')!;
       expect(refused).toMatchObject({ height: 1, hash, reason: "the header's roots do not follow from the log" });
       expect(refused.mismatches).toEqual([{ field: 'header.stateRoot', expected: toHex(step.stateRoot), got: header.stateRoot }]);
     }
-    const open = (await call(srv.url, 'GET', `/v1/subtrees/${subtree}/proposals?status=open`)).body.items;
-    expect(open).toEqual([expect.objectContaining({ hash, signatures: [] })]);
+    // Both refused it and voted to expire it: their two votes are a certificate (t = 2), so the
+    // node expired it — by their word, not its clock — and the transaction stays pending.
+    const expired = (await call(srv.url, 'GET', `/v1/subtrees/${subtree}/proposals?status=expired`)).body.items;
+    expect(expired).toEqual([expect.objectContaining({ hash, signatures: [] })]);
+    expect(expired[0].certificate.expire).toEqual({ v: 1, network: srv.network, subtree, height: 1, round: hash });
+    expect(expired[0].certificate.sigs.map((x: { signer: string }) => x.signer).sort()).toEqual(signers.map((k) => k.publicKey).sort());
+    expect((await call(srv.url, 'GET', `/v1/subtrees/${subtree}/proposals?status=open`)).body.items).toEqual([]);
     expect((await call(srv.url, 'GET', `/v1/transactions/${tx.id}`)).body.status).toBe('pending');
 
-    // The forged proposal times out; the honest leader pass proposes the true root, which both sign.
-    await Bun.sleep(1050);
+    // The honest leader pass proposes the true root, which both sign.
     await call(srv.url, 'POST', '/v1/leader/tick', { headers: adminHeader() });
     const honest = (await call(srv.url, 'GET', `/v1/subtrees/${subtree}/proposals?status=open`)).body.items[0];
     expect(honest.header.stateRoot).toBe(toHex(step.stateRoot));
