@@ -319,7 +319,6 @@ export class Cosigner {
     const mine = seen.get(p.hash);
     const signed = await signedAt(this.db, this.subtree, p.height);
     if (signed.includes(p.hash)) return this.mark(p.hash, 'signed'); // waits for the others; never votes against it
-    if (mine?.expirySig) return this.mark(p.hash, 'refused'); // voted to expire it: never signs it
     const prior = this.handled.get(p.hash);
     if (prior === 'refused') {
       await this.voteExpiryIfDue(p, mine?.firstSeen ?? this.now(), mode.proposalTimeoutMs, false, 'timeout');
@@ -342,6 +341,11 @@ export class Cosigner {
       this.mark(p.hash, 'refused');
       await this.voteExpiryIfDue(p, mine?.firstSeen ?? this.now(), mode.proposalTimeoutMs, true, `refused: ${verdict.reason}`);
       return 'refused';
+    }
+    if (mine?.expirySig) {
+      // It voted to expire this proposal (in an earlier run): it never signs it (SPEC §5).
+      this.emit({ type: 'refused', height: p.height, hash: p.hash, reason: 'this key voted to expire this proposal; it never signs it', mismatches: [] });
+      return this.mark(p.hash, 'refused');
     }
     return this.signVerified(p, verdict);
   }
