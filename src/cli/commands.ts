@@ -456,7 +456,7 @@ const resume: Command = {
       io.out({ subtree, signed: false, reason: 'not halted, or this key signed the current halt already' });
       return 0;
     }
-    io.out({ subtree, signed: true, status: r.view.status, halt: r.view.resume.halt, signatures: r.view.signatures.length, threshold: r.view.threshold });
+    io.out({ subtree, signed: true, status: r.view.status, halt: r.view.resume.halt, ...(r.view.resume.evidence ? { evidence: r.view.resume.evidence } : {}), signatures: r.view.signatures.length, threshold: r.view.threshold });
     return 0;
   },
 };

@@ -218,7 +218,14 @@ export class Cosigner {
       multisig ? this.client.listProposals(this.subtree, { cursor: this.tip.height, limit: 100 }) : this.client.listProposals(this.subtree, { status: 'open' }),
     ]);
     if (head.height === this.tip.height && head.headHash !== undefined && head.headHash !== this.tip.headHash) {
-      await this.forkAt(this.tip.height, 'the node serves another final header at a height this replica holds final', { mine: this.tip.headHash, served: String(head.headHash) });
+      // Two final headers at one height: keep both as evidence (this replica's header, and the
+      // node's round with its signatures).
+      const mine = (await getReplicaHead(this.db, this.subtree))?.header ?? null;
+      const served = await this.client.getRound(this.subtree, this.tip.height).catch(() => null);
+      await this.forkAt(this.tip.height, 'the node serves another final header at a height this replica holds final', {
+        mine: { hash: this.tip.headHash, header: mine },
+        served: { hash: String(head.headHash), round: served as unknown as JsonValue },
+      });
     }
     while (this.tip.height < head.height) await this.applyFinal(this.tip.height + 1);
     if (head.status === 'halted') {
@@ -315,13 +322,20 @@ export class Cosigner {
       if (!this.handled.has(p.hash)) this.emit({ type: 'not_a_signer', height: p.height, hash: p.hash });
       return this.mark(p.hash, 'skipped');
     }
-    const seen = await noteSightings(this.db, this.subtree, p.height, [p.hash], this.now());
-    const mine = seen.get(p.hash);
-    const signed = await signedAt(this.db, this.subtree, p.height);
-    if (signed.includes(p.hash)) return this.mark(p.hash, 'signed'); // waits for the others; never votes against it
     const prior = this.handled.get(p.hash);
+    if (prior === 'signed') return prior; // waits for the others; never votes against it
+    // The first sighting is read here and written durably on every path that does not sign now
+    // (a signed proposal is never voted against, so its sighting time no longer matters).
+    let mine = (await sightingsAt(this.db, this.subtree, p.height)).get(p.hash);
+    const firstSeen = mine?.firstSeen ?? this.now();
+    const keepSighting = async () => {
+      if (!mine) mine = (await noteSightings(this.db, this.subtree, p.height, [p.hash], firstSeen)).get(p.hash);
+    };
+    const signed = await signedAt(this.db, this.subtree, p.height);
+    if (signed.includes(p.hash)) return this.mark(p.hash, 'signed');
     if (prior === 'refused') {
-      await this.voteExpiryIfDue(p, mine?.firstSeen ?? this.now(), mode.proposalTimeoutMs, false, 'timeout');
+      await keepSighting();
+      await this.voteExpiryIfDue(p, firstSeen, mode.proposalTimeoutMs, false, 'timeout');
       return prior;
     }
     // Every other header signed here must be expired by a certificate this process checks itself.
@@ -331,7 +345,8 @@ export class Cosigner {
       if (flaw !== null) {
         this.emit({ type: 'refused', height: p.height, hash: p.hash, reason: `already signed header ${h} at this height, and it is not expired: ${flaw}`, mismatches: [{ field: 'certificate', expected: h, got: null }] });
         this.mark(p.hash, 'refused');
-        await this.voteExpiryIfDue(p, mine?.firstSeen ?? this.now(), mode.proposalTimeoutMs, true, 'refused: signed another header at this height');
+        await keepSighting();
+        await this.voteExpiryIfDue(p, firstSeen, mode.proposalTimeoutMs, true, 'refused: signed another header at this height');
         return 'refused';
       }
     }
@@ -339,7 +354,8 @@ export class Cosigner {
     if (!verdict.ok) {
       this.emit({ type: 'refused', height: p.height, hash: p.hash, reason: verdict.reason, mismatches: verdict.mismatches });
       this.mark(p.hash, 'refused');
-      await this.voteExpiryIfDue(p, mine?.firstSeen ?? this.now(), mode.proposalTimeoutMs, true, `refused: ${verdict.reason}`);
+      await keepSighting();
+      await this.voteExpiryIfDue(p, firstSeen, mode.proposalTimeoutMs, true, `refused: ${verdict.reason}`);
       return 'refused';
     }
     if (mine?.expirySig) {
@@ -347,7 +363,9 @@ export class Cosigner {
       this.emit({ type: 'refused', height: p.height, hash: p.hash, reason: 'this key voted to expire this proposal; it never signs it', mismatches: [] });
       return this.mark(p.hash, 'refused');
     }
-    return this.signVerified(p, verdict);
+    const out = await this.signVerified(p, verdict);
+    if (out !== 'signed') await keepSighting();
+    return out;
   }
 
   private certificateProblem(cert: unknown, round: string, height: number, mode: MultisigMode): string | null {
@@ -492,7 +510,8 @@ export class Cosigner {
 
   /** Signs the resume of the current halt (when this key is a signer and has not signed it yet). */
   async signResume(): Promise<{ status: number; view: ResumeView } | null> {
-    const r = await signResume(this.client, this.subtree, this.key, { network: this.spec.network, height: this.tip.height, round: this.tip.headHash, hash: this.hash });
+    // Automatic resumes never lift a halt caused by evidence (SPEC §5): an operator signs that one.
+    const r = await signResume(this.client, this.subtree, this.key, { network: this.spec.network, height: this.tip.height, round: this.tip.headHash, hash: this.hash, evidence: false });
     if (r && !this.resumed.has(r.view.resume.halt)) {
       this.resumed.add(r.view.resume.halt);
       this.emit({ type: 'resume_signed', halt: r.view.resume.halt, status: r.status });
@@ -504,15 +523,15 @@ export class Cosigner {
 /**
  * Signs and posts the resume of a halted multisig subtree with `key` (also `dstp resume`). The
  * resume object is rebuilt here from its parts and its digest computed locally: the node's
- * `digest` field is never what gets signed. Returns null when the subtree is not halted or this
- * key already signed; throws when the node's resume object is not for this subtree (or, given
+ * `digest` field is never what gets signed. Returns null when the subtree is not halted, this
+ * key already signed, or (with `expect.evidence: false`) the halt was caused by evidence; throws when the node's resume object is not for this subtree (or, given
  * `expect`, not at the expected height).
  */
 export async function signResume(
   client: DstpClient,
   subtree: string,
   key: SigningKey,
-  expect: { network?: string; height?: number; round?: string; hash?: Sha256 } = {},
+  expect: { network?: string; height?: number; round?: string; hash?: Sha256; evidence?: boolean } = {},
 ): Promise<{ status: number; view: ResumeView } | null> {
   let view: ResumeView;
   try {
@@ -531,6 +550,7 @@ export async function signResume(
   if (expect.height !== undefined && r.height !== expect.height) {
     throw new Error(`the resume object is at height ${r.height}, this replica at ${expect.height}`);
   }
+  if (expect.evidence === false && r.evidence !== undefined) return null;
   if (expect.round !== undefined && r.round !== expect.round) {
     throw new Error(`the resume object names round ${r.round} at height ${r.height}; this replica's round there is ${expect.round}`);
   }
