@@ -37,6 +37,8 @@ const tick = () => call(srv.url, 'POST', '/v1/leader/tick', { headers: adminHead
 const sign = (k: KeyPair, d: Uint8Array) => signDigestHex(k, d);
 
 let serial = 0;
+const names = new Map<string, string>();
+const serialName = (subtree: string) => names.get(subtree)!;
 async function setup(threshold: number, n: number) {
   const name = `lie-${serial++}`;
   const owner = generateKey();
@@ -53,6 +55,7 @@ async function setup(threshold: number, n: number) {
   const created = await call(srv.url, 'POST', '/v1/subtrees', { json: signSubtreeRequest(spec, [owner, ...signers.slice(0, threshold)]) });
   expect(created.status).toBe(201);
   const subtree = created.body.id as string;
+  names.set(subtree, name);
   const writer = generateKey();
   const tx = signTransaction({ network: srv.network, subtree, key: writer, nonce: 0, call: 'set', args: { key: 'bob', value: 2 } });
   expect((await call(srv.url, 'POST', '/v1/transactions', { json: tx.envelope })).status).toBe(202);
@@ -192,4 +195,30 @@ describe('a lying node and honest co-signers (issue 22)', () => {
     const onA = open[0].signatures.map((s: { signer: string }) => s.signer);
     expect(onA.filter((k: string) => onB.includes(k))).toEqual([faulty.publicKey]);
   }, 90_000);
+
+  test('two final headers at one height: the co-signer stops with fork, prints its JSON summary, and keeps the evidence across restarts', async () => {
+    const { subtree, A, cosign, proxy } = await setup(2, 3);
+    for (const i of [0, 1]) expect((await cosign(i, srv.url)).summary.status).toBe('signed');
+    expect(await finalsAt1(subtree)).toEqual([A.hash]);
+    // Bring s3's replica to height 1 through the truthful node, then show it another final header at 1.
+    expect((await cosign(2, srv.url)).summary.height).toBe(1);
+    proxy.setLie({ head: (h) => ({ ...h, headHash: 'ee'.repeat(32) }) });
+    const forked = await cosign(2, proxy.url);
+    expect(forked.code).toBe(1);
+    expect(forked.summary).toMatchObject({ stopped: 'fork', height: 1 });
+    expect(forked.events.find((e) => e.type === 'fork')).toMatchObject({ height: 1 });
+    // The halt is durable: against the truthful node it still refuses to go on, and says why.
+    const again = await cosign(2, srv.url);
+    expect(again.code).toBe(1);
+    expect(again.summary).toMatchObject({ stopped: 'fork', height: 1 });
+    expect(String(again.summary.error)).toContain('another final header');
+    const { createClient } = await import('@libsql/client');
+    const db = createClient({ url: `file:${join(dir, `${serialName(subtree)}-r2.db`)}` });
+    const row = (await db.execute('SELECT code, evidence FROM replica_halts')).rows[0]!;
+    db.close();
+    expect(row.code).toBe('fork');
+    const evidence = JSON.parse(String(row.evidence));
+    expect(evidence.mine.hash).toBe(A.hash);
+    expect(evidence.served.hash).toBe('ee'.repeat(32));
+  }, 60_000);
 });

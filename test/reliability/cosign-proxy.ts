@@ -10,6 +10,8 @@ import { verifyDigest } from '../../src/core/keys.ts';
 export interface Lie {
   /** Rewrites the JSON answer of `GET …/proposals` (a page `{items, next?}`). */
   proposals?: (page: { items: Record<string, unknown>[]; next?: string }) => { items: Record<string, unknown>[]; next?: string };
+  /** Rewrites the JSON answer of `GET /v1/subtrees/:id` (the head). */
+  head?: (head: Record<string, unknown>) => Record<string, unknown>;
 }
 
 export interface LyingNode {
@@ -53,6 +55,9 @@ export function lyingNode(target: string): LyingNode {
       if (req.method === 'GET' && /\/proposals$/.test(url.pathname) && res.status === 200 && lie.proposals) {
         const page = (await res.json()) as { items: Record<string, unknown>[]; next?: string };
         return Response.json(lie.proposals(page));
+      }
+      if (req.method === 'GET' && /^\/v1\/subtrees\/[0-9a-f]{64}$/.test(url.pathname) && res.status === 200 && lie.head) {
+        return Response.json(lie.head((await res.json()) as Record<string, unknown>));
       }
       return new Response(await res.arrayBuffer(), { status: res.status, headers: res.headers });
     },
