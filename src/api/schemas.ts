@@ -124,6 +124,10 @@ export const SubtreeSummary = z
 
 export const SubtreeHead = SubtreeSummary.extend({
   request: JsonAny.openapi({ description: 'The signed creation request `{subtree, sigs}` as committed.' }),
+  unsafeThreshold: z
+    .literal(true)
+    .optional()
+    .openapi({ description: 'Multisig: present when the signers in force break SPEC §5 (2t − n ≥ 1, ≥ 2 when the node key signs); the subtree keeps working.' }),
 }).openapi('SubtreeHead');
 
 export const RoundSignature = z.object({ signer: PublicKeyString, sig: z.string() }).openapi('RoundSignature');

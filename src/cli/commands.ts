@@ -400,7 +400,7 @@ const cosign: Command = {
     const { openDatabase } = await import('../store/db.ts');
     const { Cosigner, ForkError } = await import('../cosigner/index.ts');
     const db = await openDatabase({ url });
-    const counts = { signatures: 0, refusals: 0 };
+    const counts = { signatures: 0, refusals: 0, expiryVotes: 0 };
     const controller = new AbortController();
     const stop = () => controller.abort();
     process.once('SIGINT', stop);
@@ -415,15 +415,16 @@ const cosign: Command = {
         onEvent: (e) => {
           if (e.type === 'signed') counts.signatures++;
           if (e.type === 'refused') counts.refusals++;
+          if (e.type === 'expiry_voted') counts.expiryVotes++;
           io.note(JSON.stringify({ ...e, time: Date.now() }));
         },
       });
-      if (values.once === true) {
-        const r = await cosigner.step();
-        io.out({ subtree, signer: cosigner.publicKey, ...r, root: cosigner.root, ...counts });
-        return 0;
-      }
       try {
+        if (values.once === true) {
+          const r = await cosigner.step();
+          io.out({ subtree, signer: cosigner.publicKey, ...r, root: cosigner.root, ...counts });
+          return 0;
+        }
         await cosigner.run({ intervalMs: interval, signal: controller.signal });
       } catch (e) {
         if (e instanceof ForkError) {
@@ -455,7 +456,7 @@ const resume: Command = {
       io.out({ subtree, signed: false, reason: 'not halted, or this key signed the current halt already' });
       return 0;
     }
-    io.out({ subtree, signed: true, status: r.view.status, halt: r.view.resume.halt, signatures: r.view.signatures.length, threshold: r.view.threshold });
+    io.out({ subtree, signed: true, status: r.view.status, halt: r.view.resume.halt, ...(r.view.resume.evidence ? { evidence: r.view.resume.evidence } : {}), signatures: r.view.signatures.length, threshold: r.view.threshold });
     return 0;
   },
 };

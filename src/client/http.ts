@@ -217,6 +217,12 @@ export class DstpClient {
     return { status: status as 200 | 201 | 202, proposal: body };
   }
 
+  /** `POST …/rounds/:height/expiries`: a multisig expiry vote; 201 completed a certificate, 202 recorded, 200 known. */
+  async addExpiryVote(subtree: string, height: number, vote: { signer: string; round: string; sig: string }): Promise<{ status: 200 | 201 | 202; body: Record<string, unknown> }> {
+    const { status, body } = await this.exchange<Record<string, unknown>>('POST', `/v1/subtrees/${seg(subtree)}/rounds/${height}/expiries`, { body: vote });
+    return { status: status as 200 | 201 | 202, body };
+  }
+
   /** `GET …/resume`: the resume object of a halted multisig subtree's latest halt. */
   getResume(subtree: string): Promise<ResumeView> {
     return this.request<ResumeView>('GET', `/v1/subtrees/${seg(subtree)}/resume`);

@@ -99,6 +99,8 @@ export interface ProposalView {
   createdAt: number;
   /** Keys whose signatures count under the mode in force. */
   signers: string[];
+  /** Expired multisig proposals: the expiry certificate (SPEC §5). Co-signers check it themselves. */
+  certificate?: unknown;
   [field: string]: unknown;
 }
 
@@ -106,7 +108,7 @@ export interface ProposalView {
 export interface ResumeView {
   subtree: string;
   status: 'halted' | 'active';
-  resume: { v: 1; network: string; subtree: string; action: 'resume'; height: number; halt: number };
+  resume: { v: 1; network: string; subtree: string; action: 'resume'; height: number; halt: number; round: string; evidence?: string };
   digest: string;
   signatures: SignerSig[];
   signers: string[];

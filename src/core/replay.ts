@@ -168,7 +168,7 @@ export async function replay(input: ReplayInput): Promise<ReplayResult> {
       if (tx.subtree !== subtree) fail('invalid_round', 'transaction names another subtree', { ...at, field: 'subtree' });
       if (txIdHex(tx, hash) !== id) fail('invalid_round', 'transaction id is not digest("tx", tx)', { ...at, field: 'id' });
     });
-    const system = systemCalls(spec.mode, { height, network, subtree, ...(hash ? { hash } : {}) });
+    const system = systemCalls(spec.mode, { height, network, subtree, ...(hash ? { hash } : {}), ...(host !== undefined ? { host } : {}) });
     const step = await executeAndCommitRound({
       tree,
       values,

@@ -23,6 +23,9 @@ import { CachedNodeStore } from '../store/cached-node-store.ts';
 import type { Database } from '../store/database.ts';
 import { LibsqlNodeStore } from '../store/node-store.ts';
 import { advanceReplica, getReplicaHead, recordSigned, signedAt } from '../store/replica.ts';
+import { certificateFlaw, expireDigest, expireObject, parseCertificate } from '../core/consensus/expiry.ts';
+import type { MultisigMode } from '../core/consensus/mode.ts';
+import { getReplicaHalt, noteSightings, recordExpiryVote, recordReplicaHalt, sightingsAt } from '../store/replica-votes.ts';
 import { modeAfter, verifyRound, type FetchedTx, type Mismatch, type ReplicaTip, type RoundVerdict } from './verify-round.ts';
 
 /**
@@ -42,6 +45,8 @@ export type CosignEvent =
   | { type: 'not_a_signer'; height: number; hash: string }
   | { type: 'sign_failed'; height: number; hash: string; code: string; detail: string }
   | { type: 'resume_signed'; halt: number; status: number }
+  | { type: 'expiry_voted'; height: number; hash: string; reason: string; status: number }
+  | { type: 'halted'; height: number; code: string; detail: string }
   | { type: 'fork'; height: number; reason: string; mismatches: Mismatch[] }
   | { type: 'error'; error: string };
 
@@ -109,6 +114,8 @@ export class Cosigner {
   /** Proposals verified here, by hash: a round that turns final is applied without re-executing. */
   private readonly verified = new Map<string, Extract<RoundVerdict, { ok: true }>>();
   private readonly resumed = new Set<number>();
+  /** Expiry votes the node has answered (a vote is sent once per process; it is durable anyway). */
+  private readonly voted = new Set<string>();
   /** Whether the node serves `GET …/log` (else transactions are fetched one by one). */
   private logRoute = true;
 
@@ -205,17 +212,35 @@ export class Cosigner {
    * `autoResume` is on. Throws ForkError when a final round does not verify.
    */
   async step(): Promise<StepReport> {
+    const halt = await getReplicaHalt(this.db, this.subtree);
+    if (halt) throw new ForkError(halt.height, `this co-signer stopped at height ${halt.height} (${halt.code}): ${halt.detail}`);
     // Both reads at once: a proposal listed for a height the replica has not reached yet is simply
-    // not taken this step.
-    const [head, proposals] = await Promise.all([this.client.getSubtree(this.subtree), this.client.listProposals(this.subtree, { status: 'open' })]);
+    // not taken this step. Multisig needs every proposal at the next height (expired ones carry
+    // their certificates), pos only the open one.
+    const multisig = this.spec.mode.type === 'multisig';
+    const [head, proposals] = await Promise.all([
+      this.client.getSubtree(this.subtree),
+      multisig ? this.client.listProposals(this.subtree, { cursor: this.tip.height, limit: 100 }) : this.client.listProposals(this.subtree, { status: 'open' }),
+    ]);
+    if (head.height === this.tip.height && head.headHash !== undefined && head.headHash !== this.tip.headHash) {
+      // Two final headers at one height: keep both as evidence (this replica's header, and the
+      // node's round with its signatures).
+      const mine = (await getReplicaHead(this.db, this.subtree))?.header ?? null;
+      const served = await this.client.getRound(this.subtree, this.tip.height).catch(() => null);
+      await this.forkAt(this.tip.height, 'the node serves another final header at a height this replica holds final', {
+        mine: { hash: this.tip.headHash, header: mine },
+        served: { hash: String(head.headHash), round: served as unknown as JsonValue },
+      });
+    }
     while (this.tip.height < head.height) await this.applyFinal(this.tip.height + 1);
     if (head.status === 'halted') {
       if (this.opts.autoResume) await this.signResume();
       return { height: this.tip.height, status: 'halted' };
     }
-    const open = proposals.items.find((p) => p.height === this.tip.height + 1);
+    const atNext = proposals.items.filter((p) => p.height === this.tip.height + 1);
+    const open = atNext.find((p) => p.status === 'open');
     if (!open) return { height: this.tip.height, status: 'idle' };
-    const done = await this.cosign(open);
+    const done = multisig ? await this.cosignMultisig(open, atNext) : await this.cosign(open);
     return { height: this.tip.height, status: done, ...(done === 'signed' ? { signed: open.hash } : done === 'refused' ? { refused: open.hash } : {}) };
   }
 
@@ -240,14 +265,12 @@ export class Cosigner {
     if (!v) {
       const verdict = await this.verify(r.header, reported, r.txs ?? []);
       if (!verdict.ok) {
-        this.emit({ type: 'fork', height, reason: verdict.reason, mismatches: verdict.mismatches });
-        throw new ForkError(height, `final round ${height} does not follow from the log: ${verdict.reason}`, verdict.mismatches);
+        return this.forkAt(height, `final round ${height} does not follow from the log: ${verdict.reason}`, { round: r as unknown as JsonValue, mismatches: verdict.mismatches as unknown as JsonValue }, verdict.mismatches);
       }
       v = verdict;
     }
     if (!(await this.meetsRule(v.mode, v.hash, r.signatures))) {
-      this.emit({ type: 'fork', height, reason: 'signatures do not meet the mode in force', mismatches: [] });
-      throw new ForkError(height, `round ${height} is served as final but its signatures do not meet the mode in force`);
+      return this.forkAt(height, `round ${height} is served as final but its signatures do not meet the mode in force`, { round: r as unknown as JsonValue });
     }
     await advanceReplica(this.db, {
       subtree: this.subtree,
@@ -280,30 +303,107 @@ export class Cosigner {
     return missingRequirements([req], new Set(candidates.filter((_, i) => ok[i]).map((s) => s.signer))).length === 0;
   }
 
-  private async cosign(p: ProposalView): Promise<'signed' | 'refused' | 'skipped'> {
-    const seen = this.handled.get(p.hash);
-    if (seen) return seen;
+  /**
+   * Stops for good: records the halt and its evidence durably (a restart refuses to go on), emits
+   * `fork`, and throws ForkError.
+   */
+  private async forkAt(height: number, detail: string, evidence: Record<string, JsonValue>, mismatches: Mismatch[] = []): Promise<never> {
+    await recordReplicaHalt(this.db, { subtree: this.subtree, height, code: 'fork', detail, evidence, createdAt: this.now() });
+    this.emit({ type: 'fork', height, reason: detail, mismatches });
+    throw new ForkError(height, detail, mismatches);
+  }
+
+  /**
+   * Multisig (SPEC §5): first sightings are noted durably; a proposal is signed only when it
+   * verifies, this key never voted to expire it, and every OTHER header this key signed at the
+   * height holds a valid expiry certificate (checked here, from the votes; the node's word that a
+   * proposal expired counts for nothing). A proposal it refuses, or that stays un-final
+   * `proposalTimeoutMs` after this process first saw it, gets its expiry vote — recorded durably
+   * before it is sent, and never for a proposal this key signed.
+   */
+  private async cosignMultisig(p: ProposalView, atHeight: readonly ProposalView[]): Promise<'signed' | 'refused' | 'skipped'> {
     const mode = await modeAfter(this.tip, this.spec.mode, this.tree, this.store, this.hash);
-    if (!eligibleKeys([roundSigners(mode)]).has(this.publicKey)) {
-      this.emit({ type: 'not_a_signer', height: p.height, hash: p.hash });
+    if (mode.type !== 'multisig' || !mode.signers.includes(this.publicKey)) {
+      if (!this.handled.has(p.hash)) this.emit({ type: 'not_a_signer', height: p.height, hash: p.hash });
       return this.mark(p.hash, 'skipped');
     }
-    // Never sign two different headers at one height unless the node shows the earlier ones expired
-    // (multisig re-proposals); in pos that would be equivocation, and it never happens here.
-    const earlier = (await signedAt(this.db, this.subtree, p.height)).filter((h) => h !== p.hash);
-    if (earlier.length > 0) {
-      const expired = mode.type === 'pos' ? new Set<string>() : await this.expiredAt(p.height);
-      const live = earlier.filter((h) => !expired.has(h));
-      if (live.length > 0) {
-        this.emit({ type: 'refused', height: p.height, hash: p.hash, reason: 'already signed another header at this height', mismatches: [{ field: 'hash', expected: live[0], got: p.hash }] });
-        return this.mark(p.hash, 'refused');
+    const prior = this.handled.get(p.hash);
+    if (prior === 'signed') return prior; // waits for the others; never votes against it
+    // The first sighting is read here and written durably on every path that does not sign now
+    // (a signed proposal is never voted against, so its sighting time no longer matters).
+    let mine = (await sightingsAt(this.db, this.subtree, p.height)).get(p.hash);
+    const firstSeen = mine?.firstSeen ?? this.now();
+    const keepSighting = async () => {
+      if (!mine) mine = (await noteSightings(this.db, this.subtree, p.height, [p.hash], firstSeen)).get(p.hash);
+    };
+    const signed = await signedAt(this.db, this.subtree, p.height);
+    if (signed.includes(p.hash)) return this.mark(p.hash, 'signed');
+    if (prior === 'refused') {
+      await keepSighting();
+      await this.voteExpiryIfDue(p, firstSeen, mode.proposalTimeoutMs, false, 'timeout');
+      return prior;
+    }
+    // Every other header signed here must be expired by a certificate this process checks itself.
+    for (const h of signed) {
+      const listed = atHeight.find((x) => x.hash === h);
+      const flaw = listed?.certificate === undefined ? 'the node shows no expiry certificate for it' : this.certificateProblem(listed.certificate, h, p.height, mode);
+      if (flaw !== null) {
+        this.emit({ type: 'refused', height: p.height, hash: p.hash, reason: `already signed header ${h} at this height, and it is not expired: ${flaw}`, mismatches: [{ field: 'certificate', expected: h, got: null }] });
+        this.mark(p.hash, 'refused');
+        await keepSighting();
+        await this.voteExpiryIfDue(p, firstSeen, mode.proposalTimeoutMs, true, 'refused: signed another header at this height');
+        return 'refused';
       }
     }
     const verdict = await this.verify(p.header, p.hash, p.txs);
     if (!verdict.ok) {
       this.emit({ type: 'refused', height: p.height, hash: p.hash, reason: verdict.reason, mismatches: verdict.mismatches });
+      this.mark(p.hash, 'refused');
+      await keepSighting();
+      await this.voteExpiryIfDue(p, firstSeen, mode.proposalTimeoutMs, true, `refused: ${verdict.reason}`);
+      return 'refused';
+    }
+    if (mine?.expirySig) {
+      // It voted to expire this proposal (in an earlier run): it never signs it (SPEC §5).
+      this.emit({ type: 'refused', height: p.height, hash: p.hash, reason: 'this key voted to expire this proposal; it never signs it', mismatches: [] });
       return this.mark(p.hash, 'refused');
     }
+    const out = await this.signVerified(p, verdict);
+    if (out !== 'signed') await keepSighting();
+    return out;
+  }
+
+  private certificateProblem(cert: unknown, round: string, height: number, mode: MultisigMode): string | null {
+    let parsed;
+    try {
+      parsed = parseCertificate(cert);
+    } catch (e) {
+      return `malformed certificate: ${e instanceof Error ? e.message : String(e)}`;
+    }
+    return certificateFlaw(parsed, { network: this.spec.network, subtree: this.subtree, height, round }, mode, this.hash);
+  }
+
+  /** Votes to expire `p` (now if `refused`, else once the timeout since first sighting passed); durable before it is sent. */
+  private async voteExpiryIfDue(p: ProposalView, firstSeen: number, timeoutMs: number, refused: boolean, reason: string): Promise<void> {
+    if (!refused && this.now() - firstSeen < timeoutMs) return;
+    if ((await signedAt(this.db, this.subtree, p.height)).includes(p.hash)) return;
+    const expire = expireObject({ network: this.spec.network, subtree: this.subtree, height: p.height, round: p.hash });
+    const known = (await sightingsAt(this.db, this.subtree, p.height)).get(p.hash)?.expirySig;
+    const sig = known ?? signDigestHex(this.key, expireDigest(expire, this.hash));
+    if (!known) await recordExpiryVote(this.db, this.subtree, p.height, p.hash, sig, this.now());
+    if (this.voted.has(p.hash)) return;
+    try {
+      const r = await this.client.addExpiryVote(this.subtree, p.height, { signer: this.publicKey, round: p.hash, sig });
+      this.voted.add(p.hash);
+      this.emit({ type: 'expiry_voted', height: p.height, hash: p.hash, reason, status: r.status });
+    } catch (e) {
+      if (!(e instanceof DstpHttpError) || e.status === 0 || e.status >= 500) throw e; // retried next step
+      this.voted.add(p.hash);
+      this.emit({ type: 'sign_failed', height: p.height, hash: p.hash, code: e.code, detail: e.detail });
+    }
+  }
+
+  private async signVerified(p: ProposalView, verdict: Extract<RoundVerdict, { ok: true }>): Promise<'signed' | 'refused' | 'skipped'> {
     if (this.verified.size >= VERIFIED_CACHE) this.verified.clear();
     this.verified.set(verdict.hash, verdict);
     const sig = signDigestHex(this.key, fromHex(verdict.hash, 32));
@@ -320,22 +420,32 @@ export class Cosigner {
     }
   }
 
+  private async cosign(p: ProposalView): Promise<'signed' | 'refused' | 'skipped'> {
+    const seen = this.handled.get(p.hash);
+    if (seen) return seen;
+    const mode = await modeAfter(this.tip, this.spec.mode, this.tree, this.store, this.hash);
+    if (!eligibleKeys([roundSigners(mode)]).has(this.publicKey)) {
+      this.emit({ type: 'not_a_signer', height: p.height, hash: p.hash });
+      return this.mark(p.hash, 'skipped');
+    }
+    // pos: never two different headers at one height (that would be equivocation).
+    const earlier = (await signedAt(this.db, this.subtree, p.height)).filter((h) => h !== p.hash);
+    if (earlier.length > 0) {
+      this.emit({ type: 'refused', height: p.height, hash: p.hash, reason: 'already signed another header at this height', mismatches: [{ field: 'hash', expected: earlier[0], got: p.hash }] });
+      return this.mark(p.hash, 'refused');
+    }
+    const verdict = await this.verify(p.header, p.hash, p.txs);
+    if (!verdict.ok) {
+      this.emit({ type: 'refused', height: p.height, hash: p.hash, reason: verdict.reason, mismatches: verdict.mismatches });
+      return this.mark(p.hash, 'refused');
+    }
+    return this.signVerified(p, verdict);
+  }
+
   private mark(hash: string, what: 'signed' | 'refused' | 'skipped'): 'signed' | 'refused' | 'skipped' {
     if (this.handled.size > 1024) this.handled.clear();
     this.handled.set(hash, what);
     return what;
-  }
-
-  private async expiredAt(height: number): Promise<Set<string>> {
-    const out = new Set<string>();
-    let cursor: string | number | undefined = height - 1;
-    for (let page = 0; page < 20; page++) {
-      const r = await this.client.listProposals(this.subtree, { status: 'expired', limit: 100, ...(cursor !== undefined ? { cursor } : {}) });
-      for (const p of r.items) if (p.height === height) out.add(p.hash);
-      if (r.next === undefined || r.items.some((p) => p.height > height)) break;
-      cursor = r.next;
-    }
-    return out;
   }
 
   private async verify(header: unknown, hash: string, ids: readonly string[]): Promise<RoundVerdict> {
@@ -405,7 +515,8 @@ export class Cosigner {
 
   /** Signs the resume of the current halt (when this key is a signer and has not signed it yet). */
   async signResume(): Promise<{ status: number; view: ResumeView } | null> {
-    const r = await signResume(this.client, this.subtree, this.key, { network: this.spec.network, height: this.tip.height, hash: this.hash });
+    // Automatic resumes never lift a halt caused by evidence (SPEC §5): an operator signs that one.
+    const r = await signResume(this.client, this.subtree, this.key, { network: this.spec.network, height: this.tip.height, round: this.tip.headHash, hash: this.hash, evidence: false });
     if (r && !this.resumed.has(r.view.resume.halt)) {
       this.resumed.add(r.view.resume.halt);
       this.emit({ type: 'resume_signed', halt: r.view.resume.halt, status: r.status });
@@ -417,15 +528,15 @@ export class Cosigner {
 /**
  * Signs and posts the resume of a halted multisig subtree with `key` (also `dstp resume`). The
  * resume object is rebuilt here from its parts and its digest computed locally: the node's
- * `digest` field is never what gets signed. Returns null when the subtree is not halted or this
- * key already signed; throws when the node's resume object is not for this subtree (or, given
+ * `digest` field is never what gets signed. Returns null when the subtree is not halted, this
+ * key already signed, or (with `expect.evidence: false`) the halt was caused by evidence; throws when the node's resume object is not for this subtree (or, given
  * `expect`, not at the expected height).
  */
 export async function signResume(
   client: DstpClient,
   subtree: string,
   key: SigningKey,
-  expect: { network?: string; height?: number; hash?: Sha256 } = {},
+  expect: { network?: string; height?: number; round?: string; hash?: Sha256; evidence?: boolean } = {},
 ): Promise<{ status: number; view: ResumeView } | null> {
   let view: ResumeView;
   try {
@@ -443,6 +554,10 @@ export async function signResume(
   }
   if (expect.height !== undefined && r.height !== expect.height) {
     throw new Error(`the resume object is at height ${r.height}, this replica at ${expect.height}`);
+  }
+  if (expect.evidence === false && r.evidence !== undefined) return null;
+  if (expect.round !== undefined && r.round !== expect.round) {
+    throw new Error(`the resume object names round ${r.round} at height ${r.height}; this replica's round there is ${expect.round}`);
   }
   const digest = resumeDigest(resumeObject(r), expect.hash);
   const out = await client.addResumeSignatures(subtree, [{ signer: me, sig: signDigestHex(key, digest) }]);

@@ -129,7 +129,13 @@ export async function verifyRound(input: VerifyInput): Promise<RoundVerdict> {
     if (header.proposer !== want) return refuse('the proposer is not the validator drawn by stake', [{ field: 'header.proposer', expected: want, got: header.proposer }]);
   }
 
-  const system = systemCalls(input.creationMode, { height: header.height, network: tip.network, subtree: tip.subtree, ...(hash ? { hash } : {}) });
+  const system = systemCalls(input.creationMode, {
+    height: header.height,
+    network: tip.network,
+    subtree: tip.subtree,
+    ...(hash ? { hash } : {}),
+    ...(input.host !== undefined ? { host: input.host } : {}),
+  });
   let step: RoundStep;
   try {
     step = await executeAndCommitRound({

@@ -95,23 +95,11 @@ export async function runLeaderPass(ctx: NodeContext): Promise<PassReport> {
 }
 
 /**
- * The subtrees of `page` a round can be made for now: not halted, and without an open proposal —
- * unless it is a multisig proposal past its timeout, which the pass must expire.
+ * The subtrees of `page` a round can be made for now: not halted, and without an open proposal
+ * (which ends by co-signatures or an expiry certificate, not by the leader).
  */
 async function actionable(ctx: NodeContext, page: readonly string[]): Promise<string[]> {
   if (page.length === 0) return [];
   const { open, halted } = await roundBlockers(ctx.db, page);
-  const now = ctx.now();
-  const out: string[] = [];
-  for (const id of page) {
-    if (halted.has(id)) continue;
-    const since = open.get(id);
-    if (since === undefined) {
-      out.push(id);
-      continue;
-    }
-    const facts = await ctx.subtrees.get(id);
-    if (facts?.mode.type === 'multisig' && now - since >= facts.mode.proposalTimeoutMs) out.push(id);
-  }
-  return out;
+  return page.filter((id) => !halted.has(id) && !open.has(id));
 }

@@ -9,7 +9,7 @@ import type { IdentifiedTx } from '../core/tx.ts';
 import { hostKey } from '../services/child-roots.ts';
 import { modeAt } from '../services/consensus-view.ts';
 import type { NodeContext } from '../services/context.ts';
-import { expireIfDue } from '../services/expire-proposals.ts';
+import { mayNodeSignAt } from '../services/expire-proposals.ts';
 import { roundEvents } from '../services/round-events.ts';
 import { commitRound, getOpenProposal, getRound, getSubtree, insertProposal, pendingTxs, type LeaseClaim } from '../store/index.ts';
 
@@ -34,22 +34,18 @@ export interface RoundReport {
  * final at once (tree nodes, values, header + signature, receipts, tx outcomes, head, outbox
  * events). Otherwise the round is stored as a proposal — header, ordered tx ids, receipts — that
  * becomes final when co-signatures complete the rule (POST …/rounds/:height/signatures). One
- * proposal is open at a time; a multisig proposal past its timeout expires first (and may halt
- * the subtree), then a fresh one is made from the same pending transactions. In pos the header's
+ * proposal is open at a time; a multisig proposal expires only by an expiry certificate of its
+ * signers (services/expire-proposals.ts), then a fresh one is made from the same pending transactions. In pos the header's
  * proposer is the validator drawn by stake from the previous round's hash.
  * Returns null when there is nothing to do. A crash before COMMIT leaves no trace.
  */
 export async function runRound(ctx: NodeContext, subtreeId: string, lease: LeaseClaim): Promise<RoundReport | null> {
   const facts = await ctx.subtrees.get(subtreeId);
-  let row = await getSubtree(ctx.db, subtreeId);
+  const row = await getSubtree(ctx.db, subtreeId);
   if (!facts || !row || row.status !== 'active') return null;
-  const open = await getOpenProposal(ctx.db, subtreeId);
-  if (open) {
-    const outcome = await expireIfDue(ctx, facts, open, lease);
-    if (outcome !== 'expired') return null;
-    row = await getSubtree(ctx.db, subtreeId);
-    if (!row || row.status !== 'active') return null;
-  }
+  // An open proposal waits: it becomes final by co-signatures or expires by an expiry certificate
+  // (POST …/expiries), never by the node's clock (SPEC §5).
+  if (await getOpenProposal(ctx.db, subtreeId)) return null;
 
   const pending = await pendingTxs(ctx.db, subtreeId, ctx.config.maxRoundTxs);
   if (pending.length === 0) return null;
@@ -60,9 +56,9 @@ export async function runRound(ctx: NodeContext, subtreeId: string, lease: Lease
   const mode = await modeAt(ctx, facts, height, row.root);
 
   const txs: IdentifiedTx[] = pending.map((p) => ({ id: p.id, tx: p.envelope.tx }));
-  const system = systemCalls(facts.mode, { height, network: prev.network, subtree: subtreeId, hash: ctx.hash });
   // Node calls (`sys_child`) are honoured from the subtree's host key only: round 0's proposer.
   const host = await hostKey(ctx, subtreeId);
+  const system = systemCalls(facts.mode, { height, network: prev.network, subtree: subtreeId, hash: ctx.hash, ...(host !== undefined ? { host } : {}) });
   const step = await executeAndCommitRound({
     tree: ctx.tree,
     values: ctx.store,
@@ -105,7 +101,14 @@ export async function runRound(ctx: NodeContext, subtreeId: string, lease: Lease
     now,
   };
   const signers = roundSigners(mode);
-  const signatures = eligibleKeys([signers]).has(me) ? [{ signer: me, sig: toHex(await ctx.signer.sign(hashBytes)) }] : [];
+  const isSigner = eligibleKeys([signers]).has(me);
+  // The node's key obeys the co-signers' rule (SPEC §5): a second header at a height only when
+  // every other header it signed there holds a valid expiry certificate.
+  if (isSigner && mode.type === 'multisig' && !(await mayNodeSignAt(ctx, subtreeId, height, mode))) {
+    ctx.log.error('not signing a second header at this height: an earlier one lacks a valid expiry certificate', { subtree: subtreeId, height });
+    return null;
+  }
+  const signatures = isSigner ? [{ signer: me, sig: toHex(await ctx.signer.sign(hashBytes)) }] : [];
   // The only signature is the node's own, made just now by a signer checked against noble when it
   // was built: counting it without re-verifying saves a pure-JS verify (~1-2 ms) per round.
   const final = signatures.length > 0 && missingRequirements([signers], new Set([me])).length === 0;

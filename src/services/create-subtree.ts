@@ -1,3 +1,4 @@
+import { assertSafeThreshold } from '../core/consensus/mode.ts';
 import { checkCreationSignatures, type SignerSig } from '../core/consensus/poa.ts';
 import { digest } from '../core/digest.ts';
 import { EMPTY_HASH } from '../core/hash.ts';
@@ -30,6 +31,8 @@ export async function createSubtreeVerb(
       expected: ctx.config.network,
     });
   }
+  // SPEC §5: a multisig mode keeps 2t − n ≥ 1, and ≥ 2 when this node's key is one of its signers.
+  if (spec.mode.type === 'multisig') assertSafeThreshold(spec.mode, ctx.signer.publicKey);
   if (spec.parent !== ROOT_ID_HEX) await checkParent(ctx, spec, opts.admin);
   const sigs = await completeSignatures(ctx, req, opts.admin);
   const id = toHex(subtreeId(spec, ctx.hash));

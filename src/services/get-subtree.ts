@@ -1,5 +1,7 @@
 import { ApiError } from '../api/problem.ts';
+import { unsafeThresholdReason } from '../core/consensus/mode.ts';
 import { getSubtree } from '../store/index.ts';
+import { modeAt } from './consensus-view.ts';
 import type { NodeContext } from './context.ts';
 import { subtreeHead, type SubtreeHead } from './subtree-view.ts';
 
@@ -7,7 +9,15 @@ import { subtreeHead, type SubtreeHead } from './subtree-view.ts';
 export async function getSubtreeVerb(ctx: NodeContext, id: string): Promise<SubtreeHead> {
   const row = await getSubtree(ctx.db, id);
   if (!row) throw unknownSubtree(id);
-  return subtreeHead(row);
+  const head = subtreeHead(row);
+  // SPEC §5: a multisig subtree whose signers in force break 2t − n ≥ 1 (≥ 2 with the node's key
+  // among them) keeps working, but says so.
+  const facts = row.mode && (row.mode as { type?: unknown }).type === 'multisig' ? await ctx.subtrees.get(id) : undefined;
+  if (facts?.mode.type === 'multisig') {
+    const mode = await modeAt(ctx, facts, row.height + 1, row.root);
+    if (mode.type === 'multisig' && unsafeThresholdReason(mode, ctx.signer.publicKey) !== null) return { ...head, unsafeThreshold: true };
+  }
+  return head;
 }
 
 export function unknownSubtree(id: string): ApiError {

@@ -3,9 +3,10 @@ import type { MultisigMode } from '../core/consensus/mode.ts';
 import { resumeDigest, resumeObject, type ResumeObject } from '../core/consensus/resume.ts';
 import { fromHex, toHex } from '../core/hex.ts';
 import { exactObject } from '../core/strict.ts';
-import { parseKeyField, parseSigHex } from '../core/tx.ts';
+import { parseKeyField } from '../core/tx.ts';
+import { parseSigField } from './round-signatures.ts';
 import { addResumeSignatures, latestHalt, type Halt } from '../store/halts.ts';
-import { getSubtree } from '../store/index.ts';
+import { getRound, getSubtree } from '../store/index.ts';
 import { modeAt } from './consensus-view.ts';
 import type { NodeContext } from './context.ts';
 import type { SubtreeFacts } from './subtree-cache.ts';
@@ -39,8 +40,10 @@ async function haltContext(ctx: NodeContext, subtreeId: string): Promise<{ facts
   return { facts, mode, halt, active: row.status === 'active' };
 }
 
-function view(ctx: NodeContext, subtree: string, mode: MultisigMode, halt: Halt, active: boolean): ResumeView {
-  const resume = resumeObject({ network: ctx.config.network, subtree, height: halt.height, halt: halt.seq });
+async function view(ctx: NodeContext, subtree: string, mode: MultisigMode, halt: Halt, active: boolean): Promise<ResumeView> {
+  const at = await getRound(ctx.db, subtree, halt.height);
+  if (!at) throw new Error(`subtree ${subtree} has no round at its halt height ${halt.height}`);
+  const resume = resumeObject({ network: ctx.config.network, subtree, height: halt.height, halt: halt.seq, round: at.hash, evidence: halt.evidence });
   return {
     subtree,
     status: active ? 'active' : 'halted',
@@ -55,7 +58,7 @@ function view(ctx: NodeContext, subtree: string, mode: MultisigMode, halt: Halt,
 /** GET /v1/subtrees/:id/resume — the latest halt's resume object (409 subtree_not_halted if it never halted). */
 export async function getResume(ctx: NodeContext, subtreeId: string): Promise<ResumeView> {
   const { mode, halt, active } = await haltContext(ctx, subtreeId);
-  return view(ctx, subtreeId, mode, halt, active && halt.resumedAt !== null);
+  return await view(ctx, subtreeId, mode, halt, active && halt.resumedAt !== null);
 }
 
 /**
@@ -72,10 +75,10 @@ export async function resumeSubtree(ctx: NodeContext, subtreeId: string, body: u
   }
   const sigs = b.sigs.map((s, i) => {
     const o = exactObject(s, ['signer', 'sig'], 'invalid_request', `sigs[${i}]`);
-    return { signer: parseKeyField(o.signer, `sigs[${i}].signer`), sig: parseSigHex(o.sig, `sigs[${i}].sig`, 'invalid_signature') };
+    return { signer: parseKeyField(o.signer, `sigs[${i}].signer`), sig: parseSigField(o.sig, `sigs[${i}].sig`) };
   });
   const { mode, halt, active } = await haltContext(ctx, subtreeId);
-  const current = view(ctx, subtreeId, mode, halt, active && halt.resumedAt !== null);
+  const current = await view(ctx, subtreeId, mode, halt, active && halt.resumedAt !== null);
   if (halt.resumedAt !== null || active) {
     const retry = sigs.every((s) => halt.signatures.some((x) => x.signer === s.signer && x.sig === s.sig));
     if (retry) return { status: 200, body: current };
@@ -104,5 +107,5 @@ export async function resumeSubtree(ctx: NodeContext, subtreeId: string, body: u
     ctx.log.info('subtree resumed', { subtree: subtreeId, halt: halt.seq });
     ctx.kickLeader();
   }
-  return { status: resumed ? 200 : 202, body: view(ctx, subtreeId, mode, r.halt, resumed) };
+  return { status: resumed ? 200 : 202, body: await view(ctx, subtreeId, mode, r.halt, resumed) };
 }

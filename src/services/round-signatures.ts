@@ -1,6 +1,8 @@
 import { eligibleKeys, missingRequirements, roundSigners } from '../core/consensus/poa.ts';
 import { fromHex } from '../core/hex.ts';
-import { parseKeyField, parseSigHex } from '../core/tx.ts';
+import { parseKeyField } from '../core/tx.ts';
+import { isHex32 } from '../core/hex.ts';
+import type { ExpiryCertificate } from '../core/consensus/expiry.ts';
 import { parseRoundHeader } from '../core/round.ts';
 import { exactObject } from '../core/strict.ts';
 import type { Receipt } from '../core/receipt.ts';
@@ -10,6 +12,7 @@ import { modeAt } from './consensus-view.ts';
 import type { NodeContext } from './context.ts';
 import type { SubtreeFacts } from './subtree-cache.ts';
 import { roundEvents } from './round-events.ts';
+import { certificatesOf } from './expire-proposals.ts';
 
 export interface ProposalView {
   hash: string;
@@ -21,6 +24,21 @@ export interface ProposalView {
   createdAt: number;
   /** Keys whose signatures count toward finality under the subtree's mode. */
   signers: string[];
+  /** Expired proposals: the expiry certificate that expired it (SPEC §5), `{expire, sigs}`. */
+  certificate?: ExpiryCertificate;
+}
+
+const SIG_RE = /^[0-9a-f]{128}$/;
+
+/** A malformed field is bad input (400 validation_failed), not a signature that failed to verify. */
+export function parseSigField(v: unknown, field: string): string {
+  if (typeof v !== 'string' || !SIG_RE.test(v)) throw new ApiError('validation_failed', `${field} must be 64 bytes of lowercase hex`, { field });
+  return v;
+}
+
+export function parseHex32Field(v: unknown, field: string): string {
+  if (!isHex32(v)) throw new ApiError('validation_failed', `${field} must be 32 bytes of lowercase hex`, { field });
+  return v;
 }
 
 /**
@@ -37,7 +55,7 @@ export async function addRoundSignature(
 ): Promise<{ status: 200 | 201 | 202; body: ProposalView }> {
   const b = exactObject(body, ['signer', 'sig'], 'invalid_request', 'body');
   const signer = parseKeyField(b.signer, 'signer');
-  const sig = parseSigHex(b.sig, 'sig', 'invalid_signature');
+  const sig = parseSigField(b.sig, 'sig');
   const facts = await ctx.subtrees.get(subtreeId);
   if (!facts) throw new ApiError('unknown_subtree', `no subtree ${subtreeId} on this node`);
   // Signers of the next round: the creation mode for PoA, the sys/consensus state for multisig and
@@ -78,6 +96,9 @@ export async function addRoundSignature(
     if (err instanceof StoreError && err.code === 'proposal_closed') {
       throw new ApiError('conflict', `the proposal at height ${height} is no longer open`);
     }
+    if (err instanceof StoreError && err.code === 'voted_expiry') {
+      throw new ApiError('conflict', `${signer} voted to expire proposal ${open.hash}; a signer never signs a proposal it voted to expire`);
+    }
     throw err;
   }
 }
@@ -92,7 +113,8 @@ export async function listProposals(
   if (!facts) throw new ApiError('unknown_subtree', `no subtree ${subtreeId} on this node`);
   const eligible = eligibleKeys([roundSigners(await nextRoundMode(ctx, facts, subtreeId))]);
   const p = await listStoredProposals(ctx.db, subtreeId, page);
-  return { items: p.items.map((x) => proposalView(x, eligible)), ...(p.next !== null ? { next: p.next } : {}) };
+  const certs = await certificatesOf(ctx, ctx.config.network, p.items);
+  return { items: p.items.map((x) => proposalView(x, eligible, certs.get(x.hash))), ...(p.next !== null ? { next: p.next } : {}) };
 }
 
 /** The mode in force for the round after the head (the one an open proposal is at). */
@@ -102,8 +124,9 @@ async function nextRoundMode(ctx: NodeContext, facts: SubtreeFacts, subtreeId: s
   return modeAt(ctx, facts, head.height + 1, head.root);
 }
 
-function proposalView(p: Proposal, eligible: ReadonlySet<string>): ProposalView {
+function proposalView(p: Proposal, eligible: ReadonlySet<string>, certificate?: ExpiryCertificate): ProposalView {
   return {
+    ...(certificate ? { certificate } : {}),
     hash: p.hash,
     height: p.height,
     header: p.header,

@@ -111,7 +111,8 @@ async function prepare(ctx: NodeContext, body: unknown): Promise<{ item: AcceptI
   // `sys_*` calls are the node's own (system-calls.ts): it appends them itself, never through this door.
   if (isNodeCall(tx.call)) throw new ApiError('reserved_call', `calls named "sys_*" are reserved for the node; "${tx.call}" is not accepted from users`, { call: tx.call });
   // The mode's reserved calls (set_signers; stake, unstake, slash) are checked by the mode, the rest by the program.
-  const program = !checkSystemCall(facts.mode, tx.call, tx.args);
+  // The node hosts the subtree, so its key is the host key a multisig signer set is judged against.
+  const program = !checkSystemCall(facts.mode, tx.call, tx.args, ctx.signer.publicKey);
   if (program) facts.program.checkCall(facts.config, tx.call, tx.args);
   const id = txId(tx, ctx.hash);
   const ok = await ctx.verifier.verify(ctx.parseKey(tx.sender), id, fromHex(envelope.sig, 64, 'sig'));

@@ -26,6 +26,8 @@ export interface SubtreeHead {
   createdAt: number;
   /** The signed creation body `{ subtree, sigs }` as committed. */
   request: JsonValue;
+  /** Multisig only, present when true: the signers in force break SPEC §5's `2t − n` rule. */
+  unsafeThreshold?: true;
 }
 
 /** A list entry: the head without the creation request, which may carry a large genesis. */

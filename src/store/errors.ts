@@ -2,7 +2,7 @@
  * Typed failures of store operations that callers must tell apart (the leader retries on some,
  * steps down on others). A write transaction that throws one of these has been rolled back.
  */
-export type StoreErrorCode = 'lease_lost' | 'stale_round' | 'tx_log_mismatch' | 'unknown_subtree' | 'unknown_proposal' | 'proposal_closed';
+export type StoreErrorCode = 'lease_lost' | 'stale_round' | 'tx_log_mismatch' | 'unknown_subtree' | 'unknown_proposal' | 'proposal_closed' | 'voted_expiry';
 
 export class StoreError extends Error {
   override readonly name: string = 'StoreError';

@@ -2,6 +2,8 @@ import type { JsonValue } from '../core/jcs.ts';
 import type { Database } from './database.ts';
 import { num } from './sql.ts';
 import { appendGroup, type AcceptItem, type AcceptResult } from './tx-log.ts';
+import { insertEvents } from './events.ts';
+import { insertHalt } from './halts.ts';
 
 /**
  * Equivocation evidence (pos) and the slash transaction it becomes. Evidence is recorded together
@@ -96,5 +98,46 @@ export async function recordEvidence(
       args: [row.id, row.subtree, row.validator, row.height, JSON.stringify(row.body), row.tx, row.createdAt],
     });
     return { status: 'recorded', row, accept };
+  });
+}
+
+export interface MultisigEvidenceRow {
+  id: string;
+  subtree: string;
+  signer: string;
+  height: number;
+  body: JsonValue;
+  createdAt: number;
+  /** The halt it caused. */
+  halt: number;
+}
+
+const MS_COLUMNS = 'e.id, e.subtree, e.signer, e.height, e.body, e.created_at, (SELECT seq FROM halts h WHERE h.subtree = e.subtree AND h.evidence = e.id)';
+
+function msRow(r: unknown[]): MultisigEvidenceRow {
+  return { id: String(r[0]), subtree: String(r[1]), signer: String(r[2]), height: num(r[3]), body: JSON.parse(String(r[4])) as JsonValue, createdAt: num(r[5]), halt: num(r[6]) };
+}
+
+/**
+ * Records multisig equivocation evidence and halts the subtree in ONE write transaction (a halt
+ * row naming the evidence, status `halted`, a `subtree.halted` event naming the signer). The same
+ * evidence again changes nothing and returns the recorded row.
+ */
+export async function recordMultisigEvidence(
+  db: Database,
+  input: { id: string; subtree: string; signer: string; height: number; body: JsonValue; now: number },
+): Promise<{ status: 'recorded' | 'known'; row: MultisigEvidenceRow }> {
+  return db.write(async (tx) => {
+    const same = await tx.execute({ sql: `SELECT ${MS_COLUMNS} FROM multisig_evidence e WHERE e.id = ?`, args: [input.id] });
+    if (same.rows[0]) return { status: 'known', row: msRow(same.rows[0] as unknown as unknown[]) };
+    await tx.execute({
+      sql: 'INSERT INTO multisig_evidence (id, subtree, signer, height, body, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+      args: [input.id, input.subtree, input.signer, input.height, JSON.stringify(input.body), input.now],
+    });
+    const halt = await insertHalt(tx, input.subtree, input.now, input.id);
+    const head = await tx.execute({ sql: 'SELECT height FROM subtrees WHERE id = ?', args: [input.subtree] });
+    const data = { subtree: input.subtree, height: num(head.rows[0]![0]), halt, evidence: input.id, signer: input.signer };
+    await insertEvents(tx, [{ type: 'subtree.halted', subtree: input.subtree, data }], input.now);
+    return { status: 'recorded', row: { id: input.id, subtree: input.subtree, signer: input.signer, height: input.height, body: input.body, createdAt: input.now, halt } };
   });
 }

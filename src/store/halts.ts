@@ -1,15 +1,15 @@
-import type { Database } from './database.ts';
+import type { Database, Executor } from './database.ts';
 import { insertEvents, type NewEvent } from './events.ts';
-import { assertLease, type LeaseClaim } from './lease.ts';
 import type { HaltSignature } from './schema-consensus.ts';
 import { preparedReads } from './prepared-reads.ts';
 import { num } from './sql.ts';
 
 /**
- * Non-cooperation in multisig subtrees (SPEC §5): an open proposal that outlives the mode's
- * `proposalTimeoutMs` expires (its transactions were never touched, so they simply stay pending
- * in log order); after `haltAfter` consecutive expiries at one height the subtree halts and
- * refuses new transactions until its signers sign a resume.
+ * Non-cooperation in multisig subtrees (SPEC §5): an open proposal expires only when `threshold`
+ * distinct current signers voted to expire it (a certificate; `expiry_votes`). Its transactions
+ * were never touched, so they simply stay pending in log order. After `haltAfter` consecutive
+ * expiries at one height the subtree halts and refuses new transactions until its signers sign a
+ * resume; accepted equivocation evidence halts it too, and that halt names the evidence.
  */
 
 export interface Halt {
@@ -19,68 +19,124 @@ export interface Halt {
   haltedAt: number;
   resumedAt: number | null;
   signatures: HaltSignature[];
+  /** The multisig equivocation evidence that caused the halt, if that is what did. */
+  evidence: string | null;
 }
 
-export interface ExpireResult {
-  /** False when the proposal was no longer open (finalized or expired meanwhile): nothing written. */
-  expired: boolean;
-  /** Expired proposals at this height since the last resume, this one included. */
-  consecutive: number;
-  /** The halt this expiry caused, if any. */
-  halt?: number;
+export interface ExpiryVote {
+  subtree: string;
+  height: number;
+  round: string;
+  signer: string;
+  sig: string;
 }
+
+export type VoteResult =
+  /** No proposal with that hash at that height of the subtree. */
+  | { status: 'unknown_proposal' }
+  /** The signer signed that proposal: a vote to expire it would be equivocation. */
+  | { status: 'signed_it' }
+  | { status: 'known' | 'recorded'; votes: ExpiryVote[] }
+  /** This vote completed a certificate; `expired` says whether the (open) proposal expired by it. */
+  | { status: 'certified'; votes: ExpiryVote[]; expired?: { consecutive: number; halt?: number } };
 
 /**
- * Expires one open proposal, behind the leader's lease, in ONE write transaction with its
- * `proposal.expired` event and — when it is the `haltAfter`-th in a row — the halt, its row and
- * the `subtree.halted` event.
+ * Records one verified expiry vote in ONE write transaction. When `isCertificate` says the votes
+ * for that round now form a certificate and the proposal is open, it expires in the same
+ * transaction with its `proposal.expired` event — and, when it is the `haltAfter`-th in a row at
+ * its height, the halt, its row and the `subtree.halted` event.
  */
-export async function expireProposal(
+export async function recordExpiryVote(
   db: Database,
   input: {
-    hash: string;
-    subtree: string;
-    height: number;
+    vote: ExpiryVote;
+    isCertificate: (signers: readonly string[]) => boolean;
     haltAfter: number;
-    lease: LeaseClaim;
     now: number;
-    /** Extra fields for the events (e.g. the proposal's tx count). */
-    eventData?: Record<string, string | number>;
   },
-): Promise<ExpireResult> {
+): Promise<VoteResult> {
+  const v = input.vote;
   return db.write(async (tx) => {
-    await assertLease(tx, input.lease, input.now);
-    const upd = await tx.execute({
-      sql: "UPDATE proposals SET status = 'expired' WHERE hash = ? AND subtree = ? AND status = 'open'",
-      args: [input.hash, input.subtree],
+    const p = await tx.execute({
+      sql: 'SELECT status, signatures, tx_ids FROM proposals WHERE hash = ? AND subtree = ? AND height = ?',
+      args: [v.round, v.subtree, v.height],
     });
-    if (upd.rowsAffected !== 1) return { expired: false, consecutive: 0 };
-    const since = await tx.execute({ sql: 'SELECT max(resumed_at) FROM halts WHERE subtree = ?', args: [input.subtree] });
-    const resumedAt = since.rows[0]?.[0] == null ? -1 : num(since.rows[0][0]);
-    const count = await tx.execute({
-      sql: "SELECT count(*) FROM proposals WHERE subtree = ? AND height = ? AND status = 'expired' AND created_at >= ?",
-      args: [input.subtree, input.height, resumedAt],
+    const row = p.rows[0];
+    if (!row) return { status: 'unknown_proposal' };
+    const signed = JSON.parse(String(row[1])) as HaltSignature[];
+    if (signed.some((s) => s.signer === v.signer)) return { status: 'signed_it' };
+    const ins = await tx.execute({
+      sql: 'INSERT INTO expiry_votes (subtree, height, round, signer, sig, created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
+      args: [v.subtree, v.height, v.round, v.signer, v.sig, input.now],
     });
-    const consecutive = num(count.rows[0]![0]);
-    const { subtree } = input;
-    const events: NewEvent[] = [
-      { type: 'proposal.expired', subtree, data: { subtree, height: input.height, hash: input.hash, consecutive, ...input.eventData } },
-    ];
-    let halt: number | undefined;
-    if (consecutive >= input.haltAfter) {
-      const last = await tx.execute({ sql: 'SELECT coalesce(max(seq), 0), (SELECT height FROM subtrees WHERE id = ?) FROM halts WHERE subtree = ?', args: [subtree, subtree] });
-      halt = num(last.rows[0]![0]) + 1;
-      const head = num(last.rows[0]![1]);
-      await tx.execute({
-        sql: "INSERT INTO halts (subtree, seq, height, halted_at, resumed_at, signatures) VALUES (?, ?, ?, ?, NULL, '[]')",
-        args: [subtree, halt, head, input.now],
-      });
-      await tx.execute({ sql: "UPDATE subtrees SET status = 'halted' WHERE id = ?", args: [subtree] });
-      events.push({ type: 'subtree.halted', subtree, data: { subtree, height: head, halt, expiries: consecutive } });
-    }
-    await insertEvents(tx, events, input.now);
-    return { expired: true, consecutive, ...(halt !== undefined ? { halt } : {}) };
+    const votes = await votesIn(tx, [v.round]);
+    if (ins.rowsAffected === 0) return { status: 'known', votes };
+    if (!input.isCertificate(votes.map((x) => x.signer))) return { status: 'recorded', votes };
+    if (String(row[0]) !== 'open') return { status: 'certified', votes };
+    const txCount = (JSON.parse(String(row[2])) as unknown[]).length;
+    const expired = await expireInTx(tx, { hash: v.round, subtree: v.subtree, height: v.height, haltAfter: input.haltAfter, now: input.now, eventData: { txCount, signatures: signed.length, votes: votes.length } });
+    return { status: 'certified', votes, expired };
   });
+}
+
+async function votesIn(tx: Executor, rounds: readonly string[]): Promise<ExpiryVote[]> {
+  if (rounds.length === 0) return [];
+  const rs = await tx.execute({
+    sql: `SELECT subtree, height, round, signer, sig FROM expiry_votes WHERE round IN (${rounds.map(() => '?').join(', ')}) ORDER BY created_at, signer`,
+    args: [...rounds],
+  });
+  return rs.rows.map((r) => ({ subtree: String(r[0]), height: num(r[1]), round: String(r[2]), signer: String(r[3]), sig: String(r[4]) }));
+}
+
+/** The verified expiry votes recorded for these round hashes. */
+export async function expiryVotesFor(db: Database, rounds: readonly string[]): Promise<ExpiryVote[]> {
+  return votesIn(db.read, rounds);
+}
+
+async function expireInTx(
+  tx: Executor,
+  input: { hash: string; subtree: string; height: number; haltAfter: number; now: number; eventData?: Record<string, string | number> },
+): Promise<{ consecutive: number; halt?: number }> {
+  await tx.execute({
+    sql: "UPDATE proposals SET status = 'expired' WHERE hash = ? AND subtree = ? AND status = 'open'",
+    args: [input.hash, input.subtree],
+  });
+  const since = await tx.execute({ sql: 'SELECT max(resumed_at) FROM halts WHERE subtree = ?', args: [input.subtree] });
+  const resumedAt = since.rows[0]?.[0] == null ? -1 : num(since.rows[0][0]);
+  const count = await tx.execute({
+    sql: "SELECT count(*) FROM proposals WHERE subtree = ? AND height = ? AND status = 'expired' AND created_at >= ?",
+    args: [input.subtree, input.height, resumedAt],
+  });
+  const consecutive = num(count.rows[0]![0]);
+  const { subtree } = input;
+  const events: NewEvent[] = [
+    { type: 'proposal.expired', subtree, data: { subtree, height: input.height, hash: input.hash, consecutive, ...input.eventData } },
+  ];
+  let halt: number | undefined;
+  if (consecutive >= input.haltAfter) {
+    halt = await insertHalt(tx, subtree, input.now, null);
+    events.push({ type: 'subtree.halted', subtree, data: { subtree, height: await headHeight(tx, subtree), halt, expiries: consecutive } });
+  }
+  await insertEvents(tx, events, input.now);
+  return { consecutive, ...(halt !== undefined ? { halt } : {}) };
+}
+
+async function headHeight(tx: Executor, subtree: string): Promise<number> {
+  const rs = await tx.execute({ sql: 'SELECT height FROM subtrees WHERE id = ?', args: [subtree] });
+  return num(rs.rows[0]![0]);
+}
+
+/** Halts the subtree (next halt seq, at its head height) and returns the halt's seq. */
+export async function insertHalt(tx: Executor, subtree: string, now: number, evidence: string | null): Promise<number> {
+  const last = await tx.execute({ sql: 'SELECT coalesce(max(seq), 0) FROM halts WHERE subtree = ?', args: [subtree] });
+  const seq = num(last.rows[0]![0]) + 1;
+  const head = await headHeight(tx, subtree);
+  await tx.execute({
+    sql: "INSERT INTO halts (subtree, seq, height, halted_at, resumed_at, signatures, evidence) VALUES (?, ?, ?, ?, NULL, '[]', ?)",
+    args: [subtree, seq, head, now, evidence],
+  });
+  await tx.execute({ sql: "UPDATE subtrees SET status = 'halted' WHERE id = ?", args: [subtree] });
+  return seq;
 }
 
 function haltFromRow(r: unknown[]): Halt {
@@ -91,13 +147,14 @@ function haltFromRow(r: unknown[]): Halt {
     haltedAt: num(r[3]),
     resumedAt: r[4] === null ? null : num(r[4]),
     signatures: JSON.parse(String(r[5])) as HaltSignature[],
+    evidence: r[6] == null ? null : String(r[6]),
   };
 }
 
 /** The subtree's most recent halt (lifted or not), if it ever halted. */
 export async function latestHalt(db: Database, subtree: string): Promise<Halt | undefined> {
   const rs = await db.read.execute({
-    sql: 'SELECT subtree, seq, height, halted_at, resumed_at, signatures FROM halts WHERE subtree = ? ORDER BY seq DESC LIMIT 1',
+    sql: 'SELECT subtree, seq, height, halted_at, resumed_at, signatures, evidence FROM halts WHERE subtree = ? ORDER BY seq DESC LIMIT 1',
     args: [subtree],
   });
   return rs.rows[0] ? haltFromRow(rs.rows[0] as unknown as unknown[]) : undefined;
@@ -122,7 +179,7 @@ export async function addResumeSignatures(
 ): Promise<ResumeResult> {
   return db.write(async (tx) => {
     const rs = await tx.execute({
-      sql: 'SELECT subtree, seq, height, halted_at, resumed_at, signatures FROM halts WHERE subtree = ? AND seq = ?',
+      sql: 'SELECT subtree, seq, height, halted_at, resumed_at, signatures, evidence FROM halts WHERE subtree = ? AND seq = ?',
       args: [input.subtree, input.seq],
     });
     if (!rs.rows[0]) return { status: 'unknown_halt' };

@@ -92,5 +92,20 @@ export const MIGRATIONS: readonly EmbeddedMigration[] = [
     "statements": [
       "DROP INDEX `txs_round`;"
     ]
+  },
+  {
+    "tag": "0007_multisig_expiry",
+    "when": 1796683270862,
+    "hash": "d10a955b729a3a3703df880e57aa546e005c96fae0d47b510955087db9b1a340",
+    "statements": [
+      "CREATE TABLE `expiry_votes` (\n\t`subtree` text NOT NULL,\n\t`height` integer NOT NULL,\n\t`round` text NOT NULL,\n\t`signer` text NOT NULL,\n\t`sig` text NOT NULL,\n\t`created_at` integer NOT NULL,\n\tPRIMARY KEY(`round`, `signer`)\n);",
+      "CREATE INDEX `expiry_votes_height` ON `expiry_votes` (`subtree`,`height`);",
+      "CREATE TABLE `multisig_evidence` (\n\t`id` text PRIMARY KEY NOT NULL,\n\t`subtree` text NOT NULL,\n\t`signer` text NOT NULL,\n\t`height` integer NOT NULL,\n\t`body` text NOT NULL,\n\t`created_at` integer NOT NULL\n);",
+      "CREATE INDEX `multisig_evidence_subtree` ON `multisig_evidence` (`subtree`,`signer`);",
+      "CREATE TABLE `replica_halts` (\n\t`subtree` text PRIMARY KEY NOT NULL,\n\t`height` integer NOT NULL,\n\t`code` text NOT NULL,\n\t`detail` text NOT NULL,\n\t`evidence` text NOT NULL,\n\t`created_at` integer NOT NULL\n);",
+      "CREATE TABLE `replica_seen` (\n\t`subtree` text NOT NULL,\n\t`height` integer NOT NULL,\n\t`hash` text NOT NULL,\n\t`first_seen` integer NOT NULL,\n\t`expiry_sig` text,\n\t`voted_at` integer,\n\tPRIMARY KEY(`subtree`, `hash`)\n);",
+      "CREATE INDEX `replica_seen_height` ON `replica_seen` (`subtree`,`height`);",
+      "ALTER TABLE `halts` ADD `evidence` text;"
+    ]
   }
 ];

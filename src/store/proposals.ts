@@ -133,6 +133,8 @@ export async function addProposalSignature(
     if (!row) throw new StoreError('unknown_proposal', `no proposal ${input.hash}`);
     if (row.signatures.some((s) => s.signer === input.signature.signer)) return { status: 'duplicate', proposal: row };
     if (row.status !== 'open') throw new StoreError('proposal_closed', `proposal ${input.hash} is ${row.status}`, { status: row.status });
+    const voted = await tx.execute({ sql: 'SELECT 1 FROM expiry_votes WHERE round = ? AND signer = ?', args: [input.hash, input.signature.signer] });
+    if (voted.rows.length > 0) throw new StoreError('voted_expiry', `${input.signature.signer} voted to expire proposal ${input.hash}`);
     const signatures = [...row.signatures, input.signature];
     const final = input.isFinal(signatures);
     if (final) {

@@ -29,6 +29,8 @@ export const halts = sqliteTable(
     resumedAt: integer('resumed_at'),
     /** Verified resume signatures collected so far. */
     signatures: text('signatures', { mode: 'json' }).$type<HaltSignature[]>().notNull(),
+    /** The multisig equivocation evidence that caused this halt (null: consecutive expiries). */
+    evidence: text('evidence'),
   },
   (t) => [primaryKey({ columns: [t.subtree, t.seq] })],
 );
@@ -81,3 +83,71 @@ export const replicaSigned = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.subtree, t.height, t.hash] }), index('replica_signed_height').on(t.subtree, t.height)],
 );
+
+/**
+ * Expiry votes for multisig proposals (SPEC §5): `sig` is `signer`'s signature over
+ * `digest("expire", {v: 1, network, subtree, height, round})`, verified before it is stored. A
+ * proposal expires only when `threshold` distinct current signers voted for it (a certificate).
+ */
+export const expiryVotes = sqliteTable(
+  'expiry_votes',
+  {
+    subtree: text('subtree').notNull(),
+    height: integer('height').notNull(),
+    round: text('round').notNull(),
+    signer: text('signer').notNull(),
+    sig: text('sig').notNull(),
+    createdAt: integer('created_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.round, t.signer] }), index('expiry_votes_height').on(t.subtree, t.height)],
+);
+
+/**
+ * Accepted multisig equivocation evidence (SPEC §5): one signer signed two headers at one height,
+ * or a header and an expiry vote for it. It halts the subtree (`halts.evidence` names it) until a
+ * resume that names it.
+ */
+export const multisigEvidence = sqliteTable(
+  'multisig_evidence',
+  {
+    id: text('id').primaryKey(),
+    subtree: text('subtree').notNull(),
+    signer: text('signer').notNull(),
+    height: integer('height').notNull(),
+    body: text('body', { mode: 'json' }).$type<JsonValue>().notNull(),
+    createdAt: integer('created_at').notNull(),
+  },
+  (t) => [index('multisig_evidence_subtree').on(t.subtree, t.signer)],
+);
+
+/**
+ * A co-signer's first sighting of each proposal, written before it acts on the proposal (SPEC §5:
+ * the expiry timeout runs from the signer's own first sighting, kept durably), and its expiry
+ * vote, written BEFORE the vote leaves the process: once voted, it never signs that proposal.
+ */
+export const replicaSeen = sqliteTable(
+  'replica_seen',
+  {
+    subtree: text('subtree').notNull(),
+    height: integer('height').notNull(),
+    hash: text('hash').notNull(),
+    firstSeen: integer('first_seen').notNull(),
+    /** Set when this co-signer voted to expire the proposal (the vote's signature). */
+    expirySig: text('expiry_sig'),
+    votedAt: integer('voted_at'),
+  },
+  (t) => [primaryKey({ columns: [t.subtree, t.hash] }), index('replica_seen_height').on(t.subtree, t.height)],
+);
+
+/**
+ * A co-signer that saw two final headers at one height stops for good: the halt and both signed
+ * rounds are kept here as portable evidence, and a restart refuses to continue.
+ */
+export const replicaHalts = sqliteTable('replica_halts', {
+  subtree: text('subtree').primaryKey(),
+  height: integer('height').notNull(),
+  code: text('code').notNull(),
+  detail: text('detail').notNull(),
+  evidence: text('evidence', { mode: 'json' }).$type<JsonValue>().notNull(),
+  createdAt: integer('created_at').notNull(),
+});

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { fromHex, toHex } from '../../src/core/hex.ts';
 import { signDigest } from '../../src/core/keys.ts';
+import { digest } from '../../src/core/digest.ts';
 import { txId } from '../../src/core/tx.ts';
 import { adminHeader, call, party, signedTx, startServer, subtreeRequest, type Res, type TestServer } from '../helpers/server.ts';
 
@@ -73,7 +74,7 @@ async function snapshot(): Promise<string> {
   const counts = await db.execute(
     `SELECT (SELECT count(*) FROM subtrees), (SELECT count(*) FROM txs), (SELECT count(*) FROM rounds),
             (SELECT count(*) FROM events), (SELECT count(*) FROM smt_nodes), (SELECT count(*) FROM smt_values),
-            (SELECT count(*) FROM proposals)`,
+            (SELECT count(*) FROM proposals), (SELECT count(*) FROM expiry_votes)`,
   );
   const props = await db.execute('SELECT hash, status, signatures FROM proposals ORDER BY hash');
   const log = await db.execute('SELECT subtree, seq, id, status, height FROM txs ORDER BY subtree, seq');
@@ -368,9 +369,10 @@ const signatureCases: Case[] = [
       const b = sigOver(carol, () => proposalHash)();
       return { ...b, sig: b.sig.toUpperCase() };
     },
-    status: 401,
-    code: 'invalid_signature',
+    status: 400,
+    code: 'validation_failed',
   },
+  { name: 'sig "zz"', method: 'POST', path: sigPath(), json: () => ({ signer: carol.key, sig: 'zz' }), status: 400, code: 'validation_failed' },
   {
     name: 'signer the mode does not name',
     method: 'POST',
@@ -394,6 +396,27 @@ const signatureCases: Case[] = [
   },
   { name: 'proposals of unknown subtree', method: 'GET', path: `/v1/subtrees/${UNKNOWN}/proposals`, status: 404, code: 'unknown_subtree' },
   { name: 'proposals status=done', method: 'GET', path: () => `/v1/subtrees/${ext}/proposals?status=done`, status: 400, code: 'validation_failed' },
+];
+
+const expPath = (height = 1, id = () => ext) => () => `/v1/subtrees/${id()}/rounds/${height}/expiries`;
+const expVote = (over: Record<string, unknown> = {}) => () => ({
+  signer: carol.key,
+  round: proposalHash,
+  sig: toHex(signDigest('ed25519', carol.secret, digest('expire', { v: 1, network: s.network, subtree: ext, height: 1, round: proposalHash }))),
+  ...over,
+});
+const expiryCases: Case[] = [
+  { name: 'malformed JSON', method: 'POST', path: expPath(), raw: '{"signer"', headers: JSON_CT, status: 400, code: 'malformed_json' },
+  { name: 'text/plain body', method: 'POST', path: expPath(), raw: '{}', headers: { 'content-type': 'text/plain' }, status: 415, code: 'unsupported_media_type' },
+  { name: 'missing round', method: 'POST', path: expPath(), json: () => ({ signer: carol.key, sig: 'ab'.repeat(64) }), status: 400, code: 'invalid_request' },
+  { name: 'extra field', method: 'POST', path: expPath(), json: expVote({ height: 1 }), status: 400, code: 'invalid_request' },
+  { name: 'signer not a key', method: 'POST', path: expPath(), json: expVote({ signer: 'carol' }), status: 400, code: 'invalid_key' },
+  { name: 'sig "zz"', method: 'POST', path: expPath(), json: expVote({ sig: 'zz' }), status: 400, code: 'validation_failed' },
+  { name: 'round uppercase', method: 'POST', path: expPath(), json: expVote({ round: 'AB'.repeat(32) }), status: 400, code: 'validation_failed' },
+  { name: 'a PoA proposal does not expire', method: 'POST', path: expPath(), json: expVote(), status: 409, code: 'conflict' },
+  { name: 'unknown subtree', method: 'POST', path: expPath(1, () => UNKNOWN), json: expVote(), status: 404, code: 'unknown_subtree' },
+  { name: 'negative height', method: 'POST', path: expPath(-1), json: expVote(), status: 400, code: 'validation_failed' },
+  { name: 'oversized body (> 64 KiB)', method: 'POST', path: expPath(), json: expVote({ pad: 'p'.repeat(70_000) }), status: 413, code: 'payload_too_large' },
 ];
 
 const paramCases: Case[] = [
@@ -436,6 +459,7 @@ const groups: [string, Case[]][] = [
   ['POST /v1/subtrees', subtreeCases],
   ['POST /v1/leader/tick', tickCases],
   ['POST …/rounds/:height/signatures, GET …/proposals', signatureCases],
+  ['POST …/rounds/:height/expiries', expiryCases],
   ['path and query parameters', paramCases],
 ];
 

@@ -63,6 +63,10 @@ const tick = () => call(srv.url, 'POST', '/v1/leader/tick', { headers: adminHead
 const openProposal = async (sub = subtree) => (await call(srv.url, 'GET', `/v1/subtrees/${sub}/proposals?status=open`)).body.items[0];
 const postSig = (height: number, body: unknown, sub = subtree) => call(srv.url, 'POST', `/v1/subtrees/${sub}/rounds/${height}/signatures`, { json: body });
 const cosign = (p: Party, prop: { hash: string; height: number }, sub = subtree) => postSig(prop.height, { signer: p.key, sig: sign(p, fromHex(prop.hash, 32)) }, sub);
+const expiryVote = (p: Party, prop: { hash: string; height: number }, sub = subtree) =>
+  call(srv.url, 'POST', `/v1/subtrees/${sub}/rounds/${prop.height}/expiries`, {
+    json: { signer: p.key, round: prop.hash, sig: sign(p, digest('expire', { v: 1, network: srv.network, subtree: sub, height: prop.height, round: prop.hash })) },
+  });
 const state = (key: string, sub = subtree) => call(srv.url, 'GET', `/v1/subtrees/${sub}/state/${key}`);
 const head = async (sub = subtree) => (await call(srv.url, 'GET', `/v1/subtrees/${sub}`)).body;
 
@@ -120,7 +124,7 @@ describe('multisig: proposals and co-signatures', () => {
       ['past height', p.height - 1, { signer: s3.key, sig: sign(s3, fromHex(p.hash, 32)) }, 404, 'not_found'],
       ['signature over another digest', p.height, { signer: s1.key, sig: sign(s1, sha256(utf8('other'))) }, 401, 'bad_signature'],
       ['signature by another member', p.height, { signer: s1.key, sig: sign(s3, fromHex(p.hash, 32)) }, 401, 'bad_signature'],
-      ['malformed sig', p.height, { signer: s1.key, sig: 'zz' }, 401, 'invalid_signature'],
+      ['malformed sig', p.height, { signer: s1.key, sig: 'zz' }, 400, 'validation_failed'],
       ['extra field', p.height, { signer: s1.key, sig: sign(s1, fromHex(p.hash, 32)), x: 1 }, 400, 'invalid_request'],
     ];
     for (const [what, height, body, status, code] of cases) {
@@ -136,7 +140,7 @@ describe('multisig: proposals and co-signatures', () => {
 });
 
 describe('multisig: non-cooperation', () => {
-  test('expired proposals keep their transactions pending; the 3rd in a row halts the subtree; a threshold-signed resume lifts it', async () => {
+  test('proposals expire only by a certificate of threshold expiry votes; transactions stay pending; the 3rd in a row halts; a threshold-signed resume lifts it', async () => {
     const sub = await createMultisig('ms-halt', 1000);
     const a = await send(writer, 'set', { key: 'a', value: 'A' }, sub);
     const b = await send(writer, 'set', { key: 'b', value: 'B' }, sub);
@@ -146,24 +150,48 @@ describe('multisig: non-cooperation', () => {
       const p = await openProposal(sub);
       expect(p.txs).toEqual([a.body.id, b.body.id]); // the same transactions, in log order, each time
       hashes.push(p.hash);
-      if (i === 0) expect((await cosign(s1, p, sub)).status).toBe(202); // one signature is not enough
-      await Bun.sleep(1050);
-      await tick();
+      if (i === 0) {
+        expect((await cosign(s1, p, sub)).status).toBe(202); // one signature is not enough
+        // The node's clock expires nothing: long past proposalTimeoutMs, the proposal is still open.
+        await Bun.sleep(1100);
+        await tick();
+        expect((await openProposal(sub)).hash).toBe(p.hash);
+        // A signer that signed it cannot vote to expire it.
+        const mine = await expiryVote(s1, p, sub);
+        expect([mine.status, mine.body.code]).toEqual([409, 'conflict']);
+      }
+      const first = await expiryVote(s2, p, sub);
+      expect([first.status, first.body.status, first.body.votes.length]).toEqual([202, 'open', 1]);
+      expect((await expiryVote(s2, p, sub)).status).toBe(200); // known
+      // A signer that voted to expire it can no longer sign it.
+      const late = await cosign(s2, p, sub);
+      expect([late.status, late.body.code]).toEqual([409, 'conflict']);
+      const done = await expiryVote(s3, p, sub);
+      expect([done.status, done.body.status, done.body.threshold]).toEqual([201, 'expired', 2]);
       expect((await events('proposal.expired', sub)).length).toBe(i + 1);
       for (const id of [a.body.id, b.body.id]) expect((await call(srv.url, 'GET', `/v1/transactions/${id}`)).body.status).toBe('pending');
+      await tick();
     }
     const expired = (await call(srv.url, 'GET', `/v1/subtrees/${sub}/proposals?status=expired`)).body.items;
     expect(expired.map((p: { hash: string }) => p.hash)).toEqual(hashes);
+    // Each expired proposal carries its certificate: t valid votes over digest("expire", …).
+    for (const p of expired) {
+      expect(p.certificate.expire).toEqual({ v: 1, network: srv.network, subtree: sub, height: 1, round: p.hash });
+      expect(p.certificate.sigs.map((x: { signer: string }) => x.signer)).toEqual([s2.key, s3.key]);
+      const d = digest('expire', p.certificate.expire);
+      for (const v of p.certificate.sigs) expect(verifyDigest(v.signer, d, fromHex(v.sig, 64))).toBe(true);
+    }
     expect((await events('subtree.halted', sub)).map((e) => e.data)).toEqual([{ subtree: sub, height: 0, halt: 1, expiries: 3 }]);
     expect((await head(sub)).status).toBe('halted');
     expect(await openProposal(sub)).toBeUndefined();
     const refused = await send(writer, 'set', { key: 'c', value: 'C' }, sub);
     expect([refused.status, refused.body.code]).toEqual([409, 'subtree_halted']);
     // A late signature for an expired proposal changes nothing.
-    expect((await cosign(s2, { hash: hashes[2]!, height: 1 }, sub)).status).toBe(404);
+    expect((await cosign(s1, { hash: hashes[2]!, height: 1 }, sub)).status).toBe(404);
 
     const rv = (await call(srv.url, 'GET', `/v1/subtrees/${sub}/resume`)).body;
-    expect(rv.resume).toEqual({ v: 1, network: srv.network, subtree: sub, action: 'resume', height: 0, halt: 1 });
+    const genesis = (await call(srv.url, 'GET', `/v1/subtrees/${sub}/rounds/0`)).body;
+    expect(rv.resume).toEqual({ v: 1, network: srv.network, subtree: sub, action: 'resume', height: 0, halt: 1, round: genesis.hash });
     const d = sha256(concatBytes(utf8('DSTP/resume/v1\n'), utf8(jcs(rv.resume))));
     expect(rv.digest).toBe(toHex(d));
     const resume = (sigs: { signer: string; sig: string }[]) => call(srv.url, 'POST', `/v1/subtrees/${sub}/resume`, { json: { sigs } });
@@ -171,6 +199,7 @@ describe('multisig: non-cooperation', () => {
       [[{ signer: stranger.key, sig: sign(stranger, d) }], 403, 'not_a_signer'],
       [[{ signer: s1.key, sig: sign(s1, sha256(utf8('x'))) }], 401, 'bad_signature'],
       [[{ signer: s1.key, sig: sign(s1, d) }, { signer: s2.key, sig: sign(s3, d) }], 401, 'bad_signature'],
+      [[{ signer: s1.key, sig: 'zz' }], 400, 'validation_failed'],
       [[], 400, 'validation_failed'],
     ] as const) {
       const r = await resume([...sigs]);
@@ -190,7 +219,7 @@ describe('multisig: non-cooperation', () => {
     await tick();
     const p = await openProposal(sub);
     expect(p.txs).toEqual([a.body.id, b.body.id]);
-    expect((await cosign(s2, p, sub)).status).toBe(202);
+    expect((await cosign(s1, p, sub)).status).toBe(202);
     expect((await cosign(s3, p, sub)).status).toBe(201);
     expect((await state('kv/b', sub)).body).toMatchObject({ value: 'B', height: 1 });
     const log = await call(srv.url, 'GET', `/v1/subtrees/${sub}/rounds/1`);
@@ -198,11 +227,37 @@ describe('multisig: non-cooperation', () => {
     // A single expiry after a resume does not halt again.
     await send(writer, 'set', { key: 'c', value: 'C' }, sub);
     await tick();
-    await Bun.sleep(1050);
+    const q = await openProposal(sub);
+    await expiryVote(s1, q, sub);
+    expect((await expiryVote(s2, q, sub)).status).toBe(201);
     await tick();
     expect((await head(sub)).status).toBe('active');
-    expect(await openProposal(sub)).toBeDefined();
+    expect((await openProposal(sub)).hash).not.toBe(q.hash);
   }, 30_000);
+
+  test('bad expiry votes get stable problem codes and change nothing', async () => {
+    const sub = await createMultisig('ms-bad-votes', 1000);
+    await send(writer, 'set', { key: 'v', value: 1 }, sub);
+    await tick();
+    const p = await openProposal(sub);
+    const vote = (who: Party, round: string, height = 1) => ({ signer: who.key, round, sig: sign(who, digest('expire', { v: 1, network: srv.network, subtree: sub, height, round })) });
+    const cases: [string, number, unknown, number, string][] = [
+      ['non-member', 1, vote(stranger, p.hash), 403, 'not_a_signer'],
+      ['vote over another height', 1, { ...vote(s1, p.hash, 2), round: p.hash }, 401, 'bad_signature'],
+      ['vote by another key', 1, { ...vote(s2, p.hash), signer: s1.key }, 401, 'bad_signature'],
+      ['unknown round', 1, vote(s1, 'ab'.repeat(32)), 404, 'not_found'],
+      ['height not open', 2, vote(s1, p.hash, 2), 404, 'not_found'],
+      ['malformed sig', 1, { signer: s1.key, round: p.hash, sig: 'zz' }, 400, 'validation_failed'],
+      ['malformed round', 1, { ...vote(s1, p.hash), round: 'XY' }, 400, 'validation_failed'],
+      ['extra field', 1, { ...vote(s1, p.hash), x: 1 }, 400, 'invalid_request'],
+    ];
+    for (const [what, height, body, status, code] of cases) {
+      const r = await call(srv.url, 'POST', `/v1/subtrees/${sub}/rounds/${height}/expiries`, { json: body });
+      expect({ what, status: r.status, type: r.type, code: r.body.code }).toEqual({ what, status, type: 'application/problem+json', code });
+    }
+    expect((await srv.ctx!.db.read.execute({ sql: 'SELECT count(*) FROM expiry_votes WHERE subtree = ?', args: [sub] })).rows[0]![0]).toBe(0);
+    expect((await openProposal(sub)).hash).toBe(p.hash);
+  });
 });
 
 describe('multisig: signer-set changes are transactions finalized by the current threshold', () => {

@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'bun:test';
 import type { MultisigMode } from '../../src/core/consensus/mode.ts';
 import { resumeDigest, resumeObject } from '../../src/core/consensus/resume.ts';
+import { digest } from '../../src/core/digest.ts';
 import { CONSENSUS_KEY } from '../../src/core/consensus/state.ts';
 import { checkSystemCall, effectiveMode } from '../../src/core/consensus/system.ts';
 import { sha256 } from '../../src/core/hash.ts';
@@ -95,8 +96,12 @@ describe('multisig signer-set changes (set_signers votes)', () => {
 
 describe('resume object', () => {
   test('digest = H("DSTP/resume/v1\\n" || jcs(resume)) and names the halt', () => {
-    const r = resumeObject({ network: NETWORK, subtree: 'ab'.repeat(32), height: 7, halt: 2 });
-    expect(Object.keys(r).sort()).toEqual(['action', 'halt', 'height', 'network', 'subtree', 'v']);
+    const r = resumeObject({ network: NETWORK, subtree: 'ab'.repeat(32), height: 7, halt: 2, round: 'cd'.repeat(32), evidence: null });
+    expect(Object.keys(r).sort()).toEqual(['action', 'halt', 'height', 'network', 'round', 'subtree', 'v']);
+    expect(toHex(resumeDigest(r))).toBe(toHex(digest('resume', r)));
+    const byEvidence = resumeObject({ network: NETWORK, subtree: 'ab'.repeat(32), height: 7, halt: 2, round: 'cd'.repeat(32), evidence: 'ef'.repeat(32) });
+    expect(byEvidence.evidence).toBe('ef'.repeat(32));
+    expect(toHex(resumeDigest(byEvidence))).not.toBe(toHex(resumeDigest(r)));
     const want = sha256(concatBytes(utf8('DSTP/resume/v1\n'), utf8(jcs(r))));
     expect(toHex(resumeDigest(r))).toBe(toHex(want));
     expect(toHex(resumeDigest({ ...r, halt: 3 }))).not.toBe(toHex(want));

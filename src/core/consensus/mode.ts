@@ -89,6 +89,37 @@ export function parseMode(value: unknown): Mode {
   }
 }
 
+/**
+ * SPEC §5 safety margin of a multisig mode: at most one header per height is final while fewer
+ * than `2t − n` signers are faulty. A final header has t signers and an expired one t others; two
+ * sets of t among n share at least 2t − n signers, each of whom would have broken its own rule.
+ */
+export function faultMargin(mode: Pick<MultisigMode, 'signers' | 'threshold'>): number {
+  return 2 * mode.threshold - mode.signers.length;
+}
+
+/**
+ * Why `mode` is unsafe, or null: SPEC §5 requires `2t − n ≥ 1`, and `≥ 2` when the host node's key
+ * (`host`, the party the signers do not trust) is one of the signers.
+ */
+export function unsafeThresholdReason(mode: Pick<MultisigMode, 'signers' | 'threshold'>, host?: string): string | null {
+  const margin = faultMargin(mode);
+  const n = mode.signers.length;
+  const t = mode.threshold;
+  if (host !== undefined && mode.signers.includes(host)) {
+    if (margin >= 2) return null;
+    return `threshold ${t} of ${n} signers gives 2t - n = ${margin}; the node's own key ${host} is a signer and counts as possibly faulty, so 2t - n must be at least 2 (threshold >= ${Math.ceil((n + 2) / 2)})`;
+  }
+  if (margin >= 1) return null;
+  return `threshold ${t} of ${n} signers gives 2t - n = ${margin}: two disjoint groups of honest signers could finalize two headers at one height; 2t - n must be at least 1 (threshold >= ${Math.ceil((n + 1) / 2)})`;
+}
+
+/** Throws `invalid_mode` (field `mode.threshold`) saying why, when `unsafeThresholdReason` finds a reason. */
+export function assertSafeThreshold(mode: Pick<MultisigMode, 'signers' | 'threshold'>, host?: string, field = 'mode.threshold'): void {
+  const why = unsafeThresholdReason(mode, host);
+  if (why !== null) fail('invalid_mode', why, { field, signers: mode.signers.length, threshold: mode.threshold });
+}
+
 function modeKey(v: unknown, field: string): string {
   return parseKeyField(v, field, 'invalid_mode');
 }

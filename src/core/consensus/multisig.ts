@@ -2,7 +2,7 @@ import { DstpError, fail } from '../errors.ts';
 import { jcs, type JsonValue } from '../jcs.ts';
 import type { ProgramResult, ProgramTx } from '../programs/types.ts';
 import { exactObject } from '../strict.ts';
-import { parseMode, type MultisigMode } from './mode.ts';
+import { assertSafeThreshold, parseMode, type MultisigMode } from './mode.ts';
 import type { ConsensusState } from './state.ts';
 
 /**
@@ -27,9 +27,14 @@ export function proposedSigners(args: Record<string, JsonValue>, current: Pick<M
   }
 }
 
-export function checkMultisigCall(call: string, args: Record<string, JsonValue>, creation: MultisigMode): void {
+/**
+ * A `set_signers` vote must name a set that keeps SPEC §5's margin (`2t − n ≥ 1`, `≥ 2` when the
+ * host key is a signer) → `invalid_mode` otherwise: refused at accept time, and a failed receipt
+ * if such a vote ever reaches a round. `host` is the subtree's host key (round 0's proposer).
+ */
+export function checkMultisigCall(call: string, args: Record<string, JsonValue>, creation: MultisigMode, host?: string): void {
   if (call !== 'set_signers') fail('unknown_call', `"${call}" is not a multisig system call`, { call });
-  proposedSigners(args, creation);
+  assertSafeThreshold(proposedSigners(args, creation), host, 'set_signers.args.threshold');
 }
 
 export function applyMultisig(

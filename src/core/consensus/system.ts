@@ -20,6 +20,8 @@ export interface RoundContext {
   network: string;
   subtree: string;
   hash?: Sha256;
+  /** The subtree's host key (round 0's proposer): a multisig signer set holding it needs `2t − n ≥ 2`. */
+  host?: string;
 }
 
 export function systemCallNames(mode: Mode): readonly string[] {
@@ -30,9 +32,9 @@ export function systemCallNames(mode: Mode): readonly string[] {
  * Accept-time check: `false` when `call` is not a system call of this mode (the program judges
  * it), `true` when it is one and its arguments are well formed; throws `invalid_args` otherwise.
  */
-export function checkSystemCall(mode: Mode, call: string, args: Record<string, JsonValue>): boolean {
+export function checkSystemCall(mode: Mode, call: string, args: Record<string, JsonValue>, host?: string): boolean {
   if (!systemCallNames(mode).includes(call)) return false;
-  if (mode.type === 'multisig') checkMultisigCall(call, args, mode);
+  if (mode.type === 'multisig') checkMultisigCall(call, args, mode, host);
   else checkPosCall(call, args);
   return true;
 }
@@ -71,7 +73,7 @@ export function systemCalls(creationMode: Mode, ctx: RoundContext): SystemCalls 
   return {
     handles: (call) => names.includes(call),
     checkCall: (call, args) => {
-      checkSystemCall(creationMode, call, args);
+      checkSystemCall(creationMode, call, args, ctx.host);
     },
     reads: () => [CONSENSUS_KEY],
     mayWrite: (key) => key === CONSENSUS_KEY,

@@ -1,8 +1,9 @@
 import type { RouteHandler } from '@hono/zod-openapi';
 import type { NodeContext } from '../../../services/context.ts';
+import { recordExpiry } from '../../../services/expire-proposals.ts';
 import { addRoundSignature, listProposals as listProposalsVerb } from '../../../services/round-signatures.ts';
 import { ROUND_PAGE } from '../../limits.ts';
-import type { addSignatureRoute, listProposalsRoute } from './proposals.routes.ts';
+import type { addExpiryRoute, addSignatureRoute, listProposalsRoute } from './proposals.routes.ts';
 
 // Headers are stored JSON (written from a RoundHeader); the schemas document their fields.
 export function listProposals(ctx: NodeContext): RouteHandler<typeof listProposalsRoute> {
@@ -22,6 +23,14 @@ export function addSignature(ctx: NodeContext): RouteHandler<typeof addSignature
   return async (c) => {
     const { id, height } = c.req.valid('param');
     const out = await addRoundSignature(ctx, id, height, c.req.valid('json'));
+    return c.json(out.body as never, out.status);
+  };
+}
+
+export function addExpiry(ctx: NodeContext): RouteHandler<typeof addExpiryRoute> {
+  return async (c) => {
+    const { id, height } = c.req.valid('param');
+    const out = await recordExpiry(ctx, id, height, c.req.valid('json'));
     return c.json(out.body as never, out.status);
   };
 }

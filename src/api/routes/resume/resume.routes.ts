@@ -13,6 +13,8 @@ export const ResumeView = z
         action: z.literal('resume'),
         height: z.number().int().openapi({ description: 'Latest final round when the subtree halted.' }),
         halt: z.number().int().openapi({ description: '1-based number of the halt being lifted.' }),
+        round: Hex32.openapi({ description: 'Hash of round `height` (the latest final round).' }),
+        evidence: Hex32.optional().openapi({ description: 'Only for a halt caused by equivocation evidence: the evidence id; only a resume naming it lifts that halt.' }),
       })
       .openapi({ description: 'What signers sign: `H(utf8("DSTP/resume/v1\\n") || jcs(resume))`.' }),
     digest: Hex32.openapi({ description: 'The 32-byte digest each signature covers.' }),
