@@ -97,7 +97,3 @@ export function voteVerifies(s: SignerSig, d: Uint8Array): boolean {
     throw err;
   }
 }
-
-export function expireDigestHex(e: ExpireObject, hash?: Sha256): string {
-  return toHex(expireDigest(e, hash));
-}
