@@ -6,6 +6,7 @@ import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { NodeContext } from '../services/context.ts';
 import { BATCH_BODY_BYTES, BODY_BYTES } from './limits.ts';
+import { publicCors } from './middleware/cors.ts';
 import { requireJson } from './middleware/require-json.ts';
 import { problem, problemBody, problemOf, type ProblemBody } from './problem.ts';
 import { checkpointsRoutes } from './routes/checkpoints/index.ts';
@@ -28,13 +29,15 @@ const BATCH_PATH = '/v1/transactions/batch';
 
 /**
  * The node's HTTP API (SPEC §11), built from its ports: no module state, so every runtime (and
- * every test) gets a fresh app. Order of the guards on /v1: JSON media type (415), body size
+ * every test) gets a fresh app. Order of the guards on /v1: CORS (public routes only, so even
+ * refusals below carry it), JSON media type (415), body size
  * (413), then per-route zod checks of path and query (400 validation_failed); signed bodies are
  * judged by the core parsers inside the verbs. Every error leaves as problem+json.
  */
 export function createApp(ctx: NodeContext): OpenAPIHono {
   const app = new OpenAPIHono({ defaultHook: validationHook });
 
+  app.use('/v1/*', publicCors(ctx.config.corsOrigins));
   app.use('/v1/*', requireJson);
   app.use('/v1/*', bodyLimits());
 

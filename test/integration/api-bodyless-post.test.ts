@@ -22,7 +22,7 @@ async function raw(head: string[], body = ''): Promise<{ status: number; text: s
   const socket = connect({ host: hostname, port: Number(port) });
   const chunks: Buffer[] = [];
   const done = new Promise<void>((resolve, reject) => {
-    socket.on('data', (d) => chunks.push(d));
+    socket.on('data', (d: Buffer) => chunks.push(d));
     socket.on('end', () => resolve());
     socket.on('error', reject);
   });
