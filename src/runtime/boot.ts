@@ -64,3 +64,24 @@ export function announce({ config, node }: Booted, url: string, runtime: string)
 function maskUrl(url: string): string {
   return url.startsWith('file:') ? url : url.replace(/\/\/.*@/, '//***@');
 }
+
+/**
+ * A listen failure the user can fix (port taken, port not permitted) as one line without a stack
+ * trace; null for anything else.
+ */
+export function listenProblem(err: unknown, config: Config): string | null {
+  const code = err !== null && typeof err === 'object' ? (err as { code?: unknown }).code : undefined;
+  const where = `${config.host}:${config.port}`;
+  if (code === 'EADDRINUSE') return `dstp: cannot listen on ${where}: the port is in use (set PORT to a free port, or 0 for any)`;
+  if (code === 'EACCES') return `dstp: cannot listen on ${where}: permission denied (set PORT to a port above 1023)`;
+  return null;
+}
+
+/** Closes the node that could not listen and exits 1 with `listenProblem`'s line; rethrows the rest. */
+export async function failedToListen({ config, node }: Booted, err: unknown, exit: (code: number) => never): Promise<never> {
+  const line = listenProblem(err, config);
+  if (line === null) throw err;
+  console.error(line);
+  await node.close().catch(() => undefined);
+  return exit(1);
+}
