@@ -1,4 +1,8 @@
-import { checkSystemCall } from '../core/consensus/system.ts';
+import type { Mode } from '../core/consensus/mode.ts';
+import { checkSystemCall, systemCallNames } from '../core/consensus/system.ts';
+import { DstpError } from '../core/errors.ts';
+import type { JsonValue } from '../core/jcs.ts';
+import type { Program } from '../core/programs/types.ts';
 import { fromHex, toHex } from '../core/hex.ts';
 import { MAX_BATCH } from '../core/limits.ts';
 import { parseTxEnvelope, txId, type TxEnvelope } from '../core/tx.ts';
@@ -91,7 +95,7 @@ async function prepare(ctx: NodeContext, body: unknown): Promise<AcceptItem> {
   // `sys_*` calls are the node's own (system-calls.ts): it appends them itself, never through this door.
   if (isNodeCall(tx.call)) throw new ApiError('reserved_call', `calls named "sys_*" are reserved for the node; "${tx.call}" is not accepted from users`, { call: tx.call });
   // The mode's reserved calls (set_signers; stake, unstake, slash) are checked by the mode, the rest by the program.
-  if (!checkSystemCall(facts.mode, tx.call, tx.args)) facts.program.checkCall(facts.config, tx.call, tx.args);
+  if (!checkSystemCall(facts.mode, tx.call, tx.args)) checkProgramCall(facts, tx.call, tx.args);
   const id = txId(tx, ctx.hash);
   const ok = await ctx.verifier.verify(ctx.parseKey(tx.sender), id, fromHex(envelope.sig, 64, 'sig'));
   if (!ok) throw new ApiError('bad_signature', 'sig is not the sender\'s signature over the transaction id');
@@ -120,4 +124,15 @@ function failure(err: unknown): { status: number; problem: ProblemBody } {
   const p = problemOf(err);
   if (!p) throw err;
   return { status: p.status, problem: p };
+}
+
+/** The program's structural check; an unknown call's problem lists every call the subtree takes, its mode's included. */
+function checkProgramCall(facts: { mode: Mode; program: Program; config: unknown }, call: string, args: Record<string, JsonValue>): void {
+  try {
+    facts.program.checkCall(facts.config, call, args);
+  } catch (e) {
+    if (!(e instanceof DstpError) || e.code !== 'unknown_call') throw e;
+    const calls = [...facts.program.calls, ...systemCallNames(facts.mode)];
+    throw new DstpError('unknown_call', `${facts.program.name} has no call "${call}"; this subtree takes: ${calls.join(', ')}`, { call, calls });
+  }
 }

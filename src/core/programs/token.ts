@@ -24,6 +24,7 @@ export interface TokenConfig {
 export const SUPPLY_KEY = 'supply';
 export const BALANCE_PREFIX = 'balance/';
 export const MAX_DECIMALS = 36;
+export const TOKEN_CALLS = ['transfer', 'mint', 'burn'] as const;
 const SYMBOL_RE = /^[A-Za-z0-9._-]{1,32}$/;
 
 export function balanceKey(account: string): string {
@@ -84,7 +85,7 @@ function checkCall(_config: TokenConfig, call: string, args: Record<string, Json
   } else if (call === 'burn') {
     a = callArgs(args, call, ['amount']);
   } else {
-    fail('unknown_call', `token has no call "${call}"`, { call });
+    fail('unknown_call', `token has no call "${call}" (its calls: ${TOKEN_CALLS.join(', ')})`, { call, calls: [...TOKEN_CALLS] });
   }
   // "0" is structurally fine and fails at execution as invalid_amount, so it consumes the nonce.
   if (!isCanonicalAmount(a.amount)) {
@@ -155,6 +156,7 @@ function apply(config: TokenConfig, state: StateView, tx: ProgramTx): ProgramRes
 
 export const token: Program<TokenConfig> = {
   name: 'token',
+  calls: TOKEN_CALLS,
   parseConfig,
   checkGenesis,
   checkCall,

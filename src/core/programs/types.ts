@@ -27,6 +27,8 @@ export type ProgramResult = { ok: true; writes: Writes } | { ok: false; code: st
 
 export interface Program<Config = unknown> {
   readonly name: string;
+  /** The calls `checkCall` accepts (listed in `unknown_call` problems and docs/programs.md). */
+  readonly calls: readonly string[];
   /** Validates and normalizes the subtree's `config`; throws DstpError('invalid_config'). */
   parseConfig(config: unknown): Config;
   /** Validates the genesis entries against the config; throws DstpError('invalid_genesis'). */
