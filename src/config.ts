@@ -52,7 +52,7 @@ export const configSchema = z.object({
   DSTP_OTS_TIMEOUT_MS: intIn(50, 600_000).default(10_000),
   /** Origins allowed to call the public API from a browser: `*`, a comma-separated list, or `none`. */
   DSTP_CORS_ORIGINS: z.string().optional(),
-  DSTP_LOG: z.enum(['silent', 'error', 'info', 'debug']).default('info'),
+  DSTP_LOG: z.enum(['silent', 'error', 'warn', 'info', 'debug']).default('info'),
   DSTP_WEBHOOK_ALLOW_PRIVATE: flag.default(false),
   DSTP_WEBHOOK_MAX_ATTEMPTS: intIn(1, 100).default(12),
   DSTP_WEBHOOK_TIMEOUT_MS: intIn(50, 120_000).default(10_000),
@@ -92,7 +92,7 @@ export interface Config {
   otsIntervalMs: number;
   otsUpgradeIntervalMs: number;
   otsTimeoutMs: number;
-  log: 'silent' | 'error' | 'info' | 'debug';
+  log: 'silent' | 'error' | 'warn' | 'info' | 'debug';
   /** CORS on the public API (never on admin routes); `[]` = none. */
   corsOrigins: '*' | string[];
   /** Webhook targets may be loopback/private/link-local (tests, private networks). */

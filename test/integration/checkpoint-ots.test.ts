@@ -120,27 +120,38 @@ describe('OpenTimestamps anchoring', () => {
     expect((await runAnchorPass(s.ctx!)).attempted).toBe(0);
   });
 
-  test('calendar down: checkpoints and rounds go on; submission is retried with back-off until it answers', async () => {
+  test('calendar down: checkpoints and rounds go on; submission is retried with back-off until it answers; warned once per calendar per back-off step', async () => {
+    const warns: Record<string, unknown>[] = [];
+    s.ctx!.log.warn = (msg, data) => warns.push({ msg, ...data });
+    const warned = new Map<string, number>(); // what the worker keeps across passes
     cal.down = true;
     const cp = await changeAndCheckpoint(); // builds although the calendar is down
-    const r1 = await runAnchorPass(s.ctx!);
-    expect(r1.errors).toHaveLength(1);
+    await changeAndCheckpoint();
+    const r1 = await runAnchorPass(s.ctx!, { warned });
+    expect(r1.errors).toHaveLength(2);
+    // Two checkpoints failed at the same calendar and step: one warning.
+    expect(warns).toHaveLength(1);
+    expect(warns[0]).toMatchObject({ calendar: cal.url, checkpoint: cp.seq, attempt: 1 });
+    expect(String(warns[0]!.error)).not.toBe('');
     const a1 = (await getAnchor(s.ctx!.db, cp.seq))!;
     expect(a1).toMatchObject({ status: 'pending', attempts: 1, proof: null, unsubmitted: [cal.url] });
     expect(a1.nextAt).toBeGreaterThan(Date.now());
-    expect((await runAnchorPass(s.ctx!)).attempted).toBe(0); // backing off: not due yet
-    await Bun.sleep(a1.nextAt - Date.now() + 5);
-    const r2 = await runAnchorPass(s.ctx!);
-    expect(r2.attempted).toBe(1);
+    expect((await runAnchorPass(s.ctx!, { warned })).attempted).toBe(0); // backing off: not due yet
+    await Bun.sleep(Math.max(a1.nextAt, (await getAnchor(s.ctx!.db, cp.seq + 1))!.nextAt) - Date.now() + 5);
+    const r2 = await runAnchorPass(s.ctx!, { warned });
+    expect(r2.attempted).toBe(2);
+    expect(warns.map((w) => w.attempt)).toEqual([1, 2]); // the next step: one more warning
     const a2 = (await getAnchor(s.ctx!.db, cp.seq))!;
     expect(a2.attempts).toBe(2);
     expect(a2.nextAt - a2.updatedAt).toBeGreaterThan((a1.nextAt - a1.updatedAt) * 0.9); // the wait grows
     await changeAndCheckpoint(); // still no blocking
     cal.down = false;
     await Bun.sleep(a2.nextAt - Date.now() + 5);
-    await runAnchorPass(s.ctx!);
+    await runAnchorPass(s.ctx!, { warned });
     const a3 = (await getAnchor(s.ctx!.db, cp.seq))!;
     expect(a3).toMatchObject({ attempts: 0, unsubmitted: [] });
+    expect(warned.has(cal.url)).toBe(false); // it answered: the next failure warns again
+    expect(warns).toHaveLength(2);
     const parsed = readOts((await otsOf(cp.seq)).bytes);
     expect(parsed.digest).toBe(cp.logRoot);
   });
