@@ -244,7 +244,7 @@ const sign: Command = {
 };
 
 const send: Command = {
-  summary: 'sign and submit a transaction (nonce fetched and corrected automatically)',
+  summary: 'sign and submit a transaction (--nonce N is used as given; without it the nonce is fetched and corrected)',
   usage:
     'dstp send --key sender.json --subtree ID --call transfer --args \'{"to":"…","amount":"2"}\'\n' +
     '       [--nonce N] [--network ID] [--wait] [--timeout MS] [--node URL]',
@@ -289,8 +289,17 @@ const send: Command = {
     };
     if (values.wait === true) {
       const tx = await client.waitForExecution(sent.id, timeoutMs !== undefined ? { timeoutMs } : {});
-      result.execution = tx;
-      io.out(result);
+      // The outcome first: a transaction that failed in execution must not read as "accepted".
+      const { id, status: submitted, ...rest } = result;
+      io.out({
+        id,
+        status: tx.status,
+        ...(tx.status === 'failed' ? { code: tx.receipt?.code ?? null } : {}),
+        ...(tx.height !== undefined ? { height: tx.height } : {}),
+        submitted,
+        ...rest,
+        execution: tx,
+      });
       if (tx.status === 'failed') {
         io.note(`transaction ${sent.id} failed in execution: ${tx.receipt?.code ?? 'unknown code'}`);
         return 1;
@@ -399,8 +408,17 @@ const verify: Command = {
           ...(expectedValue !== undefined ? { expectedValue } : {}),
           onLink: (c) => links.push({ ...c, ok: true }),
         });
+        // Say plainly how far the chain reaches: without an .ots it ends at the node-signed note.
+        if (verified.ots !== 'bitcoin') {
+          io.note(
+            verified.ots === 'absent'
+              ? 'ots: absent — no OpenTimestamps calendar has answered for this checkpoint yet; the chain ends at the node-signed note (--require-ots makes this a failure)'
+              : 'ots: pending — calendars promised a Bitcoin attestation, none is in yet (--require-bitcoin makes this a failure)',
+          );
+        }
         io.out({
           ok: true,
+          ots: verified.ots,
           subtree,
           key,
           exists: verified.exists,

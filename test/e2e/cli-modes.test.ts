@@ -37,7 +37,7 @@ const pub = (name: string): string => JSON.parse(readFileSync(file(name), 'utf8'
 describe('dstp create-subtree --mode', () => {
   test('key files', async () => {
     for (const name of ['owner', 's1', 's2', 's3']) expect((await dstp(['keygen', '--out', file(name)])).code).toBe(0);
-  });
+  }, 60_000);
 
   test('multisig: 2 of 3 signers from key files, which also sign the request', async () => {
     const r = await dstp(['create-subtree', '--key', file('owner'), '--name', 'ms', '--program', 'kv', '--mode', 'multisig', '--signers', `${file('s1')},${file('s2')},${file('s3')}`, '--threshold', '2', '--proposal-timeout-ms', '5000']);
@@ -45,7 +45,7 @@ describe('dstp create-subtree --mode', () => {
     expect(r.code).toBe(0);
     const head = await (await fetch(`${server.url}/v1/subtrees/${r.json.id}`)).json();
     expect(head.request.subtree.mode).toEqual({ type: 'multisig', signers: [pub('s1'), pub('s2'), pub('s3')], threshold: 2, proposalTimeoutMs: 5000 });
-  });
+  }, 60_000);
 
   test('multisig with the node as one signer (public keys for the others): the node signs with the admin token', async () => {
     const args = ['create-subtree', '--key', file('owner'), '--name', 'ms-node', '--program', 'kv', '--mode', 'multisig', '--signers', `node,${file('s1')},${file('s2')}`, '--threshold', '3'];
@@ -53,14 +53,14 @@ describe('dstp create-subtree --mode', () => {
     expect(r.code).toBe(0);
     const head = await (await fetch(`${server.url}/v1/subtrees/${r.json.id}`)).json();
     expect(head.request.subtree.mode).toEqual({ type: 'multisig', signers: [server.nodeKey, pub('s1'), pub('s2')], threshold: 3, proposalTimeoutMs: 30000 });
-  });
+  }, 60_000);
 
   test('a threshold above the signer count is refused before sending: one line, exit 1', async () => {
     const r = await dstp(['create-subtree', '--key', file('owner'), '--name', 'ms-bad', '--program', 'kv', '--mode', 'multisig', '--signers', `${file('s1')},${file('s2')},${file('s3')}`, '--threshold', '4']);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('invalid_mode');
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
-  });
+  }, 60_000);
 
   test('pos: validators with stake; epoch length', async () => {
     const r = await dstp(['create-subtree', '--key', file('owner'), '--name', 'pos', '--program', 'token', '--mode', 'pos', '--validators', `${file('s1')}=100,${file('s2')}=50,${pub('s3')}=10`, '--epoch-rounds', '10']);
@@ -76,7 +76,7 @@ describe('dstp create-subtree --mode', () => {
       ],
       epochRounds: 10,
     });
-  });
+  }, 60_000);
 
   test('usage errors (exit 2): options of another mode, missing threshold, unknown mode', async () => {
     const base = ['create-subtree', '--key', file('owner'), '--name', 'u', '--program', 'kv', '--network', 'n', '--dry-run'];
@@ -90,5 +90,5 @@ describe('dstp create-subtree --mode', () => {
       const r = await dstp([...base, ...extra]);
       expect({ code: r.code, msg: r.stderr.includes(msg) }).toEqual({ code: 2, msg: true });
     }
-  });
+  }, 60_000);
 });
