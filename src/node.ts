@@ -1,4 +1,5 @@
 import { createApp } from './api/app.ts';
+import type { DocsAssets } from './api/routes/docs/index.ts';
 import { startAnchorWorker, type AnchorWorker } from './checkpoint/anchor-worker.ts';
 import { checkpointService } from './checkpoint/checkpoint-service.ts';
 import type { Config } from './config.ts';
@@ -39,6 +40,8 @@ export interface NodeOptions {
   /** Lease holder id; default a fresh random id. Workers build a node per request and pass the
    * isolate's id, so passes of one isolate renew one lease instead of fencing each other out. */
   instanceId?: string;
+  /** The `/docs` viewer's files (runtimes with a file system read them from node_modules). */
+  docsAssets?: DocsAssets;
 }
 
 export interface DstpNode {
@@ -90,7 +93,7 @@ export async function createNode(config: Config, opts: NodeOptions): Promise<Dst
     instanceId: opts.instanceId ?? crypto.randomUUID(),
     log,
   };
-  const app = createApp(ctx);
+  const app = createApp(ctx, opts.docsAssets);
   let heldToken: number | undefined;
   if (opts.webhooks !== false) webhooks = startWebhookWorker(ctx);
   if (opts.scheduler !== false) {

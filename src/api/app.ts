@@ -1,5 +1,4 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
-import { Scalar } from '@scalar/hono-api-reference';
 import type { Context, MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
@@ -10,6 +9,7 @@ import { publicCors } from './middleware/cors.ts';
 import { requireJson } from './middleware/require-json.ts';
 import { problem, problemBody, problemOf, type ProblemBody } from './problem.ts';
 import { checkpointsRoutes } from './routes/checkpoints/index.ts';
+import { docsRoutes, type DocsAssets } from './routes/docs/index.ts';
 import { infoRoutes } from './routes/info/index.ts';
 import { leaderRoutes } from './routes/leader/index.ts';
 import { logRoutes } from './routes/log/index.ts';
@@ -34,7 +34,7 @@ const BATCH_PATH = '/v1/transactions/batch';
  * (413), then per-route zod checks of path and query (400 validation_failed); signed bodies are
  * judged by the core parsers inside the verbs. Every error leaves as problem+json.
  */
-export function createApp(ctx: NodeContext): OpenAPIHono {
+export function createApp(ctx: NodeContext, docsAssets?: DocsAssets): OpenAPIHono {
   const app = new OpenAPIHono({ defaultHook: validationHook });
 
   app.use('/v1/*', publicCors(ctx.config.corsOrigins));
@@ -82,7 +82,7 @@ export function createApp(ctx: NodeContext): OpenAPIHono {
       { name: 'webhooks' },
     ],
   });
-  app.get('/docs', Scalar({ url: '/openapi.json', pageTitle: 'dstp API' }));
+  app.route('/', docsRoutes(docsAssets));
 
   app.notFound((c) => problem(c, 'not_found', `no route for ${c.req.method} ${c.req.path}`));
   app.onError((err, c) => onError(ctx, err, c));

@@ -7,6 +7,7 @@
 import { ConfigError, loadConfig, type Config } from '../config.ts';
 import { createNode, type DstpNode } from '../node.ts';
 import { openDatabase } from '../store/db.ts';
+import { docsAssetsFromNodeModules } from './docs-assets.ts';
 import { loadOrCreateNodeKey } from './node-key-file.ts';
 
 /** The batch route allows 4 MiB; every other route enforces its own, smaller limit. */
@@ -42,7 +43,7 @@ export async function bootNode(
     ...(config.databaseAuthToken ? { authToken: config.databaseAuthToken } : {}),
     ...(config.databaseSyncUrl ? { syncUrl: config.databaseSyncUrl, syncIntervalS: config.databaseSyncIntervalS } : {}),
   });
-  const node = await createNode(config, { db, nodeSecret, ...(opts.scheduler === false ? { scheduler: false } : {}) });
+  const node = await createNode(config, { db, nodeSecret, docsAssets: docsAssetsFromNodeModules, ...(opts.scheduler === false ? { scheduler: false } : {}) });
   return { config, node };
 }
 
