@@ -2,7 +2,7 @@
 // Launcher for `npx dstp …` / an installed `dstp` bin: runs the TypeScript CLI with Bun, which
 // is a dependency of this package. Plain Node-compatible JavaScript on purpose (Node 20 cannot
 // run .ts files by itself).
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -27,10 +27,35 @@ function findBun() {
   return existsSync(local) ? local : 'bun';
 }
 
-const result = spawnSync(findBun(), [main, ...process.argv.slice(2)], { stdio: 'inherit' });
-if (result.error) {
-  process.stderr.write(`dstp: cannot start bun (${result.error.message}); install it with \`npm install bun\`\n`);
+// Asynchronous, so this launcher stays responsive: a supervisor's SIGTERM (or Ctrl-C's SIGINT) to
+// it is passed on to Bun, which stops the command cleanly (`dstp cosign` finishes its step and
+// prints its summary); the launcher then exits with Bun's status.
+const child = spawn(findBun(), [main, ...process.argv.slice(2)], { stdio: 'inherit' });
+child.on('error', (err) => {
+  process.stderr.write(`dstp: cannot start bun (${err.message}); install it with \`npm install bun\`\n`);
   process.exit(1);
+});
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.on(sig, () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(sig);
+  });
 }
-if (result.signal) process.kill(process.pid, result.signal);
-process.exit(result.status ?? 1);
+// `npx dstp` runs this launcher under `sh -c`, which dies of the signal npm forwards to it
+// without passing it on: a launcher whose parent went away stops Bun the same way.
+const parent = process.ppid;
+const orphanCheck = setInterval(() => {
+  if (process.ppid !== parent && child.exitCode === null && child.signalCode === null) {
+    clearInterval(orphanCheck);
+    child.kill('SIGTERM');
+  }
+}, 200);
+orphanCheck.unref();
+child.on('exit', (code, signal) => {
+  clearInterval(orphanCheck);
+  if (signal) {
+    // Die of the same signal, as a shell would report it; our handlers must not catch it.
+    for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.removeAllListeners(sig);
+    process.kill(process.pid, signal);
+  }
+  process.exit(code ?? 1);
+});

@@ -62,7 +62,9 @@ export const configSchema = z.object({
   DSTP_OTS_INTERVAL_MS: intIn(20, 86_400_000).default(30_000),
   DSTP_OTS_UPGRADE_INTERVAL_MS: intIn(20, 86_400_000).default(600_000),
   DSTP_OTS_TIMEOUT_MS: intIn(50, 600_000).default(10_000),
-  DSTP_LOG: z.enum(['silent', 'error', 'info', 'debug']).default('info'),
+  /** Origins allowed to call the public API from a browser: `*`, a comma-separated list, or `none`. */
+  DSTP_CORS_ORIGINS: z.string().optional(),
+  DSTP_LOG: z.enum(['silent', 'error', 'warn', 'info', 'debug']).default('info'),
   DSTP_WEBHOOK_ALLOW_PRIVATE: flag.default(false),
   DSTP_WEBHOOK_MAX_ATTEMPTS: intIn(1, 100).default(12),
   DSTP_WEBHOOK_TIMEOUT_MS: intIn(50, 120_000).default(10_000),
@@ -119,7 +121,9 @@ export interface Config {
   otsIntervalMs: number;
   otsUpgradeIntervalMs: number;
   otsTimeoutMs: number;
-  log: 'silent' | 'error' | 'info' | 'debug';
+  log: 'silent' | 'error' | 'warn' | 'info' | 'debug';
+  /** CORS on the public API (never on admin routes); `[]` = none. */
+  corsOrigins: '*' | string[];
   /** Webhook targets may be loopback/private/link-local (tests, private networks). */
   webhookAllowPrivate: boolean;
   /** Attempts per delivery before it is dead-lettered. */
@@ -188,6 +192,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     otsUpgradeIntervalMs: e.DSTP_OTS_UPGRADE_INTERVAL_MS,
     otsTimeoutMs: e.DSTP_OTS_TIMEOUT_MS,
     log: e.DSTP_LOG,
+    corsOrigins: parseCorsOrigins(e.DSTP_CORS_ORIGINS),
     webhookAllowPrivate: e.DSTP_WEBHOOK_ALLOW_PRIVATE,
     webhookMaxAttempts: e.DSTP_WEBHOOK_MAX_ATTEMPTS,
     webhookTimeoutMs: e.DSTP_WEBHOOK_TIMEOUT_MS,
@@ -227,6 +232,20 @@ function parseCalendars(v: string | undefined): string[] {
     }
   }
   return [...new Set(urls)];
+}
+
+function parseCorsOrigins(v: string | undefined): '*' | string[] {
+  const t = (v ?? '*').trim();
+  if (t === '*') return '*';
+  if (t === '' || t === 'none') return [];
+  const origins = t.split(',').map((o) => o.trim().replace(/\/+$/, ''));
+  for (const o of origins) {
+    // What a browser sends in Origin: scheme://host[:port], nothing after it.
+    if (!/^https?:\/\/[A-Za-z0-9.-]+(:[0-9]{1,5})?$|^https?:\/\/\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$/.test(o)) {
+      throw new ConfigError(`invalid configuration:\n  DSTP_CORS_ORIGINS: "${o}" is not an origin (scheme://host[:port]), "*" or "none"`);
+    }
+  }
+  return [...new Set(origins)];
 }
 
 /** `file:./data/dstp.db` → `./data`; remote databases keep local files in `./data`. */

@@ -1,6 +1,7 @@
 import { createApp } from './api/app.ts';
 import { writeLimits } from './api/middleware/rate-limit.ts';
 import { AdmissionGate } from './services/admission.ts';
+import type { DocsAssets } from './api/routes/docs/index.ts';
 import { startAnchorWorker, type AnchorWorker } from './checkpoint/anchor-worker.ts';
 import { checkpointService } from './checkpoint/checkpoint-service.ts';
 import type { Config } from './config.ts';
@@ -45,6 +46,8 @@ export interface NodeOptions {
   instanceId?: string;
   /** The programs subtrees may run; default the native ones (kv, token). */
   programs?: ProgramRegistry;
+  /** The `/docs` viewer's files (runtimes with a file system read them from node_modules). */
+  docsAssets?: DocsAssets;
 }
 
 export interface DstpNode {
@@ -101,7 +104,7 @@ export async function createNode(config: Config, opts: NodeOptions): Promise<Dst
     admission: new AdmissionGate(opts.db, tree, store),
     log,
   };
-  const app = createApp(ctx);
+  const app = createApp(ctx, opts.docsAssets);
   let heldToken: number | undefined;
   if (opts.webhooks !== false) webhooks = startWebhookWorker(ctx);
   if (opts.scheduler !== false) {

@@ -1,15 +1,16 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
-import { Scalar } from '@scalar/hono-api-reference';
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { NodeContext } from '../services/context.ts';
 import { BATCH_BODY_BYTES, BODY_BYTES } from './limits.ts';
+import { publicCors } from './middleware/cors.ts';
 import { jsonBody } from './middleware/json-body.ts';
 import { rateLimit } from './middleware/rate-limit.ts';
 import { requireJson } from './middleware/require-json.ts';
 import { problem, problemBody, problemOf, type ProblemBody } from './problem.ts';
 import { checkpointsRoutes } from './routes/checkpoints/index.ts';
+import { docsRoutes, type DocsAssets } from './routes/docs/index.ts';
 import { infoRoutes } from './routes/info/index.ts';
 import { leaderRoutes } from './routes/leader/index.ts';
 import { logRoutes } from './routes/log/index.ts';
@@ -29,15 +30,16 @@ const BATCH_PATH = '/v1/transactions/batch';
 
 /**
  * The node's HTTP API (SPEC §11), built from its ports: no module state, so every runtime (and
- * every test) gets a fresh app. Order of the guards on /v1: the client's write rate (429), JSON
- * media type and charset (415),
+ * every test) gets a fresh app. Order of the guards on /v1: CORS (public routes only, so even
+ * refusals below carry it), the client's write rate (429), JSON media type and charset (415),
  * then the body as it streams in: size (413), nesting depth, UTF-8 and duplicate keys (400);
  * then per-route zod checks of path and query (400 validation_failed); signed bodies are
  * judged by the core parsers inside the verbs. Every error leaves as problem+json.
  */
-export function createApp(ctx: NodeContext): OpenAPIHono {
+export function createApp(ctx: NodeContext, docsAssets?: DocsAssets): OpenAPIHono {
   const app = new OpenAPIHono({ defaultHook: validationHook });
 
+  app.use('/v1/*', publicCors(ctx.config.corsOrigins));
   app.use('/v1/*', rateLimit(ctx.config, ctx.limits));
   app.use('/v1/*', requireJson);
   app.use('/v1/*', jsonBody((path) => (path === BATCH_PATH ? BATCH_BODY_BYTES : BODY_BYTES), ctx.log));
@@ -83,7 +85,7 @@ export function createApp(ctx: NodeContext): OpenAPIHono {
       { name: 'webhooks' },
     ],
   });
-  app.get('/docs', Scalar({ url: '/openapi.json', pageTitle: 'dstp API' }));
+  app.route('/', docsRoutes(docsAssets));
 
   app.notFound((c) => problem(c, 'not_found', `no route for ${c.req.method} ${c.req.path}`));
   app.onError((err, c) => onError(ctx, err, c));

@@ -18,6 +18,11 @@ export interface AnchorDeps {
   fetch?: FetchLike;
   /** Jitter source in [0, 1) (tests pass a constant). */
   random?: () => number;
+  /**
+   * Calendar URL → the back-off step last warned about, so a failing calendar is logged at warn
+   * once per step, not once per checkpoint and pass. The worker keeps one for its lifetime.
+   */
+  warned?: Map<string, number>;
 }
 
 export interface AnchorPassReport {
@@ -32,30 +37,38 @@ const MAX_BACKOFF_MS = 3_600_000;
 export async function runAnchorPass(ctx: NodeContext, deps: AnchorDeps = {}): Promise<AnchorPassReport> {
   const report: AnchorPassReport = { attempted: 0, confirmed: [], errors: [] };
   const due = await dueAnchors(ctx.db, ctx.now(), BATCH);
+  const warned = deps.warned ?? new Map<string, number>();
   for (const row of due) {
     report.attempted++;
-    const r = await attempt(ctx, row, deps);
+    const r = await attempt(ctx, row, deps, warned);
     if (r.confirmed) report.confirmed.push(row.seq);
     if (r.error) report.errors.push({ seq: row.seq, error: r.error });
   }
   return report;
 }
 
-async function attempt(ctx: NodeContext, row: AnchorRow, deps: AnchorDeps): Promise<{ confirmed: boolean; error?: string }> {
+async function attempt(ctx: NodeContext, row: AnchorRow, deps: AnchorDeps, warned: Map<string, number>): Promise<{ confirmed: boolean; error?: string }> {
   const cfg = ctx.config;
   const opts: CalendarOptions = { timeoutMs: cfg.otsTimeoutMs, hash: ctx.hash, ...(deps.fetch ? { fetch: deps.fetch } : {}) };
   const digest = fromHex(row.digest, 32);
   const ts: Timestamp = row.proof ? readTimestamp(row.proof, digest, ctx.hash) : newTimestamp(digest);
   const errors: string[] = [];
+  const failures = new Map<string, string>(); // calendar → its error in this attempt
+  const answered = new Set<string>();
 
   // 1. Submissions still owed, all calendars at once (one slow calendar costs one timeout).
   const unsubmitted: string[] = [];
   const answers = await Promise.allSettled(row.unsubmitted.map((url) => submitDigest(url, digest, opts)));
   answers.forEach((a, i) => {
-    if (a.status === 'fulfilled') mergeTimestamp(ts, a.value, ctx.hash);
-    else {
-      unsubmitted.push(row.unsubmitted[i]!);
-      errors.push(String(a.reason instanceof Error ? a.reason.message : a.reason));
+    const url = row.unsubmitted[i]!;
+    if (a.status === 'fulfilled') {
+      mergeTimestamp(ts, a.value, ctx.hash);
+      answered.add(url);
+    } else {
+      unsubmitted.push(url);
+      const error = String(a.reason instanceof Error ? a.reason.message : a.reason);
+      errors.push(error);
+      failures.set(url, error);
     }
   });
 
@@ -64,9 +77,15 @@ async function attempt(ctx: NodeContext, row: AnchorRow, deps: AnchorDeps): Prom
   const pending = pendingNodes(ts).filter((p) => isAllowedCalendarUri(p.uri, known));
   const upgrades = await Promise.allSettled(pending.map((p) => fetchUpgrade(p.uri, p.node.msg, opts)));
   upgrades.forEach((u, i) => {
+    const url = pending[i]!.uri;
     if (u.status === 'fulfilled') {
       if (u.value) mergeTimestamp(pending[i]!.node, u.value, ctx.hash);
-    } else errors.push(String(u.reason instanceof Error ? u.reason.message : u.reason));
+      answered.add(url);
+    } else {
+      const error = String(u.reason instanceof Error ? u.reason.message : u.reason);
+      errors.push(error);
+      failures.set(url, error);
+    }
   });
 
   const bitcoin = allAttestations(ts).find((a) => a.attestation.type === 'bitcoin');
@@ -94,6 +113,19 @@ async function attempt(ctx: NodeContext, row: AnchorRow, deps: AnchorDeps): Prom
     now,
   });
   if (errors.length) ctx.log.debug('anchor attempt had errors', { seq: row.seq, errors, nextAt });
+  // At default log levels: each failing calendar once per back-off step; an answer resets it.
+  for (const url of answered) if (!failures.has(url)) warned.delete(url);
+  for (const [calendar, error] of failures) {
+    if (warned.has(calendar) && warned.get(calendar)! >= attempts) continue;
+    warned.set(calendar, attempts);
+    ctx.log.warn('OpenTimestamps calendar failed; checkpoints stay unanchored there until it answers', {
+      calendar,
+      error,
+      checkpoint: row.seq,
+      attempt: attempts,
+      retryInMs: nextAt - now,
+    });
+  }
   return { confirmed: saved && height !== null, ...(errors.length ? { error: errors.join('; ') } : {}) };
 }
 
@@ -104,10 +136,11 @@ export interface AnchorWorker {
 
 /** Runs anchor passes every `otsIntervalMs` (and soon after a kick), one at a time. */
 export function startAnchorWorker(ctx: NodeContext, deps: AnchorDeps = {}): AnchorWorker {
+  const warned = deps.warned ?? new Map<string, number>();
   const s: Scheduler = startScheduler({
     intervalMs: ctx.config.otsIntervalMs,
     debounceMs: 10,
-    pass: () => runAnchorPass(ctx, deps),
+    pass: () => runAnchorPass(ctx, { ...deps, warned }),
     onError: (err) => ctx.log.error('anchor pass failed', { error: String(err) }),
   });
   return s;

@@ -64,14 +64,14 @@ export function intOption(values: Values, name: string, min = 0): number | undef
  * `--balances alice=10,bob=1`: account to amount. The account part may itself contain `:` (a
  * public key), so each entry is split at its last `=`.
  */
-export function parseBalances(spec: string): [account: string, amount: string][] {
+export function parseBalances(spec: string, option = '--balances'): [account: string, amount: string][] {
   return spec
     .split(',')
     .map((s) => s.trim())
     .filter((s) => s !== '')
     .map((entry) => {
       const eq = entry.lastIndexOf('=');
-      if (eq <= 0 || eq === entry.length - 1) throw new UsageError(`--balances entry "${entry}" must be <account>=<amount>`);
+      if (eq <= 0 || eq === entry.length - 1) throw new UsageError(`${option} entry "${entry}" must be <account>=<amount>`);
       return [entry.slice(0, eq), entry.slice(eq + 1)];
     });
 }

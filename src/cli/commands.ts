@@ -3,6 +3,7 @@ import { generateKey, isScheme, type KeyPair } from '../client/keys.ts';
 import { buildSubtreeRequest, signSubtreeRequest, signTransaction, subtreeIdHex, tokenGenesis } from '../client/sign.ts';
 import { fetchVerifiedState, verifyAcceptance, VerificationError, type LinkCheck } from '../client/verify.ts';
 import { fetchChain, verifyChainResponse } from '../client/verify-chain.ts';
+import type { Mode } from '../core/consensus/mode.ts';
 import type { JsonValue } from '../core/jcs.ts';
 import type { GenesisEntry } from '../core/subtree-request.ts';
 import { intOption, jsonOption, parseBalances, parseOptions, required, str, UsageError, type Values } from './args.ts';
@@ -90,12 +91,69 @@ function genesisOf(values: Values): GenesisEntry[] {
   throw new UsageError('--genesis must be [{"key","value"}, …] or {"key": value, …}');
 }
 
+/** A key named on the command line: `node` (the node's key, which it signs with itself), a public key or a key file. */
+async function keyRef(ref: string, what: string, nodeKey: () => Promise<string>): Promise<{ publicKey: string; key?: KeyPair }> {
+  return ref === 'node' ? { publicKey: await nodeKey() } : resolvePublicKey(ref, what);
+}
+
+function list(values: Values, name: string): string[] {
+  return (str(values, name) ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+}
+
+/**
+ * The security mode from --mode and its options (SPEC §5). Key files named as authority, signers
+ * or validators also sign the creation request, which must meet the mode's own rule.
+ */
+async function modeOf(values: Values, nodeKey: () => Promise<string>): Promise<{ mode: Mode; signers: KeyPair[] }> {
+  const type = str(values, 'mode') ?? 'poa';
+  const signers: KeyPair[] = [];
+  const take = (r: { publicKey: string; key?: KeyPair }) => {
+    if (r.key) signers.push(r.key);
+    return r.publicKey;
+  };
+  const only = (allowed: string[]) => {
+    for (const o of ['authority', 'signers', 'threshold', 'proposal-timeout-ms', 'validators', 'epoch-rounds', 'slash-bps']) {
+      if (values[o] !== undefined && !allowed.includes(o)) throw new UsageError(`--${o} does not apply to --mode ${type}`);
+    }
+  };
+  if (type === 'poa') {
+    only(['authority']);
+    return { mode: { type: 'poa', authority: take(await keyRef(str(values, 'authority') ?? 'node', '--authority', nodeKey)) }, signers };
+  }
+  if (type === 'multisig') {
+    only(['signers', 'threshold', 'proposal-timeout-ms']);
+    const keys: string[] = [];
+    for (const r of list(values, 'signers')) keys.push(take(await keyRef(r, '--signers entry', nodeKey)));
+    if (keys.length === 0) throw new UsageError('--mode multisig needs --signers KEY,KEY,… (node, public keys or key files)');
+    const threshold = intOption(values, 'threshold', 1);
+    if (threshold === undefined) throw new UsageError('--mode multisig needs --threshold N');
+    const proposalTimeoutMs = intOption(values, 'proposal-timeout-ms', 1) ?? 30_000;
+    return { mode: { type: 'multisig', signers: keys, threshold, proposalTimeoutMs }, signers };
+  }
+  if (type === 'pos') {
+    only(['validators', 'epoch-rounds', 'slash-bps']);
+    const validators: { key: string; stake: string }[] = [];
+    for (const [ref, stake] of parseBalances(str(values, 'validators') ?? '', '--validators')) validators.push({ key: take(await keyRef(ref, '--validators entry', nodeKey)), stake });
+    if (validators.length === 0) throw new UsageError('--mode pos needs --validators KEY=STAKE,… (node, public keys or key files)');
+    const slashBps = intOption(values, 'slash-bps');
+    return { mode: { type: 'pos', validators, epochRounds: intOption(values, 'epoch-rounds', 1) ?? 100, ...(slashBps !== undefined ? { slashBps } : {}) }, signers };
+  }
+  throw new UsageError(`--mode must be poa, multisig or pos, not "${type}"`);
+}
+
 const createSubtree: Command = {
-  summary: 'sign and create a subtree (PoA; the node is the authority by default)',
+  summary: 'sign and create a subtree (PoA with the node as authority by default; multisig; pos)',
   usage:
     'dstp create-subtree --key owner.json --name my-app --program token|kv [--config JSON]\n' +
-    '       [--genesis JSON | --balances <account>=<amount>,…] [--authority node|<public key>|<key file>]\n' +
-    '       [--sign other.json]… [--parent ID] [--network ID] [--dry-run] [--node URL] [--admin-token T]',
+    '       [--genesis JSON | --balances <account>=<amount>,…] [--sign other.json]… [--parent ID]\n' +
+    '       [--mode poa] [--authority node|<public key>|<key file>]\n' +
+    '       --mode multisig --signers KEY,KEY,… --threshold N [--proposal-timeout-ms MS (30000)]\n' +
+    '       --mode pos --validators KEY=STAKE,… [--epoch-rounds N (100)] [--slash-bps BPS]\n' +
+    '       (KEY: node, a public key or a key file; key files also sign the request)\n' +
+    '       [--network ID] [--dry-run] [--node URL] [--admin-token T]',
   options: {
     key: { type: 'string' },
     name: { type: 'string' },
@@ -104,7 +162,14 @@ const createSubtree: Command = {
     config: { type: 'string' },
     genesis: { type: 'string' },
     balances: { type: 'string' },
+    mode: { type: 'string' },
     authority: { type: 'string' },
+    signers: { type: 'string' },
+    threshold: { type: 'string' },
+    'proposal-timeout-ms': { type: 'string' },
+    validators: { type: 'string' },
+    'epoch-rounds': { type: 'string' },
+    'slash-bps': { type: 'string' },
     sign: { type: 'string', multiple: true },
     network: { type: 'string' },
     'dry-run': { type: 'boolean' },
@@ -114,28 +179,21 @@ const createSubtree: Command = {
     const name = required(values, 'name');
     const program = required(values, 'program');
     const client = clientOf(values, io);
-    const authorityRef = str(values, 'authority') ?? 'node';
-    const needInfo = authorityRef === 'node' || str(values, 'network') === undefined;
-    const node = needInfo ? await client.info() : undefined;
-    const signers: KeyPair[] = [owner];
-    let authority: string;
-    if (authorityRef === 'node') {
-      authority = node!.publicKey;
-    } else {
-      const resolved = resolvePublicKey(authorityRef, '--authority');
-      authority = resolved.publicKey;
-      if (resolved.key) signers.push(resolved.key);
-    }
+    // The node is asked only for what the command line leaves open: its key ("node") and network.
+    let info: ReturnType<DstpClient['info']> | undefined;
+    const node = () => (info ??= client.info());
+    const { mode, signers: modeSigners } = await modeOf(values, async () => (await node()).publicKey);
+    const signers: KeyPair[] = [owner, ...modeSigners];
     for (const file of (values.sign as string[] | undefined) ?? []) signers.push(readKeyFile(file));
     const spec = buildSubtreeRequest({
-      network: str(values, 'network') ?? node!.network,
+      network: str(values, 'network') ?? (await node()).network,
       // A nested subtree (docs/protocol.md, "Nested subtrees"): same owner as the parent, or the admin token.
       ...(str(values, 'parent') !== undefined ? { parent: str(values, 'parent')! } : {}),
       owner: owner.publicKey,
       name,
       program,
       config: (jsonOption(values, 'config') as JsonValue | undefined) ?? defaultConfig(program, owner.publicKey, name),
-      mode: { type: 'poa', authority },
+      mode,
       genesis: genesisOf(values),
     });
     const body = signSubtreeRequest(spec, signers);
@@ -186,7 +244,7 @@ const sign: Command = {
 };
 
 const send: Command = {
-  summary: 'sign and submit a transaction (nonce fetched and corrected automatically)',
+  summary: 'sign and submit a transaction (--nonce N is used as given; without it the nonce is fetched and corrected)',
   usage:
     'dstp send --key sender.json --subtree ID --call transfer --args \'{"to":"…","amount":"2"}\'\n' +
     '       [--nonce N] [--network ID] [--wait] [--timeout MS] [--node URL]',
@@ -231,8 +289,17 @@ const send: Command = {
     };
     if (values.wait === true) {
       const tx = await client.waitForExecution(sent.id, timeoutMs !== undefined ? { timeoutMs } : {});
-      result.execution = tx;
-      io.out(result);
+      // The outcome first: a transaction that failed in execution must not read as "accepted".
+      const { id, status: submitted, ...rest } = result;
+      io.out({
+        id,
+        status: tx.status,
+        ...(tx.status === 'failed' ? { code: tx.receipt?.code ?? null } : {}),
+        ...(tx.height !== undefined ? { height: tx.height } : {}),
+        submitted,
+        ...rest,
+        execution: tx,
+      });
       if (tx.status === 'failed') {
         io.note(`transaction ${sent.id} failed in execution: ${tx.receipt?.code ?? 'unknown code'}`);
         return 1;
@@ -341,8 +408,17 @@ const verify: Command = {
           ...(expectedValue !== undefined ? { expectedValue } : {}),
           onLink: (c) => links.push({ ...c, ok: true }),
         });
+        // Say plainly how far the chain reaches: without an .ots it ends at the node-signed note.
+        if (verified.ots !== 'bitcoin') {
+          io.note(
+            verified.ots === 'absent'
+              ? 'ots: absent — no OpenTimestamps calendar has answered for this checkpoint yet; the chain ends at the node-signed note (--require-ots makes this a failure)'
+              : 'ots: pending — calendars promised a Bitcoin attestation, none is in yet (--require-bitcoin makes this a failure)',
+          );
+        }
         io.out({
           ok: true,
+          ots: verified.ots,
           subtree,
           key,
           exists: verified.exists,
@@ -396,15 +472,16 @@ const cosign: Command = {
     const subtree = required(values, 'subtree');
     const interval = intOption(values, 'interval', 10) ?? 200;
     const url = str(values, 'db') ?? `file:./cosign-${subtree.slice(0, 16)}-${key.publicKey.slice(-8)}.db`;
+    // Before anything slow: a SIGTERM/SIGINT from here on stops the co-signer between steps.
+    const controller = new AbortController();
+    const stop = () => controller.abort();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
     // Loaded on demand: only this command needs the database driver.
     const { openDatabase } = await import('../store/db.ts');
     const { Cosigner, ForkError } = await import('../cosigner/index.ts');
     const db = await openDatabase({ url });
     const counts = { signatures: 0, refusals: 0, expiryVotes: 0 };
-    const controller = new AbortController();
-    const stop = () => controller.abort();
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
     try {
       const cosigner = await Cosigner.open({
         client: clientOf(values, io),

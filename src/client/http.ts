@@ -86,7 +86,11 @@ export interface SendOptions {
   args: Record<string, JsonValue>;
   /** Defaults to the node's network (from `info()`). */
   network?: string;
-  /** Starting nonce; defaults to `nextNonce`. A 409 `nonce_mismatch` corrects it either way (see `send`). */
+  /**
+   * The nonce to sign with, used exactly: a 409 `nonce_mismatch` is thrown (its `problem.expected`
+   * is the node's next nonce), never silently replaced. Without it, `nextNonce` is asked and a 409
+   * corrects it (see `send`).
+   */
   nonce?: number;
 }
 
@@ -277,7 +281,7 @@ export class DstpClient {
         return { ...result, nonce, envelope };
       } catch (e) {
         const expected = e instanceof DstpHttpError && e.code === 'nonce_mismatch' ? e.problem.expected : undefined;
-        if (typeof expected !== 'number' || expected === nonce || attempt >= SEND_ATTEMPTS) throw e;
+        if (explicit || typeof expected !== 'number' || expected === nonce || attempt >= SEND_ATTEMPTS) throw e;
         nonce = expected;
       }
     }

@@ -75,6 +75,11 @@ export interface VerifiedChain extends VerifiedState {
   checkpoint: Checkpoint;
   logSize: number;
   logRoot: string;
+  /**
+   * What anchors the log root in Bitcoin: `absent` (no calendar has answered yet: the chain ends
+   * at the signed note), `pending` (calendars promised a Bitcoin attestation), `bitcoin` (one is in).
+   */
+  ots: 'absent' | 'pending' | 'bitcoin';
   /** Attestations found in the `.ots` (empty without one). */
   attestations: ({ type: 'pending'; uri: string; msg: string } | { type: 'bitcoin'; height: number; msg: string } | { type: 'unknown'; msg: string })[];
 }
@@ -236,7 +241,8 @@ export async function verifyChainResponse(response: ChainResponse, opts: VerifyC
     });
   }
 
-  return { ...state, links, parents, checkpoint: cp, logSize: log.size, logRoot: log.root, attestations };
+  const ots = attestations.length === 0 ? 'absent' : attestations.some((a) => a.type === 'bitcoin') ? 'bitcoin' : 'pending';
+  return { ...state, links, parents, checkpoint: cp, logSize: log.size, logRoot: log.root, ots, attestations };
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { Logger } from '../services/context.ts';
 
-const ORDER = { silent: 0, error: 1, info: 2, debug: 3 } as const;
+const ORDER = { silent: 0, error: 1, warn: 2, info: 3, debug: 4 } as const;
 
 /** JSON lines on stderr, so stdout stays free for what a CLI or test harness reads. */
 export function createLogger(level: keyof typeof ORDER): Logger {
@@ -9,7 +9,8 @@ export function createLogger(level: keyof typeof ORDER): Logger {
     console.error(JSON.stringify({ t: new Date().toISOString(), level: lvl, msg, ...data }));
   return {
     error: (m, d) => at >= 1 && line('error', m, d),
-    info: (m, d) => at >= 2 && line('info', m, d),
-    debug: (m, d) => at >= 3 && line('debug', m, d),
+    warn: (m, d) => at >= 2 && line('warn', m, d),
+    info: (m, d) => at >= 3 && line('info', m, d),
+    debug: (m, d) => at >= 4 && line('debug', m, d),
   };
 }

@@ -7,6 +7,7 @@
 import { ConfigError, loadConfig, type Config } from '../config.ts';
 import { createNode, type DstpNode } from '../node.ts';
 import { openDatabase } from '../store/db.ts';
+import { docsAssetsFromNodeModules } from './docs-assets.ts';
 import { loadOrCreateNodeKey } from './node-key-file.ts';
 
 /**
@@ -46,7 +47,7 @@ export async function bootNode(
     ...(config.databaseAuthToken ? { authToken: config.databaseAuthToken } : {}),
     ...(config.databaseSyncUrl ? { syncUrl: config.databaseSyncUrl, syncIntervalS: config.databaseSyncIntervalS } : {}),
   });
-  const node = await createNode(config, { db, nodeSecret, ...(opts.scheduler === false ? { scheduler: false } : {}) });
+  const node = await createNode(config, { db, nodeSecret, docsAssets: docsAssetsFromNodeModules, ...(opts.scheduler === false ? { scheduler: false } : {}) });
   return { config, node };
 }
 
@@ -67,4 +68,25 @@ export function announce({ config, node }: Booted, url: string, runtime: string)
 
 function maskUrl(url: string): string {
   return url.startsWith('file:') ? url : url.replace(/\/\/.*@/, '//***@');
+}
+
+/**
+ * A listen failure the user can fix (port taken, port not permitted) as one line without a stack
+ * trace; null for anything else.
+ */
+export function listenProblem(err: unknown, config: Config): string | null {
+  const code = err !== null && typeof err === 'object' ? (err as { code?: unknown }).code : undefined;
+  const where = `${config.host}:${config.port}`;
+  if (code === 'EADDRINUSE') return `dstp: cannot listen on ${where}: the port is in use (set PORT to a free port, or 0 for any)`;
+  if (code === 'EACCES') return `dstp: cannot listen on ${where}: permission denied (set PORT to a port above 1023)`;
+  return null;
+}
+
+/** Closes the node that could not listen and exits 1 with `listenProblem`'s line; rethrows the rest. */
+export async function failedToListen({ config, node }: Booted, err: unknown, exit: (code: number) => never): Promise<never> {
+  const line = listenProblem(err, config);
+  if (line === null) throw err;
+  console.error(line);
+  await node.close().catch(() => undefined);
+  return exit(1);
 }

@@ -6,7 +6,7 @@
  * is the same Node-API addon Node loads, hence --allow-ffi.
  */
 import { runLeaderPass } from '../leader/leader-pass.ts';
-import { announce, bootNode } from './boot.ts';
+import { announce, bootNode, failedToListen } from './boot.ts';
 
 declare const Deno: {
   env: { toObject(): Record<string, string> };
@@ -22,15 +22,21 @@ declare const Deno: {
 
 const booted = await bootNode(Deno.env.toObject(), (code) => Deno.exit(code));
 const { config, node } = booted;
-const server = Deno.serve(
-  {
-    port: config.port,
-    hostname: config.host,
-    onListen: ({ hostname, port }) => announce(booted, `http://${hostname.includes(':') ? `[${hostname}]` : hostname}:${port}`, `deno ${Deno.version.deno}`),
-  },
-  // The socket address is what the write rate limits count (api/middleware/rate-limit.ts).
-  (req, info) => node.app.fetch(req, { clientAddress: info.remoteAddr.hostname }),
-);
+let server: ReturnType<typeof Deno.serve>;
+try {
+  server = Deno.serve(
+    {
+      port: config.port,
+      hostname: config.host,
+      onListen: ({ hostname, port }) => announce(booted, `http://${hostname.includes(':') ? `[${hostname}]` : hostname}:${port}`, `deno ${Deno.version.deno}`),
+    },
+    // The socket address is what the write rate limits count (api/middleware/rate-limit.ts).
+    (req, info) => node.app.fetch(req, { clientAddress: info.remoteAddr.hostname }),
+  );
+} catch (err) {
+  await failedToListen(booted, err, (code) => Deno.exit(code));
+  throw err;
+}
 
 if (typeof Deno.cron === 'function') {
   // The lease makes this safe next to the interval loop: a pass that finds another holder does nothing.
@@ -52,6 +58,7 @@ async function shutdown(signal: string) {
   node.ctx.log.info('shutting down', { signal });
   await server.shutdown();
   await node.close();
+  node.ctx.log.info('stopped', { signal });
   Deno.exit(0);
 }
 Deno.addSignalListener('SIGINT', () => void shutdown('SIGINT'));

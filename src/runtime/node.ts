@@ -5,7 +5,7 @@
  */
 import { serve, type Http2Bindings, type HttpBindings } from '@hono/node-server';
 import type { AddressInfo } from 'node:net';
-import { announce, bootNode } from './boot.ts';
+import { announce, bootNode, failedToListen } from './boot.ts';
 
 const booted = await bootNode(process.env, (code) => process.exit(code));
 const { config, node } = booted;
@@ -14,6 +14,7 @@ const fetch = (req: Request, env: HttpBindings | Http2Bindings) => node.app.fetc
 const server = serve({ fetch, port: config.port, hostname: config.host }, (info: AddressInfo) => {
   announce(booted, `http://${info.family === 'IPv6' ? `[${info.address}]` : info.address}:${info.port}`, `node ${process.version}`);
 });
+server.once('error', (err) => void failedToListen(booted, err, (code) => process.exit(code)));
 
 let stopping = false;
 async function shutdown(signal: string) {
@@ -23,6 +24,7 @@ async function shutdown(signal: string) {
   // Stop accepting, let requests in flight finish, then drain the node (scheduler, accepts, lease).
   await new Promise<void>((resolve) => server.close(() => resolve()));
   await node.close();
+  node.ctx.log.info('stopped', { signal });
   process.exit(0);
 }
 process.on('SIGINT', () => void shutdown('SIGINT'));

@@ -47,6 +47,8 @@ export interface NodeContext {
 
 export interface Logger {
   error(msg: string, data?: Record<string, unknown>): void;
+  /** Something outside the node is failing (a calendar, a peer); the node goes on without it. */
+  warn(msg: string, data?: Record<string, unknown>): void;
   info(msg: string, data?: Record<string, unknown>): void;
   debug(msg: string, data?: Record<string, unknown>): void;
 }

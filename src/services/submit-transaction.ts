@@ -1,4 +1,8 @@
-import { checkSystemCall } from '../core/consensus/system.ts';
+import type { Mode } from '../core/consensus/mode.ts';
+import { checkSystemCall, systemCallNames } from '../core/consensus/system.ts';
+import { DstpError } from '../core/errors.ts';
+import type { JsonValue } from '../core/jcs.ts';
+import type { Program } from '../core/programs/types.ts';
 import { fromHex, toHex } from '../core/hex.ts';
 import { MAX_BATCH } from '../core/limits.ts';
 import { parseTxEnvelope, txId, type TxEnvelope } from '../core/tx.ts';
@@ -113,7 +117,7 @@ async function prepare(ctx: NodeContext, body: unknown): Promise<{ item: AcceptI
   // The mode's reserved calls (set_signers; stake, unstake, slash) are checked by the mode, the rest by the program.
   // The node hosts the subtree, so its key is the host key a multisig signer set is judged against.
   const program = !checkSystemCall(facts.mode, tx.call, tx.args, ctx.signer.publicKey);
-  if (program) facts.program.checkCall(facts.config, tx.call, tx.args);
+  if (program) checkProgramCall(facts, tx.call, tx.args);
   const id = txId(tx, ctx.hash);
   const ok = await ctx.verifier.verify(ctx.parseKey(tx.sender), id, fromHex(envelope.sig, 64, 'sig'));
   if (!ok) throw new ApiError('bad_signature', 'sig is not the sender\'s signature over the transaction id');
@@ -155,4 +159,15 @@ function failure(err: unknown): { status: number; problem: ProblemBody } {
   const p = problemOf(err);
   if (!p) throw err;
   return { status: p.status, problem: p };
+}
+
+/** The program's structural check; an unknown call's problem lists every call the subtree takes, its mode's included. */
+function checkProgramCall(facts: { mode: Mode; program: Program; config: unknown }, call: string, args: Record<string, JsonValue>): void {
+  try {
+    facts.program.checkCall(facts.config, call, args);
+  } catch (e) {
+    if (!(e instanceof DstpError) || e.code !== 'unknown_call') throw e;
+    const calls = [...facts.program.calls, ...systemCallNames(facts.mode)];
+    throw new DstpError('unknown_call', `${facts.program.name} has no call "${call}"; this subtree takes: ${calls.join(', ')}`, { call, calls });
+  }
 }

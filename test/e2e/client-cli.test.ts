@@ -70,7 +70,8 @@ describe('dstp CLI against the real node', () => {
     const r = await dstp(['send', '--key', file('alice.json'), '--subtree', subtree, '--call', 'transfer', '--args', JSON.stringify({ to: pub('bob.json'), amount: '2' }), '--wait']);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    expect(r.json).toMatchObject({ status: 'accepted', nonce: 0, acceptanceVerified: true, execution: { status: 'executed' } });
+    expect(r.json).toMatchObject({ status: 'executed', submitted: 'accepted', nonce: 0, acceptanceVerified: true, execution: { status: 'executed' } });
+    expect(Object.keys(r.json).slice(0, 2)).toEqual(['id', 'status']);
   });
 
   test('get --verify and verify: Alice 8, Bob 3, every link checked', async () => {
@@ -105,6 +106,9 @@ describe('dstp CLI against the real node', () => {
     const r = await dstp(['send', '--key', file('bob.json'), '--subtree', subtree, '--call', 'transfer', '--args', JSON.stringify({ to: pub('alice.json'), amount: '0' }), '--wait']);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('invalid_amount');
+    // The outcome leads the output, not the acceptance.
+    expect(r.json).toMatchObject({ status: 'failed', code: 'invalid_amount', submitted: 'accepted' });
+    expect(Object.keys(r.json).slice(0, 3)).toEqual(['id', 'status', 'code']);
     const t = await dstp(['tx', '--id', r.json.id]);
     expect(t.json).toMatchObject({ id: r.json.id, status: 'failed', receipt: { code: 'invalid_amount' } });
   });
@@ -113,6 +117,17 @@ describe('dstp CLI against the real node', () => {
     const r = await dstp(['send', '--key', file('bob.json'), '--subtree', subtree, '--call', 'transfer', '--args', JSON.stringify({ to: pub('alice.json'), amount: '99' })]);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain('insufficient_balance');
+  });
+
+  test('send --nonce N uses N or fails with the node\'s expected nonce; nothing is sent under another', async () => {
+    const args = ['send', '--key', file('alice.json'), '--subtree', subtree, '--call', 'transfer', '--args', JSON.stringify({ to: pub('bob.json'), amount: '1' })];
+    const stale = await dstp([...args, '--nonce', '0']);
+    expect(stale.code).toBe(1);
+    expect(stale.stderr.trim()).toMatch(/^dstp send: 409 nonce_mismatch: .+ \(expected: 1\)$/);
+    expect(stale.json).toBeUndefined();
+    const exact = await dstp([...args, '--nonce', '1', '--wait']);
+    expect(exact.code).toBe(0);
+    expect(exact.json).toMatchObject({ status: 'executed', nonce: 1 });
   });
 
   test('server errors are one line with status and code', async () => {

@@ -113,7 +113,7 @@ describe('SDK against the real node', () => {
     expect(fetched.roundHash).toBe(state.roundHash!);
   });
 
-  test('nonces: a stale nonce gets 409 with the expected one; send() corrects itself', async () => {
+  test('nonces: a stale nonce gets 409 with the expected one; an explicit nonce is used as given; send() without one corrects itself', async () => {
     const stale = signTransaction({ network: info.network, subtree, key: alice, nonce: 0, call: 'transfer', args: { to: bob.publicKey, amount: '1' } });
     const e = await client.submit(stale.envelope).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(DstpHttpError);
@@ -121,7 +121,10 @@ describe('SDK against the real node', () => {
     expect((e as DstpHttpError).code).toBe('nonce_mismatch');
     expect((e as DstpHttpError).problem.expected).toBe(1);
 
-    const sent = await client.send({ subtree, key: alice, call: 'transfer', args: { to: bob.publicKey, amount: '1' }, nonce: 0 });
+    const explicit = await client.send({ subtree, key: alice, call: 'transfer', args: { to: bob.publicKey, amount: '1' }, nonce: 0 }).catch((x: unknown) => x);
+    expect(explicit).toBeInstanceOf(DstpHttpError);
+    expect((explicit as DstpHttpError).problem).toMatchObject({ code: 'nonce_mismatch', expected: 1 });
+    const sent = await client.send({ subtree, key: alice, call: 'transfer', args: { to: bob.publicKey, amount: '1' } });
     expect(sent.nonce).toBe(1);
     // Accepted but maybe not executed yet, so state may still say 1 — and the same transfer at
     // nonce 1 is the same id (a 200, deduplicated): send() must move on to nonce 2.

@@ -161,6 +161,7 @@ describe('proof chain', () => {
     };
     const code = await main(['verify', '--chain', '--node', s.url, '--subtree', subtree, '--key', 'kv/x', '--require-bitcoin', '--expect', '3'], io);
     expect({ code, errs }).toEqual({ code: 0, errs: [] });
+    expect(outs[0]).toMatchObject({ ok: true, ots: 'bitcoin' });
     expect((outs[0] as { links: { link: string }[] }).links.map((l) => l.link)).toEqual(['proof', 'round', 'signatures', 'subtree', 'global', 'checkpoint', 'log', 'note', 'ots']);
     const bad = await main(['verify', '--chain', '--node', s.url, '--subtree', subtree, '--key', 'kv/x', '--node-key', party('stranger').key, '--origin', info.origin], io);
     expect(bad).toBe(1);

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { existsSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { allAttestations, readDetached, writeDetached } from '../../src/core/ots.ts';
+import { toHex } from '../../src/core/hex.ts';
 import { runAnchorPass } from '../../src/checkpoint/anchor-worker.ts';
 import { getAnchor } from '../../src/store/checkpoints.ts';
 import { listEvents } from '../../src/store/index.ts';
@@ -8,48 +8,34 @@ import { startLocalCalendar, type LocalCalendar } from '../helpers/ots-calendar.
 import { adminHeader, call, party, signedTx, startServer, subtreeRequest, type TestServer } from '../helpers/server.ts';
 
 /**
- * OpenTimestamps anchoring against a calendar on 127.0.0.1. The `.ots` files the node serves are
- * read with the reference implementation, Debian's python3-opentimestamps (an implementation we
- * did not write): it must deserialize them, recompute every commitment from the file digest (the
- * log root), and reach the calendar's commitment and the mined block's merkle root.
+ * OpenTimestamps anchoring against a calendar on 127.0.0.1: pending and upgraded proofs, back-off
+ * while the calendar is down, a slow calendar that never blocks rounds or checkpoints.
  */
 
-const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
-const READ_OTS = `
-import sys, json
-from opentimestamps.core.serialize import StreamDeserializationContext, BytesSerializationContext
-from opentimestamps.core.timestamp import DetachedTimestampFile
-from opentimestamps.core.notary import PendingAttestation, BitcoinBlockHeaderAttestation
-with open(sys.argv[1], 'rb') as f:
-    d = DetachedTimestampFile.deserialize(StreamDeserializationContext(f))
-out = {'op': str(d.file_hash_op), 'digest': d.file_digest.hex(), 'attestations': []}
-for msg, att in sorted(d.timestamp.all_attestations(), key=lambda x: x[0]):
-    if isinstance(att, PendingAttestation):
-        out['attestations'].append({'type': 'pending', 'uri': att.uri, 'msg': msg.hex()})
-    elif isinstance(att, BitcoinBlockHeaderAttestation):
-        out['attestations'].append({'type': 'bitcoin', 'height': att.height, 'msg': msg.hex()})
-    else:
-        out['attestations'].append({'type': 'other', 'msg': msg.hex()})
-ctx = BytesSerializationContext()
-d.serialize(ctx)
-out['reserialized'] = ctx.getbytes().hex()
-print(json.dumps(out))
-`;
-
-interface PyOts {
+interface ParsedOts {
   op: string;
   digest: string;
   attestations: { type: string; uri?: string; height?: number; msg: string }[];
   reserialized: string;
 }
 
-async function readWithReference(bytes: Uint8Array, dir: string, name: string): Promise<PyOts> {
-  const file = join(dir, name);
-  writeFileSync(file, bytes);
-  const proc = Bun.spawn([PYTHON, '-c', READ_OTS, file], { stdout: 'pipe', stderr: 'pipe' });
-  const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
-  if (code !== 0) throw new Error(`python3-opentimestamps could not read ${name} (install it: apt-get install python3-opentimestamps):\n${err}`);
-  return JSON.parse(out) as PyOts;
+/**
+ * Reads a served `.ots` with the node's own parser (every message recomputed from the file
+ * digest). test/interop/ots-reference.test.ts reads the same files with the Python reference
+ * implementation.
+ */
+function readOts(bytes: Uint8Array): ParsedOts {
+  const { fileDigest, timestamp } = readDetached(bytes);
+  const attestations = allAttestations(timestamp)
+    .map(({ msg, attestation: a }) =>
+      a.type === 'pending'
+        ? { type: 'pending', uri: a.uri, msg: toHex(msg) }
+        : a.type === 'bitcoin'
+          ? { type: 'bitcoin', height: a.height, msg: toHex(msg) }
+          : { type: 'other', msg: toHex(msg) },
+    )
+    .sort((x, y) => (x.msg < y.msg ? -1 : x.msg > y.msg ? 1 : 0));
+  return { op: 'sha256', digest: toHex(fileDigest), attestations, reserialized: toHex(writeDetached(timestamp)) };
 }
 
 let s: TestServer;
@@ -104,12 +90,12 @@ describe('OpenTimestamps anchoring', () => {
     const ots = await otsOf(0);
     expect(ots.status).toBe(200);
     expect(ots.anchor).toBe('pending');
-    const py = await readWithReference(ots.bytes, s.dir, 'cp0-pending.ots');
-    expect(py.op).toBe('sha256');
-    expect(py.digest).toBe(first.logRoot);
-    // The reference library recomputed the path from the log root to the calendar's commitment.
-    expect(py.attestations).toEqual([{ type: 'pending', uri: cal.url, msg: cal.commitments()[0]! }]);
-    expect(py.reserialized).toBe(Buffer.from(ots.bytes).toString('hex'));
+    const parsed = readOts(ots.bytes);
+    expect(parsed.op).toBe('sha256');
+    expect(parsed.digest).toBe(first.logRoot);
+    // The parser recomputed the path from the log root to the calendar's commitment.
+    expect(parsed.attestations).toEqual([{ type: 'pending', uri: cal.url, msg: cal.commitments()[0]! }]);
+    expect(parsed.reserialized).toBe(Buffer.from(ots.bytes).toString('hex'));
   });
 
   test('upgrade: once the calendar mined the commitment, the .ots carries a Bitcoin attestation and the anchor is confirmed', async () => {
@@ -119,12 +105,12 @@ describe('OpenTimestamps anchoring', () => {
     expect(r.confirmed).toEqual([0]);
     const ots = await otsOf(0);
     expect(ots.anchor).toBe('confirmed');
-    const py = await readWithReference(ots.bytes, s.dir, 'cp0-confirmed.ots');
-    expect(py.digest).toBe(first.logRoot);
-    const btc = py.attestations.filter((a) => a.type === 'bitcoin');
+    const parsed = readOts(ots.bytes);
+    expect(parsed.digest).toBe(first.logRoot);
+    const btc = parsed.attestations.filter((a) => a.type === 'bitcoin');
     expect(btc).toEqual([{ type: 'bitcoin', height: 840_000, msg: root }]);
-    expect(py.attestations.some((a) => a.type === 'pending' && a.msg === cal.commitments()[0])).toBe(true);
-    expect(py.reserialized).toBe(Buffer.from(ots.bytes).toString('hex'));
+    expect(parsed.attestations.some((a) => a.type === 'pending' && a.msg === cal.commitments()[0])).toBe(true);
+    expect(parsed.reserialized).toBe(Buffer.from(ots.bytes).toString('hex'));
     const a = await getAnchor(s.ctx!.db, 0);
     expect(a).toMatchObject({ status: 'confirmed', bitcoinHeight: 840_000 });
     const events = (await listEvents(s.ctx!.db, { limit: 1000 })).filter((e) => e.type === 'anchor.confirmed');
@@ -134,29 +120,40 @@ describe('OpenTimestamps anchoring', () => {
     expect((await runAnchorPass(s.ctx!)).attempted).toBe(0);
   });
 
-  test('calendar down: checkpoints and rounds go on; submission is retried with back-off until it answers', async () => {
+  test('calendar down: checkpoints and rounds go on; submission is retried with back-off until it answers; warned once per calendar per back-off step', async () => {
+    const warns: Record<string, unknown>[] = [];
+    s.ctx!.log.warn = (msg, data) => warns.push({ msg, ...data });
+    const warned = new Map<string, number>(); // what the worker keeps across passes
     cal.down = true;
     const cp = await changeAndCheckpoint(); // builds although the calendar is down
-    const r1 = await runAnchorPass(s.ctx!);
-    expect(r1.errors).toHaveLength(1);
+    await changeAndCheckpoint();
+    const r1 = await runAnchorPass(s.ctx!, { warned });
+    expect(r1.errors).toHaveLength(2);
+    // Two checkpoints failed at the same calendar and step: one warning.
+    expect(warns).toHaveLength(1);
+    expect(warns[0]).toMatchObject({ calendar: cal.url, checkpoint: cp.seq, attempt: 1 });
+    expect(String(warns[0]!.error)).not.toBe('');
     const a1 = (await getAnchor(s.ctx!.db, cp.seq))!;
     expect(a1).toMatchObject({ status: 'pending', attempts: 1, proof: null, unsubmitted: [cal.url] });
     expect(a1.nextAt).toBeGreaterThan(Date.now());
-    expect((await runAnchorPass(s.ctx!)).attempted).toBe(0); // backing off: not due yet
-    await Bun.sleep(a1.nextAt - Date.now() + 5);
-    const r2 = await runAnchorPass(s.ctx!);
-    expect(r2.attempted).toBe(1);
+    expect((await runAnchorPass(s.ctx!, { warned })).attempted).toBe(0); // backing off: not due yet
+    await Bun.sleep(Math.max(a1.nextAt, (await getAnchor(s.ctx!.db, cp.seq + 1))!.nextAt) - Date.now() + 5);
+    const r2 = await runAnchorPass(s.ctx!, { warned });
+    expect(r2.attempted).toBe(2);
+    expect(warns.map((w) => w.attempt)).toEqual([1, 2]); // the next step: one more warning
     const a2 = (await getAnchor(s.ctx!.db, cp.seq))!;
     expect(a2.attempts).toBe(2);
     expect(a2.nextAt - a2.updatedAt).toBeGreaterThan((a1.nextAt - a1.updatedAt) * 0.9); // the wait grows
     await changeAndCheckpoint(); // still no blocking
     cal.down = false;
     await Bun.sleep(a2.nextAt - Date.now() + 5);
-    await runAnchorPass(s.ctx!);
+    await runAnchorPass(s.ctx!, { warned });
     const a3 = (await getAnchor(s.ctx!.db, cp.seq))!;
     expect(a3).toMatchObject({ attempts: 0, unsubmitted: [] });
-    const py = await readWithReference((await otsOf(cp.seq)).bytes, s.dir, `cp${cp.seq}.ots`);
-    expect(py.digest).toBe(cp.logRoot);
+    expect(warned.has(cal.url)).toBe(false); // it answered: the next failure warns again
+    expect(warns).toHaveLength(2);
+    const parsed = readOts((await otsOf(cp.seq)).bytes);
+    expect(parsed.digest).toBe(cp.logRoot);
   });
 
   test('slow calendar: the anchor pass times out on its own while rounds and checkpoints complete', async () => {

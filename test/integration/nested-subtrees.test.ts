@@ -377,9 +377,13 @@ describe('the proof chain of a value in a nested subtree reaches the global root
   test('dstp verify --chain verifies a nested value', async () => {
     const outs: unknown[] = [];
     const errs: string[] = [];
-    const io = { out: (v: unknown) => outs.push(v), note: () => undefined, stdout: () => undefined, stderr: (l: string) => errs.push(l), env: {} };
+    const notes: string[] = [];
+    const io = { out: (v: unknown) => outs.push(v), note: (l: string) => notes.push(l), stdout: () => undefined, stderr: (l: string) => errs.push(l), env: {} };
     const code = await main(['verify', '--chain', '--node', srv.url, '--subtree', grandchild, '--key', key, '--expect', '"nested"'], io);
     expect({ code, errs }).toEqual({ code: 0, errs: [] });
+    // No calendar in this test: the output says the .ots link is missing instead of a bare ok.
+    expect(outs[0]).toMatchObject({ ok: true, ots: 'absent' });
+    expect(notes.join('\n')).toContain('ots: absent');
     expect((outs[0] as { links: { link: string }[] }).links.map((l) => l.link)).toContain('parent');
   });
 });

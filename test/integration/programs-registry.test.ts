@@ -17,6 +17,7 @@ import { adminHeader, call, party, signedTx, startServer, subtreeRequest, type T
 /** A counter: `add {n}` adds a small integer to `count`. Implements the one Program interface. */
 const counter: Program<{ max: number }> = {
   name: 'counter',
+  calls: ['add'],
   parseConfig(config) {
     const max = (config as { max?: unknown } | null)?.max;
     if (typeof max !== 'number' || !Number.isSafeInteger(max) || max < 1) fail('invalid_config', 'config.max must be a positive integer');

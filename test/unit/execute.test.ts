@@ -14,6 +14,7 @@ import { alice, bob, carol, identified, makeTx, runRound } from './core-fixtures
 function probe(behave: (state: { get(k: string): JsonValue | undefined }, arg: string) => ProgramResult, declared: string[] = ['probe/x']): Program {
   return {
     name: 'probe',
+    calls: ['go'],
     parseConfig: (c) => c,
     checkGenesis: () => {},
     checkCall: (_c, call, args) => {

@@ -5,14 +5,18 @@ const JSON_MEDIA = /^application\/([\w.-]+\+)?json$/i;
 
 /**
  * Hono's JSON validator silently sees `{}` when the Content-Type is not JSON; a body we cannot
- * trust to be JSON must be refused outright (415), before any validation runs.
+ * trust to be JSON must be refused outright (415), before any validation runs. A request without
+ * a body (no Content-Length or `Content-Length: 0`, and no Transfer-Encoding: what `curl -X POST`
+ * sends to `/v1/leader/tick`) needs no Content-Type. The headers decide, not `req.body`: Node's
+ * adapter gives every POST a body stream, empty or not.
  */
 export const requireJson: MiddlewareHandler = async (c, next) => {
   const method = c.req.method;
   if (method === 'POST' || method === 'PUT' || method === 'PATCH') {
     const [media, ...params] = (c.req.header('content-type') ?? '').split(';');
     const type = media!.trim();
-    const hasBody = c.req.header('content-length') !== '0' || c.req.header('transfer-encoding') !== undefined;
+    const length = c.req.header('content-length');
+    const hasBody = c.req.header('transfer-encoding') !== undefined || (length !== undefined && length !== '0');
     if (!JSON_MEDIA.test(type) && (hasBody || type !== '')) {
       return problem(c, 'unsupported_media_type', `expected Content-Type: application/json, got ${type || 'none'}`);
     }

@@ -17,6 +17,7 @@ export interface KvConfig {
 export const KV_PREFIX = 'kv/';
 export const MAX_KV_KEY_CHARS = 256;
 export const MAX_KV_WRITERS = 256;
+export const KV_CALLS = ['set', 'delete'] as const;
 
 function isKvKey(k: unknown): k is string {
   if (typeof k !== 'string' || k.length === 0) return false;
@@ -51,7 +52,7 @@ function checkCall(_config: KvConfig, call: string, args: Record<string, JsonVal
   let a;
   if (call === 'set') a = callArgs(args, call, ['key', 'value']);
   else if (call === 'delete') a = callArgs(args, call, ['key']);
-  else fail('unknown_call', `kv has no call "${call}"`, { call });
+  else fail('unknown_call', `kv has no call "${call}" (its calls: ${KV_CALLS.join(', ')})`, { call, calls: [...KV_CALLS] });
   if (!isKvKey(a.key)) fail('invalid_args', `key must be 1..${MAX_KV_KEY_CHARS} characters`, { field: 'args.key' });
   // null is how the executor spells "delete"; a stored null would be indistinguishable from absence.
   if (call === 'set' && a.value === null) fail('invalid_args', 'value must not be null (use delete)', { field: 'args.value' });
@@ -69,6 +70,7 @@ function apply(config: KvConfig, _state: unknown, tx: ProgramTx): ProgramResult 
 
 export const kv: Program<KvConfig> = {
   name: 'kv',
+  calls: KV_CALLS,
   parseConfig,
   checkGenesis,
   checkCall,

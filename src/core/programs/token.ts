@@ -25,6 +25,7 @@ export interface TokenConfig {
 }
 
 export const MAX_DECIMALS = 36;
+export const TOKEN_CALLS = ['transfer', 'mint', 'burn'] as const;
 const SYMBOL_RE = /^[A-Za-z0-9._-]{1,32}$/;
 
 function parseConfig(config: unknown): TokenConfig {
@@ -81,7 +82,7 @@ function checkCall(_config: TokenConfig, call: string, args: Record<string, Json
   } else if (call === 'burn') {
     a = callArgs(args, call, ['amount']);
   } else {
-    fail('unknown_call', `token has no call "${call}"`, { call });
+    fail('unknown_call', `token has no call "${call}" (its calls: ${TOKEN_CALLS.join(', ')})`, { call, calls: [...TOKEN_CALLS] });
   }
   // "0" is structurally fine and fails at execution as invalid_amount, so it consumes the nonce.
   if (!isCanonicalAmount(a.amount)) {
@@ -169,6 +170,7 @@ const admission: Admission<TokenConfig> = {
 
 export const token: Program<TokenConfig> = {
   name: 'token',
+  calls: TOKEN_CALLS,
   parseConfig,
   checkGenesis,
   checkCall,

@@ -42,6 +42,8 @@ export interface Admission<Config = unknown> {
 
 export interface Program<Config = unknown> {
   readonly name: string;
+  /** The calls `checkCall` accepts (listed in `unknown_call` problems and docs/programs.md). */
+  readonly calls: readonly string[];
   /** Validates and normalizes the subtree's `config`; throws DstpError('invalid_config'). */
   parseConfig(config: unknown): Config;
   /** Validates the genesis entries against the config; throws DstpError('invalid_genesis'). */

@@ -1,0 +1,32 @@
+import type { MiddlewareHandler } from 'hono';
+import { cors } from 'hono/cors';
+
+/**
+ * Management routes (`Authorization: Bearer <admin token>`): no CORS headers and no preflight, so
+ * no web page on another origin can drive them through a browser. The list matches the routes
+ * whose OpenAPI operation carries `security: adminToken` (a test compares them).
+ */
+const ADMIN_PATH = /^\/v1\/(?:leader|webhooks)(?:\/|$)|^\/v1\/checkpoints\/?$/;
+
+export function isAdminPath(path: string): boolean {
+  return ADMIN_PATH.test(path);
+}
+
+/**
+ * CORS for the public API (reads, transactions, subtree creation, co-signer calls): origins from
+ * DSTP_CORS_ORIGINS (`*` by default, `[]` = off). Browsers may send only `Content-Type`, so a page
+ * can never present an admin token; they may read the headers our answers carry beyond the basics.
+ */
+export function publicCors(origins: '*' | string[]): MiddlewareHandler {
+  const allow = cors({
+    origin: origins,
+    allowMethods: ['GET', 'HEAD', 'POST'],
+    allowHeaders: ['Content-Type'],
+    exposeHeaders: ['X-Anchor-Status'],
+    maxAge: 600,
+  });
+  return async (c, next) => {
+    if (origins.length === 0 || isAdminPath(c.req.path)) return next();
+    return allow(c, next);
+  };
+}
