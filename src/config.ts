@@ -59,6 +59,14 @@ export const configSchema = z.object({
   DSTP_WEBHOOK_INTERVAL_MS: intIn(10, 3_600_000).default(250),
   DSTP_WEBHOOK_BACKOFF_MS: intIn(1, 3_600_000).default(1000),
   DSTP_WEBHOOK_BACKOFF_MAX_MS: intIn(1, 7 * 24 * 3_600_000).default(3_600_000),
+  /** Event streams (SPEC §12): how often a stream looks for new final rounds, and its heartbeat. */
+  DSTP_EVENTS_POLL_MS: intIn(5, 60_000).default(50),
+  DSTP_EVENTS_HEARTBEAT_MS: intIn(50, 300_000).default(5000),
+  /** Following (SPEC §12): origins may be loopback/private (tests, private networks). */
+  DSTP_PEER_ALLOW_PRIVATE: flag.default(false),
+  DSTP_PEER_TIMEOUT_MS: intIn(50, 120_000).default(10_000),
+  /** How often a follow polls its origin (it also listens to the origin's event stream). */
+  DSTP_FOLLOW_INTERVAL_MS: intIn(10, 3_600_000).default(1000),
 });
 
 export interface Config {
@@ -106,6 +114,15 @@ export interface Config {
   /** Exponential back-off base and cap between attempts (jittered). */
   webhookBackoffMs: number;
   webhookBackoffMaxMs: number;
+  /** Event streams: poll interval for new final rounds, and heartbeat comment interval (ms). */
+  eventsPollMs: number;
+  eventsHeartbeatMs: number;
+  /** Follow origins may be loopback/private/link-local addresses. */
+  peerAllowPrivate: boolean;
+  /** Deadline of one request to another node (ms). */
+  peerTimeoutMs: number;
+  /** Poll interval of a follow's sync loop (ms); the origin's event stream wakes it sooner. */
+  followIntervalMs: number;
 }
 
 export class ConfigError extends Error {
@@ -155,6 +172,11 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     webhookIntervalMs: e.DSTP_WEBHOOK_INTERVAL_MS,
     webhookBackoffMs: e.DSTP_WEBHOOK_BACKOFF_MS,
     webhookBackoffMaxMs: Math.max(e.DSTP_WEBHOOK_BACKOFF_MAX_MS, e.DSTP_WEBHOOK_BACKOFF_MS),
+    eventsPollMs: e.DSTP_EVENTS_POLL_MS,
+    eventsHeartbeatMs: e.DSTP_EVENTS_HEARTBEAT_MS,
+    peerAllowPrivate: e.DSTP_PEER_ALLOW_PRIVATE,
+    peerTimeoutMs: e.DSTP_PEER_TIMEOUT_MS,
+    followIntervalMs: e.DSTP_FOLLOW_INTERVAL_MS,
   };
 }
 

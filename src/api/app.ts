@@ -13,6 +13,7 @@ import { infoRoutes } from './routes/info/index.ts';
 import { leaderRoutes } from './routes/leader/index.ts';
 import { logRoutes } from './routes/log/index.ts';
 import { evidenceRoutes } from './routes/evidence/index.ts';
+import { eventsRoutes } from './routes/events/index.ts';
 import { proposalsRoutes } from './routes/proposals/index.ts';
 import { resumeRoutes } from './routes/resume/index.ts';
 import { roundsRoutes } from './routes/rounds/index.ts';
@@ -47,6 +48,7 @@ export function createApp(ctx: NodeContext): OpenAPIHono {
   app.route('/', resumeRoutes(ctx));
   app.route('/', evidenceRoutes(ctx));
   app.route('/', logRoutes(ctx));
+  app.route('/', eventsRoutes(ctx));
   app.route('/', leaderRoutes(ctx));
   app.route('/', checkpointsRoutes(ctx));
   app.route('/', webhooksRoutes(ctx));
