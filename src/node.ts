@@ -1,4 +1,5 @@
 import { createApp } from './api/app.ts';
+import { createFollowLoop, type FollowLoop } from './follow/follow-loop.ts';
 import { startAnchorWorker, type AnchorWorker } from './checkpoint/anchor-worker.ts';
 import { checkpointService } from './checkpoint/checkpoint-service.ts';
 import type { Config } from './config.ts';
@@ -61,6 +62,8 @@ export async function createNode(config: Config, opts: NodeOptions): Promise<Dst
   let webhooks: WebhookWorker | null = null;
   let checkpointer: Scheduler | null = null;
   let anchors: AnchorWorker | null = null;
+  let follower: Scheduler | null = null;
+  let follows: FollowLoop | null = null;
   const signer = opts.signer ?? (await createNodeSigner(opts.nodeSecret));
   const verifier = opts.verifier ?? (await createVerifier());
   // Signature work off the serving thread, unless the host brought its own signer and verifier.
@@ -87,6 +90,7 @@ export async function createNode(config: Config, opts: NodeOptions): Promise<Dst
     now: opts.now ?? Date.now,
     kickLeader: () => (scheduler ? scheduler.kick() : opts.onKick?.()),
     kickWebhooks: () => webhooks?.kick(),
+    kickFollows: () => follower?.kick(),
     instanceId: opts.instanceId ?? crypto.randomUUID(),
     log,
   };
@@ -105,6 +109,19 @@ export async function createNode(config: Config, opts: NodeOptions): Promise<Dst
         if (r.rounds.length > 0) webhooks?.kick(); // their outbox events are committed: deliver now
       },
       onError: (err) => log.error('leader pass failed', { error: String(err) }),
+    });
+  }
+  if (opts.scheduler !== false) {
+    // Followed subtrees (SPEC §12): synced under the leader lease, kicked by the origins' event streams.
+    const loop = createFollowLoop(ctx, { kick: () => follower?.kick(), watch: true });
+    follows = loop;
+    follower = startScheduler({
+      intervalMs: config.followIntervalMs,
+      pass: async () => {
+        const r = await loop.pass();
+        if (r.synced.some((s) => s.report.applied > 0)) webhooks?.kick();
+      },
+      onError: (err) => log.error('follow pass failed', { error: String(err) }),
     });
   }
   if (opts.checkpoints ?? opts.scheduler !== false) {
@@ -126,6 +143,8 @@ export async function createNode(config: Config, opts: NodeOptions): Promise<Dst
     ctx,
     app,
     async close() {
+      follows?.close();
+      await follower?.stop();
       await checkpointer?.stop();
       await anchors?.stop();
       await scheduler?.stop();

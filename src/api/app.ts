@@ -14,6 +14,7 @@ import { leaderRoutes } from './routes/leader/index.ts';
 import { logRoutes } from './routes/log/index.ts';
 import { evidenceRoutes } from './routes/evidence/index.ts';
 import { eventsRoutes } from './routes/events/index.ts';
+import { followsRoutes } from './routes/follows/index.ts';
 import { proposalsRoutes } from './routes/proposals/index.ts';
 import { resumeRoutes } from './routes/resume/index.ts';
 import { roundsRoutes } from './routes/rounds/index.ts';
@@ -49,6 +50,7 @@ export function createApp(ctx: NodeContext): OpenAPIHono {
   app.route('/', evidenceRoutes(ctx));
   app.route('/', logRoutes(ctx));
   app.route('/', eventsRoutes(ctx));
+  app.route('/', followsRoutes(ctx));
   app.route('/', leaderRoutes(ctx));
   app.route('/', checkpointsRoutes(ctx));
   app.route('/', webhooksRoutes(ctx));
@@ -79,6 +81,7 @@ export function createApp(ctx: NodeContext): OpenAPIHono {
       { name: 'leader' },
       { name: 'checkpoints' },
       { name: 'webhooks' },
+      { name: 'follows' },
     ],
   });
   app.get('/docs', Scalar({ url: '/openapi.json', pageTitle: 'dstp API' }));

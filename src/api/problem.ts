@@ -41,6 +41,13 @@ export type ProblemCode =
   | 'webhook_disabled'
   | 'reserved_call'
   | 'unknown_parent'
+  | 'unknown_follow'
+  | 'follow_exists'
+  | 'subtree_hosted'
+  | 'peer_not_allowed'
+  | 'origin_unreachable'
+  | 'origin_bad_answer'
+  | 'unsupported_follow'
   | CoreErrorCode;
 
 const STATUS: Record<string, ContentfulStatusCode> = {
@@ -79,6 +86,13 @@ const STATUS: Record<string, ContentfulStatusCode> = {
   // A tree node or value the store should hold is missing: the node is broken, not the request.
   missing_node: 500,
   unavailable: 503,
+  unknown_follow: 404,
+  follow_exists: 409,
+  subtree_hosted: 409,
+  peer_not_allowed: 400,
+  unsupported_follow: 422,
+  origin_bad_answer: 502,
+  origin_unreachable: 503,
 };
 
 const TITLE: Record<string, string> = {
@@ -116,6 +130,13 @@ const TITLE: Record<string, string> = {
   webhook_disabled: 'Webhook is disabled',
   reserved_call: 'Call name is reserved for the node',
   unknown_parent: 'Parent subtree does not exist',
+  unknown_follow: 'This node does not follow that subtree',
+  follow_exists: 'Already followed from another origin',
+  subtree_hosted: 'The subtree is hosted by this node',
+  peer_not_allowed: 'Origin address is not allowed',
+  origin_unreachable: 'Origin is unreachable',
+  origin_bad_answer: 'Origin gave an answer that does not verify',
+  unsupported_follow: 'This node cannot follow that subtree',
 };
 
 export function statusOf(code: string): ContentfulStatusCode {
@@ -131,6 +152,14 @@ export class ApiError extends Error {
     readonly extra: Record<string, unknown> = {},
   ) {
     super(detail);
+  }
+}
+
+/** Another node's problem, passed on as it came (a forwarded transaction's refusal by its origin). */
+export class ForeignProblem extends Error {
+  override readonly name = 'ForeignProblem';
+  constructor(readonly body: ProblemBody) {
+    super(body.detail);
   }
 }
 
@@ -165,6 +194,7 @@ export function problem(c: Context, code: string, detail: string, extra: Record<
 /** The problem body for a domain error (ApiError, DstpError); `null` for anything unexpected. */
 export function problemOf(err: unknown): ProblemBody | null {
   if (err instanceof ApiError) return problemBody(err.code, err.detail, err.extra);
+  if (err instanceof ForeignProblem) return err.body;
   if (err instanceof DstpError) return problemBody(err.code, err.message, err.details ? { details: err.details } : {});
   if (err instanceof StoreError) return problemBody(err.code, err.message, err.details ? { details: err.details } : {});
   if (isDatabaseBusy(err)) {

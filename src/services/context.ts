@@ -31,6 +31,8 @@ export interface NodeContext {
   kickLeader(): void;
   /** Asks the webhook worker to look for due deliveries soon (absent where none runs in-process). */
   kickWebhooks?(): void;
+  /** Asks the follow loop (SPEC §12) to sync soon (absent where none runs in-process). */
+  kickFollows?(): void;
   /** Unique per process: the lease holder id. */
   readonly instanceId: string;
   readonly log: Logger;

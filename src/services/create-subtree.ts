@@ -92,6 +92,10 @@ async function checkParent(ctx: NodeContext, spec: SubtreeSpec, admin: boolean):
   if (!parent) {
     throw new ApiError('unknown_parent', `no subtree ${spec.parent} on this node to nest under`, { field: 'subtree.parent', parent: spec.parent });
   }
+  if (parent.origin) {
+    // A followed parent's log is its origin's (SPEC §12): its children are created there.
+    throw new ApiError('unsupported_follow', `the parent ${spec.parent} is followed from ${parent.origin}; create the subtree there`, { origin: parent.origin });
+  }
   if (parent.owner !== spec.owner && !admin) {
     throw new ApiError('forbidden', "only the parent's owner (as the child's owner) or a caller with the admin token may create a subtree under this parent", {
       field: 'subtree.owner',

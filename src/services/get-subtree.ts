@@ -1,5 +1,5 @@
 import { ApiError } from '../api/problem.ts';
-import { getSubtree } from '../store/index.ts';
+import { getFollow, getSubtree } from '../store/index.ts';
 import type { NodeContext } from './context.ts';
 import { subtreeHead, type SubtreeHead } from './subtree-view.ts';
 
@@ -7,7 +7,13 @@ import { subtreeHead, type SubtreeHead } from './subtree-view.ts';
 export async function getSubtreeVerb(ctx: NodeContext, id: string): Promise<SubtreeHead> {
   const row = await getSubtree(ctx.db, id);
   if (!row) throw unknownSubtree(id);
-  return subtreeHead(row);
+  const head = subtreeHead(row);
+  if (row.origin) {
+    // SPEC §12: a followed subtree's status is the follow's own.
+    const f = await getFollow(ctx.db, id);
+    if (f) head.status = f.status;
+  }
+  return head;
 }
 
 export function unknownSubtree(id: string): ApiError {

@@ -7,6 +7,7 @@ import { ApiError, problemOf, type ProblemBody } from '../api/problem.ts';
 import type { AcceptItem, AcceptResult } from '../store/index.ts';
 import { signedAcceptance, type AcceptResponse } from './acceptance.ts';
 import type { NodeContext } from './context.ts';
+import { followedSubtreeOf, forwardTransaction } from '../follow/forward.ts';
 
 /**
  * POST /v1/transactions. Everything that can be checked without the log — shape, network,
@@ -18,6 +19,9 @@ export async function submitTransaction(
   ctx: NodeContext,
   body: unknown,
 ): Promise<{ status: 200 | 202; body: AcceptResponse }> {
+  // A followed subtree's log is its origin's (SPEC §12): forward, and check the origin's acceptance.
+  const followed = await followedSubtreeOf(ctx, body);
+  if (followed) return forwardTransaction(ctx, followed, body);
   const item = await prepare(ctx, body);
   const result = await ctx.committer.accept(item);
   const out = await settle(ctx, item, result);
@@ -44,12 +48,26 @@ export async function submitBatch(ctx: NodeContext, body: unknown): Promise<{ st
   const envelopes = batchEnvelopes(body);
   const items: BatchItem[] = new Array(envelopes.length);
   const ready: { index: number; item: AcceptItem }[] = [];
+  // Items of followed subtrees go to their origins one by one, in order (SPEC §12).
+  const followed = await Promise.all(envelopes.map((e) => followedSubtreeOf(ctx, e)));
+  let forwardedNew = false;
+  for (const [i, subtree] of followed.entries()) {
+    if (!subtree) continue;
+    try {
+      const out = await forwardTransaction(ctx, subtree, envelopes[i]);
+      forwardedNew ||= out.status === 202;
+      items[i] = { index: i, status: out.status, ...out.body };
+    } catch (e) {
+      items[i] = { index: i, ...failure(e) };
+    }
+  }
   // Items are checked concurrently (their signatures travel to the crypto threads together);
   // nothing here depends on another item: nonces are decided in order by the committer.
-  const checked = await Promise.allSettled(envelopes.map((e) => prepare(ctx, e)));
+  const local = envelopes.map((e, i) => (followed[i] ? null : e));
+  const checked = await Promise.allSettled(local.map((e) => (e === null ? Promise.reject(FORWARDED) : prepare(ctx, e))));
   checked.forEach((c, i) => {
     if (c.status === 'fulfilled') ready.push({ index: i, item: c.value });
-    else items[i] = { index: i, ...failure(c.reason) };
+    else if (c.reason !== FORWARDED) items[i] = { index: i, ...failure(c.reason) };
   });
   const results = await ctx.committer.acceptBatch(ready.map((r) => r.item));
   let accepted = false;
@@ -63,8 +81,11 @@ export async function submitBatch(ctx: NodeContext, body: unknown): Promise<{ st
     } else items[index] = { index, ...failure(s.reason) };
   });
   if (accepted) ctx.kickLeader();
-  return { status: accepted ? 202 : 200, body: { items } };
+  return { status: accepted || forwardedNew ? 202 : 200, body: { items } };
 }
+
+/** Marks a batch item already answered by forwarding. */
+const FORWARDED = Symbol('forwarded');
 
 function batchEnvelopes(body: unknown): unknown[] {
   const txs = (body as { txs?: unknown } | null)?.txs;

@@ -1,0 +1,67 @@
+import { AcceptResponse as AcceptResponseSchema, Problem } from '../api/schemas.ts';
+import { ApiError, ForeignProblem, type ProblemBody } from '../api/problem.ts';
+import { digest } from '../core/digest.ts';
+import { fromHex } from '../core/hex.ts';
+import { parseTxEnvelope, txIdHex } from '../core/tx.ts';
+import { PeerError } from '../peers/peer-client.ts';
+import type { AcceptResponse } from '../services/acceptance.ts';
+import type { NodeContext } from '../services/context.ts';
+import { getFollow } from '../store/index.ts';
+import { peerFor, peerProblem } from './peer-for.ts';
+
+/**
+ * Forwarding (SPEC §12): a transaction for a followed subtree goes to its origin. The origin's
+ * acceptance comes back unchanged only if it is for this transaction, names the subtree and this
+ * network, and carries a valid signature of the origin's node key pinned when the follow began;
+ * a well-formed problem (e.g. `409 nonce_mismatch`) is the origin's word on the request and comes
+ * back too; anything else is `502 origin_bad_answer`, and an origin that does not answer
+ * `503 origin_unreachable`.
+ */
+
+/** The subtree a body names, when this node follows it (a cheap look at the cached facts). */
+export async function followedSubtreeOf(ctx: NodeContext, body: unknown): Promise<string | null> {
+  const subtree = (body as { tx?: { subtree?: unknown } } | null)?.tx?.subtree;
+  if (typeof subtree !== 'string') return null;
+  const facts = await ctx.subtrees.get(subtree);
+  return facts?.origin ? subtree : null;
+}
+
+export type Forwarded = { status: 200 | 202; body: AcceptResponse };
+
+export async function forwardTransaction(ctx: NodeContext, subtree: string, body: unknown): Promise<Forwarded> {
+  // Bad input stays here: the origin only sees transactions that could be accepted.
+  const env = parseTxEnvelope(body);
+  if (env.tx.network !== ctx.config.network) {
+    throw new ApiError('network_mismatch', `this node serves network "${ctx.config.network}", not "${env.tx.network}"`, { expected: ctx.config.network });
+  }
+  const ok = await ctx.verifier.verify(ctx.parseKey(env.tx.sender), fromHex(txIdHex(env.tx, ctx.hash), 32), fromHex(env.sig, 64, 'sig'));
+  if (!ok) throw new ApiError('bad_signature', 'sig is not the sender\'s signature over the transaction id');
+  const f = await getFollow(ctx.db, subtree);
+  if (!f) throw new ApiError('unknown_subtree', `no subtree ${subtree} on this node`);
+  const id = txIdHex(env.tx, ctx.hash);
+  let answer;
+  try {
+    answer = await peerFor(ctx, f.origin).forward('POST', '/v1/transactions', JSON.stringify(env));
+  } catch (e) {
+    if (e instanceof PeerError && e.kind === 'bad_answer') throw new ApiError('origin_bad_answer', `the origin's answer is unusable: ${e.message}`);
+    throw peerProblem(e, `origin ${f.origin}`);
+  }
+  if (answer.status === 200 || answer.status === 202) {
+    const a = AcceptResponseSchema.safeParse(answer.body);
+    const good =
+      a.success &&
+      a.data.id === id &&
+      a.data.accept.tx === id &&
+      a.data.accept.subtree === subtree &&
+      a.data.accept.network === ctx.config.network &&
+      /^[0-9a-f]{128}$/.test(a.data.sig) &&
+      (await ctx.verifier.verify(ctx.parseKey(f.originKey), digest('accept', a.data.accept, ctx.hash), fromHex(a.data.sig, 64)).catch(() => false));
+    if (!good) throw new ApiError('origin_bad_answer', `the origin's ${answer.status} does not carry an acceptance of ${id} signed by its node key ${f.originKey}`);
+    return { status: answer.status as 200 | 202, body: answer.body as AcceptResponse };
+  }
+  const p = Problem.safeParse(answer.body);
+  if (answer.status >= 400 && answer.status < 500 && p.success && p.data.status === answer.status) {
+    throw new ForeignProblem(p.data as ProblemBody);
+  }
+  throw new ApiError('origin_bad_answer', `the origin answered ${answer.status} without an acceptance or a problem`);
+}

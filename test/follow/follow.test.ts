@@ -1,0 +1,145 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { buildSubtreeRequest, DstpClient, fetchVerifiedState, generateKey, signSubtreeRequest, signTransaction, verifyAcceptance } from '../../src/client/index.ts';
+import { cleanupAll, createTokenSubtree, http, NETWORK, transfer, type TokenSubtree } from '../reliability/harness.ts';
+import { caughtUp, follow, headOf, startNode, until, type TestNode } from './helpers.ts';
+
+/**
+ * SPEC §12 with real node processes, each on its own libSQL file: A hosts a token and a kv
+ * subtree, C follows both. C serves what A serves (the SDK verifies C's answers unchanged),
+ * forwards transactions to A (the acceptance is A's), keeps serving while A is SIGKILLed and
+ * catches up when A is back.
+ */
+let A: TestNode;
+let C: TestNode;
+const alice = generateKey();
+const bob = generateKey();
+let coin: TokenSubtree;
+let notes: string;
+let aliceNonce = 0;
+
+async function pay(base: string, amount = '1') {
+  const t = transfer(coin.id, alice, aliceNonce++, bob.publicKey, amount);
+  const r = await http(base, 'POST', '/v1/transactions', { json: t.envelope });
+  expect([200, 202]).toContain(r.status);
+  return { ...t, res: r };
+}
+
+async function executed(base: string, id: string) {
+  return until(`tx ${id.slice(0, 8)} executed`, async () => {
+    const r = await http(base, 'GET', `/v1/transactions/${id}`);
+    return r.status === 200 && r.body.status !== 'pending' ? r.body : undefined;
+  });
+}
+
+beforeAll(async () => {
+  [A, C] = await Promise.all([startNode('a'), startNode('c')]);
+  coin = await createTokenSubtree(A.url, { owner: alice, authority: A.publicKey, name: 'coin', balances: { [alice.publicKey]: 1000n, [bob.publicKey]: 5n } });
+  const spec = buildSubtreeRequest({ network: NETWORK, owner: bob.publicKey, name: 'notes', program: 'kv', config: { writers: 'any' }, mode: { type: 'poa', authority: A.publicKey }, genesis: [] });
+  const created = await http(A.url, 'POST', '/v1/subtrees', { json: signSubtreeRequest(spec, [bob]), admin: true });
+  expect(created.status).toBe(201);
+  notes = created.body.id;
+  for (let i = 0; i < 3; i++) await pay(A.url);
+  const note = signTransaction({ network: NETWORK, subtree: notes, key: bob, nonce: 0, call: 'set', args: { key: 'hello', value: { text: 'from A' } } });
+  expect((await http(A.url, 'POST', '/v1/transactions', { json: note.envelope })).status).toBe(202);
+  await executed(A.url, note.id);
+}, 60_000);
+
+afterAll(async () => {
+  await cleanupAll();
+});
+
+describe('following', () => {
+  test('C follows A\'s token and kv subtrees and reaches A\'s heads', async () => {
+    const f1 = await follow(C, A.url, coin.id);
+    expect(f1.status).toBe(201);
+    expect(f1.body).toMatchObject({ subtree: coin.id, origin: A.url, verify: 'full', originKey: A.publicKey });
+    expect(['syncing', 'following']).toContain(f1.body.status);
+    const f2 = await follow(C, A.url, notes);
+    expect(f2.status).toBe(201);
+    expect((await follow(C, A.url, notes)).status).toBe(200); // already followed
+    for (const id of [coin.id, notes]) {
+      const a = await until('A settled', async () => {
+        const h = await headOf(A, id);
+        return h.height === (await headOf(A, id)).height ? h : undefined;
+      });
+      await caughtUp(C, id, a.height);
+      const c = await headOf(C, id);
+      expect(c).toMatchObject({ id, height: a.height, root: a.root, headHash: a.headHash, origin: A.url, verify: 'full', status: 'following', request: a.request });
+    }
+    const list = await http(C.url, 'GET', '/v1/follows');
+    expect(list.body.items.map((f: { subtree: string }) => f.subtree).sort()).toEqual([coin.id, notes].sort());
+  });
+
+  test('C\'s state answers verify with the SDK unchanged, and equal A\'s', async () => {
+    const viaC = new DstpClient({ baseUrl: C.url });
+    const viaA = new DstpClient({ baseUrl: A.url });
+    const key = `balance/${bob.publicKey}`;
+    const c = await fetchVerifiedState(viaC, coin.id, key);
+    const a = await fetchVerifiedState(viaA, coin.id, key, { height: c.verified.height });
+    expect(c.verified.value).toEqual(a.verified.value);
+    expect(c.verified.root).toBe(a.verified.root);
+    expect(c.verified.signers).toEqual([A.publicKey]);
+    const n = await fetchVerifiedState(viaC, notes, 'kv/hello', { expectedValue: { text: 'from A' } });
+    expect(n.verified.exists).toBe(true);
+    // History, rounds and the log answer as A's do.
+    const h1c = await http(C.url, 'GET', `/v1/subtrees/${coin.id}/state/${encodeURIComponent(key)}?height=1`);
+    const h1a = await http(A.url, 'GET', `/v1/subtrees/${coin.id}/state/${encodeURIComponent(key)}?height=1`);
+    expect(h1c.body.value).toEqual(h1a.body.value);
+    expect(h1c.body.root).toBe(h1a.body.root);
+    const rc = await http(C.url, 'GET', `/v1/subtrees/${coin.id}/rounds?limit=100`);
+    const ra = await http(A.url, 'GET', `/v1/subtrees/${coin.id}/rounds?limit=100`);
+    const strip = (rs: { items: { createdAt: number }[] }) => rs.items.map(({ createdAt: _, ...r }) => r);
+    expect(strip(rc.body)).toEqual(strip(ra.body).slice(0, rc.body.items.length));
+    const lc = await http(C.url, 'GET', `/v1/subtrees/${coin.id}/log?limit=1000`);
+    const la = await http(A.url, 'GET', `/v1/subtrees/${coin.id}/log?limit=1000`);
+    expect(lc.body.items.map((e: { id: string }) => e.id)).toEqual(la.body.items.map((e: { id: string }) => e.id).slice(0, lc.body.items.length));
+  });
+
+  test('a transaction posted to C executes on A; the acceptance is A\'s; C serves its result', async () => {
+    const t = await pay(C.url, '7');
+    expect(t.res.status).toBe(202);
+    verifyAcceptance(t.res.body.accept, t.res.body.sig, A.publicKey, { tx: t.id, subtree: coin.id, network: NETWORK });
+    const onA = await executed(A.url, t.id);
+    expect(onA.status).toBe('executed');
+    await caughtUp(C, coin.id, onA.height);
+    const viaC = new DstpClient({ baseUrl: C.url });
+    const s = await fetchVerifiedState(viaC, coin.id, `balance/${alice.publicKey}`);
+    const sa = await fetchVerifiedState(new DstpClient({ baseUrl: A.url }), coin.id, `balance/${alice.publicKey}`, { height: s.verified.height });
+    expect(s.verified.value).toEqual(sa.verified.value);
+    // Resubmitting through C is idempotent: A's 200 with the same acceptance.
+    const again = await http(C.url, 'POST', '/v1/transactions', { json: t.envelope });
+    expect(again.status).toBe(200);
+    expect(again.body.accept).toEqual(t.res.body.accept);
+    // A's refusal comes back as A's problem.
+    const stale = await http(C.url, 'POST', '/v1/transactions', { json: transfer(coin.id, alice, 0, bob.publicKey, '999').envelope });
+    expect(stale.status).toBe(409);
+    expect(stale.body.code).toBe('nonce_mismatch');
+    // Batches forward their followed items too.
+    const b = transfer(coin.id, alice, aliceNonce++, bob.publicKey, '1');
+    const batch = await http(C.url, 'POST', '/v1/transactions/batch', { json: { txs: [b.envelope] } });
+    expect(batch.status).toBe(202);
+    expect(batch.body.items[0].status).toBe(202);
+    verifyAcceptance(batch.body.items[0].accept, batch.body.items[0].sig, A.publicKey, { tx: b.id });
+  });
+
+  test('origin SIGKILLed: C keeps serving verified state; origin back: C catches up by itself', async () => {
+    const before = await headOf(C, coin.id);
+    await A.proc.kill9();
+    const viaC = new DstpClient({ baseUrl: C.url });
+    const s = await fetchVerifiedState(viaC, coin.id, `balance/${bob.publicKey}`);
+    expect(s.verified.height).toBe(before.height);
+    const fwd = await http(C.url, 'POST', '/v1/transactions', { json: transfer(coin.id, alice, aliceNonce, bob.publicKey, '1').envelope });
+    expect(fwd.status).toBe(503);
+    expect(fwd.body.code).toBe('origin_unreachable');
+    await Bun.sleep(500); // a few failed passes: back-off, not a halt
+    expect((await http(C.url, 'GET', `/v1/follows/${coin.id}`)).body.status).not.toBe('halted');
+
+    // A comes back on the same file and port; C notices by itself.
+    A = await startNode('a', { PORT: new URL(A.url).port }, { dbPath: A.dbPath, keyHex: A.keyHex });
+    for (let i = 0; i < 3; i++) await pay(A.url);
+    const last = await pay(A.url);
+    const done = await executed(A.url, last.id);
+    await caughtUp(C, coin.id, done.height, 30_000);
+    expect((await headOf(C, coin.id)).root).toBe((await http(A.url, 'GET', `/v1/subtrees/${coin.id}/rounds/${done.height}`)).body.header.stateRoot);
+  }, 60_000);
+});
