@@ -69,7 +69,11 @@ export async function followSubtreeVerb(
   const problems: string[] = [];
   if (toHex(subtreeId(spec, ctx.hash)) !== id) problems.push(`it yields subtree id ${toHex(subtreeId(spec, ctx.hash))}, not ${id}`);
   if (spec.network !== ctx.config.network) problems.push(`it names network "${spec.network}"`);
-  if (!checkCreationSignatures(spec, req.sigs, ctx.hash).ok) problems.push('it lacks signatures its owner or mode require');
+  try {
+    if (!checkCreationSignatures(spec, req.sigs, ctx.hash).ok) problems.push('it lacks signatures its owner or mode require');
+  } catch (e) {
+    problems.push(`its signatures do not verify (${e instanceof Error ? e.message : String(e)})`);
+  }
   if (problems.length > 0) {
     return halted(ctx, id, await refused({ code: 'bad_request', detail: `the creation request does not verify: ${problems.join('; ')}`, evidence: head.request as JsonValue }));
   }
