@@ -1,5 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { buildSubtreeRequest, DstpClient, fetchVerifiedState, generateKey, signSubtreeRequest, signTransaction, verifyAcceptance } from '../../src/client/index.ts';
+import { sha256 } from '@noble/hashes/sha2.js';
+import canonicalize from 'canonicalize';
+import { REPO_ROOT } from '../helpers/server.ts';
 import { cleanupAll, createTokenSubtree, http, NETWORK, transfer, type TokenSubtree } from '../reliability/harness.ts';
 import { caughtUp, follow, headOf, startNode, until, type TestNode } from './helpers.ts';
 
@@ -47,6 +50,20 @@ beforeAll(async () => {
 afterAll(async () => {
   await cleanupAll();
 });
+
+/** SPEC §4 sparse Merkle root over (key, value) pairs, written here from the text alone. */
+function smtRoot(entries: { key: string; value: unknown }[]): string {
+  const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+  const cat = (...parts: Uint8Array[]) => Uint8Array.from(parts.flatMap((p) => [...p]));
+  const leaves = entries.map((e) => ({ path: sha256(new TextEncoder().encode(e.key)), vh: sha256(new TextEncoder().encode(canonicalize(e.value)!)) }));
+  const bit = (p: Uint8Array, i: number) => (p[i >> 3]! >> (7 - (i & 7))) & 1;
+  const h = (set: typeof leaves, d: number): Uint8Array => {
+    if (set.length === 0) return new Uint8Array(32);
+    if (set.length === 1) return sha256(cat(Uint8Array.of(0), set[0]!.path, set[0]!.vh));
+    return sha256(cat(Uint8Array.of(1), h(set.filter((l) => bit(l.path, d) === 0), d + 1), h(set.filter((l) => bit(l.path, d) === 1), d + 1)));
+  };
+  return hex(h(leaves, 0));
+}
 
 describe('following', () => {
   test('C follows A\'s token and kv subtrees and reaches A\'s heads', async () => {
@@ -121,6 +138,30 @@ describe('following', () => {
     expect(batch.body.items[0].status).toBe(202);
     verifyAcceptance(batch.body.items[0].accept, batch.body.items[0].sig, A.publicKey, { tx: b.id });
   });
+
+  test('followed subtrees are leaves of C\'s global tree; dstp verify --chain against C passes for a value hosted on A', async () => {
+    // A is idle now: wait for a checkpoint of C that holds A's current heads.
+    const heads = await Promise.all([coin.id, notes].map((id) => headOf(A, id)));
+    for (const h of heads) await caughtUp(C, h.id, h.height);
+    const cp = await until('a checkpoint with both heads', async () => {
+      const latest = await http(C.url, 'GET', '/v1/checkpoints/latest');
+      if (latest.status !== 200) return undefined;
+      const expected = smtRoot(heads.map((h) => ({ key: h.id, value: { root: h.root, height: h.height, round: h.headHash } })));
+      return latest.body.checkpoint?.globalRoot === expected || latest.body.globalRoot === expected ? latest.body : undefined;
+    });
+    expect(cp).toBeDefined();
+    const proc = Bun.spawn([`${REPO_ROOT}/node_modules/.bin/bun`, 'src/cli/main.ts', 'verify', '--chain', '--subtree', coin.id, '--key', `balance/${bob.publicKey}`, '--node', C.url], {
+      cwd: REPO_ROOT,
+      stdout: 'pipe',
+      stderr: 'pipe',
+    });
+    const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+    expect({ code, err }).toEqual({ code: 0, err: '' });
+    const v = JSON.parse(out);
+    expect(v.ok).toBe(true);
+    expect(v.root).toBe(heads[0]!.root);
+    expect(v.links.map((l: { link: string }) => l.link)).toEqual(expect.arrayContaining(['proof', 'round', 'signatures', 'global', 'checkpoint', 'log', 'note']));
+  }, 30_000);
 
   test('origin SIGKILLed: C keeps serving verified state; origin back: C catches up by itself', async () => {
     const before = await headOf(C, coin.id);
