@@ -6,7 +6,8 @@ import { parseTxEnvelope, txIdHex } from '../core/tx.ts';
 import { PeerError } from '../peers/peer-client.ts';
 import type { AcceptResponse } from '../services/acceptance.ts';
 import type { NodeContext } from '../services/context.ts';
-import { getFollow } from '../store/index.ts';
+import { TxView } from '../api/routes/transactions/transactions.routes.ts';
+import { getFollow, type Follow } from '../store/index.ts';
 import { peerFor, peerProblem } from './peer-for.ts';
 
 /**
@@ -64,4 +65,45 @@ export async function forwardTransaction(ctx: NodeContext, subtree: string, body
     throw new ForeignProblem(p.data as ProblemBody);
   }
   throw new ApiError('origin_bad_answer', `the origin answered ${answer.status} without an acceptance or a problem`);
+}
+
+/** At most this many origins are asked for a transaction this node has not seen yet. */
+const STATUS_ORIGINS = 8;
+
+/**
+ * GET /v1/transactions/:id for a followed subtree's transaction: the acceptance is the origin's,
+ * so the origin is asked and its answer comes back unchanged when its acceptance of this id
+ * verifies against the pinned key (this node never signs an acceptance it did not give). `follows`
+ * are the candidates: the one of the known subtree, or for an id not replicated yet (just
+ * forwarded), the live follows' origins. Returns null when none knows it.
+ */
+export async function forwardTransactionStatus(ctx: NodeContext, id: string, candidates: readonly Follow[]): Promise<unknown | null> {
+  const seen = new Set<string>();
+  let unreachable: ApiError | null = null;
+  for (const f of candidates) {
+    if (seen.has(f.origin) || seen.size >= STATUS_ORIGINS) continue;
+    seen.add(f.origin);
+    let answer;
+    try {
+      answer = await peerFor(ctx, f.origin).forward('GET', `/v1/transactions/${id}`);
+    } catch (e) {
+      unreachable = e instanceof PeerError && e.kind === 'bad_answer' ? new ApiError('origin_bad_answer', `the origin's answer is unusable: ${e.message}`) : peerProblem(e, `origin ${f.origin}`);
+      continue;
+    }
+    if (answer.status === 404) continue;
+    const v = TxView.safeParse(answer.body);
+    const follow = v.success ? candidates.find((c) => c.subtree === v.data.subtree && c.origin === f.origin) : undefined;
+    const good =
+      v.success &&
+      follow !== undefined &&
+      v.data.id === id &&
+      v.data.accept.tx === id &&
+      v.data.accept.subtree === v.data.subtree &&
+      /^[0-9a-f]{128}$/.test(v.data.sig) &&
+      (await ctx.verifier.verify(ctx.parseKey(follow.originKey), digest('accept', v.data.accept, ctx.hash), fromHex(v.data.sig, 64)).catch(() => false));
+    if (!good) throw new ApiError('origin_bad_answer', `the origin's answer for ${id} does not carry its acceptance signed by its pinned node key`);
+    return answer.body;
+  }
+  if (unreachable) throw unreachable;
+  return null;
 }

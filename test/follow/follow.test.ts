@@ -118,6 +118,15 @@ describe('following', () => {
     verifyAcceptance(t.res.body.accept, t.res.body.sig, A.publicKey, { tx: t.id, subtree: coin.id, network: NETWORK });
     const onA = await executed(A.url, t.id);
     expect(onA.status).toBe('executed');
+    // Its status through C is A's answer (A's acceptance), before and after C replicated it.
+    const statusC = await executed(C.url, t.id);
+    expect(statusC.accept).toEqual(onA.accept);
+    verifyAcceptance(statusC.accept, statusC.sig, A.publicKey, { tx: t.id });
+    // The SDK's send-and-wait works against C unchanged.
+    const client = new DstpClient({ baseUrl: C.url });
+    const sent = await client.send({ subtree: coin.id, key: alice, call: 'transfer', args: { to: bob.publicKey, amount: '1' } });
+    aliceNonce = sent.nonce + 1;
+    expect((await client.waitForExecution(sent.id, { timeoutMs: 10_000 })).status).toBe('executed');
     await caughtUp(C, coin.id, onA.height);
     const viaC = new DstpClient({ baseUrl: C.url });
     const s = await fetchVerifiedState(viaC, coin.id, `balance/${alice.publicKey}`);
@@ -137,6 +146,7 @@ describe('following', () => {
     expect(batch.status).toBe(202);
     expect(batch.body.items[0].status).toBe(202);
     verifyAcceptance(batch.body.items[0].accept, batch.body.items[0].sig, A.publicKey, { tx: b.id });
+    await executed(A.url, b.id);
   });
 
   test('followed subtrees are leaves of C\'s global tree; dstp verify --chain against C passes for a value hosted on A', async () => {
@@ -150,7 +160,7 @@ describe('following', () => {
       return latest.body.checkpoint?.globalRoot === expected || latest.body.globalRoot === expected ? latest.body : undefined;
     });
     expect(cp).toBeDefined();
-    const proc = Bun.spawn([`${REPO_ROOT}/node_modules/.bin/bun`, 'src/cli/main.ts', 'verify', '--chain', '--subtree', coin.id, '--key', `balance/${bob.publicKey}`, '--node', C.url], {
+    const proc = Bun.spawn([`${REPO_ROOT}/node_modules/.bin/bun`, 'src/cli/main.ts', 'verify', '--chain', '--subtree', coin.id, '--key', `balance/${bob.publicKey}`, '--seq', String(cp.checkpoint?.seq ?? cp.seq), '--node', C.url], {
       cwd: REPO_ROOT,
       stdout: 'pipe',
       stderr: 'pipe',
