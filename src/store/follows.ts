@@ -92,6 +92,8 @@ export async function startHaltedFollow(db: Database, input: NewFollow & { halt:
     const known = await tx.execute({ sql: 'SELECT 1 FROM subtrees WHERE id = ? UNION ALL SELECT 1 FROM follows WHERE subtree = ?', args: [input.subtree, input.subtree] });
     if (known.rows.length > 0) return false;
     await db.ormFor(tx).insert(follows).values(followRow(input, 'halted', input.halt));
+    const { code, detail } = input.halt;
+    await insertEvents(tx, [{ type: 'follow.halted', subtree: input.subtree, data: { subtree: input.subtree, origin: input.origin, height: 0, code, detail } }], input.now);
     return true;
   });
 }
@@ -152,8 +154,9 @@ export async function applyFollowedRound(db: Database, input: ApplyFollowedRound
   await db.write(async (tx) => {
     await assertLease(tx, input.lease, input.now);
     await assertHead(tx, input.subtree, input.height);
-    const live = await tx.execute({ sql: "SELECT 1 FROM follows WHERE subtree = ? AND status <> 'halted'", args: [input.subtree] });
-    if (live.rows.length === 0) throw new StaleRoundError(`subtree ${input.subtree} is not followed (or its follow halted)`);
+    const live = await tx.execute({ sql: "SELECT status, origin FROM follows WHERE subtree = ? AND status <> 'halted'", args: [input.subtree] });
+    const was = live.rows[0];
+    if (!was) throw new StaleRoundError(`subtree ${input.subtree} is not followed (or its follow halted)`);
     const part = input.txs.map((t, i) => ({ t, r: input.receipts[i]! }));
     for (const c of chunks(part, TX_CHUNK)) {
       await tx.execute({
@@ -183,19 +186,34 @@ export async function applyFollowedRound(db: Database, input: ApplyFollowedRound
       sql: 'UPDATE follows SET status = ?, origin_height = max(origin_height, ?), updated_at = ? WHERE subtree = ?',
       args: [input.status, input.originHeight, input.now, input.subtree],
     });
-    await insertEvents(tx, input.events, input.now);
+    const synced: NewEvent[] =
+      input.status === 'following' && String(was[0]) !== 'following'
+        ? [{ type: 'follow.synced', subtree: input.subtree, data: { subtree: input.subtree, origin: String(was[1]), height: input.height } }]
+        : [];
+    await insertEvents(tx, [...input.events, ...synced], input.now);
   });
 }
 
 /** Records the origin's height and the follow's status (and a halt, which is kept until the follow is dropped). */
 export async function updateFollow(db: Database, subtree: string, set: { status: FollowStatus; originHeight: number; halt?: FollowHalt; now: number }): Promise<void> {
-  await db.write((tx) =>
-    tx.execute({
-      sql: `UPDATE follows SET status = CASE WHEN status = 'halted' THEN 'halted' ELSE ? END, origin_height = max(origin_height, ?),
-              halt = coalesce(halt, ?), updated_at = ? WHERE subtree = ?`,
+  await db.write(async (tx) => {
+    const before = await tx.execute({ sql: 'SELECT status, origin FROM follows WHERE subtree = ?', args: [subtree] });
+    const was = before.rows[0];
+    if (!was || String(was[0]) === 'halted') return; // a halt is kept until the follow is dropped
+    await tx.execute({
+      sql: 'UPDATE follows SET status = ?, origin_height = max(origin_height, ?), halt = ?, updated_at = ? WHERE subtree = ?',
       args: [set.status, set.originHeight, set.halt ? JSON.stringify(set.halt) : null, set.now, subtree],
-    }),
-  );
+    });
+    // Webhook events (outbox) for the transitions an operator cares about.
+    const origin = String(was[1]);
+    const height = await tx.execute({ sql: 'SELECT height FROM subtrees WHERE id = ?', args: [subtree] });
+    const h = height.rows[0] ? Number(height.rows[0][0]) : 0;
+    if (set.status === 'halted' && set.halt) {
+      await insertEvents(tx, [{ type: 'follow.halted', subtree, data: { subtree, origin, height: h, code: set.halt.code, detail: set.halt.detail } }], set.now);
+    } else if (set.status === 'following' && String(was[0]) !== 'following') {
+      await insertEvents(tx, [{ type: 'follow.synced', subtree, data: { subtree, origin, height: h } }], set.now);
+    }
+  });
 }
 
 /** Stops following and drops the replica's rows (tree nodes and values are shared and content-addressed: they stay). */
@@ -214,4 +232,15 @@ export async function dropFollow(db: Database, subtree: string): Promise<boolean
 export async function liveFollows(db: Database): Promise<Follow[]> {
   const rows = await db.orm.select().from(follows).where(ne(follows.status, 'halted')).orderBy(asc(follows.subtree));
   return rows;
+}
+
+/** How many follows are in each status (for /v1/info). */
+export async function followCounts(db: Database): Promise<{ syncing: number; following: number; halted: number }> {
+  const rs = await db.read.execute('SELECT status, count(*) FROM follows GROUP BY status');
+  const out = { syncing: 0, following: 0, halted: 0 };
+  for (const r of rs.rows) {
+    const k = String(r[0]) as keyof typeof out;
+    if (k in out) out[k] = Number(r[1]);
+  }
+  return out;
 }

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { generateKey } from '../../src/client/index.ts';
-import { cleanupAll, createTokenSubtree, http, transfer } from '../reliability/harness.ts';
+import { cleanupAll, createTokenSubtree, http, openReader, transfer } from '../reliability/harness.ts';
 import { caughtUp, follow, headOf, startNode, until, type TestNode } from './helpers.ts';
 
 /**
@@ -142,8 +142,20 @@ describe('a lying origin halts the follow', () => {
     await servesOnlyUpTo(ids.rewrite, 3);
   });
 
-  test('a halted follow forwards nothing it cannot check and stays halted across passes', async () => {
+  test('halts stay across passes, show in /v1/info, and each wrote one follow.halted webhook event', async () => {
     await Bun.sleep(300);
     for (const id of [ids.tx, ids.header, ids.signature]) expect((await http(C.url, 'GET', `/v1/follows/${id}`)).body.status).toBe('halted');
+    expect((await http(C.url, 'GET', '/v1/info')).body.follows).toEqual({ syncing: 0, following: 0, halted: 5 });
+    const db = await openReader(C.dbPath);
+    try {
+      const rows = await db.all("SELECT subtree, json_extract(data, '$.code') AS code FROM events WHERE type = 'follow.halted' ORDER BY subtree");
+      expect(rows.map((r) => `${r.subtree}:${r.code}`).sort()).toEqual(
+        [`${ids.tx}:bad_tx`, `${ids.header}:bad_signature`, `${ids.signature}:bad_signature`, `${ids.request}:bad_request`, `${ids.rewrite}:log_rewritten`].sort(),
+      );
+      const synced = await db.all("SELECT subtree FROM events WHERE type = 'follow.synced'");
+      expect(synced.map((r) => r.subtree)).toEqual([ids.rewrite]);
+    } finally {
+      db.close();
+    }
   });
 });
