@@ -7,6 +7,7 @@ import { signTransaction } from './sign.ts';
 import type {
   BatchItemResult,
   EvidenceAccepted,
+  FollowView,
   LogEntry,
   NodeInfo,
   Page,
@@ -233,6 +234,24 @@ export class DstpClient {
     return this.request<EvidenceAccepted>('POST', '/v1/evidence', { body: evidence });
   }
 
+  /** `POST /v1/follows` (admin): follow a subtree hosted on `origin` (SPEC §12). */
+  follow(origin: string, subtree: string, verify?: 'full' | 'headers'): Promise<FollowView> {
+    return this.request<FollowView>('POST', '/v1/follows', { body: { origin, subtree, ...(verify ? { verify } : {}) }, admin: true });
+  }
+
+  listFollows(page: { cursor?: string; limit?: number } = {}): Promise<Page<FollowView>> {
+    return this.request<Page<FollowView>>('GET', '/v1/follows', { query: { cursor: page.cursor, limit: page.limit } });
+  }
+
+  getFollow(subtree: string): Promise<FollowView> {
+    return this.request<FollowView>('GET', `/v1/follows/${seg(subtree)}`);
+  }
+
+  /** `DELETE /v1/follows/:subtree` (admin): stop following and drop the replica. */
+  async unfollow(subtree: string): Promise<void> {
+    await this.request<unknown>('DELETE', `/v1/follows/${seg(subtree)}`, { admin: true });
+  }
+
   /**
    * The sender's next nonce after the latest executed round (`sys/nonce/<sender>`, 0 if absent).
    * Transactions accepted but not yet executed also consume nonces, so this can be behind;
@@ -305,7 +324,7 @@ export class DstpClient {
       body = undefined;
     }
     if (!res.ok) throw new DstpHttpError(method, url, asProblem(res, body, text));
-    if (body === undefined) {
+    if (body === undefined && res.status !== 204) {
       throw new DstpHttpError(method, url, { status: res.status, code: 'invalid_response', detail: `expected a JSON body, got ${snippet(text)}` });
     }
     return { status: res.status, body: body as T };

@@ -3,7 +3,7 @@ import { buildSubtreeRequest, DstpClient, fetchVerifiedState, generateKey, signS
 import { sha256 } from '@noble/hashes/sha2.js';
 import canonicalize from 'canonicalize';
 import { REPO_ROOT } from '../helpers/server.ts';
-import { cleanupAll, createTokenSubtree, http, NETWORK, transfer, type TokenSubtree } from '../reliability/harness.ts';
+import { ADMIN_TOKEN, cleanupAll, createTokenSubtree, http, NETWORK, transfer, type TokenSubtree } from '../reliability/harness.ts';
 import { caughtUp, follow, headOf, startNode, until, type TestNode } from './helpers.ts';
 
 /**
@@ -66,8 +66,18 @@ function smtRoot(entries: { key: string; value: unknown }[]): string {
 }
 
 describe('following', () => {
-  test('C follows A\'s token and kv subtrees and reaches A\'s heads', async () => {
-    const f1 = await follow(C, A.url, coin.id);
+  test('C follows A\'s token and kv subtrees and reaches A\'s heads (one of them with `dstp follow`)', async () => {
+    const cli = (args: string[]) =>
+      Bun.spawn([`${REPO_ROOT}/node_modules/.bin/bun`, 'src/cli/main.ts', ...args, '--node', C.url], {
+        cwd: REPO_ROOT,
+        env: { PATH: process.env.PATH ?? '', DSTP_ADMIN_TOKEN: ADMIN_TOKEN },
+        stdout: 'pipe',
+        stderr: 'pipe',
+      });
+    const p = cli(['follow', '--origin', A.url, '--subtree', coin.id]);
+    const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+    expect({ code, err }).toEqual({ code: 0, err: '' });
+    const f1 = { status: 201, body: JSON.parse(out) };
     expect(f1.status).toBe(201);
     expect(f1.body).toMatchObject({ subtree: coin.id, origin: A.url, verify: 'full', originKey: A.publicKey });
     expect(['syncing', 'following']).toContain(f1.body.status);
@@ -83,8 +93,10 @@ describe('following', () => {
       const c = await headOf(C, id);
       expect(c).toMatchObject({ id, height: a.height, root: a.root, headHash: a.headHash, origin: A.url, verify: 'full', status: 'following', request: a.request });
     }
-    const list = await http(C.url, 'GET', '/v1/follows');
-    expect(list.body.items.map((f: { subtree: string }) => f.subtree).sort()).toEqual([coin.id, notes].sort());
+    const l = cli(['follows']);
+    const list = JSON.parse(await new Response(l.stdout).text());
+    expect(list.items.map((f: { subtree: string }) => f.subtree).sort()).toEqual([coin.id, notes].sort());
+    expect(list.items.every((f: { status: string }) => f.status === 'following')).toBe(true);
   });
 
   test('C\'s state answers verify with the SDK unchanged, and equal A\'s', async () => {
