@@ -107,3 +107,9 @@ async function meetsRule(ctx: NodeContext, mode: Mode, hash: string, sigs: reado
 export function roundEvidence(round: PeerRound, log: readonly PeerLogEntry[]): JsonValue {
   return { round, log } as unknown as JsonValue;
 }
+
+/** Whether `sigs` over `hash` meet the mode in force for the round after `tip` (its own state). */
+export async function signedUnderMode(ctx: NodeContext, tip: ReplicaTip, facts: FollowFacts, hash: string, sigs: readonly { signer: string; sig: string }[]): Promise<boolean> {
+  const mode = await modeAfter(tip, facts.creationMode, ctx.tree, ctx.store, ctx.hash);
+  return meetsRule(ctx, mode, hash, sigs);
+}

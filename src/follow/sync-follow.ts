@@ -1,6 +1,7 @@
 import type { ReplicaTip } from '../cosigner/verify-round.ts';
 import { asJson, jcs, type JsonValue } from '../core/jcs.ts';
-import { parseRoundHeader } from '../core/round.ts';
+import { toHex } from '../core/hex.ts';
+import { parseRoundHeader, roundHash } from '../core/round.ts';
 import type { TxEnvelope } from '../core/tx.ts';
 import type { PeerClient } from '../peers/peer-client.ts';
 import { hostKey } from '../services/child-roots.ts';
@@ -8,7 +9,7 @@ import type { NodeContext } from '../services/context.ts';
 import { roundEvents } from '../services/round-events.ts';
 import { logRange } from '../store/log-range.ts';
 import { applyFollowedRound, getRound, getSubtree, updateFollow, type Follow, type FollowHalt, type LeaseClaim } from '../store/index.ts';
-import { checkFollowedRound, roundEvidence, type FollowFacts, type PeerLogEntry } from './check-round.ts';
+import { checkFollowedRound, roundEvidence, signedUnderMode, type FollowFacts, type PeerLogEntry } from './check-round.ts';
 
 /**
  * One sync step of a full follow (SPEC §12): read the origin's head, then verify and apply its
@@ -91,7 +92,7 @@ export async function syncFollow(ctx: NodeContext, peer: PeerClient, f: Follow, 
     return { applied, status: 'syncing' };
   }
   if (applied === 0) {
-    const lie = await audit(ctx, peer, f, tip, mem);
+    const lie = await audit(ctx, peer, f, tip, mem, ff);
     if (lie) return halt(lie);
   }
   await updateFollow(ctx.db, f.subtree, { status: 'following', originHeight: originHead.height, now: ctx.now() });
@@ -114,7 +115,7 @@ async function takeLog(peer: PeerClient, subtree: string, from: number, count: n
  * signed header at a verified height is a fork) and one page of the log (a different transaction
  * at a seq this node executed is a rewritten log). The audit walks the log a page per idle step.
  */
-async function audit(ctx: NodeContext, peer: PeerClient, f: Follow, tip: ReplicaTip, mem: FollowMemory): Promise<FollowHalt | null> {
+async function audit(ctx: NodeContext, peer: PeerClient, f: Follow, tip: ReplicaTip, mem: FollowMemory, facts: FollowFacts): Promise<FollowHalt | null> {
   if (tip.height > 0) {
     const theirs = await peer.round(f.subtree, tip.height);
     const mine = await getRound(ctx.db, f.subtree, tip.height);
@@ -127,6 +128,16 @@ async function audit(ctx: NodeContext, peer: PeerClient, f: Follow, tip: Replica
         }
       })();
       if (header && header.height === tip.height && header.subtree === f.subtree) {
+        // Final means signed under the mode in force at that height (from the state before it).
+        const before = await getRound(ctx.db, f.subtree, tip.height - 1);
+        const signed = before ? await signedUnderMode(ctx, { ...tip, height: tip.height - 1, root: before.stateRoot }, facts, toHex(roundHash(header, ctx.hash)), theirs.signatures) : false;
+        if (!signed) {
+          return {
+            code: 'bad_signature',
+            detail: `the origin now serves a round ${tip.height} whose signatures do not meet its mode`,
+            evidence: { served: theirs } as unknown as JsonValue,
+          };
+        }
         return {
           code: 'fork',
           detail: `the origin now serves a different round ${tip.height} (${theirs.hash}) than the one verified here (${mine.hash})`,

@@ -1,5 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { generateKey } from '../../src/client/index.ts';
+import { fromHex, toHex } from '../../src/core/hex.ts';
+import { signDigest } from '../../src/core/keys.ts';
+import { parseRoundHeader, roundHash } from '../../src/core/round.ts';
 import { cleanupAll, createTokenSubtree, http, openReader, transfer } from '../reliability/harness.ts';
 import { caughtUp, follow, headOf, startNode, until, type TestNode } from './helpers.ts';
 
@@ -8,7 +11,7 @@ import { caughtUp, follow, headOf, startNode, until, type TestNode } from './hel
  * The follower C (a real node process) must halt with the right code, keep the offending data as
  * evidence, and never serve the altered history: it stays at the last round it verified.
  */
-type Lie = 'tx' | 'header' | 'signature' | 'request' | 'rewrite' | 'none';
+type Lie = 'tx' | 'header' | 'signature' | 'request' | 'rewrite' | 'fork' | 'junk' | 'none';
 let A: TestNode;
 let C: TestNode;
 let proxy: ReturnType<typeof Bun.serve>;
@@ -17,7 +20,7 @@ const lies = new Map<string, Lie>();
 let rewriteOn = false;
 const owner = generateKey();
 const bob = generateKey();
-const ids: Record<Exclude<Lie, 'none'>, string> = { tx: '', header: '', signature: '', request: '', rewrite: '' };
+const ids: Record<Exclude<Lie, 'none'>, string> = { tx: '', header: '', signature: '', request: '', rewrite: '', fork: '', junk: '' };
 
 type Json = any;
 
@@ -28,6 +31,12 @@ function alter(path: string, body: Json): Json {
   const rest = m[2] ?? '';
   const rounds: Json[] = rest.startsWith('/rounds/') ? [body] : rest === '/rounds' ? (body.items ?? []) : [];
   for (const r of rounds) {
+    if (rewriteOn && r?.height === 3 && (lie === 'fork' || lie === 'junk')) {
+      // A second header for height 3: re-signed with the origin's own key (an equivocating origin), or not signed at all.
+      r.header.time += 1;
+      r.hash = toHex(roundHash(parseRoundHeader(r.header)));
+      if (lie === 'fork') r.signatures = [{ signer: A.publicKey, sig: toHex(signDigest('ed25519', fromHex(A.keyHex, 32), fromHex(r.hash, 32))) }];
+    }
     if (r?.height !== 2) continue;
     if (lie === 'header') r.header.time += 1;
     if (lie === 'signature') r.signatures[0].sig = (r.signatures[0].sig[0] === '0' ? '1' : '0') + r.signatures[0].sig.slice(1);
@@ -142,18 +151,43 @@ describe('a lying origin halts the follow', () => {
     await servesOnlyUpTo(ids.rewrite, 3);
   });
 
+  test('a second, validly signed header at a verified height: fork, with both headers as evidence', async () => {
+    rewriteOn = false;
+    for (const id of [ids.fork, ids.junk]) {
+      expect((await follow(C, proxyUrl, id)).status).toBe(201);
+      await caughtUp(C, id, 3);
+    }
+    rewriteOn = true;
+    const f = await haltOf(ids.fork);
+    expect(f.halt.code).toBe('fork');
+    expect(f.halt.evidence.verified.hash).toBe((await headOf(A, ids.fork)).headHash);
+    expect(f.halt.evidence.served.hash).not.toBe(f.halt.evidence.verified.hash);
+    expect(f.halt.evidence.served.signatures[0].signer).toBe(A.publicKey);
+    const j = await haltOf(ids.junk);
+    expect(j.halt.code).toBe('bad_signature');
+    for (const id of [ids.fork, ids.junk]) expect((await headOf(C, id)).headHash).toBe((await headOf(A, id)).headHash);
+  });
+
   test('halts stay across passes, show in /v1/info, and each wrote one follow.halted webhook event', async () => {
     await Bun.sleep(300);
     for (const id of [ids.tx, ids.header, ids.signature]) expect((await http(C.url, 'GET', `/v1/follows/${id}`)).body.status).toBe('halted');
-    expect((await http(C.url, 'GET', '/v1/info')).body.follows).toEqual({ syncing: 0, following: 0, halted: 5 });
+    expect((await http(C.url, 'GET', '/v1/info')).body.follows).toEqual({ syncing: 0, following: 0, halted: 7 });
     const db = await openReader(C.dbPath);
     try {
       const rows = await db.all("SELECT subtree, json_extract(data, '$.code') AS code FROM events WHERE type = 'follow.halted' ORDER BY subtree");
       expect(rows.map((r) => `${r.subtree}:${r.code}`).sort()).toEqual(
-        [`${ids.tx}:bad_tx`, `${ids.header}:bad_signature`, `${ids.signature}:bad_signature`, `${ids.request}:bad_request`, `${ids.rewrite}:log_rewritten`].sort(),
+        [
+          `${ids.tx}:bad_tx`,
+          `${ids.header}:bad_signature`,
+          `${ids.signature}:bad_signature`,
+          `${ids.request}:bad_request`,
+          `${ids.rewrite}:log_rewritten`,
+          `${ids.fork}:fork`,
+          `${ids.junk}:bad_signature`,
+        ].sort(),
       );
       const synced = await db.all("SELECT subtree FROM events WHERE type = 'follow.synced'");
-      expect(synced.map((r) => r.subtree)).toEqual([ids.rewrite]);
+      expect(synced.map((r) => r.subtree).sort()).toEqual([ids.rewrite, ids.fork, ids.junk].sort());
     } finally {
       db.close();
     }
