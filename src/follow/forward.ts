@@ -1,4 +1,5 @@
-import { AcceptResponse as AcceptResponseSchema, Problem } from '../api/schemas.ts';
+import { AcceptResponse as AcceptResponseSchema, Problem, SubtreeHead } from '../api/schemas.ts';
+import { jcs, type JsonValue } from '../core/jcs.ts';
 import { ApiError, ForeignProblem, type ProblemBody } from '../api/problem.ts';
 import { digest } from '../core/digest.ts';
 import { fromHex } from '../core/hex.ts';
@@ -106,4 +107,29 @@ export async function forwardTransactionStatus(ctx: NodeContext, id: string, can
   }
   if (unreachable) throw unreachable;
   return null;
+}
+
+/**
+ * POST /v1/subtrees with a followed parent (SPEC §12): the child is created at the parent's
+ * origin. Its answer comes back unchanged when it is the head of exactly the requested subtree
+ * (its id and creation request); the origin's problem answers come back as they are.
+ */
+export async function forwardCreation(ctx: NodeContext, origin: string, id: string, body: unknown): Promise<{ status: 200 | 201; body: unknown }> {
+  let answer;
+  try {
+    answer = await peerFor(ctx, origin).forward('POST', '/v1/subtrees', JSON.stringify(body));
+  } catch (e) {
+    if (e instanceof PeerError && e.kind === 'bad_answer') throw new ApiError('origin_bad_answer', `the origin's answer is unusable: ${e.message}`);
+    throw peerProblem(e, `origin ${origin}`);
+  }
+  if (answer.status === 200 || answer.status === 201) {
+    const h = SubtreeHead.safeParse(answer.body);
+    const sent = (body as { subtree?: unknown }).subtree;
+    const same = h.success && h.data.id === id && jcs((h.data.request as { subtree?: JsonValue } | null)?.subtree ?? null) === jcs(sent as JsonValue);
+    if (!same) throw new ApiError('origin_bad_answer', `the origin's ${answer.status} is not the head of subtree ${id} created from this request`);
+    return { status: answer.status, body: answer.body };
+  }
+  const p = Problem.safeParse(answer.body);
+  if (answer.status >= 400 && answer.status < 500 && p.success && p.data.status === answer.status) throw new ForeignProblem(p.data as ProblemBody);
+  throw new ApiError('origin_bad_answer', `the origin answered ${answer.status} without a subtree head or a problem`);
 }

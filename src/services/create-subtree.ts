@@ -9,6 +9,7 @@ import { parseSubtreeRequest, subtreeId, type SubtreeRequest, type SubtreeSpec }
 import { ApiError } from '../api/problem.ts';
 import { createSubtree, getSubtree } from '../store/index.ts';
 import type { NodeContext } from './context.ts';
+import { forwardCreation } from '../follow/forward.ts';
 import { subtreeHead, type SubtreeHead } from './subtree-view.ts';
 
 /**
@@ -30,7 +31,12 @@ export async function createSubtreeVerb(
       expected: ctx.config.network,
     });
   }
-  if (spec.parent !== ROOT_ID_HEX) await checkParent(ctx, spec, opts.admin);
+  if (spec.parent !== ROOT_ID_HEX) {
+    // A followed parent's log is its origin's (SPEC §12): the child is created there.
+    const parent = await getSubtree(ctx.db, spec.parent);
+    if (parent?.origin) return (await forwardCreation(ctx, parent.origin, toHex(subtreeId(spec, ctx.hash)), body)) as { status: 200 | 201; body: SubtreeHead };
+    await checkParent(ctx, spec, opts.admin);
+  }
   const sigs = await completeSignatures(ctx, req, opts.admin);
   const id = toHex(subtreeId(spec, ctx.hash));
 
@@ -91,10 +97,6 @@ async function checkParent(ctx: NodeContext, spec: SubtreeSpec, admin: boolean):
   const parent = await getSubtree(ctx.db, spec.parent);
   if (!parent) {
     throw new ApiError('unknown_parent', `no subtree ${spec.parent} on this node to nest under`, { field: 'subtree.parent', parent: spec.parent });
-  }
-  if (parent.origin) {
-    // A followed parent's log is its origin's (SPEC §12): its children are created there.
-    throw new ApiError('unsupported_follow', `the parent ${spec.parent} is followed from ${parent.origin}; create the subtree there`, { origin: parent.origin });
   }
   if (parent.owner !== spec.owner && !admin) {
     throw new ApiError('forbidden', "only the parent's owner (as the child's owner) or a caller with the admin token may create a subtree under this parent", {

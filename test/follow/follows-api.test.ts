@@ -1,4 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { digest } from '../../src/core/digest.ts';
+import { toHex } from '../../src/core/hex.ts';
+import { signDigest } from '../../src/core/keys.ts';
+import { subtreeId } from '../../src/core/subtree-request.ts';
 import { adminHeader, call, party, signedTx, startServer, subtreeRequest, type TestServer } from '../helpers/server.ts';
 
 /**
@@ -85,6 +89,25 @@ describe('bad input on follow management', () => {
     garbage.stop(true);
     expect([g.status, g.body.code]).toEqual([502, 'origin_bad_answer']);
     expect((await call(C.url, 'GET', '/v1/follows')).body.items).toEqual([]);
+  });
+});
+
+describe('creating a subtree under a followed parent', () => {
+  test('is forwarded to the origin; its answer (or its refusal) comes back', async () => {
+    expect((await post(C, { origin: A.url, subtree: coin })).status).toBeOneOf([200, 201]);
+    const child = subtreeRequest({ network: A.network, owner: alice, name: 'child', program: 'kv', config: { writers: 'any' }, authority: alice.key });
+    const body = { ...child.body, subtree: { ...child.body.subtree, parent: coin } };
+    body.sigs = [{ signer: alice.key, sig: toHex(signDigest(alice.scheme, alice.secret, digest('subtree', body.subtree))) }];
+    const id = toHex(subtreeId(body.subtree));
+    const r = await call(C.url, 'POST', '/v1/subtrees', { json: body });
+    expect([r.status, r.body.id]).toEqual([201, id]);
+    expect((await call(A.url, 'GET', `/v1/subtrees/${id}`)).body.parent).toBe(coin);
+    // A child whose authority is A's key needs A's admin token there: A's 403 comes back.
+    const needsA = { ...body, subtree: { ...body.subtree, name: 'child2', mode: { type: 'poa', authority: A.nodeKey } } };
+    needsA.sigs = [{ signer: alice.key, sig: toHex(signDigest(alice.scheme, alice.secret, digest('subtree', needsA.subtree))) }];
+    const refused = await call(C.url, 'POST', '/v1/subtrees', { json: needsA, headers: adminHeader() });
+    expect([refused.status, refused.body.code]).toEqual([403, 'forbidden']);
+    expect((await call(C.url, 'DELETE', `/v1/follows/${coin}`, { headers: adminHeader() })).status).toBe(204);
   });
 });
 
