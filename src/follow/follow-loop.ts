@@ -1,7 +1,7 @@
 import { LEADER_LEASE } from '../leader/leader-pass.ts';
 import { PeerError } from '../peers/peer-client.ts';
 import type { NodeContext } from '../services/context.ts';
-import { acquireLease, LeaseLostError, StaleRoundError, type Follow, type LeaseClaim } from '../store/index.ts';
+import { acquireLease, LeaseLostError, localLease, StaleRoundError, type Follow, type LeaseClaim } from '../store/index.ts';
 import { liveFollows } from '../store/follows.ts';
 import { retryDelayMs } from '../webhooks/backoff.ts';
 import { peerFor } from './peer-for.ts';
@@ -60,7 +60,14 @@ export function createFollowLoop(ctx: NodeContext, opts: { kick: () => void; wat
       const liveIds = new Set(live.map((f) => f.subtree));
       for (const id of [...watchers.keys()]) if (!liveIds.has(id)) unwatch(id);
       if (live.length === 0) return report;
-      const grant = await acquireLease(ctx.db, { name: LEADER_LEASE, holder: ctx.instanceId, ttlMs: ctx.config.leaseTtlMs, now: ctx.now() });
+      // As in the leader pass: no renewal write while this process holds more than half the TTL
+      // (every commit is fenced by holder + token anyway).
+      const ttl = ctx.config.leaseTtlMs;
+      const held = localLease(ctx.db, LEADER_LEASE);
+      const grant =
+        held && held.holder === ctx.instanceId && held.expiresAt - ctx.now() > ttl / 2
+          ? { token: held.token }
+          : await acquireLease(ctx.db, { name: LEADER_LEASE, holder: ctx.instanceId, ttlMs: ttl, now: ctx.now() });
       if (!grant) {
         for (const id of [...watchers.keys()]) unwatch(id);
         return report;
