@@ -26,8 +26,10 @@ export interface SyncReport {
   status: 'syncing' | 'following' | 'halted';
 }
 
-const ROUND_PAGE = 100;
-const LOG_PAGE = 1000;
+// Pages sized so the largest possible answer stays under the peer client's 16 MiB cap: 20 rounds
+// of up to 5,000 ids (~7 MB), 200 log entries of up to 64 KiB (~13 MB).
+const ROUND_PAGE = 20;
+const LOG_PAGE = 200;
 /** A step stops after this long so the lease is renewed and other follows get their turn. */
 const STEP_BUDGET_MS = 2000;
 
