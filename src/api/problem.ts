@@ -155,14 +155,6 @@ export class ApiError extends Error {
   }
 }
 
-/** Another node's problem, passed on as it came (a forwarded transaction's refusal by its origin). */
-export class ForeignProblem extends Error {
-  override readonly name = 'ForeignProblem';
-  constructor(readonly body: ProblemBody) {
-    super(body.detail);
-  }
-}
-
 export interface ProblemBody {
   type: string;
   title: string;
@@ -194,7 +186,6 @@ export function problem(c: Context, code: string, detail: string, extra: Record<
 /** The problem body for a domain error (ApiError, DstpError); `null` for anything unexpected. */
 export function problemOf(err: unknown): ProblemBody | null {
   if (err instanceof ApiError) return problemBody(err.code, err.detail, err.extra);
-  if (err instanceof ForeignProblem) return err.body;
   if (err instanceof DstpError) return problemBody(err.code, err.message, err.details ? { details: err.details } : {});
   if (err instanceof StoreError) return problemBody(err.code, err.message, err.details ? { details: err.details } : {});
   if (isDatabaseBusy(err)) {

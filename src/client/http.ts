@@ -269,7 +269,7 @@ export class DstpClient {
   /**
    * Signs and submits a NEW call. Without an explicit nonce it starts from `nextNonce`, which lags
    * behind accepted-but-unexecuted transactions, and corrects itself: a 409 `nonce_mismatch`
-   * carries the nonce the node expects; a 200 means an identical transaction already holds that
+   * carries the nonce the node expects (through a follower: its origin's, inside a 502); a 200 means an identical transaction already holds that
    * nonce (same id, deduplicated), so the next nonce is tried. With an explicit nonce the answer
    * is returned as is, including 200 for a resubmission (idempotent retry).
    */
@@ -289,7 +289,7 @@ export class DstpClient {
         }
         return { ...result, nonce, envelope };
       } catch (e) {
-        const expected = e instanceof DstpHttpError && e.code === 'nonce_mismatch' ? e.problem.expected : undefined;
+        const expected = e instanceof DstpHttpError ? expectedNonce(e) : undefined;
         if (typeof expected !== 'number' || expected === nonce || attempt >= SEND_ATTEMPTS) throw e;
         nonce = expected;
       }
@@ -329,6 +329,16 @@ export class DstpClient {
     }
     return { status: res.status, body: body as T };
   }
+}
+
+/**
+ * The nonce a refusal names: the node's `409 nonce_mismatch`, or the origin's, carried by a
+ * follower's `502 origin_bad_answer` as `originProblem` (SPEC §12 forwarding).
+ */
+function expectedNonce(e: DstpHttpError): unknown {
+  if (e.code === 'nonce_mismatch') return e.problem.expected;
+  const origin = (e.problem as { originProblem?: { code?: unknown; expected?: unknown } }).originProblem;
+  return e.code === 'origin_bad_answer' && origin?.code === 'nonce_mismatch' ? origin.expected : undefined;
 }
 
 /** Path segment: state keys hold `/` and `:`, which must not split or reshape the path. */

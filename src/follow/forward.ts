@@ -1,6 +1,6 @@
 import { AcceptResponse as AcceptResponseSchema, Problem, SubtreeHead } from '../api/schemas.ts';
 import { jcs, type JsonValue } from '../core/jcs.ts';
-import { ApiError, ForeignProblem, type ProblemBody } from '../api/problem.ts';
+import { ApiError } from '../api/problem.ts';
 import { digest } from '../core/digest.ts';
 import { fromHex } from '../core/hex.ts';
 import { parseTxEnvelope, txIdHex } from '../core/tx.ts';
@@ -15,9 +15,9 @@ import { peerFor, peerProblem } from './peer-for.ts';
  * Forwarding (SPEC §12): a transaction for a followed subtree goes to its origin. The origin's
  * acceptance comes back unchanged only if it is for this transaction, names the subtree and this
  * network, and carries a valid signature of the origin's node key pinned when the follow began;
- * a well-formed problem (e.g. `409 nonce_mismatch`) is the origin's word on the request and comes
- * back too; anything else is `502 origin_bad_answer`, and an origin that does not answer
- * `503 origin_unreachable`.
+ * anything else is `502 origin_bad_answer` (an origin's own refusal, e.g. `409 nonce_mismatch`,
+ * rides along as `originStatus` and `originProblem`, so a client can still read it), and an origin
+ * that does not answer `503 origin_unreachable`.
  */
 
 /** The subtree a body names, when this node follows it (a cheap look at the cached facts). */
@@ -61,11 +61,18 @@ export async function forwardTransaction(ctx: NodeContext, subtree: string, body
     if (!good) throw new ApiError('origin_bad_answer', `the origin's ${answer.status} does not carry an acceptance of ${id} signed by its node key ${f.originKey}`);
     return { status: answer.status as 200 | 202, body: answer.body as AcceptResponse };
   }
-  const p = Problem.safeParse(answer.body);
-  if (answer.status >= 400 && answer.status < 500 && p.success && p.data.status === answer.status) {
-    throw new ForeignProblem(p.data as ProblemBody);
-  }
-  throw new ApiError('origin_bad_answer', `the origin answered ${answer.status} without an acceptance or a problem`);
+  throw refusedByOrigin(answer.status, answer.body, 'an acceptance');
+}
+
+/** `502 origin_bad_answer` for an answer without what was asked; the origin's problem, if any, rides along. */
+function refusedByOrigin(status: number, body: unknown, wanted: string): ApiError {
+  const p = Problem.safeParse(body);
+  const problem = p.success && p.data.status === status ? p.data : undefined;
+  return new ApiError(
+    'origin_bad_answer',
+    problem ? `the origin answered ${status} ${problem.code}: ${problem.detail}` : `the origin answered ${status} without ${wanted}`,
+    { originStatus: status, ...(problem ? { originProblem: problem } : {}) },
+  );
 }
 
 /** At most this many origins are asked for a transaction this node has not seen yet. */
@@ -112,7 +119,7 @@ export async function forwardTransactionStatus(ctx: NodeContext, id: string, can
 /**
  * POST /v1/subtrees with a followed parent (SPEC §12): the child is created at the parent's
  * origin. Its answer comes back unchanged when it is the head of exactly the requested subtree
- * (its id and creation request); the origin's problem answers come back as they are.
+ * (its id and creation request); anything else is `502 origin_bad_answer`, as for transactions.
  */
 export async function forwardCreation(ctx: NodeContext, origin: string, id: string, body: unknown): Promise<{ status: 200 | 201; body: unknown }> {
   let answer;
@@ -129,7 +136,5 @@ export async function forwardCreation(ctx: NodeContext, origin: string, id: stri
     if (!same) throw new ApiError('origin_bad_answer', `the origin's ${answer.status} is not the head of subtree ${id} created from this request`);
     return { status: answer.status, body: answer.body };
   }
-  const p = Problem.safeParse(answer.body);
-  if (answer.status >= 400 && answer.status < 500 && p.success && p.data.status === answer.status) throw new ForeignProblem(p.data as ProblemBody);
-  throw new ApiError('origin_bad_answer', `the origin answered ${answer.status} without a subtree head or a problem`);
+  throw refusedByOrigin(answer.status, answer.body, 'the subtree head');
 }

@@ -148,10 +148,9 @@ describe('following', () => {
     const again = await http(C.url, 'POST', '/v1/transactions', { json: t.envelope });
     expect(again.status).toBe(200);
     expect(again.body.accept).toEqual(t.res.body.accept);
-    // A's refusal comes back as A's problem.
+    // Anything but a verifying acceptance is 502 (SPEC §12); A's own refusal rides along.
     const stale = await http(C.url, 'POST', '/v1/transactions', { json: transfer(coin.id, alice, 0, bob.publicKey, '999').envelope });
-    expect(stale.status).toBe(409);
-    expect(stale.body.code).toBe('nonce_mismatch');
+    expect([stale.status, stale.body.code, stale.body.originStatus, stale.body.originProblem.code]).toEqual([502, 'origin_bad_answer', 409, 'nonce_mismatch']);
     // Batches forward their followed items too.
     const b = transfer(coin.id, alice, aliceNonce++, bob.publicKey, '1');
     const batch = await http(C.url, 'POST', '/v1/transactions/batch', { json: { txs: [b.envelope] } });

@@ -93,7 +93,7 @@ describe('bad input on follow management', () => {
 });
 
 describe('creating a subtree under a followed parent', () => {
-  test('is forwarded to the origin; its answer (or its refusal) comes back', async () => {
+  test('is forwarded to the origin; its head comes back, its refusal as 502 origin_bad_answer', async () => {
     expect((await post(C, { origin: A.url, subtree: coin })).status).toBeOneOf([200, 201]);
     const child = subtreeRequest({ network: A.network, owner: alice, name: 'child', program: 'kv', config: { writers: 'any' }, authority: alice.key });
     const body = { ...child.body, subtree: { ...child.body.subtree, parent: coin } };
@@ -102,11 +102,11 @@ describe('creating a subtree under a followed parent', () => {
     const r = await call(C.url, 'POST', '/v1/subtrees', { json: body });
     expect([r.status, r.body.id]).toEqual([201, id]);
     expect((await call(A.url, 'GET', `/v1/subtrees/${id}`)).body.parent).toBe(coin);
-    // A child whose authority is A's key needs A's admin token there: A's 403 comes back.
+    // A child whose authority is A's key needs A's admin token there: A's 403 rides along a 502.
     const needsA = { ...body, subtree: { ...body.subtree, name: 'child2', mode: { type: 'poa', authority: A.nodeKey } } };
     needsA.sigs = [{ signer: alice.key, sig: toHex(signDigest(alice.scheme, alice.secret, digest('subtree', needsA.subtree))) }];
     const refused = await call(C.url, 'POST', '/v1/subtrees', { json: needsA, headers: adminHeader() });
-    expect([refused.status, refused.body.code]).toEqual([403, 'forbidden']);
+    expect([refused.status, refused.body.code, refused.body.originStatus, refused.body.originProblem.code]).toEqual([502, 'origin_bad_answer', 403, 'forbidden']);
     expect((await call(C.url, 'DELETE', `/v1/follows/${coin}`, { headers: adminHeader() })).status).toBe(204);
   });
 });
