@@ -29,6 +29,8 @@ const SCRIPTS: Script[] = [
   { name: 'runtimes', args: [], timeoutMs: 300_000 },
   { name: 'multisig', args: [], timeoutMs: 180_000 },
   { name: 'webhooks', args: [], timeoutMs: 240_000 },
+  { name: 'follow-lag', args: [], timeoutMs: 180_000 },
+  { name: 'follow-catchup', args: [], timeoutMs: 240_000 },
 ];
 
 const only = process.argv.slice(2);

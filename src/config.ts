@@ -90,6 +90,14 @@ export const configSchema = z.object({
     .trim()
     .regex(/^([0-9a-fA-F.:]+)(\s*,\s*[0-9a-fA-F.:]+)*$|^$/, 'must be comma-separated IP addresses')
     .optional(),
+  /** Event streams (SPEC §12): how often a stream looks for new final rounds, and its heartbeat. */
+  DSTP_EVENTS_POLL_MS: intIn(5, 60_000).default(50),
+  DSTP_EVENTS_HEARTBEAT_MS: intIn(50, 300_000).default(5000),
+  /** Following (SPEC §12): origins may be loopback/private (tests, private networks). */
+  DSTP_PEER_ALLOW_PRIVATE: flag.default(false),
+  DSTP_PEER_TIMEOUT_MS: intIn(50, 120_000).default(10_000),
+  /** How often a follow polls its origin (it also listens to the origin's event stream). */
+  DSTP_FOLLOW_INTERVAL_MS: intIn(10, 3_600_000).default(1000),
 });
 
 export interface Config {
@@ -151,6 +159,15 @@ export interface Config {
   trustProxy?: string;
   /** Addresses of peers that forward for their clients and may name them in `dstp-client-address`. */
   trustedPeers: string[];
+  /** Event streams: poll interval for new final rounds, and heartbeat comment interval (ms). */
+  eventsPollMs: number;
+  eventsHeartbeatMs: number;
+  /** Follow origins may be loopback/private/link-local addresses. */
+  peerAllowPrivate: boolean;
+  /** Deadline of one request to another node (ms). */
+  peerTimeoutMs: number;
+  /** Poll interval of a follow's sync loop (ms); the origin's event stream wakes it sooner. */
+  followIntervalMs: number;
 }
 
 export class ConfigError extends Error {
@@ -210,6 +227,11 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       .split(',')
       .map((a) => a.trim())
       .filter((a) => a !== ''),
+    eventsPollMs: e.DSTP_EVENTS_POLL_MS,
+    eventsHeartbeatMs: e.DSTP_EVENTS_HEARTBEAT_MS,
+    peerAllowPrivate: e.DSTP_PEER_ALLOW_PRIVATE,
+    peerTimeoutMs: e.DSTP_PEER_TIMEOUT_MS,
+    followIntervalMs: e.DSTP_FOLLOW_INTERVAL_MS,
   };
 }
 

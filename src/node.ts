@@ -2,6 +2,7 @@ import { createApp } from './api/app.ts';
 import { writeLimits } from './api/middleware/rate-limit.ts';
 import { AdmissionGate } from './services/admission.ts';
 import type { DocsAssets } from './api/routes/docs/index.ts';
+import { createFollowLoop, type FollowLoop } from './follow/follow-loop.ts';
 import { startAnchorWorker, type AnchorWorker } from './checkpoint/anchor-worker.ts';
 import { checkpointService } from './checkpoint/checkpoint-service.ts';
 import type { Config } from './config.ts';
@@ -70,6 +71,8 @@ export async function createNode(config: Config, opts: NodeOptions): Promise<Dst
   let webhooks: WebhookWorker | null = null;
   let checkpointer: Scheduler | null = null;
   let anchors: AnchorWorker | null = null;
+  let follower: Scheduler | null = null;
+  let follows: FollowLoop | null = null;
   const signer = opts.signer ?? (await createNodeSigner(opts.nodeSecret));
   const verifier = opts.verifier ?? (await createVerifier());
   // Signature work off the serving thread, unless the host brought its own signer and verifier.
@@ -99,6 +102,7 @@ export async function createNode(config: Config, opts: NodeOptions): Promise<Dst
     now: opts.now ?? Date.now,
     kickLeader: () => (scheduler ? scheduler.kick() : opts.onKick?.()),
     kickWebhooks: () => webhooks?.kick(),
+    kickFollows: () => follower?.kick(),
     instanceId: opts.instanceId ?? crypto.randomUUID(),
     limits: writeLimits(config, opts.now ?? Date.now),
     admission: new AdmissionGate(opts.db, tree, store),
@@ -121,6 +125,19 @@ export async function createNode(config: Config, opts: NodeOptions): Promise<Dst
       onError: (err) => log.error('leader pass failed', { error: String(err) }),
     });
   }
+  if (opts.scheduler !== false) {
+    // Followed subtrees (SPEC §12): synced under the leader lease, kicked by the origins' event streams.
+    const loop = createFollowLoop(ctx, { kick: () => follower?.kick(), watch: true });
+    follows = loop;
+    follower = startScheduler({
+      intervalMs: config.followIntervalMs,
+      pass: async () => {
+        const r = await loop.pass();
+        if (r.synced.some((s) => s.report.applied > 0)) webhooks?.kick();
+      },
+      onError: (err) => log.error('follow pass failed', { error: String(err) }),
+    });
+  }
   if (opts.checkpoints ?? opts.scheduler !== false) {
     const checkpoints = checkpointService(ctx);
     if (config.otsCalendars.length > 0) anchors = startAnchorWorker(ctx);
@@ -140,6 +157,8 @@ export async function createNode(config: Config, opts: NodeOptions): Promise<Dst
     ctx,
     app,
     async close() {
+      follows?.close();
+      await follower?.stop();
       await checkpointer?.stop();
       await anchors?.stop();
       await scheduler?.stop();

@@ -15,6 +15,8 @@ import { infoRoutes } from './routes/info/index.ts';
 import { leaderRoutes } from './routes/leader/index.ts';
 import { logRoutes } from './routes/log/index.ts';
 import { evidenceRoutes } from './routes/evidence/index.ts';
+import { eventsRoutes } from './routes/events/index.ts';
+import { followsRoutes } from './routes/follows/index.ts';
 import { proposalsRoutes } from './routes/proposals/index.ts';
 import { resumeRoutes } from './routes/resume/index.ts';
 import { roundsRoutes } from './routes/rounds/index.ts';
@@ -53,6 +55,8 @@ export function createApp(ctx: NodeContext, docsAssets?: DocsAssets): OpenAPIHon
   app.route('/', resumeRoutes(ctx));
   app.route('/', evidenceRoutes(ctx));
   app.route('/', logRoutes(ctx));
+  app.route('/', eventsRoutes(ctx));
+  app.route('/', followsRoutes(ctx));
   app.route('/', leaderRoutes(ctx));
   app.route('/', checkpointsRoutes(ctx));
   app.route('/', webhooksRoutes(ctx));
@@ -83,6 +87,7 @@ export function createApp(ctx: NodeContext, docsAssets?: DocsAssets): OpenAPIHon
       { name: 'leader' },
       { name: 'checkpoints' },
       { name: 'webhooks' },
+      { name: 'follows' },
     ],
   });
   app.route('/', docsRoutes(docsAssets));

@@ -46,6 +46,13 @@ export type ProblemCode =
   | 'too_many_values'
   | 'too_many_pending'
   | 'request_aborted'
+  | 'unknown_follow'
+  | 'follow_exists'
+  | 'subtree_hosted'
+  | 'peer_not_allowed'
+  | 'origin_unreachable'
+  | 'origin_bad_answer'
+  | 'unsupported_follow'
   | CoreErrorCode;
 
 const STATUS: Record<string, ContentfulStatusCode> = {
@@ -89,6 +96,13 @@ const STATUS: Record<string, ContentfulStatusCode> = {
   // A tree node or value the store should hold is missing: the node is broken, not the request.
   missing_node: 500,
   unavailable: 503,
+  unknown_follow: 404,
+  follow_exists: 409,
+  subtree_hosted: 409,
+  peer_not_allowed: 400,
+  unsupported_follow: 422,
+  origin_bad_answer: 502,
+  origin_unreachable: 503,
 };
 
 const TITLE: Record<string, string> = {
@@ -131,6 +145,13 @@ const TITLE: Record<string, string> = {
   webhook_disabled: 'Webhook is disabled',
   reserved_call: 'Call name is reserved for the node',
   unknown_parent: 'Parent subtree does not exist',
+  unknown_follow: 'This node does not follow that subtree',
+  follow_exists: 'Already followed from another origin',
+  subtree_hosted: 'The subtree is hosted by this node',
+  peer_not_allowed: 'Origin address is not allowed',
+  origin_unreachable: 'Origin is unreachable',
+  origin_bad_answer: 'Origin gave an answer that does not verify',
+  unsupported_follow: 'This node cannot follow that subtree',
 };
 
 export function statusOf(code: string): ContentfulStatusCode {

@@ -113,12 +113,16 @@ export const SubtreeSummary = z
     program: z.string().openapi({ example: 'token' }),
     config: JsonAny,
     mode: Mode,
-    status: z.enum(['active', 'halted']),
+    status: z.enum(['active', 'halted', 'syncing', 'following']).openapi({
+      description: 'A hosted subtree is `active` or `halted`; a followed one (SPEC §12) shows its follow\'s status.',
+    }),
     height: z.number().int().openapi({ description: 'Latest final round.' }),
     root: Hex32.openapi({ description: 'State root after round `height`.' }),
     headHash: Hex32.openapi({ description: 'Hash of round `height`.' }),
     logSize: z.number().int().openapi({ description: 'Accepted transactions so far (the next `seq`).' }),
     createdAt: z.number().int().openapi({ description: 'ms since epoch (metadata).' }),
+    origin: z.string().optional().openapi({ description: 'Followed subtrees (SPEC §12): the base URL of the node hosting it.' }),
+    verify: z.enum(['full', 'headers']).optional().openapi({ description: 'Followed subtrees: how this node checks the origin\'s rounds.' }),
   })
   .openapi('SubtreeSummary');
 

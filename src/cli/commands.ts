@@ -8,6 +8,7 @@ import type { JsonValue } from '../core/jcs.ts';
 import type { GenesisEntry } from '../core/subtree-request.ts';
 import { intOption, jsonOption, parseBalances, parseOptions, required, str, UsageError, type Values } from './args.ts';
 import { readKeyFile, resolvePublicKey, writeKeyFile } from './key-file.ts';
+import { follow, follows } from './follow-commands.ts';
 
 export interface Io {
   /** One JSON document per command. */
@@ -549,4 +550,6 @@ export const COMMANDS: Record<string, Command> = {
   verify,
   cosign,
   resume,
+  follow,
+  follows,
 };

@@ -7,6 +7,7 @@ import { signTransaction } from './sign.ts';
 import type {
   BatchItemResult,
   EvidenceAccepted,
+  FollowView,
   LogEntry,
   NodeInfo,
   Page,
@@ -243,6 +244,24 @@ export class DstpClient {
     return this.request<EvidenceAccepted>('POST', '/v1/evidence', { body: evidence });
   }
 
+  /** `POST /v1/follows` (admin): follow a subtree hosted on `origin` (SPEC §12). */
+  follow(origin: string, subtree: string, verify?: 'full' | 'headers'): Promise<FollowView> {
+    return this.request<FollowView>('POST', '/v1/follows', { body: { origin, subtree, ...(verify ? { verify } : {}) }, admin: true });
+  }
+
+  listFollows(page: { cursor?: string; limit?: number } = {}): Promise<Page<FollowView>> {
+    return this.request<Page<FollowView>>('GET', '/v1/follows', { query: { cursor: page.cursor, limit: page.limit } });
+  }
+
+  getFollow(subtree: string): Promise<FollowView> {
+    return this.request<FollowView>('GET', `/v1/follows/${seg(subtree)}`);
+  }
+
+  /** `DELETE /v1/follows/:subtree` (admin): stop following and drop the replica. */
+  async unfollow(subtree: string): Promise<void> {
+    await this.request<unknown>('DELETE', `/v1/follows/${seg(subtree)}`, { admin: true });
+  }
+
   /**
    * The sender's next nonce after the latest executed round (`sys/nonce/<sender>`, 0 if absent).
    * Transactions accepted but not yet executed also consume nonces, so this can be behind;
@@ -260,7 +279,7 @@ export class DstpClient {
   /**
    * Signs and submits a NEW call. Without an explicit nonce it starts from `nextNonce`, which lags
    * behind accepted-but-unexecuted transactions, and corrects itself: a 409 `nonce_mismatch`
-   * carries the nonce the node expects; a 200 means an identical transaction already holds that
+   * carries the nonce the node expects (through a follower: its origin's, inside a 502); a 200 means an identical transaction already holds that
    * nonce (same id, deduplicated), so the next nonce is tried. With an explicit nonce the answer
    * is returned as is, including 200 for a resubmission (idempotent retry).
    */
@@ -280,7 +299,7 @@ export class DstpClient {
         }
         return { ...result, nonce, envelope };
       } catch (e) {
-        const expected = e instanceof DstpHttpError && e.code === 'nonce_mismatch' ? e.problem.expected : undefined;
+        const expected = e instanceof DstpHttpError ? expectedNonce(e) : undefined;
         if (explicit || typeof expected !== 'number' || expected === nonce || attempt >= SEND_ATTEMPTS) throw e;
         nonce = expected;
       }
@@ -315,11 +334,21 @@ export class DstpClient {
       body = undefined;
     }
     if (!res.ok) throw new DstpHttpError(method, url, asProblem(res, body, text));
-    if (body === undefined) {
+    if (body === undefined && res.status !== 204) {
       throw new DstpHttpError(method, url, { status: res.status, code: 'invalid_response', detail: `expected a JSON body, got ${snippet(text)}` });
     }
     return { status: res.status, body: body as T };
   }
+}
+
+/**
+ * The nonce a refusal names: the node's `409 nonce_mismatch`, or the origin's, carried by a
+ * follower's `502 origin_bad_answer` as `originProblem` (SPEC §12 forwarding).
+ */
+function expectedNonce(e: DstpHttpError): unknown {
+  if (e.code === 'nonce_mismatch') return e.problem.expected;
+  const origin = (e.problem as { originProblem?: { code?: unknown; expected?: unknown } }).originProblem;
+  return e.code === 'origin_bad_answer' && origin?.code === 'nonce_mismatch' ? origin.expected : undefined;
 }
 
 /** Path segment: state keys hold `/` and `:`, which must not split or reshape the path. */

@@ -157,3 +157,18 @@ export interface RoundResponse {
   hash?: string;
   [field: string]: unknown;
 }
+
+/** SPEC §12: a subtree the node follows from another node. */
+export interface FollowView {
+  subtree: string;
+  origin: string;
+  verify: 'full' | 'headers';
+  status: 'syncing' | 'following' | 'halted';
+  /** Last round the node verified and serves. */
+  height: number;
+  originHeight: number;
+  verifiedFrom: number;
+  /** The origin's node key, pinned when the follow began. */
+  originKey: string;
+  halt?: { code: string; detail: string; evidence: unknown };
+}

@@ -28,6 +28,7 @@
  */
 import { createClient } from '@libsql/client/web';
 import { runAnchorPass } from '../checkpoint/anchor-worker.ts';
+import { createFollowLoop } from '../follow/follow-loop.ts';
 import { checkpointService } from '../checkpoint/checkpoint-service.ts';
 import { ConfigError, loadConfig, type Config } from '../config.ts';
 import { fromHex } from '../core/hex.ts';
@@ -203,6 +204,10 @@ export default {
     ctx.waitUntil(
       (async () => {
         await leaderPass(state, node);
+        // Followed subtrees poll their origins from the cron (no event streams here: a minute of lag).
+        await createFollowLoop(node.ctx, { kick: () => {}, watch: false })
+          .pass()
+          .catch((err: unknown) => node.ctx.log.error('follow pass failed', { error: String(err) }));
         // Answers 'unchanged' at once when no subtree head moved since the last checkpoint.
         await checkpointService(node.ctx)
           .build()

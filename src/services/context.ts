@@ -40,6 +40,8 @@ export interface NodeContext {
   readonly admission: AdmissionGate;
   /** Token buckets of this process for write requests (per client, per peer, per sender). */
   readonly limits: WriteLimits;
+  /** Asks the follow loop (SPEC §12) to sync soon (absent where none runs in-process). */
+  kickFollows?(): void;
   /** Unique per process: the lease holder id. */
   readonly instanceId: string;
   readonly log: Logger;

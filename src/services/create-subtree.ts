@@ -10,6 +10,7 @@ import { parseSubtreeRequest, subtreeId, type SubtreeRequest, type SubtreeSpec }
 import { ApiError } from '../api/problem.ts';
 import { createSubtree, getSubtree } from '../store/index.ts';
 import type { NodeContext } from './context.ts';
+import { forwardCreation } from '../follow/forward.ts';
 import { subtreeHead, type SubtreeHead } from './subtree-view.ts';
 
 /**
@@ -33,7 +34,12 @@ export async function createSubtreeVerb(
   }
   // SPEC §5: a multisig mode keeps 2t − n ≥ 1, and ≥ 2 when this node's key is one of its signers.
   if (spec.mode.type === 'multisig') assertSafeThreshold(spec.mode, ctx.signer.publicKey);
-  if (spec.parent !== ROOT_ID_HEX) await checkParent(ctx, spec, opts.admin);
+  if (spec.parent !== ROOT_ID_HEX) {
+    // A followed parent's log is its origin's (SPEC §12): the child is created there.
+    const parent = await getSubtree(ctx.db, spec.parent);
+    if (parent?.origin) return (await forwardCreation(ctx, parent.origin, toHex(subtreeId(spec, ctx.hash)), body)) as { status: 200 | 201; body: SubtreeHead };
+    await checkParent(ctx, spec, opts.admin);
+  }
   const sigs = await completeSignatures(ctx, req, opts.admin);
   const id = toHex(subtreeId(spec, ctx.hash));
 

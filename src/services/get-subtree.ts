@@ -1,6 +1,6 @@
 import { ApiError } from '../api/problem.ts';
 import { unsafeThresholdReason } from '../core/consensus/mode.ts';
-import { getSubtree } from '../store/index.ts';
+import { getFollow, getSubtree } from '../store/index.ts';
 import { modeAt } from './consensus-view.ts';
 import type { NodeContext } from './context.ts';
 import { subtreeHead, type SubtreeHead } from './subtree-view.ts';
@@ -10,6 +10,11 @@ export async function getSubtreeVerb(ctx: NodeContext, id: string): Promise<Subt
   const row = await getSubtree(ctx.db, id);
   if (!row) throw unknownSubtree(id);
   const head = subtreeHead(row);
+  if (row.origin) {
+    // SPEC §12: a followed subtree's status is the follow's own.
+    const f = await getFollow(ctx.db, id);
+    if (f) head.status = f.status;
+  }
   // SPEC §5: a multisig subtree whose signers in force break 2t − n ≥ 1 (≥ 2 with the node's key
   // among them) keeps working, but says so.
   const facts = row.mode && (row.mode as { type?: unknown }).type === 'multisig' ? await ctx.subtrees.get(id) : undefined;

@@ -1,7 +1,8 @@
 import { ApiError } from '../api/problem.ts';
 import { failedReceipt, okReceipt, type Receipt } from '../core/receipt.ts';
 import type { TxEnvelope } from '../core/tx.ts';
-import { getTx } from '../store/index.ts';
+import { forwardTransactionStatus } from '../follow/forward.ts';
+import { getFollow, getTx, liveFollows } from '../store/index.ts';
 import { signedAcceptance, type AcceptObject } from './acceptance.ts';
 import type { NodeContext } from './context.ts';
 
@@ -28,6 +29,14 @@ export interface TxView {
 /** GET /v1/transactions/:id */
 export async function getTransaction(ctx: NodeContext, id: string): Promise<TxView> {
   const rec = await getTx(ctx.db, id);
+  // A followed subtree's transactions were accepted by its origin (SPEC §12): its answer, checked.
+  const followed = rec ? ((await ctx.subtrees.get(rec.subtree))?.origin ?? null) : null;
+  if (!rec || followed) {
+    const candidates = rec ? [await getFollow(ctx.db, rec.subtree)].filter((f) => f !== undefined) : await liveFollows(ctx.db);
+    const theirs = candidates.length > 0 ? await forwardTransactionStatus(ctx, id, candidates) : null;
+    if (theirs) return theirs as TxView;
+    if (followed) throw new ApiError('origin_bad_answer', `the origin of subtree ${rec!.subtree} does not know transaction ${id}, which it executed`);
+  }
   if (!rec) throw new ApiError('not_found', `no transaction ${id} on this node`);
   const { accept, sig } = await signedAcceptance(ctx, rec.id, { subtree: rec.subtree, seq: rec.seq, time: rec.acceptedAt });
   const view: TxView = {

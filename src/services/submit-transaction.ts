@@ -12,6 +12,7 @@ import type { AcceptItem, AcceptResult } from '../store/index.ts';
 import { signedAcceptance, type AcceptResponse } from './acceptance.ts';
 import type { NodeContext } from './context.ts';
 import type { SubtreeFacts } from './subtree-cache.ts';
+import { followedSubtreeOf, forwardTransaction } from '../follow/forward.ts';
 
 /**
  * POST /v1/transactions. Everything that can be checked without the log — shape, network,
@@ -22,7 +23,12 @@ import type { SubtreeFacts } from './subtree-cache.ts';
 export async function submitTransaction(
   ctx: NodeContext,
   body: unknown,
+  /** The client's address, passed on when forwarding to an origin (DSTP_TRUSTED_PEERS there). */
+  client?: string,
 ): Promise<{ status: 200 | 202; body: AcceptResponse }> {
+  // A followed subtree's log is its origin's (SPEC §12): forward, and check the origin's acceptance.
+  const followed = await followedSubtreeOf(ctx, body);
+  if (followed) return forwardTransaction(ctx, followed, body, client);
   const { item, facts, program } = await prepare(ctx, body);
   if (program) await ctx.admission.check(facts, item.envelope.tx);
   const result = await ctx.committer.accept(item);
@@ -46,18 +52,32 @@ export interface BatchItem {
  * ONE group commit. The answer lists each item's own status; the response is 202 when at least
  * one new transaction was accepted, else 200.
  */
-export async function submitBatch(ctx: NodeContext, body: unknown): Promise<{ status: 200 | 202; body: { items: BatchItem[] } }> {
+export async function submitBatch(ctx: NodeContext, body: unknown, client?: string): Promise<{ status: 200 | 202; body: { items: BatchItem[] } }> {
   const envelopes = batchEnvelopes(body);
   const items: BatchItem[] = new Array(envelopes.length);
   const ready: { index: number; item: AcceptItem }[] = [];
+  // Items of followed subtrees go to their origins one by one, in order (SPEC §12).
+  const followed = await Promise.all(envelopes.map((e) => followedSubtreeOf(ctx, e)));
+  let forwardedNew = false;
+  for (const [i, subtree] of followed.entries()) {
+    if (!subtree) continue;
+    try {
+      const out = await forwardTransaction(ctx, subtree, envelopes[i], client);
+      forwardedNew ||= out.status === 202;
+      items[i] = { index: i, status: out.status, ...out.body };
+    } catch (e) {
+      items[i] = { index: i, ...failure(e) };
+    }
+  }
   // Items are checked concurrently (their signatures travel to the crypto threads together);
   // nothing here depends on another item: nonces are decided in order by the committer.
-  const checked = await Promise.allSettled(envelopes.map((e) => prepare(ctx, e)));
+  const local = envelopes.map((e, i) => (followed[i] ? null : e));
+  const checked = await Promise.allSettled(local.map((e) => (e === null ? Promise.reject(FORWARDED) : prepare(ctx, e))));
   // Admission goes in order: an item may spend what an earlier item of the batch credits.
   const credited = new Map<string, Set<string>>();
   for (const [i, c] of checked.entries()) {
     if (c.status === 'rejected') {
-      items[i] = { index: i, ...failure(c.reason) };
+      if (c.reason !== FORWARDED) items[i] = { index: i, ...failure(c.reason) };
       continue;
     }
     const { item, facts, program } = c.value;
@@ -86,8 +106,11 @@ export async function submitBatch(ctx: NodeContext, body: unknown): Promise<{ st
     } else items[index] = { index, ...failure(s.reason) };
   });
   if (accepted) ctx.kickLeader();
-  return { status: accepted ? 202 : 200, body: { items } };
+  return { status: accepted || forwardedNew ? 202 : 200, body: { items } };
 }
+
+/** Marks a batch item already answered by forwarding. */
+const FORWARDED = Symbol('forwarded');
 
 function batchEnvelopes(body: unknown): unknown[] {
   const txs = (body as { txs?: unknown } | null)?.txs;

@@ -16,6 +16,8 @@ export interface SubtreeFacts {
   program: Program;
   config: unknown;
   mode: Mode;
+  /** Followed subtrees (SPEC §12): the hosting node's base URL; null when hosted here. */
+  origin: string | null;
 }
 
 export class SubtreeCache {
@@ -41,6 +43,11 @@ export class SubtreeCache {
     return p;
   }
 
+  /** Drops a subtree's facts (a dropped replica): a later follow may bring it back. */
+  forget(id: string): void {
+    this.facts.delete(id);
+  }
+
   private async load(id: string): Promise<SubtreeFacts | undefined> {
     const row = await getSubtree(this.db, id);
     if (!row) return undefined;
@@ -54,6 +61,7 @@ export class SubtreeCache {
       program,
       config: program.parseConfig(row.config),
       mode: parseMode(row.mode),
+      origin: row.origin ?? null,
     };
     if (this.facts.size >= this.max) this.facts.delete(this.facts.keys().next().value!);
     this.facts.set(id, f);

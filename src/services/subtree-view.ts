@@ -14,7 +14,8 @@ export interface SubtreeHead {
   program: string;
   config: JsonValue;
   mode: JsonValue;
-  status: 'active' | 'halted';
+  /** A followed subtree (SPEC §12) shows its follow's status instead. */
+  status: 'active' | 'halted' | 'syncing' | 'following';
   /** Latest final round. */
   height: number;
   /** State root after round `height`. */
@@ -28,6 +29,9 @@ export interface SubtreeHead {
   request: JsonValue;
   /** Multisig only, present when true: the signers in force break SPEC §5's `2t − n` rule. */
   unsafeThreshold?: true;
+  /** Followed subtrees: the hosting node's base URL and how its rounds are checked here. */
+  origin?: string;
+  verify?: 'full' | 'headers';
 }
 
 /** A list entry: the head without the creation request, which may carry a large genesis. */
@@ -48,6 +52,7 @@ export function subtreeSummary(row: Subtree): SubtreeSummary {
     headHash: row.headHash,
     logSize: row.logSize,
     createdAt: row.createdAt,
+    ...(row.origin ? { origin: row.origin, verify: row.verify === 'headers' ? 'headers' : 'full' } : {}),
   };
 }
 

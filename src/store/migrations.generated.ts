@@ -107,5 +107,15 @@ export const MIGRATIONS: readonly EmbeddedMigration[] = [
       "CREATE INDEX `replica_seen_height` ON `replica_seen` (`subtree`,`height`);",
       "ALTER TABLE `halts` ADD `evidence` text;"
     ]
+  },
+  {
+    "tag": "0008_follows",
+    "when": 1796684132343,
+    "hash": "5a6c5668bdbc6648236f840ecd967e6cb757f28fee1b26d2217439e6138544c6",
+    "statements": [
+      "CREATE TABLE `follows` (\n\t`subtree` text PRIMARY KEY NOT NULL,\n\t`origin` text NOT NULL,\n\t`verify` text NOT NULL,\n\t`status` text NOT NULL,\n\t`origin_key` text NOT NULL,\n\t`origin_height` integer DEFAULT 0 NOT NULL,\n\t`verified_from` integer DEFAULT 0 NOT NULL,\n\t`halt` text,\n\t`created_at` integer NOT NULL,\n\t`updated_at` integer NOT NULL\n);",
+      "ALTER TABLE `subtrees` ADD `origin` text;",
+      "ALTER TABLE `subtrees` ADD `verify` text;"
+    ]
   }
 ];

@@ -42,6 +42,9 @@ export const subtrees = sqliteTable(
     /** Next sequence number of the transaction log (= number of accepted transactions). */
     logSize: integer('log_size').notNull().default(0),
     createdAt: integer('created_at').notNull(),
+    /** Followed subtrees (SPEC §12): the hosting node's base URL, and how rounds are checked; null when hosted here. */
+    origin: text('origin'),
+    verify: text('verify'),
   },
   (t) => [
     index('subtrees_parent_id').on(t.parent, t.id),
@@ -176,3 +179,4 @@ export const events = sqliteTable(
 export * from './schema-checkpoints.ts';
 export * from './schema-webhooks.ts';
 export * from './schema-consensus.ts';
+export * from './schema-follows.ts';

@@ -1,7 +1,8 @@
 /**
  * Event types a subscription may ask for: SPEC §10's list, plus `subtree.created` and
  * `subtree.resumed`, which the node also writes to the outbox (with the subtree row and with the
- * lifted halt). The delivery path itself is type-agnostic: whatever type a feature writes to
+ * lifted halt), and `follow.synced` / `follow.halted` (a follow caught up with its origin, or
+ * halted on data that does not verify; SPEC §12). The delivery path itself is type-agnostic: whatever type a feature writes to
  * `events` reaches the subscriptions that list it.
  */
 export const WEBHOOK_EVENT_TYPES = [
@@ -14,6 +15,8 @@ export const WEBHOOK_EVENT_TYPES = [
   'anchor.confirmed',
   'subtree.created',
   'subtree.resumed',
+  'follow.synced',
+  'follow.halted',
 ] as const;
 
 export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];

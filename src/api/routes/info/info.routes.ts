@@ -15,6 +15,10 @@ export const NodeInfo = z
       argsBytes: z.number().int(),
       batch: z.number().int(),
     }),
+    follows: z
+      .object({ syncing: z.number().int(), following: z.number().int(), halted: z.number().int() })
+      .optional()
+      .openapi({ description: 'Subtrees this node follows from other nodes (SPEC §12), by status.' }),
   })
   .openapi('NodeInfo');
 

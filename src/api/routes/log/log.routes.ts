@@ -11,6 +11,8 @@ export const LogEntry = z
   })
   .openapi('LogEntry');
 
+export const LogPage = z.object({ items: z.array(LogEntry), next: z.string().optional() }).openapi('LogPage');
+
 export const listLogRoute = createRoute({
   method: 'get',
   path: '/v1/subtrees/{id}/log',
@@ -27,7 +29,7 @@ export const listLogRoute = createRoute({
   responses: {
     200: {
       description: 'A page of the log',
-      content: { 'application/json': { schema: z.object({ items: z.array(LogEntry), next: z.string().optional() }).openapi('LogPage') } },
+      content: { 'application/json': { schema: LogPage } },
     },
     ...problems(400, 404),
   },

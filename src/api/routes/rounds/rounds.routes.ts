@@ -2,6 +2,8 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { ROUND_PAGE } from '../../limits.ts';
 import { IdHeightParams, IdParams, Round, limitQuery, problems, uintString } from '../../schemas.ts';
 
+export const RoundPage = z.object({ items: z.array(Round), next: z.string().optional() }).openapi('RoundPage');
+
 export const listRoundsRoute = createRoute({
   method: 'get',
   path: '/v1/subtrees/{id}/rounds',
@@ -18,7 +20,7 @@ export const listRoundsRoute = createRoute({
   responses: {
     200: {
       description: 'A page of rounds',
-      content: { 'application/json': { schema: z.object({ items: z.array(Round), next: z.string().optional() }).openapi('RoundPage') } },
+      content: { 'application/json': { schema: RoundPage } },
     },
     ...problems(400, 404),
   },

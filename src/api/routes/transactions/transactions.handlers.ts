@@ -1,4 +1,5 @@
 import type { RouteHandler } from '@hono/zod-openapi';
+import { clientOf } from '../../middleware/rate-limit.ts';
 import type { NodeContext } from '../../../services/context.ts';
 import { getTransaction as getTransactionVerb } from '../../../services/get-transaction.ts';
 import { submitBatch as submitBatchVerb, submitTransaction as submitTransactionVerb } from '../../../services/submit-transaction.ts';
@@ -6,14 +7,14 @@ import type { getTransactionRoute, submitBatchRoute, submitTransactionRoute } fr
 
 export function submitTransaction(ctx: NodeContext): RouteHandler<typeof submitTransactionRoute> {
   return async (c) => {
-    const out = await submitTransactionVerb(ctx, c.req.valid('json'));
+    const out = await submitTransactionVerb(ctx, c.req.valid('json'), clientOf(c, ctx.config).address);
     return c.json(out.body, out.status);
   };
 }
 
 export function submitBatch(ctx: NodeContext): RouteHandler<typeof submitBatchRoute> {
   return async (c) => {
-    const out = await submitBatchVerb(ctx, c.req.valid('json'));
+    const out = await submitBatchVerb(ctx, c.req.valid('json'), clientOf(c, ctx.config).address);
     return c.json(out.body, out.status);
   };
 }
