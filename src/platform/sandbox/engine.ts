@@ -14,8 +14,11 @@ export type SandboxFailure = 'out_of_gas' | 'program_error' | 'out_of_memory' | 
 
 export interface SandboxState {
   /** Keys the call may read; any other key fails it with `undeclared_read`. */
-  readonly declared: ReadonlySet<string>;
-  /** The value, or undefined when absent. */
+  readonly declared?: ReadonlySet<string>;
+  /**
+   * The value, or undefined when absent. It may throw an error whose `code` is
+   * `undeclared_read` (the executor's view does) with the same effect as `declared`.
+   */
   get(key: string): JsonValue | undefined;
 }
 
@@ -41,6 +44,8 @@ export type SandboxOutcome =
  */
 export class SandboxHostError extends Error {
   override readonly name = 'SandboxHostError';
+  /** The executor rethrows such errors instead of turning them into a receipt (core/execute.ts). */
+  readonly abortsRound = true;
 }
 
 /** Refuses what the engine cannot meter. BigInt literals: their operators run unmetered. */
@@ -51,7 +56,17 @@ export function sourceProblem(source: string): string | undefined {
 const BIGINT_LITERAL = /(?:^|[^\w$.])(?:\d[\d_]*|0[xXoObB][\da-fA-F_]+)n(?![\w$])/;
 
 const NO_METHOD = 'no such method';
+const UNDECLARED = { code: 'undeclared_read' };
 const OUT_OF_GAS = 'out of gas';
+
+interface Meter {
+  used: number;
+  exhausted: boolean;
+  /** The first undeclared key the program read. */
+  missed: string | undefined;
+  /** A failure of the host's state view, rethrown after the call. */
+  host: SandboxHostError | undefined;
+}
 
 export interface SandboxOptions {
   /** Override the engine's stack limit (tests of the host-overflow path only). */
@@ -81,7 +96,7 @@ export class Sandbox {
   run(call: SandboxCall): SandboxOutcome {
     if (this.#broken) throw new SandboxHostError('this sandbox instance failed earlier; load a new one');
     const { prices, limits } = this.spec;
-    const meter = { used: prices.base, exhausted: false, missed: undefined as string | undefined };
+    const meter: Meter = { used: prices.base, exhausted: false, missed: undefined, host: undefined };
     const fail = (code: SandboxFailure, message: string): SandboxOutcome => ({
       ok: false,
       code,
@@ -117,7 +132,10 @@ export class Sandbox {
         intrinsics: { BaseObjects: true, Eval: true, JSON: true, MapSet: true, RegExp: true, StringNormalize: true, Promise: true },
       });
       try {
-        return this.#inContext(ctx, call, meter, add, fail);
+        const out = this.#inContext(ctx, call, meter, add, fail);
+        // The state the host handed in failed: not the program's doing, so not an outcome.
+        if (meter.host !== undefined) throw meter.host;
+        return out;
       } finally {
         ctx.dispose();
       }
@@ -137,7 +155,7 @@ export class Sandbox {
   #inContext(
     ctx: QuickJSContext,
     call: SandboxCall,
-    meter: { used: number; exhausted: boolean; missed: string | undefined },
+    meter: Meter,
     add: (n: number) => boolean,
     fail: (code: SandboxFailure, message: string) => SandboxOutcome,
   ): SandboxOutcome {
@@ -155,11 +173,18 @@ export class Sandbox {
           const key = ctx.getString(k);
           if (add(prices.hostCall + prices.char * key.length)) throw new Error(OUT_OF_GAS);
           const state = call.state;
-          if (state === undefined || !state.declared.has(key)) {
+          let v: JsonValue | undefined;
+          try {
+            if (state === undefined || (state.declared !== undefined && !state.declared.has(key))) throw UNDECLARED;
+            v = state.get(key);
+          } catch (e) {
+            if ((e as { code?: unknown })?.code !== 'undeclared_read') {
+              meter.host ??= new SandboxHostError(`state.get failed: ${String(e)}`, { cause: e });
+              throw e;
+            }
             meter.missed ??= key;
             throw new Error(`undeclared read of "${key}"`);
           }
-          const v = state.get(key);
           if (v === undefined) return ctx.undefined;
           const text = JSON.stringify(v);
           if (add(prices.char * text.length)) throw new Error(OUT_OF_GAS);
