@@ -35,6 +35,7 @@ export const configSchema = z.object({
   DSTP_DATA_DIR: z.string().min(1).optional(),
   DSTP_ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   DSTP_OPEN_SUBTREES: flag.default(false),
+  DSTP_OPEN_PROGRAMS: flag.default(false),
   DSTP_ROUND_INTERVAL_MS: intIn(10, 3_600_000).default(200),
   DSTP_MAX_ROUND_TXS: intIn(1, 100_000).default(5000),
   DSTP_LEASE_TTL_MS: intIn(500, 600_000).default(5000),
@@ -76,6 +77,8 @@ export interface Config {
   dataDir: string;
   adminToken?: string;
   openSubtrees: boolean;
+  /** Anyone may upload user programs (SPEC §7.1); otherwise only with the admin token. */
+  openPrograms: boolean;
   roundIntervalMs: number;
   maxRoundTxs: number;
   leaseTtlMs: number;
@@ -136,6 +139,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     dataDir: e.DSTP_DATA_DIR ?? dataDirOf(e.DSTP_DATABASE_URL),
     ...(e.DSTP_ADMIN_TOKEN ? { adminToken: e.DSTP_ADMIN_TOKEN } : {}),
     openSubtrees: e.DSTP_OPEN_SUBTREES,
+    openPrograms: e.DSTP_OPEN_PROGRAMS,
     roundIntervalMs: e.DSTP_ROUND_INTERVAL_MS,
     maxRoundTxs: e.DSTP_MAX_ROUND_TXS,
     leaseTtlMs: e.DSTP_LEASE_TTL_MS,

@@ -12,6 +12,8 @@ import { createNodeSigner, type NodeSigner } from './platform/node-signer.ts';
 import { selectSha256, treeHashOptions } from './platform/sha256.ts';
 import { createVerifier } from './platform/verifier.ts';
 import type { Logger, NodeContext } from './services/context.ts';
+import { loadSandbox } from './platform/sandbox/load.ts';
+import type { Sandbox } from './platform/sandbox/engine.ts';
 import { SubtreeCache } from './services/subtree-cache.ts';
 import { CachedNodeStore, GroupCommitter, LibsqlNodeStore, releaseLease, type Database } from './store/index.ts';
 import { startWebhookWorker, type WebhookWorker } from './webhooks/worker.ts';
@@ -73,6 +75,7 @@ export async function createNode(config: Config, opts: NodeOptions): Promise<Dst
           fallback: { verifier, signer },
           onThreadError: (error) => log.error('crypto thread failed; its work runs on the main thread', { error }),
         });
+  let sandbox: Promise<Sandbox> | undefined;
   const ctx: NodeContext = {
     config,
     db: opts.db,
@@ -87,6 +90,7 @@ export async function createNode(config: Config, opts: NodeOptions): Promise<Dst
     now: opts.now ?? Date.now,
     kickLeader: () => (scheduler ? scheduler.kick() : opts.onKick?.()),
     kickWebhooks: () => webhooks?.kick(),
+    sandbox: () => (sandbox ??= loadSandbox()),
     instanceId: opts.instanceId ?? crypto.randomUUID(),
     log,
   };

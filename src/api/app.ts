@@ -5,7 +5,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { NodeContext } from '../services/context.ts';
-import { BATCH_BODY_BYTES, BODY_BYTES } from './limits.ts';
+import { BATCH_BODY_BYTES, BODY_BYTES, PROGRAM_BODY_BYTES } from './limits.ts';
 import { requireJson } from './middleware/require-json.ts';
 import { problem, problemBody, problemOf, type ProblemBody } from './problem.ts';
 import { checkpointsRoutes } from './routes/checkpoints/index.ts';
@@ -13,6 +13,7 @@ import { infoRoutes } from './routes/info/index.ts';
 import { leaderRoutes } from './routes/leader/index.ts';
 import { logRoutes } from './routes/log/index.ts';
 import { evidenceRoutes } from './routes/evidence/index.ts';
+import { programsRoutes } from './routes/programs/index.ts';
 import { proposalsRoutes } from './routes/proposals/index.ts';
 import { resumeRoutes } from './routes/resume/index.ts';
 import { roundsRoutes } from './routes/rounds/index.ts';
@@ -25,6 +26,7 @@ import { validationHook } from './validation.ts';
 import { VERSION } from './version.ts';
 
 const BATCH_PATH = '/v1/transactions/batch';
+const PROGRAMS_PATH = '/v1/programs';
 
 /**
  * The node's HTTP API (SPEC §11), built from its ports: no module state, so every runtime (and
@@ -50,6 +52,7 @@ export function createApp(ctx: NodeContext): OpenAPIHono {
   app.route('/', leaderRoutes(ctx));
   app.route('/', checkpointsRoutes(ctx));
   app.route('/', webhooksRoutes(ctx));
+  app.route('/', programsRoutes(ctx));
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
 
@@ -77,6 +80,7 @@ export function createApp(ctx: NodeContext): OpenAPIHono {
       { name: 'leader' },
       { name: 'checkpoints' },
       { name: 'webhooks' },
+      { name: 'programs' },
     ],
   });
   app.get('/docs', Scalar({ url: '/openapi.json', pageTitle: 'dstp API' }));
@@ -86,13 +90,14 @@ export function createApp(ctx: NodeContext): OpenAPIHono {
   return app;
 }
 
-/** 64 KiB for every body (SPEC §6) except the batch route's 4 MiB. */
+/** 64 KiB for every body (SPEC §6) except the batch route's 4 MiB and the program upload's 512 KiB. */
 function bodyLimits(): MiddlewareHandler {
   const tooLarge = (max: number) => (c: Context) =>
     problem(c, 'payload_too_large', `request body exceeds ${max} bytes`, { limit: max });
   const small = bodyLimit({ maxSize: BODY_BYTES, onError: tooLarge(BODY_BYTES) });
   const batch = bodyLimit({ maxSize: BATCH_BODY_BYTES, onError: tooLarge(BATCH_BODY_BYTES) });
-  return (c, next) => (c.req.path === BATCH_PATH ? batch(c, next) : small(c, next));
+  const program = bodyLimit({ maxSize: PROGRAM_BODY_BYTES, onError: tooLarge(PROGRAM_BODY_BYTES) });
+  return (c, next) => (c.req.path === BATCH_PATH ? batch(c, next) : c.req.path === PROGRAMS_PATH ? program(c, next) : small(c, next));
 }
 
 /** HTTP-level failures raised by hono itself (JSON parsing, media type gates). */

@@ -41,6 +41,7 @@ export type ProblemCode =
   | 'webhook_disabled'
   | 'reserved_call'
   | 'unknown_parent'
+  | 'invalid_program'
   | CoreErrorCode;
 
 const STATUS: Record<string, ContentfulStatusCode> = {

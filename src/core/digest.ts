@@ -3,7 +3,7 @@ import { concatBytes, utf8 } from './hex.ts';
 import { jcsBytes } from './jcs.ts';
 
 /** Tags of the domain-separated digests of SPEC §1. */
-export type DigestTag = 'tx' | 'subtree' | 'round' | 'checkpoint' | 'evidence' | 'accept';
+export type DigestTag = 'tx' | 'subtree' | 'round' | 'checkpoint' | 'evidence' | 'accept' | 'program';
 
 const PREFIX: Record<DigestTag, Uint8Array> = {
   tx: utf8('DSTP/tx/v1\n'),
@@ -12,6 +12,7 @@ const PREFIX: Record<DigestTag, Uint8Array> = {
   checkpoint: utf8('DSTP/checkpoint/v1\n'),
   evidence: utf8('DSTP/evidence/v1\n'),
   accept: utf8('DSTP/accept/v1\n'),
+  program: utf8('DSTP/program/v1\n'),
 };
 
 /** `digest(tag, v) = H(utf8("DSTP/" + tag + "/v1\n") || jcs(v))` */

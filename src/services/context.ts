@@ -3,6 +3,7 @@ import type { Sha256 } from '../core/hash.ts';
 import type { PublicKey, SignatureVerifier } from '../core/keys.ts';
 import type { SparseMerkleTree } from '../core/smt/tree.ts';
 import type { NodeSigner } from '../platform/node-signer.ts';
+import type { Sandbox } from '../platform/sandbox/engine.ts';
 import type { CachedNodeStore, Database, GroupCommitter } from '../store/index.ts';
 import type { SubtreeCache } from './subtree-cache.ts';
 
@@ -31,6 +32,8 @@ export interface NodeContext {
   kickLeader(): void;
   /** Asks the webhook worker to look for due deliveries soon (absent where none runs in-process). */
   kickWebhooks?(): void;
+  /** The user-program engine (SPEC §7.1), loaded on first use and kept for the process. */
+  sandbox(): Promise<Sandbox>;
   /** Unique per process: the lease holder id. */
   readonly instanceId: string;
   readonly log: Logger;

@@ -16,3 +16,4 @@ export * from './rounds.ts';
 export * from './schema.ts';
 export * from './subtrees.ts';
 export * from './tx-log.ts';
+export * from './programs.ts';

@@ -84,5 +84,13 @@ export const MIGRATIONS: readonly EmbeddedMigration[] = [
     "statements": [
       "DROP TABLE `child_heads`;"
     ]
+  },
+  {
+    "tag": "0006_programs",
+    "when": 1796682461422,
+    "hash": "1334e1b7ccaf99209298374da727dc7aaee4e90f36d7a725a69f50341e92b389",
+    "statements": [
+      "CREATE TABLE `programs` (\n\t`id` text PRIMARY KEY NOT NULL,\n\t`engine` text NOT NULL,\n\t`source` text NOT NULL,\n\t`created_at` integer NOT NULL\n);"
+    ]
   }
 ];

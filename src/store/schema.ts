@@ -175,3 +175,4 @@ export const events = sqliteTable(
 export * from './schema-checkpoints.ts';
 export * from './schema-webhooks.ts';
 export * from './schema-consensus.ts';
+export * from './schema-programs.ts';
