@@ -141,6 +141,11 @@ export class DstpClient {
     return this.request<Page<SubtreeHead>>('GET', '/v1/subtrees', { query: { cursor: page.cursor, limit: page.limit } });
   }
 
+  /** POST /v1/programs (SPEC §7.1): stores a user program; the admin token is sent when configured. */
+  async uploadProgram(source: string): Promise<{ id: string; engine: string }> {
+    return this.request<{ id: string; engine: string }>('POST', '/v1/programs', { body: { source }, admin: true });
+  }
+
   async submit(envelope: TxEnvelope): Promise<SubmitResult> {
     const { status, body } = await this.exchange<Omit<SubmitResult, 'status'>>('POST', '/v1/transactions', { body: envelope });
     return { ...body, status: status as 200 | 202 };

@@ -1,6 +1,5 @@
 import { ApiError } from '../api/problem.ts';
-import { digest } from '../core/digest.ts';
-import { toHex } from '../core/hex.ts';
+import { programId } from '../core/program-id.ts';
 import { wellFormed } from '../core/well-formed.ts';
 import { sourceProblem } from '../platform/sandbox/engine.ts';
 import { DEFAULT_GAS_LIMIT } from '../platform/sandbox/engines.ts';
@@ -9,11 +8,6 @@ import type { NodeContext } from './context.ts';
 
 /** SPEC §7.1: a program's source is at most 64 KiB of UTF-8. */
 export const MAX_PROGRAM_SOURCE_BYTES = 64 * 1024;
-
-/** `hex(digest("program", { engine, source }))` */
-export function programId(engine: string, source: string, hash?: Parameters<typeof digest>[2]): string {
-  return toHex(digest('program', { engine, source }, hash));
-}
 
 /**
  * POST /v1/programs (SPEC §7.1): checks the source — well-formed UTF-8 text, at most 64 KiB,
