@@ -4,3 +4,5 @@ CREATE TABLE `programs` (
 	`source` text NOT NULL,
 	`created_at` integer NOT NULL
 );
+--> statement-breakpoint
+ALTER TABLE `txs` ADD `gas` integer;

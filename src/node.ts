@@ -14,6 +14,7 @@ import { createVerifier } from './platform/verifier.ts';
 import type { Logger, NodeContext } from './services/context.ts';
 import { loadSandbox } from './platform/sandbox/load.ts';
 import type { Sandbox } from './platform/sandbox/engine.ts';
+import { ProgramLibrary } from './services/program-library.ts';
 import { SubtreeCache } from './services/subtree-cache.ts';
 import { CachedNodeStore, GroupCommitter, LibsqlNodeStore, releaseLease, type Database } from './store/index.ts';
 import { startWebhookWorker, type WebhookWorker } from './webhooks/worker.ts';
@@ -76,6 +77,8 @@ export async function createNode(config: Config, opts: NodeOptions): Promise<Dst
           onThreadError: (error) => log.error('crypto thread failed; its work runs on the main thread', { error }),
         });
   let sandbox: Promise<Sandbox> | undefined;
+  const loadEngine = () => (sandbox ??= loadSandbox());
+  const library = new ProgramLibrary(opts.db, loadEngine, hash);
   const ctx: NodeContext = {
     config,
     db: opts.db,
@@ -86,11 +89,12 @@ export async function createNode(config: Config, opts: NodeOptions): Promise<Dst
     store,
     tree: new SparseMerkleTree(store, { ...treeHashOptions(sha), hash }),
     committer: new GroupCommitter(opts.db),
-    subtrees: new SubtreeCache(opts.db),
+    subtrees: new SubtreeCache(opts.db, library),
     now: opts.now ?? Date.now,
     kickLeader: () => (scheduler ? scheduler.kick() : opts.onKick?.()),
     kickWebhooks: () => webhooks?.kick(),
-    sandbox: () => (sandbox ??= loadSandbox()),
+    sandbox: loadEngine,
+    programs: library,
     instanceId: opts.instanceId ?? crypto.randomUUID(),
     log,
   };

@@ -6,7 +6,7 @@ import { fromHex, isHex32 } from './hex.ts';
 import { jcs, type JsonValue } from './jcs.ts';
 import { MAX_GENESIS_ENTRIES, MAX_STATE_KEY_CHARS } from './limits.ts';
 import { assertObjectName, objectId } from './object-id.ts';
-import { getProgram, isProgramName } from './programs/index.ts';
+import { getProgram, isProgramName, type LoadedPrograms } from './programs/index.ts';
 import type { Program } from './programs/types.ts';
 import { codePointLength, exactObject, NETWORK_RE } from './strict.ts';
 import { parseKeyField, parseSigHex } from './tx.ts';
@@ -50,12 +50,12 @@ const SPEC_FIELDS = ['v', 'network', 'parent', 'owner', 'name', 'program', 'conf
  * `invalid_genesis` from the parts. Signatures are only checked for shape here; whether they
  * verify and meet the mode's rule is `checkCreationSignatures`.
  */
-export function parseSubtreeRequest(body: unknown): SubtreeRequest {
+export function parseSubtreeRequest(body: unknown, loaded?: LoadedPrograms): SubtreeRequest {
   const req = exactObject(body, ['subtree', 'sigs'], 'invalid_subtree', 'body');
-  return { subtree: parseSubtreeSpec(req.subtree), sigs: parseSigs(req.sigs) };
+  return { subtree: parseSubtreeSpec(req.subtree, loaded), sigs: parseSigs(req.sigs) };
 }
 
-export function parseSubtreeSpec(value: unknown): SubtreeSpec {
+export function parseSubtreeSpec(value: unknown, loaded?: LoadedPrograms): SubtreeSpec {
   const s = exactObject(value, SPEC_FIELDS, 'invalid_subtree', 'subtree');
   if (s.v !== 1) fail('invalid_subtree', 'subtree.v must be 1', { field: 'subtree.v' });
   if (typeof s.network !== 'string' || !NETWORK_RE.test(s.network)) {
@@ -65,8 +65,8 @@ export function parseSubtreeSpec(value: unknown): SubtreeSpec {
   const owner = parseKeyField(s.owner, 'subtree.owner');
   assertObjectName(s.name);
   const name = s.name;
-  if (!isProgramName(s.program)) fail('unknown_program', `unknown program "${String(s.program)}"`, { field: 'subtree.program' });
-  const program = getProgram(s.program);
+  if (!isProgramName(s.program, loaded)) fail('unknown_program', `unknown program "${String(s.program)}"`, { field: 'subtree.program' });
+  const program = getProgram(s.program, loaded);
   const config = program.parseConfig(s.config);
   const mode = parseMode(s.mode);
   const genesis = parseGenesis(s.genesis);
@@ -126,7 +126,7 @@ export function subtreeId(subtree: Pick<SubtreeSpec, 'parent' | 'owner' | 'name'
 }
 
 /** The program a subtree runs and its parsed config. */
-export function subtreeProgram(subtree: Pick<SubtreeSpec, 'program' | 'config'>): { program: Program; config: unknown } {
-  const program = getProgram(subtree.program);
+export function subtreeProgram(subtree: Pick<SubtreeSpec, 'program' | 'config'>, loaded?: LoadedPrograms): { program: Program; config: unknown } {
+  const program = getProgram(subtree.program, loaded);
   return { program, config: program.parseConfig(subtree.config) };
 }

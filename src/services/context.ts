@@ -5,6 +5,7 @@ import type { SparseMerkleTree } from '../core/smt/tree.ts';
 import type { NodeSigner } from '../platform/node-signer.ts';
 import type { Sandbox } from '../platform/sandbox/engine.ts';
 import type { CachedNodeStore, Database, GroupCommitter } from '../store/index.ts';
+import type { ProgramLibrary } from './program-library.ts';
 import type { SubtreeCache } from './subtree-cache.ts';
 
 /**
@@ -34,6 +35,8 @@ export interface NodeContext {
   kickWebhooks?(): void;
   /** The user-program engine (SPEC §7.1), loaded on first use and kept for the process. */
   sandbox(): Promise<Sandbox>;
+  /** User programs (js:<id>) loaded from the store, for subtree creation and the subtree cache. */
+  readonly programs: ProgramLibrary;
   /** Unique per process: the lease holder id. */
   readonly instanceId: string;
   readonly log: Logger;

@@ -23,7 +23,9 @@ export async function createSubtreeVerb(
   body: unknown,
   opts: { admin: boolean },
 ): Promise<{ status: 200 | 201; body: SubtreeHead }> {
-  const req = parseSubtreeRequest(body);
+  // A user program (js:<id>) must be loaded from the store before the request can be judged.
+  await ctx.programs.load((body as { subtree?: { program?: unknown } } | null)?.subtree?.program);
+  const req = parseSubtreeRequest(body, ctx.programs.loaded);
   const spec = req.subtree;
   if (spec.network !== ctx.config.network) {
     throw new ApiError('network_mismatch', `this node serves network "${ctx.config.network}", not "${spec.network}"`, {

@@ -2,6 +2,7 @@ import { parseMode, type Mode } from '../core/consensus/mode.ts';
 import { getProgram } from '../core/programs/index.ts';
 import type { Program } from '../core/programs/types.ts';
 import { getSubtree, type Database } from '../store/index.ts';
+import type { ProgramLibrary } from './program-library.ts';
 
 /**
  * A subtree's creation facts (program, parsed config, mode) never change after creation, so they
@@ -24,6 +25,7 @@ export class SubtreeCache {
 
   constructor(
     private readonly db: Database,
+    private readonly library?: ProgramLibrary,
     private readonly max = 10_000,
   ) {}
 
@@ -43,7 +45,8 @@ export class SubtreeCache {
   private async load(id: string): Promise<SubtreeFacts | undefined> {
     const row = await getSubtree(this.db, id);
     if (!row) return undefined;
-    const program = getProgram(row.program);
+    await this.library?.load(row.program);
+    const program = getProgram(row.program, this.library?.loaded);
     const f: SubtreeFacts = {
       id: row.id,
       owner: row.owner,

@@ -87,10 +87,11 @@ export const MIGRATIONS: readonly EmbeddedMigration[] = [
   },
   {
     "tag": "0006_programs",
-    "when": 1796682461422,
-    "hash": "1334e1b7ccaf99209298374da727dc7aaee4e90f36d7a725a69f50341e92b389",
+    "when": 1796682786907,
+    "hash": "be6da8194ef49946698f56c66e7af27103b38ad070b6f77ff4aa04a8f1d20b1c",
     "statements": [
-      "CREATE TABLE `programs` (\n\t`id` text PRIMARY KEY NOT NULL,\n\t`engine` text NOT NULL,\n\t`source` text NOT NULL,\n\t`created_at` integer NOT NULL\n);"
+      "CREATE TABLE `programs` (\n\t`id` text PRIMARY KEY NOT NULL,\n\t`engine` text NOT NULL,\n\t`source` text NOT NULL,\n\t`created_at` integer NOT NULL\n);",
+      "ALTER TABLE `txs` ADD `gas` integer;"
     ]
   }
 ];

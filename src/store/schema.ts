@@ -66,6 +66,8 @@ export const txs = sqliteTable(
     height: integer('height'),
     idx: integer('idx'),
     code: text('code'),
+    /** Gas of a user program's transaction (SPEC §7.1); null for native programs. */
+    gas: integer('gas'),
   },
   (t) => [
     uniqueIndex('txs_subtree_seq').on(t.subtree, t.seq),

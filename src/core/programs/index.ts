@@ -6,11 +6,14 @@ import type { Program } from './types.ts';
 /** The programs this node runs, by the name a creation request gives in `program`. */
 export const programs: Readonly<Record<string, Program>> = Object.freeze({ kv, token } as Record<string, Program>);
 
-export function isProgramName(name: unknown): name is string {
-  return typeof name === 'string' && Object.hasOwn(programs, name);
+/** Programs the caller has loaded beyond the native ones: user programs, by `js:<id>` (SPEC §7.1). */
+export type LoadedPrograms = ReadonlyMap<string, Program>;
+
+export function isProgramName(name: unknown, loaded?: LoadedPrograms): name is string {
+  return typeof name === 'string' && (Object.hasOwn(programs, name) || loaded?.has(name) === true);
 }
 
-export function getProgram(name: string): Program {
-  if (!isProgramName(name)) fail('unknown_program', `unknown program "${name}"`, { program: name, known: Object.keys(programs) });
-  return programs[name]!;
+export function getProgram(name: string, loaded?: LoadedPrograms): Program {
+  if (!isProgramName(name, loaded)) fail('unknown_program', `unknown program "${name}"`, { program: name, known: Object.keys(programs) });
+  return Object.hasOwn(programs, name) ? programs[name]! : loaded!.get(name)!;
 }
