@@ -1,4 +1,7 @@
 import { DstpHttpError, type DstpClient } from '../client/http.ts';
+import { programId } from '../core/program-id.ts';
+import { loadSandbox } from '../platform/sandbox/load.ts';
+import { SandboxedProgram } from '../platform/sandbox/sandboxed-program.ts';
 import type { SigningKey } from '../client/keys.ts';
 import { publicKeyOf } from '../client/keys.ts';
 import { signDigestHex } from '../client/sign.ts';
@@ -131,6 +134,24 @@ export class Cosigner {
     return c;
   }
 
+  /**
+   * A subtree that runs a user program (`js:<id>`, SPEC §7.1): fetch the source from the node,
+   * check that its id is the digest of (engine, source) — so a node serving another source for
+   * the id the creation request names is caught — and run it in this process's own engine.
+   */
+  private async userProgram(request: JsonValue): Promise<Map<string, Program> | undefined> {
+    const name = (request as { subtree?: { program?: unknown } } | null)?.subtree?.program;
+    const m = typeof name === 'string' ? /^js:([0-9a-f]{64})$/.exec(name) : null;
+    if (m === null) return undefined;
+    const { engine, source } = await this.client.getProgram(m[1]!);
+    if (typeof engine !== 'string' || typeof source !== 'string' || programId(engine, source, this.hash) !== m[1]) {
+      throw new Error(`the node serves a program whose engine and source do not hash to ${m[1]}`);
+    }
+    const sandbox = await loadSandbox();
+    if (engine !== sandbox.engine) throw new Error(`program ${m[1]} needs engine ${engine}; this co-signer runs ${sandbox.engine}`);
+    return new Map([[name as string, new SandboxedProgram(m[1]!, source, sandbox)]]);
+  }
+
   get height(): number {
     return this.tip.height;
   }
@@ -142,14 +163,15 @@ export class Cosigner {
   private async init(): Promise<void> {
     const head = await this.client.getSubtree(this.subtree);
     const request = head.request as unknown as JsonValue;
-    const parsed = parseSubtreeRequest(request);
+    const loaded = await this.userProgram(request);
+    const parsed = parseSubtreeRequest(request, loaded);
     const spec = parsed.subtree;
     if (toHex(subtreeId(spec, this.hash)) !== this.subtree) throw new Error(`the node's creation request does not yield subtree id ${this.subtree}`);
     const check = checkCreationSignatures(spec, parsed.sigs, this.hash);
     if (!check.ok) throw new Error(`the creation request of ${this.subtree} lacks signatures its mode requires`);
     this.spec = spec;
     this.request = request;
-    const { program, config } = subtreeProgram(spec);
+    const { program, config } = subtreeProgram(spec, loaded);
     this.program = program;
     this.config = config;
 

@@ -7,7 +7,13 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { DstpClient } from '../../src/client/http.ts';
 import { generateKey } from '../../src/client/keys.ts';
+import { Cosigner } from '../../src/cosigner/cosigner.ts';
+import { openDatabase } from '../../src/store/db.ts';
+import type { Database } from '../../src/store/index.ts';
 import { signDigestHex, signTransaction, subtreeIdHex } from '../../src/client/sign.ts';
 import { digest } from '../../src/core/digest.ts';
 import { ROOT_ID_HEX } from '../../src/core/object-id.ts';
@@ -76,5 +82,45 @@ describe('a subtree running a user program', () => {
     expect(total.value).toBe(3);
     const mine = (await (await fetch(`${node.url}/v1/subtrees/${subtree}/state/${encodeURIComponent(`count/${user.publicKey}`)}`)).json()) as { value: number };
     expect(mine.value).toBe(3);
+  }, 120_000);
+
+  test('co-signers fetch the program by id, check it, re-execute and sign; a node serving another source is caught', async () => {
+    const up = (await (await post('/v1/programs', { source: counter })).json()) as { id: string };
+    const [owner, a, b, c, user] = [0, 1, 2, 3, 4].map(() => generateKey('ed25519'));
+    const s = {
+      v: 1, network: NETWORK, parent: ROOT_ID_HEX, owner: owner!.publicKey, name: 'ms-counter', program: `js:${up.id}`,
+      config: { perSender: 5, maxStep: 2 }, mode: { type: 'multisig', signers: [a!.publicKey, b!.publicKey, c!.publicKey], threshold: 2, proposalTimeoutMs: 60_000 }, genesis: [],
+    };
+    const d = digest('subtree', s);
+    const created = await post('/v1/subtrees', { subtree: s, sigs: [owner!, a!, b!].map((k) => ({ signer: k.publicKey, sig: signDigestHex(k, d) })) });
+    expect(created.status).toBe(201);
+    const subtree = subtreeIdHex(s as never);
+    const client = new DstpClient({ baseUrl: node.url });
+    const dir = mkdtempSync(join(tmpdir(), 'dstp-cosign-js-'));
+    const dbs: Database[] = [];
+    try {
+      const open = async (k: typeof a, name: string) => {
+        const db = await openDatabase({ url: `file:${join(dir, `${name}.db`)}` });
+        dbs.push(db);
+        return Cosigner.open({ client, subtree, key: k!, db });
+      };
+      const ca = await open(a, 'a');
+      const cb = await open(b, 'b');
+      const t = signTransaction({ network: NETWORK, subtree, key: user!, nonce: 0, call: 'increment', args: { by: 2 } });
+      expect((await post('/v1/transactions', t.envelope)).status).toBe(202);
+      expect((await fetch(`${node.url}/v1/leader/tick`, { method: 'POST', headers: admin })).status).toBe(200);
+      expect((await ca.step()).status).toBe('signed');
+      expect((await cb.step()).status).toBe('signed');
+      const tx = (await (await fetch(`${node.url}/v1/transactions/${t.id}`)).json()) as { status: string; receipt: { gas: number } };
+      expect(tx.status).toBe('executed');
+      expect(tx.receipt.gas).toBeGreaterThan(0);
+
+      // The node now serves a different source under the same id: a new co-signer refuses it.
+      await node.ctx!.db.write((w) => w.execute({ sql: 'UPDATE programs SET source = ? WHERE id = ?', args: [counter.replace('limit_reached', 'no_limit'), up.id] }));
+      await expect(open(c, 'c')).rejects.toThrow('do not hash');
+    } finally {
+      for (const db of dbs) await db.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   }, 120_000);
 });
