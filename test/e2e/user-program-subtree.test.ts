@@ -123,4 +123,33 @@ describe('a subtree running a user program', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   }, 120_000);
+
+  test('DSTP_MAX_ROUND_GAS bounds a round: at most floor(max / gasLimit) transactions, the rest wait', async () => {
+    const capped = await startServer({ env: { DSTP_MAX_ROUND_GAS: '10000000' } });
+    try {
+      const p = (path: string, body: unknown) => fetch(`${capped.url}${path}`, { method: 'POST', headers: admin, body: JSON.stringify(body) });
+      const up = (await (await p('/v1/programs', { source: counter })).json()) as { id: string };
+      const owner = generateKey('ed25519');
+      const user = generateKey('ed25519');
+      const s = {
+        v: 1, network: NETWORK, parent: ROOT_ID_HEX, owner: owner.publicKey, name: 'capped', program: `js:${up.id}`,
+        config: { perSender: 10, maxStep: 1, gasLimit: 5_000_000 }, mode: { type: 'poa', authority: capped.nodeKey }, genesis: [],
+      };
+      expect((await p('/v1/subtrees', { subtree: s, sigs: [{ signer: owner.publicKey, sig: signDigestHex(owner, digest('subtree', s)) }] })).status).toBe(201);
+      const subtree = subtreeIdHex(s as never);
+      const ids: string[] = [];
+      for (let nonce = 0; nonce < 3; nonce++) {
+        const t = signTransaction({ network: NETWORK, subtree, key: user, nonce, call: 'increment', args: { by: 1 } });
+        expect((await p('/v1/transactions', t.envelope)).status).toBe(202);
+        ids.push(t.id);
+      }
+      const statuses = async () => Promise.all(ids.map(async (id) => ((await (await fetch(`${capped.url}/v1/transactions/${id}`)).json()) as { status: string }).status));
+      await fetch(`${capped.url}/v1/leader/tick`, { method: 'POST', headers: admin });
+      expect(await statuses()).toEqual(['executed', 'executed', 'pending']);
+      await fetch(`${capped.url}/v1/leader/tick`, { method: 'POST', headers: admin });
+      expect(await statuses()).toEqual(['executed', 'executed', 'executed']);
+    } finally {
+      await capped.close();
+    }
+  }, 120_000);
 });
