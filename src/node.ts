@@ -22,6 +22,8 @@ import { startWebhookWorker, type WebhookWorker } from './webhooks/worker.ts';
 export interface NodeOptions {
   db: Database;
   nodeSecret: Uint8Array;
+  /** The user-program engine's .wasm, compiled by the host (workerd imports it as a module); read from node_modules otherwise. */
+  sandboxWasm?: WebAssembly.Module;
   /** Run leader passes in-process on `config.roundIntervalMs` (default true). */
   scheduler?: boolean;
   /** Without an in-process scheduler: called when an accept wants a leader pass soon (Workers use
@@ -77,7 +79,7 @@ export async function createNode(config: Config, opts: NodeOptions): Promise<Dst
           onThreadError: (error) => log.error('crypto thread failed; its work runs on the main thread', { error }),
         });
   let sandbox: Promise<Sandbox> | undefined;
-  const loadEngine = () => (sandbox ??= loadSandbox());
+  const loadEngine = () => (sandbox ??= loadSandbox(opts.sandboxWasm ? { wasmModule: opts.sandboxWasm } : {}));
   const library = new ProgramLibrary(opts.db, loadEngine, hash);
   const ctx: NodeContext = {
     config,

@@ -5,13 +5,10 @@
  * milliseconds per million gas. Runs under Bun, Deno and (bundled) Node.
  */
 import { loadSandbox } from '../../src/platform/sandbox/load.ts';
-import { APPLY_ARGS, BUILTIN_HEAVY, SCENARIO } from './sandbox-scenario.ts';
+import { APPLY_ARGS, BUILTIN_HEAVY, runScenario } from './sandbox-scenario.ts';
 
 const sandbox = await loadSandbox();
-const results = SCENARIO.map((c) => {
-  const out = sandbox.run({ source: c.source, method: c.method ?? 'apply', args: c.args ?? (c.method === undefined ? APPLY_ARGS : []), gasLimit: c.gasLimit ?? 10_000_000, state: c.state ? { declared: new Set(Object.keys(c.state).concat(c.declare ?? [])), get: (k) => c.state![k] } : undefined });
-  return { name: c.name, ...out };
-});
+const results = runScenario(sandbox);
 const timings = BUILTIN_HEAVY.map((c) => {
   const t = performance.now();
   const out = sandbox.run({ source: c.source, method: 'apply', args: APPLY_ARGS, gasLimit: c.gasLimit });

@@ -1,5 +1,6 @@
 /** Programs for the sandbox's determinism scenario and its gas ceiling (sandbox-scenario-script.ts). */
 import type { JsonValue } from '../../src/core/jcs.ts';
+import type { Sandbox } from '../../src/platform/sandbox/engine.ts';
 
 export interface ScenarioCase {
   name: string;
@@ -61,3 +62,17 @@ export const BUILTIN_HEAVY: { name: string; source: string; gasLimit: number }[]
   { name: 'plain-loop', gasLimit: 5_000_000, source: prog('let x = 0; for (;;) x++;') },
   { name: 'regex', gasLimit: 5_000_000, source: prog('for (;;) /(a+)+b/.test("a".repeat(30));') },
 ];
+
+/** Runs SCENARIO; what every runtime must print identically. */
+export function runScenario(sandbox: Sandbox) {
+  return SCENARIO.map((c) => {
+    const out = sandbox.run({
+      source: c.source,
+      method: c.method ?? 'apply',
+      args: c.args ?? (c.method === undefined ? APPLY_ARGS : []),
+      gasLimit: c.gasLimit ?? 10_000_000,
+      state: c.state ? { declared: new Set(Object.keys(c.state).concat(c.declare ?? [])), get: (k) => c.state![k] } : undefined,
+    });
+    return { name: c.name, ...out };
+  });
+}
