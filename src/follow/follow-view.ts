@@ -1,23 +1,10 @@
-import type { JsonValue } from '../core/jcs.ts';
 import { ApiError } from '../api/problem.ts';
 import { getFollow, getSubtree, listFollows, type Follow } from '../store/index.ts';
 import type { NodeContext } from '../services/context.ts';
+import type { FollowView } from '../client/types.ts';
 
-/** SPEC §12 follow view: `GET /v1/follows` and `GET /v1/follows/:subtree`. */
-export interface FollowView {
-  subtree: string;
-  origin: string;
-  verify: 'full' | 'headers';
-  status: 'syncing' | 'following' | 'halted';
-  /** Last round this node verified and serves. */
-  height: number;
-  /** Latest round the origin showed. */
-  originHeight: number;
-  verifiedFrom: number;
-  /** The origin's node key, pinned when the follow began. */
-  originKey: string;
-  halt?: { code: string; detail: string; evidence: JsonValue };
-}
+/** SPEC §12 follow view (`GET /v1/follows`, `GET /v1/follows/:subtree`): the SDK's definition. */
+export type { FollowView };
 
 export async function followView(ctx: NodeContext, f: Follow): Promise<FollowView> {
   const row = await getSubtree(ctx.db, f.subtree);

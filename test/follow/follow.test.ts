@@ -76,7 +76,9 @@ describe('following', () => {
       });
     const p = cli(['follow', '--origin', A.url, '--subtree', coin.id]);
     const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
-    expect({ code, err }).toEqual({ code: 0, err: '' });
+    expect(code).toBe(0);
+    // No calendar runs in this test: the CLI says the chain ends at the signed note.
+    expect(err === '' || err.startsWith('ots: absent')).toBe(true);
     const f1 = { status: 201, body: JSON.parse(out) };
     expect(f1.status).toBe(201);
     expect(f1.body).toMatchObject({ subtree: coin.id, origin: A.url, verify: 'full', originKey: A.publicKey });
@@ -149,7 +151,7 @@ describe('following', () => {
     expect(again.status).toBe(200);
     expect(again.body.accept).toEqual(t.res.body.accept);
     // Anything but a verifying acceptance is 502 (SPEC §12); A's own refusal rides along.
-    const stale = await http(C.url, 'POST', '/v1/transactions', { json: transfer(coin.id, alice, 0, bob.publicKey, '999').envelope });
+    const stale = await http(C.url, 'POST', '/v1/transactions', { json: transfer(coin.id, alice, 0, alice.publicKey, '1').envelope });
     expect([stale.status, stale.body.code, stale.body.originStatus, stale.body.originProblem.code]).toEqual([502, 'origin_bad_answer', 409, 'nonce_mismatch']);
     // Batches forward their followed items too.
     const b = transfer(coin.id, alice, aliceNonce++, bob.publicKey, '1');
@@ -177,7 +179,9 @@ describe('following', () => {
       stderr: 'pipe',
     });
     const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
-    expect({ code, err }).toEqual({ code: 0, err: '' });
+    expect(code).toBe(0);
+    // No calendar runs in this test: the CLI says the chain ends at the signed note.
+    expect(err === '' || err.startsWith('ots: absent')).toBe(true);
     const v = JSON.parse(out);
     expect(v.ok).toBe(true);
     expect(v.root).toBe(heads[0]!.root);

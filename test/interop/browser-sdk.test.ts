@@ -9,7 +9,8 @@ import { launchChromium } from './chromium.ts';
  * The SDK in a browser: `src/client/index.ts` bundled for the browser (`bun build --target
  * browser`), loaded by a page served from ANOTHER origin than the node, so every call goes through
  * CORS. In headless Chromium the page creates a subtree, signs and submits a transaction, waits for
- * it and verifies the value's proof against the signed round; the test reads what the page shows.
+ * it and verifies the value's proof against the signed round, and its EventSource receives the
+ * round that executed it from the subtree's event stream; the test reads what the page shows.
  */
 let node: TestServer;
 let site: ReturnType<typeof Bun.serve>;
@@ -28,8 +29,17 @@ try {
   const owner = generateKey('secp256k1');
   const spec = buildSubtreeRequest({ network: info.network, owner: owner.publicKey, name: 'browser', program: 'kv', config: { writers: 'any' }, mode: { type: 'poa', authority: info.publicKey } });
   const head = await client.createSubtree(signSubtreeRequest(spec, [owner]));
+  // The live feed of final rounds (SPEC §12), through CORS, with the browser's own EventSource.
+  const es = new EventSource(new URLSearchParams(location.search).get('node') + '/v1/subtrees/' + head.id + '/events');
+  const firstRound = new Promise((resolve, reject) => {
+    es.addEventListener('round', (e) => resolve({ id: e.lastEventId, height: JSON.parse(e.data).header.height, txs: JSON.parse(e.data).txs }));
+    setTimeout(() => reject(new Error('no round event within 20 s')), 20000);
+  });
+  await new Promise((resolve) => (es.onopen = resolve));
   const sent = await client.send({ subtree: head.id, key: owner, call: 'set', args: { key: 'greeting', value: 'hello from ' + location.origin } });
   const tx = await client.waitForExecution(sent.id, { timeoutMs: 20000 });
+  const event = await firstRound;
+  es.close();
   const { verified } = await fetchVerifiedState(client, head.id, 'kv/greeting');
   let tampered = null;
   try {
@@ -37,7 +47,7 @@ try {
   } catch (e) {
     tampered = e.link;
   }
-  show({ subtree: head.id, tx: tx.status, value: verified.value, signers: verified.signers, links: verified.links.map((l) => l.link), tampered });
+  show({ subtree: head.id, sent: sent.id, event, tx: tx.status, value: verified.value, signers: verified.signers, links: verified.links.map((l) => l.link), tampered });
 } catch (e) {
   show({ error: String(e && e.stack || e) });
 }
@@ -90,6 +100,8 @@ describe('the SDK browser bundle in Chromium', () => {
       tampered: 'proof',
     });
     expect(posts).toEqual(['/v1/subtrees', '/v1/transactions']);
+    // The EventSource saw the round that executed the transaction, with SPEC §12's id.
+    expect(result.event).toEqual({ id: '1', height: 1, txs: [result.sent] });
     // The node holds what the browser wrote.
     const state = (await (await fetch(`${node.url}/v1/subtrees/${result.subtree}/state/kv/greeting`)).json()) as { value: string };
     expect(state.value).toBe(`hello from ${origin}`);

@@ -7,9 +7,11 @@ import { cors } from 'hono/cors';
  * whose OpenAPI operation carries `security: adminToken` (a test compares them).
  */
 const ADMIN_PATH = /^\/v1\/(?:leader|webhooks)(?:\/|$)|^\/v1\/checkpoints\/?$/;
+/** Follows are public to read and admin-only to change (SPEC §12). */
+const FOLLOWS_PATH = /^\/v1\/follows(?:\/|$)/;
 
-export function isAdminPath(path: string): boolean {
-  return ADMIN_PATH.test(path);
+function isAdminRoute(method: string, path: string): boolean {
+  return ADMIN_PATH.test(path) || (FOLLOWS_PATH.test(path) && method !== 'GET' && method !== 'HEAD');
 }
 
 /**
@@ -22,11 +24,13 @@ export function publicCors(origins: '*' | string[]): MiddlewareHandler {
     origin: origins,
     allowMethods: ['GET', 'HEAD', 'POST'],
     allowHeaders: ['Content-Type'],
-    exposeHeaders: ['X-Anchor-Status'],
+    exposeHeaders: ['X-Anchor-Status', 'Retry-After'],
     maxAge: 600,
   });
   return async (c, next) => {
-    if (origins.length === 0 || isAdminPath(c.req.path)) return next();
+    // A preflight asks for the method the page wants to send.
+    const method = c.req.method === 'OPTIONS' ? (c.req.header('access-control-request-method') ?? 'OPTIONS') : c.req.method;
+    if (origins.length === 0 || isAdminRoute(method.toUpperCase(), c.req.path)) return next();
     return allow(c, next);
   };
 }
