@@ -47,8 +47,10 @@ export const configSchema = z.object({
   DSTP_DATA_DIR: z.string().min(1).optional(),
   DSTP_ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   DSTP_OPEN_SUBTREES: flag.default(false),
+  DSTP_OPEN_PROGRAMS: flag.default(false),
   DSTP_ROUND_INTERVAL_MS: intIn(10, 3_600_000).default(200),
   DSTP_MAX_ROUND_TXS: intIn(1, 100_000).default(5000),
+  DSTP_MAX_ROUND_GAS: intIn(1, Number.MAX_SAFE_INTEGER).default(10_000_000_000),
   DSTP_LEASE_TTL_MS: intIn(500, 600_000).default(5000),
   /** Threads for signature checks and the node's signatures; `auto` = one per spare core, at most 4. */
   DSTP_CRYPTO_THREADS: z.union([z.literal('auto'), intIn(0, 64)]).default('auto'),
@@ -115,8 +117,16 @@ export interface Config {
   dataDir: string;
   adminToken?: string;
   openSubtrees: boolean;
+  /** Anyone may upload user programs (SPEC §7.1); otherwise only with the admin token. */
+  openPrograms: boolean;
   roundIntervalMs: number;
   maxRoundTxs: number;
+  /**
+   * Gas of one round of a user-program subtree (SPEC §7.1). The leader takes at most
+   * floor(maxRoundGas / gasLimit) transactions (at least one), so a round's worst case is bounded
+   * before it runs.
+   */
+  maxRoundGas: number;
   leaseTtlMs: number;
   /** Crypto pool threads (0 = everything on the serving thread); 'auto' is resolved at start. */
   cryptoThreads: number | 'auto';
@@ -198,8 +208,10 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     dataDir: e.DSTP_DATA_DIR ?? dataDirOf(e.DSTP_DATABASE_URL),
     ...(e.DSTP_ADMIN_TOKEN ? { adminToken: e.DSTP_ADMIN_TOKEN } : {}),
     openSubtrees: e.DSTP_OPEN_SUBTREES,
+    openPrograms: e.DSTP_OPEN_PROGRAMS,
     roundIntervalMs: e.DSTP_ROUND_INTERVAL_MS,
     maxRoundTxs: e.DSTP_MAX_ROUND_TXS,
+    maxRoundGas: e.DSTP_MAX_ROUND_GAS,
     leaseTtlMs: e.DSTP_LEASE_TTL_MS,
     cryptoThreads: e.DSTP_CRYPTO_THREADS,
     origin: e.DSTP_ORIGIN ?? `dstp.local/${e.DSTP_NETWORK}`,

@@ -18,6 +18,10 @@ import { createNodeSigner, type NodeSigner } from './platform/node-signer.ts';
 import { selectSha256, treeHashOptions } from './platform/sha256.ts';
 import { createVerifier } from './platform/verifier.ts';
 import type { Logger, NodeContext } from './services/context.ts';
+import { loadSandbox } from './platform/sandbox/load.ts';
+import type { Sandbox } from './platform/sandbox/engine.ts';
+import { ProgramLibrary } from './platform/sandbox/program-library.ts';
+import { findProgram } from './store/programs.ts';
 import { SubtreeCache } from './services/subtree-cache.ts';
 import { CachedNodeStore, GroupCommitter, LibsqlNodeStore, releaseLease, type Database } from './store/index.ts';
 import { startWebhookWorker, type WebhookWorker } from './webhooks/worker.ts';
@@ -25,6 +29,8 @@ import { startWebhookWorker, type WebhookWorker } from './webhooks/worker.ts';
 export interface NodeOptions {
   db: Database;
   nodeSecret: Uint8Array;
+  /** The user-program engine's .wasm, compiled by the host (workerd imports it as a module); read from node_modules otherwise. */
+  sandboxWasm?: WebAssembly.Module;
   /** Run leader passes in-process on `config.roundIntervalMs` (default true). */
   scheduler?: boolean;
   /** Without an in-process scheduler: called when an accept wants a leader pass soon (Workers use
@@ -85,8 +91,11 @@ export async function createNode(config: Config, opts: NodeOptions): Promise<Dst
           fallback: { verifier, signer },
           onThreadError: (error) => log.error('crypto thread failed; its work runs on the main thread', { error }),
         });
-  const programs = opts.programs ?? NATIVE_PROGRAMS;
   const tree = new SparseMerkleTree(store, { ...treeHashOptions(sha), hash });
+  let sandbox: Promise<Sandbox> | undefined;
+  const loadEngine = () => (sandbox ??= loadSandbox(opts.sandboxWasm ? { wasmModule: opts.sandboxWasm } : {}));
+  // One registry: the deployment's programs plus the user programs (js:<id>) loaded from the store.
+  const programs = new ProgramLibrary(opts.programs ?? NATIVE_PROGRAMS, (id) => findProgram(opts.db, id), loadEngine, hash);
   const ctx: NodeContext = {
     config,
     db: opts.db,
@@ -103,6 +112,7 @@ export async function createNode(config: Config, opts: NodeOptions): Promise<Dst
     kickLeader: () => (scheduler ? scheduler.kick() : opts.onKick?.()),
     kickWebhooks: () => webhooks?.kick(),
     kickFollows: () => follower?.kick(),
+    sandbox: loadEngine,
     instanceId: opts.instanceId ?? crypto.randomUUID(),
     limits: writeLimits(config, opts.now ?? Date.now),
     admission: new AdmissionGate(opts.db, tree, store),

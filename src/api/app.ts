@@ -3,7 +3,7 @@ import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { NodeContext } from '../services/context.ts';
-import { BATCH_BODY_BYTES, BODY_BYTES } from './limits.ts';
+import { BATCH_BODY_BYTES, BODY_BYTES, PROGRAM_BODY_BYTES } from './limits.ts';
 import { publicCors } from './middleware/cors.ts';
 import { jsonBody } from './middleware/json-body.ts';
 import { rateLimit } from './middleware/rate-limit.ts';
@@ -17,6 +17,7 @@ import { logRoutes } from './routes/log/index.ts';
 import { evidenceRoutes } from './routes/evidence/index.ts';
 import { eventsRoutes } from './routes/events/index.ts';
 import { followsRoutes } from './routes/follows/index.ts';
+import { programsRoutes } from './routes/programs/index.ts';
 import { proposalsRoutes } from './routes/proposals/index.ts';
 import { resumeRoutes } from './routes/resume/index.ts';
 import { roundsRoutes } from './routes/rounds/index.ts';
@@ -29,6 +30,7 @@ import { validationHook } from './validation.ts';
 import { VERSION } from './version.ts';
 
 const BATCH_PATH = '/v1/transactions/batch';
+const PROGRAMS_PATH = '/v1/programs';
 
 /**
  * The node's HTTP API (SPEC §11), built from its ports: no module state, so every runtime (and
@@ -44,7 +46,7 @@ export function createApp(ctx: NodeContext, docsAssets?: DocsAssets): OpenAPIHon
   app.use('/v1/*', publicCors(ctx.config.corsOrigins));
   app.use('/v1/*', rateLimit(ctx.config, ctx.limits));
   app.use('/v1/*', requireJson);
-  app.use('/v1/*', jsonBody((path) => (path === BATCH_PATH ? BATCH_BODY_BYTES : BODY_BYTES), ctx.log));
+  app.use('/v1/*', jsonBody((path) => (path === BATCH_PATH ? BATCH_BODY_BYTES : path === PROGRAMS_PATH ? PROGRAM_BODY_BYTES : BODY_BYTES), ctx.log));
 
   app.route('/', infoRoutes(ctx));
   app.route('/', subtreesRoutes(ctx));
@@ -60,6 +62,7 @@ export function createApp(ctx: NodeContext, docsAssets?: DocsAssets): OpenAPIHon
   app.route('/', leaderRoutes(ctx));
   app.route('/', checkpointsRoutes(ctx));
   app.route('/', webhooksRoutes(ctx));
+  app.route('/', programsRoutes(ctx));
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
 
@@ -88,6 +91,7 @@ export function createApp(ctx: NodeContext, docsAssets?: DocsAssets): OpenAPIHon
       { name: 'checkpoints' },
       { name: 'webhooks' },
       { name: 'follows' },
+      { name: 'programs' },
     ],
   });
   app.route('/', docsRoutes(docsAssets));

@@ -53,6 +53,7 @@ export type ProblemCode =
   | 'origin_unreachable'
   | 'origin_bad_answer'
   | 'unsupported_follow'
+  | 'invalid_program'
   | CoreErrorCode;
 
 const STATUS: Record<string, ContentfulStatusCode> = {

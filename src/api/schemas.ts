@@ -190,7 +190,7 @@ export const AcceptResponse = z
   .openapi('AcceptResponse');
 
 export const Receipt = z
-  .object({ tx: Hex32, index: z.number().int(), status: z.enum(['ok', 'failed']), code: z.string().optional() })
+  .object({ tx: Hex32, index: z.number().int(), status: z.enum(['ok', 'failed']), code: z.string().optional(), gas: z.number().int().optional() })
   .openapi('Receipt');
 
 // ---- request bodies (described for the document; the core parsers validate them) ----

@@ -16,10 +16,14 @@ export const COMMON_OPTIONS = {
 
 export type Values = Record<string, string | boolean | string[] | undefined>;
 
-/** Strict parsing: unknown options and stray positionals are usage errors, not silently ignored. */
-export function parseOptions(argv: string[], options: Options): Values {
+/**
+ * Strict parsing: unknown options and stray positionals are usage errors, not silently ignored.
+ * A command that takes one positional argument (`positional`) finds it under that name.
+ */
+export function parseOptions(argv: string[], options: Options, positional?: string): Values {
   try {
     const { values, positionals } = parseArgs({ args: argv, options: { ...COMMON_OPTIONS, ...options }, strict: true, allowPositionals: true });
+    if (positional !== undefined && positionals.length > 0) return { ...(values as Values), [positional]: positionals.shift() };
     if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
     return values as Values;
   } catch (e) {

@@ -4,7 +4,9 @@ import { buildSubtreeRequest, signSubtreeRequest, signTransaction, subtreeIdHex,
 import { fetchVerifiedState, verifyAcceptance, VerificationError, type LinkCheck } from '../client/verify.ts';
 import { fetchChain, verifyChainResponse } from '../client/verify-chain.ts';
 import type { Mode } from '../core/consensus/mode.ts';
+import { readFileSync } from 'node:fs';
 import type { JsonValue } from '../core/jcs.ts';
+import { programId as programIdOf } from '../core/program-id.ts';
 import type { GenesisEntry } from '../core/subtree-request.ts';
 import { intOption, jsonOption, parseBalances, parseOptions, required, str, UsageError, type Values } from './args.ts';
 import { readKeyFile, resolvePublicKey, writeKeyFile } from './key-file.ts';
@@ -23,6 +25,8 @@ export interface Command {
   summary: string;
   usage: string;
   options: Parameters<typeof parseOptions>[1];
+  /** The name of the one positional argument it takes, if any. */
+  positional?: string;
   run(values: Values, io: Io): Promise<number>;
 }
 
@@ -539,7 +543,66 @@ const resume: Command = {
   },
 };
 
+function readSource(values: Values): string {
+  const file = required(values, 'file');
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new UsageError(`cannot read ${file}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
+const programPush: Command = {
+  summary: 'upload a user program (SPEC §7.1); prints {id, engine}; run subtrees with program "js:<id>"',
+  usage: 'dstp program push FILE [--node URL] [--admin-token T]',
+  options: {},
+  positional: 'file',
+  async run(values, io) {
+    io.out(await clientOf(values, io).uploadProgram(readSource(values)));
+    return 0;
+  },
+};
+
+const programTest: Command = {
+  summary: 'run a user program locally with the node\'s engine: reads, writes or failure code, gas',
+  usage: 'dstp program test FILE --call NAME [--args JSON] [--state state.json] [--config JSON] [--sender KEY]',
+  options: { call: { type: 'string' }, args: { type: 'string' }, state: { type: 'string' }, config: { type: 'string' }, sender: { type: 'string' } },
+  positional: 'file',
+  async run(values, io) {
+    const source = readSource(values);
+    const call = required(values, 'call');
+    const args = (jsonOption(values, 'args') ?? {}) as Record<string, JsonValue>;
+    if (args === null || typeof args !== 'object' || Array.isArray(args)) throw new UsageError('--args must be a JSON object');
+    const stateFile = str(values, 'state');
+    let state: Record<string, JsonValue> = {};
+    if (stateFile !== undefined) {
+      try {
+        state = JSON.parse(readFileSync(stateFile, 'utf8')) as Record<string, JsonValue>;
+      } catch (e) {
+        throw new UsageError(`cannot read ${stateFile} as a JSON object of key -> value: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
+    const { loadSandbox } = await import('../platform/sandbox/load.ts');
+    const { SandboxedProgram } = await import('../platform/sandbox/sandboxed-program.ts');
+    const { planReads, executeRound, loadedState } = await import('../core/execute.ts');
+    const sandbox = await loadSandbox();
+    const program = new SandboxedProgram(programIdOf(sandbox.engine, source), source, sandbox);
+    const config = program.parseConfig(jsonOption(values, 'config') ?? {});
+    const sender = str(values, 'sender') ?? 'ed25519:' + '00'.repeat(32);
+    // One transaction through the same executor the node runs, against the given state.
+    const tx = { id: '00'.repeat(32), tx: { v: 1 as const, network: 'local', subtree: '00'.repeat(32), sender, nonce: Number(state[`sys/nonce/${sender}`] ?? 0), call, args } };
+    const reads = planReads(program, config, [tx]);
+    const out = executeRound({ program, config, txs: [tx], state: loadedState(new Map(reads.map((k) => [k, state[k]]))) });
+    const receipt = out.receipts[0]!;
+    const writes = [...out.writes].filter(([k]) => !k.startsWith('sys/')).map(([key, value]) => ({ key, value }));
+    io.out({ program: program.name, engine: sandbox.engine, reads: reads.filter((k) => !k.startsWith('sys/')), status: receipt.status, ...('code' in receipt ? { code: receipt.code } : { writes }), gas: receipt.gas });
+    return receipt.status === 'ok' ? 0 : 1;
+  },
+};
+
 export const COMMANDS: Record<string, Command> = {
+  'program push': programPush,
+  'program test': programTest,
   keygen,
   info,
   'create-subtree': createSubtree,

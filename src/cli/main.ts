@@ -34,17 +34,20 @@ export async function main(argv: string[], io: Io & { stderr(line: string): void
     io.stdout(`${helpText()}\n`);
     return 0;
   }
-  const command = COMMANDS[name];
+  // Two-word commands (`program push`) are keyed by both words.
+  const twoWords = rest[0] !== undefined ? `${name} ${rest[0]}` : undefined;
+  const command = (twoWords !== undefined ? COMMANDS[twoWords] : undefined) ?? COMMANDS[name];
+  const args = twoWords !== undefined && COMMANDS[twoWords] ? rest.slice(1) : rest;
   try {
     if (!command) throw new UsageError(`unknown command "${name}"`);
-    const values = parseOptions(rest, command.options);
+    const values = parseOptions(args, command.options, command.positional);
     if (values.help === true) {
       io.stdout(`usage: ${command.usage}\n\n${command.summary}\n`);
       return 0;
     }
     return await command.run(values, io);
   } catch (e) {
-    io.stderr(`dstp${command ? ` ${name}` : ''}: ${describe(e)}`);
+    io.stderr(`dstp${command ? ` ${command === COMMANDS[name] ? name : twoWords}` : ''}: ${describe(e)}`);
     return e instanceof UsageError ? 2 : 1;
   }
 }

@@ -146,6 +146,16 @@ export class DstpClient {
     return this.request<Page<SubtreeHead>>('GET', '/v1/subtrees', { query: { cursor: page.cursor, limit: page.limit } });
   }
 
+  /** POST /v1/programs (SPEC §7.1): stores a user program; the admin token is sent when configured. */
+  async uploadProgram(source: string): Promise<{ id: string; engine: string }> {
+    return this.request<{ id: string; engine: string }>('POST', '/v1/programs', { body: { source }, admin: true });
+  }
+
+  /** GET /v1/programs/:id: a stored user program. Check its id against its source before use. */
+  async getProgram(id: string): Promise<{ id: string; engine: string; source: string }> {
+    return this.request<{ id: string; engine: string; source: string }>('GET', `/v1/programs/${seg(id)}`);
+  }
+
   async submit(envelope: TxEnvelope): Promise<SubmitResult> {
     const { status, body } = await this.exchange<Omit<SubmitResult, 'status'>>('POST', '/v1/transactions', { body: envelope });
     return { ...body, status: status as 200 | 202 };

@@ -3,7 +3,7 @@ import { concatBytes, utf8 } from './hex.ts';
 import { jcsBytes } from './jcs.ts';
 
 /** Tags of the domain-separated digests of SPEC §1. */
-export type DigestTag = 'tx' | 'subtree' | 'round' | 'checkpoint' | 'evidence' | 'accept' | 'expire' | 'resume';
+export type DigestTag = 'tx' | 'subtree' | 'round' | 'checkpoint' | 'evidence' | 'accept' | 'expire' | 'resume' | 'program';
 
 const PREFIX: Record<DigestTag, Uint8Array> = {
   tx: utf8('DSTP/tx/v1\n'),
@@ -14,6 +14,7 @@ const PREFIX: Record<DigestTag, Uint8Array> = {
   accept: utf8('DSTP/accept/v1\n'),
   expire: utf8('DSTP/expire/v1\n'),
   resume: utf8('DSTP/resume/v1\n'),
+  program: utf8('DSTP/program/v1\n'),
 };
 
 /** `digest(tag, v) = H(utf8("DSTP/" + tag + "/v1\n") || jcs(v))` */

@@ -110,12 +110,14 @@ function planTx(runner: Runner, tx: IdentifiedTx['tx']): TxPlan {
   try {
     runner.checkCall(tx.call, tx.args);
   } catch (e) {
+    if (abortsRound(e)) throw e;
     // Accept-time checks normally keep these out of the log; a replayed log is checked again.
     return { reads, failure: e instanceof DstpError ? e.code : FAILURE.programError };
   }
   try {
     return { reads: reads.concat(runner.reads(programTx(tx))) };
-  } catch {
+  } catch (e) {
+    if (abortsRound(e)) throw e;
     return { reads, failure: FAILURE.programError };
   }
 }
@@ -172,14 +174,16 @@ export function executeRound({ program, config, txs, state, system, host }: Exec
     }
 
     const outcome: Outcome = plan.failure !== undefined ? { ok: false, code: plan.failure } : runOne(runner, view, tx, runner.mayWrite);
-    if (missed !== undefined) {
+    // A metered program reports its own undeclared read as a failure (SPEC §7.1); any other
+    // program that read an undeclared key has a bug, and the round stops.
+    if (missed !== undefined && !(outcome.gas !== undefined && !outcome.ok && outcome.code === 'undeclared_read')) {
       fail('undeclared_read', `program "${program.name}" read "${missed}" without declaring it for ${tx.call}`, { key: missed, call: tx.call, tx: id });
     }
     if (outcome.ok) {
       for (const [k, v] of outcome.writes) overlay.set(k, v);
-      receipts.push(okReceipt(id, index));
+      receipts.push(okReceipt(id, index, outcome.gas));
     } else {
-      receipts.push(failedReceipt(id, index, outcome.code));
+      receipts.push(failedReceipt(id, index, outcome.code, outcome.gas));
     }
     // Failed or not, the nonce is consumed (SPEC §6).
     overlay.set(nKey, tx.nonce + 1);
@@ -188,7 +192,15 @@ export function executeRound({ program, config, txs, state, system, host }: Exec
   return { writes: overlay, receipts };
 }
 
-type Outcome = { ok: true; writes: Map<string, JsonValue | null> } | { ok: false; code: string };
+/**
+ * A failure of the machine running the program rather than of the program (e.g. the sandbox's
+ * host overflowed its own stack): never a receipt, since another node would not fail the same way.
+ */
+function abortsRound(e: unknown): boolean {
+  return typeof e === 'object' && e !== null && (e as { abortsRound?: unknown }).abortsRound === true;
+}
+
+type Outcome = { ok: true; writes: Map<string, JsonValue | null>; gas?: number } | { ok: false; code: string; gas?: number };
 
 /** Runs a call that passed `checkCall`; every way a program can misbehave becomes a failure code. */
 function runOne(runner: Runner, view: StateView, tx: IdentifiedTx['tx'], mayWriteSys?: (key: string) => boolean): Outcome {
@@ -198,23 +210,26 @@ function runOne(runner: Runner, view: StateView, tx: IdentifiedTx['tx'], mayWrit
   } catch (e) {
     // A declaration miss is a bug in the program, not an outcome of the transaction: abort.
     if (e instanceof DstpError && e.code === 'undeclared_read') throw e;
+    if (abortsRound(e)) throw e;
     return { ok: false, code: FAILURE.programError };
   }
+  const gas = result.gas;
+  const failed = (code: string): Outcome => (gas === undefined ? { ok: false, code } : { ok: false, code, gas });
   if (!result.ok) {
-    return { ok: false, code: typeof result.code === 'string' && FAILURE_CODE_RE.test(result.code) ? result.code : FAILURE.programError };
+    return failed(typeof result.code === 'string' && FAILURE_CODE_RE.test(result.code) ? result.code : FAILURE.programError);
   }
   for (const [key, value] of result.writes) {
     if (typeof key !== 'string' || key.length === 0 || codePointLength(key) > MAX_STATE_KEY_CHARS) {
-      return { ok: false, code: FAILURE.programError };
+      return failed(FAILURE.programError);
     }
-    if (isSysKey(key) && !mayWriteSys?.(key)) return { ok: false, code: FAILURE.forbiddenKey };
+    if (isSysKey(key) && !mayWriteSys?.(key)) return failed(FAILURE.forbiddenKey);
     if (value !== null) {
       try {
         jcs(value);
       } catch {
-        return { ok: false, code: FAILURE.programError };
+        return failed(FAILURE.programError);
       }
     }
   }
-  return { ok: true, writes: result.writes };
+  return gas === undefined ? { ok: true, writes: result.writes } : { ok: true, writes: result.writes, gas };
 }

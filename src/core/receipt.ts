@@ -5,17 +5,18 @@ import { merkleRoot } from './merkle-log.ts';
 /**
  * The outcome of one transaction in a round (SPEC §8). `code` is present exactly when the
  * transaction failed, so `jcs(receipt)` — and the receipts root — has one spelling per outcome.
+ * `gas` is present exactly for transactions of user programs (SPEC §7.1).
  */
 export type Receipt =
-  | { tx: string; index: number; status: 'ok' }
-  | { tx: string; index: number; status: 'failed'; code: string };
+  | { tx: string; index: number; status: 'ok'; gas?: number }
+  | { tx: string; index: number; status: 'failed'; code: string; gas?: number };
 
-export function okReceipt(tx: string, index: number): Receipt {
-  return { tx, index, status: 'ok' };
+export function okReceipt(tx: string, index: number, gas?: number): Receipt {
+  return gas === undefined ? { tx, index, status: 'ok' } : { tx, index, status: 'ok', gas };
 }
 
-export function failedReceipt(tx: string, index: number, code: string): Receipt {
-  return { tx, index, status: 'failed', code };
+export function failedReceipt(tx: string, index: number, code: string, gas?: number): Receipt {
+  return gas === undefined ? { tx, index, status: 'failed', code } : { tx, index, status: 'failed', code, gas };
 }
 
 /** RFC 6962 tree hash over `jcs(receipt)` in execution order; `H("")` for an empty round. */

@@ -1,4 +1,6 @@
 import { DstpHttpError, type DstpClient } from '../client/http.ts';
+import { loadSandbox } from '../platform/sandbox/load.ts';
+import { ProgramLibrary } from '../platform/sandbox/program-library.ts';
 import type { SigningKey } from '../client/keys.ts';
 import { publicKeyOf } from '../client/keys.ts';
 import { signDigestHex } from '../client/sign.ts';
@@ -142,6 +144,28 @@ export class Cosigner {
     return c;
   }
 
+  /**
+   * The co-signer's programs: `opts.programs` (natives by default) plus a user program (`js:<id>`,
+   * SPEC §7.1) fetched from the node, checked to be the digest of (engine, source) — so a node
+   * serving another source for the id the creation request names is caught — and re-executed in
+   * this process's own engine.
+   */
+  private userPrograms(): ProgramLibrary {
+    const find = async (id: string) => {
+      let p: { engine: unknown; source: unknown };
+      try {
+        p = await this.client.getProgram(id);
+      } catch (e) {
+        if (e instanceof DstpHttpError && e.status === 404) return undefined;
+        throw e;
+      }
+      // Peer answers are input: a wrong shape is a program that does not match its id.
+      if (typeof p.engine !== 'string' || typeof p.source !== 'string') throw new Error(`the node serves a program whose engine and source do not hash to ${id}`);
+      return { engine: p.engine, source: p.source };
+    };
+    return new ProgramLibrary(this.opts.programs ?? NATIVE_PROGRAMS, find, () => loadSandbox(), this.hash);
+  }
+
   get height(): number {
     return this.tip.height;
   }
@@ -153,7 +177,8 @@ export class Cosigner {
   private async init(): Promise<void> {
     const head = await this.client.getSubtree(this.subtree);
     const request = head.request as unknown as JsonValue;
-    const programs = this.opts.programs ?? NATIVE_PROGRAMS;
+    const programs = this.userPrograms();
+    await programs.load((request as { subtree?: { program?: unknown } } | null)?.subtree?.program);
     const parsed = parseSubtreeRequest(request, programs);
     const spec = parsed.subtree;
     if (toHex(subtreeId(spec, this.hash)) !== this.subtree) throw new Error(`the node's creation request does not yield subtree id ${this.subtree}`);

@@ -47,7 +47,7 @@ export async function runRound(ctx: NodeContext, subtreeId: string, lease: Lease
   // (POST …/expiries), never by the node's clock (SPEC §5).
   if (await getOpenProposal(ctx.db, subtreeId)) return null;
 
-  const pending = await pendingTxs(ctx.db, subtreeId, ctx.config.maxRoundTxs);
+  const pending = await pendingTxs(ctx.db, subtreeId, roundTxLimit(ctx, facts));
   if (pending.length === 0) return null;
   const prevRound = await getRound(ctx.db, subtreeId, row.height);
   if (!prevRound) throw new Error(`subtree ${subtreeId} has no round at its head height ${row.height}`);
@@ -127,4 +127,15 @@ export async function runRound(ctx: NodeContext, subtreeId: string, lease: Lease
     stateRoot: header.stateRoot,
     status: final ? 'final' : 'proposed',
   };
+}
+
+/**
+ * How many pending transactions one round takes: DSTP_MAX_ROUND_TXS, and for a user program
+ * (whose parsed config carries its per-transaction `gasLimit`) no more than DSTP_MAX_ROUND_GAS
+ * can pay for at that limit, at least one.
+ */
+function roundTxLimit(ctx: NodeContext, facts: { programName: string; config: unknown }): number {
+  const gasLimit = facts.programName.startsWith('js:') ? (facts.config as { gasLimit?: unknown }).gasLimit : undefined;
+  if (typeof gasLimit !== 'number' || gasLimit <= 0) return ctx.config.maxRoundTxs;
+  return Math.max(1, Math.min(ctx.config.maxRoundTxs, Math.floor(ctx.config.maxRoundGas / gasLimit)));
 }

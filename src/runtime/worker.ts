@@ -27,6 +27,10 @@
  * migrations ran, and one lease-holder id, so concurrent passes of the isolate renew one lease.
  */
 import { createClient } from '@libsql/client/web';
+// wrangler bundles a .wasm import as a compiled WebAssembly.Module (workerd compiles no bytes at
+// run time); the path names the file because the package's `./wasm` export has no .wasm suffix.
+// @ts-expect-error: TypeScript has no type for a .wasm module import.
+import quickjsWasm from '../../node_modules/@jitl/quickjs-wasmfile-release-sync/dist/emscripten-module.wasm';
 import { runAnchorPass } from '../checkpoint/anchor-worker.ts';
 import { createFollowLoop } from '../follow/follow-loop.ts';
 import { checkpointService } from '../checkpoint/checkpoint-service.ts';
@@ -123,6 +127,7 @@ async function buildNode(state: IsolateState, db: Database, onKick?: () => void)
     webhooks: false,
     checkpoints: false,
     instanceId: state.holder,
+    sandboxWasm: quickjsWasm as WebAssembly.Module,
     ...(onKick ? { onKick } : {}),
   });
 }

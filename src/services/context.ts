@@ -2,11 +2,12 @@ import type { WriteLimits } from '../api/middleware/rate-limit.ts';
 import type { Config } from '../config.ts';
 import type { Sha256 } from '../core/hash.ts';
 import type { PublicKey, SignatureVerifier } from '../core/keys.ts';
-import type { ProgramRegistry } from '../core/programs/registry.ts';
 import type { SparseMerkleTree } from '../core/smt/tree.ts';
 import type { NodeSigner } from '../platform/node-signer.ts';
+import type { Sandbox } from '../platform/sandbox/engine.ts';
 import type { CachedNodeStore, Database, GroupCommitter } from '../store/index.ts';
 import type { AdmissionGate } from './admission.ts';
+import type { ProgramLibrary } from '../platform/sandbox/program-library.ts';
 import type { SubtreeCache } from './subtree-cache.ts';
 
 /**
@@ -28,8 +29,11 @@ export interface NodeContext {
   readonly tree: SparseMerkleTree;
   readonly committer: GroupCommitter;
   readonly subtrees: SubtreeCache;
-  /** The programs subtrees may run (SPEC §7), from `createNode({ programs })`. */
-  readonly programs: ProgramRegistry;
+  /**
+   * The programs subtrees may run (SPEC §7): `createNode({ programs })` plus user programs
+   * (js:<id>), which `programs.load(name)` brings in from the store before a lookup.
+   */
+  readonly programs: ProgramLibrary;
   /** Wall clock, for metadata only (acceptance time, round time, lease expiry). */
   readonly now: () => number;
   /** Asks the scheduler for a leader pass soon (no-op where no scheduler runs in-process). */
@@ -42,6 +46,8 @@ export interface NodeContext {
   readonly limits: WriteLimits;
   /** Asks the follow loop (SPEC §12) to sync soon (absent where none runs in-process). */
   kickFollows?(): void;
+  /** The user-program engine (SPEC §7.1), loaded on first use and kept for the process. */
+  sandbox(): Promise<Sandbox>;
   /** Unique per process: the lease holder id. */
   readonly instanceId: string;
   readonly log: Logger;

@@ -25,6 +25,8 @@ export async function createSubtreeVerb(
   body: unknown,
   opts: { admin: boolean },
 ): Promise<{ status: 200 | 201; body: SubtreeHead }> {
+  // A user program (js:<id>) must be loaded from the store before the request can be judged.
+  await ctx.programs.load((body as { subtree?: { program?: unknown } } | null)?.subtree?.program);
   const req = parseSubtreeRequest(body, ctx.programs);
   const spec = req.subtree;
   if (spec.network !== ctx.config.network) {

@@ -52,7 +52,8 @@ export async function getTransaction(ctx: NodeContext, id: string): Promise<TxVi
   };
   if (rec.status !== 'pending' && rec.height !== null && rec.idx !== null) {
     view.height = rec.height;
-    view.receipt = rec.status === 'failed' ? failedReceipt(rec.id, rec.idx, rec.code ?? 'failed') : okReceipt(rec.id, rec.idx);
+    const gas = rec.gas ?? undefined;
+    view.receipt = rec.status === 'failed' ? failedReceipt(rec.id, rec.idx, rec.code ?? 'failed', gas) : okReceipt(rec.id, rec.idx, gas);
   }
   return view;
 }

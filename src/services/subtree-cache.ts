@@ -1,7 +1,8 @@
 import { parseMode, type Mode } from '../core/consensus/mode.ts';
-import { programOf, type ProgramRegistry } from '../core/programs/registry.ts';
+import { programOf } from '../core/programs/registry.ts';
 import type { Program } from '../core/programs/types.ts';
 import { getSubtree, type Database } from '../store/index.ts';
+import type { ProgramLibrary } from '../platform/sandbox/program-library.ts';
 
 /**
  * A subtree's creation facts (program, parsed config, mode) never change after creation, so they
@@ -26,7 +27,7 @@ export class SubtreeCache {
 
   constructor(
     private readonly db: Database,
-    private readonly programs: ProgramRegistry,
+    private readonly programs: ProgramLibrary,
     private readonly max = 10_000,
   ) {}
 
@@ -51,6 +52,7 @@ export class SubtreeCache {
   private async load(id: string): Promise<SubtreeFacts | undefined> {
     const row = await getSubtree(this.db, id);
     if (!row) return undefined;
+    await this.programs.load(row.program);
     const program = programOf(this.programs, row.program);
     const f: SubtreeFacts = {
       id: row.id,

@@ -17,3 +17,4 @@ export * from './schema.ts';
 export * from './subtrees.ts';
 export * from './tx-log.ts';
 export * from './follows.ts';
+export * from './programs.ts';

@@ -117,5 +117,14 @@ export const MIGRATIONS: readonly EmbeddedMigration[] = [
       "ALTER TABLE `subtrees` ADD `origin` text;",
       "ALTER TABLE `subtrees` ADD `verify` text;"
     ]
+  },
+  {
+    "tag": "0009_programs",
+    "when": 1796684298691,
+    "hash": "be6da8194ef49946698f56c66e7af27103b38ad070b6f77ff4aa04a8f1d20b1c",
+    "statements": [
+      "CREATE TABLE `programs` (\n\t`id` text PRIMARY KEY NOT NULL,\n\t`engine` text NOT NULL,\n\t`source` text NOT NULL,\n\t`created_at` integer NOT NULL\n);",
+      "ALTER TABLE `txs` ADD `gas` integer;"
+    ]
   }
 ];

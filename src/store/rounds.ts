@@ -20,6 +20,8 @@ export interface RoundReceipt {
   index: number;
   status: 'ok' | 'failed';
   code?: string;
+  /** User programs only (SPEC §7.1). */
+  gas?: number;
 }
 
 export interface CommitRoundInput {
@@ -131,10 +133,10 @@ async function markExecuted(ex: Executor, subtree: string, height: number, recei
   let changed = 0;
   for (const part of chunks(receipts, UPDATE_CHUNK)) {
     const rs = await ex.execute({
-      sql: `WITH r(id, idx, status, code) AS (VALUES ${valueRows(part.length, 4)})
-            UPDATE txs SET status = r.status, height = ?, idx = r.idx, code = r.code
+      sql: `WITH r(id, idx, status, code, gas) AS (VALUES ${valueRows(part.length, 5)})
+            UPDATE txs SET status = r.status, height = ?, idx = r.idx, code = r.code, gas = r.gas
             FROM r WHERE txs.id = r.id AND txs.subtree = ? AND txs.status = 'pending'`,
-      args: [...part.flatMap((x) => [x.tx, x.index, x.status === 'ok' ? 'executed' : 'failed', x.code ?? null]), height, subtree],
+      args: [...part.flatMap((x) => [x.tx, x.index, x.status === 'ok' ? 'executed' : 'failed', x.code ?? null, x.gas ?? null]), height, subtree],
     });
     changed += rs.rowsAffected;
   }

@@ -69,6 +69,8 @@ export const txs = sqliteTable(
     height: integer('height'),
     idx: integer('idx'),
     code: text('code'),
+    /** Gas of a user program's transaction (SPEC §7.1); null for native programs. */
+    gas: integer('gas'),
   },
   (t) => [
     uniqueIndex('txs_subtree_seq').on(t.subtree, t.seq),
@@ -180,3 +182,4 @@ export * from './schema-checkpoints.ts';
 export * from './schema-webhooks.ts';
 export * from './schema-consensus.ts';
 export * from './schema-follows.ts';
+export * from './schema-programs.ts';

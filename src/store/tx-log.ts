@@ -54,9 +54,11 @@ export interface TxRecord {
   idx: number | null;
   /** Failure code when status is 'failed'. */
   code: string | null;
+  /** Gas of a user program's transaction once executed (SPEC §7.1). */
+  gas: number | null;
 }
 
-const TX_COLUMNS = 'id, subtree, seq, sender, nonce, body, accepted_at, status, height, idx, code';
+const TX_COLUMNS = 'id, subtree, seq, sender, nonce, body, accepted_at, status, height, idx, code, gas';
 /** Rows per multi-row INSERT (8 values each) and keys per IN list. */
 const ROW_CHUNK = 250;
 const KEY_CHUNK = 500;
@@ -83,6 +85,7 @@ function txFromRow(r: ArrayLike<unknown>): TxRecord {
     height: r[8] === null ? null : num(r[8]),
     idx: r[9] === null ? null : num(r[9]),
     code: r[10] === null ? null : String(r[10]),
+    gas: r[11] === null || r[11] === undefined ? null : num(r[11]),
   };
 }
 

@@ -142,12 +142,16 @@ describe('runtime matrix: same scenario, same roots and proofs', () => {
     expect(ref.rounds.length).toBe(11);
     expect(ref.txs.length).toBe(200);
     expect(ref.txs.filter((t) => t.status === 'failed').length).toBe(1);
+    // The user program's round: ok, insufficient_balance, invalid_amount, each with gas.
+    expect(ref.userProgram.receipts.map((r) => (r as { code?: string }).code ?? 'ok')).toEqual(['ok', 'insufficient_balance', 'invalid_amount']);
+    for (const r of ref.userProgram.receipts) expect((r as { gas: number }).gas).toBeGreaterThan(0);
     for (const name of others) {
       const r = results.get(name)!;
       expect({ runtime: name, subtree: r.subtree }).toEqual({ runtime: name, subtree: ref.subtree });
       expect({ runtime: name, rounds: r.rounds }).toEqual({ runtime: name, rounds: ref.rounds });
       expect({ runtime: name, txs: r.txs }).toEqual({ runtime: name, txs: ref.txs });
       expect({ runtime: name, proofs: r.proofs }).toEqual({ runtime: name, proofs: ref.proofs });
+      expect({ runtime: name, userProgram: r.userProgram }).toEqual({ runtime: name, userProgram: ref.userProgram });
     }
     console.log(`[matrix] identical across ${ran.join(', ')}: ${ref.rounds.length} rounds, ${ref.txs.length} txs, ${Object.keys(ref.proofs).length} proofs`);
   });

@@ -12,6 +12,11 @@
  * signatures are left out: the header's `time` is wall-clock metadata and differs between runs.
  */
 import { expect } from 'bun:test';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { signDigestHex } from '../../src/client/sign.ts';
+import { digest } from '../../src/core/digest.ts';
+import { ROOT_ID_HEX } from '../../src/core/object-id.ts';
 import {
   buildSubtreeRequest,
   DstpClient,
@@ -79,6 +84,8 @@ export interface ScenarioResult {
   verified: number;
   /** ms from the first batch to the last round being final. */
   loadMs: number;
+  /** A subtree running a user program (examples/programs/token.js): its id, engine, round 1 and receipts with gas. */
+  userProgram: { id: string; engine: string; round: RoundView; receipts: unknown[] };
 }
 
 function transfer(subtree: string, sender: number, nonce: number) {
@@ -183,7 +190,34 @@ export async function runScenario(base: string, o: ScenarioOptions): Promise<Sce
   const ics = await client.getState(subtree, balanceKey(SENDER_KEYS[0]!.publicKey), { format: 'ics23' });
   proofs['ics23'] = { root: ics.root, height: ics.height, proof: ics.proof };
 
-  return { subtree, nodeKey: info.publicKey, rounds, txs, proofs, verified, loadMs };
+  const userProgram = await runUserProgram(client, info.publicKey, o, timeoutMs);
+  return { subtree, nodeKey: info.publicKey, rounds, txs, proofs, verified, loadMs, userProgram };
+}
+
+/** Uploads the token example as a user program, runs a subtree on it for one round. */
+async function runUserProgram(client: DstpClient, nodeKey: string, o: ScenarioOptions, timeoutMs: number): Promise<ScenarioResult['userProgram']> {
+  const source = readFileSync(join(import.meta.dirname, '..', '..', 'examples', 'programs', 'token.js'), 'utf8');
+  const { id, engine } = await client.uploadProgram(source);
+  const spec = {
+    v: 1, network: NETWORK, parent: ROOT_ID_HEX, owner: OWNER.publicKey, name: 'matrix-js', program: `js:${id}`,
+    config: { symbol: 'JS', decimals: 0, minter: OWNER.publicKey }, mode: { type: 'poa', authority: nodeKey },
+    genesis: [{ key: balanceKey(SENDER_KEYS[0]!.publicKey), value: '50' }, { key: 'supply', value: '50' }],
+  };
+  const head = await client.createSubtree({ subtree: spec, sigs: [{ signer: OWNER.publicKey, sig: signDigestHex(OWNER, digest('subtree', spec)) }] } as never);
+  // One batch, so the three land in one round on every runtime.
+  const envs = ([[0, '20'], [1, '40'], [2, '0']] as const).map(([nonce, amount]) =>
+    signTransaction({ network: NETWORK, subtree: head.id, key: SENDER_KEYS[0]!, nonce, call: 'transfer', args: { to: SENDER_KEYS[1]!.publicKey, amount } }),
+  );
+  expect((await client.submitBatch(envs.map((e) => e.envelope))).status).toBe(202);
+  const ids = envs.map((e) => e.id);
+  await o.trigger();
+  const receipts = await waitUntil('the user-program round', timeoutMs, async () => {
+    const rs = await Promise.all(ids.map(async (i) => (await client.getTransaction(i)).receipt));
+    return rs.every((r) => r !== undefined) ? rs : undefined;
+  });
+  const x = (await client.getRound(head.id, 1)).header;
+  const round = { height: x.height, stateRoot: x.stateRoot, txRoot: x.txRoot, receiptsRoot: x.receiptsRoot, txCount: x.txCount, proposer: x.proposer, network: x.network, subtree: x.subtree, txs: [] };
+  return { id, engine, round, receipts };
 }
 
 async function blockLease(db: DbHandle): Promise<void> {

@@ -7,11 +7,14 @@ import { cors } from 'hono/cors';
  * whose OpenAPI operation carries `security: adminToken` (a test compares them).
  */
 const ADMIN_PATH = /^\/v1\/(?:leader|webhooks)(?:\/|$)|^\/v1\/checkpoints\/?$/;
-/** Follows are public to read and admin-only to change (SPEC §12). */
-const FOLLOWS_PATH = /^\/v1\/follows(?:\/|$)/;
+/**
+ * Follows (SPEC §12) and user programs (SPEC §7.1) are public to read and admin-only to change
+ * (an upload needs the admin token unless DSTP_OPEN_PROGRAMS; even then not from a page).
+ */
+const READ_PUBLIC_PATH = /^\/v1\/(?:follows|programs)(?:\/|$)/;
 
 function isAdminRoute(method: string, path: string): boolean {
-  return ADMIN_PATH.test(path) || (FOLLOWS_PATH.test(path) && method !== 'GET' && method !== 'HEAD');
+  return ADMIN_PATH.test(path) || (READ_PUBLIC_PATH.test(path) && method !== 'GET' && method !== 'HEAD');
 }
 
 /**

@@ -23,7 +23,12 @@ export interface StateView {
 /** `null` deletes the key. Keys under `sys/` are refused by the executor. */
 export type Writes = Map<string, JsonValue | null>;
 
-export type ProgramResult = { ok: true; writes: Writes } | { ok: false; code: string };
+/**
+ * `gas` is reported by metered (user) programs only and goes into the receipt (SPEC §7.1). A
+ * metered program may fail with `undeclared_read`: for it that is a failure code, not a bug that
+ * aborts the round.
+ */
+export type ProgramResult = { ok: true; writes: Writes; gas?: number } | { ok: false; code: string; gas?: number };
 
 /**
  * Admission at accept time (SPEC §7.1 `admit`): may this transaction still succeed, given the
