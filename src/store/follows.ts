@@ -5,11 +5,11 @@ import type { Database } from './database.ts';
 import { StaleRoundError } from './errors.ts';
 import { insertEvents, type NewEvent } from './events.ts';
 import { assertLease, type LeaseClaim } from './lease.ts';
-import { insertNodes, insertValues, type NodesInput } from './node-store.ts';
-import { assertHead, type RoundReceipt } from './rounds.ts';
-import { follows, rounds, subtrees, type FollowStatus, type FollowVerify, type RoundSignature } from './schema.ts';
+import type { NodesInput } from './node-store.ts';
+import { assertHead, insertFinalRound, type RoundReceipt } from './rounds.ts';
+import { follows, subtrees, type FollowStatus, type FollowVerify, type RoundSignature } from './schema.ts';
 import { chunks, valueRows } from './sql.ts';
-import type { GenesisRound, NewSubtree } from './subtrees.ts';
+import { genesisOf, type GenesisRound, type NewSubtree } from './subtrees.ts';
 
 /**
  * Followed subtrees (SPEC §12). The replica is kept in the ordinary tables, so every read route
@@ -68,19 +68,7 @@ export async function startFollow(
     await orm.insert(follows).values(followRow(input, 'syncing', null));
     const g = input.genesisRound;
     await orm.insert(subtrees).values({ ...input.row, status: 'active', height: 0, root: g.stateRoot, headHash: g.hash, logSize: 0, origin: input.origin, verify: input.verify });
-    await insertNodes(tx, input.nodes);
-    await insertValues(tx, input.values);
-    await orm.insert(rounds).values({
-      subtree: input.subtree,
-      height: 0,
-      hash: g.hash,
-      header: g.header,
-      signatures: g.signatures,
-      txIds: [],
-      stateRoot: g.stateRoot,
-      status: 'final',
-      createdAt: input.now,
-    });
+    await insertFinalRound(db, tx, { ...genesisOf(input.subtree, g), nodes: input.nodes, values: input.values, createdAt: input.now });
     await insertEvents(tx, input.events, input.now);
     return true;
   });
@@ -164,19 +152,7 @@ export async function applyFollowedRound(db: Database, input: ApplyFollowedRound
         args: c.flatMap(({ t, r }) => [t.id, input.subtree, t.seq, t.sender, t.nonce, t.body, input.now, r.status === 'ok' ? 'executed' : 'failed', input.height, r.index, r.code ?? null]),
       });
     }
-    await insertNodes(tx, input.nodes);
-    await insertValues(tx, input.values);
-    await db.ormFor(tx).insert(rounds).values({
-      subtree: input.subtree,
-      height: input.height,
-      hash: input.hash,
-      header: input.header,
-      signatures: input.signatures,
-      txIds: input.txs.map((t) => t.id),
-      stateRoot: input.stateRoot,
-      status: 'final',
-      createdAt: input.now,
-    });
+    await insertFinalRound(db, tx, { ...input, txIds: input.txs.map((t) => t.id), createdAt: input.now });
     const head = await tx.execute({
       sql: 'UPDATE subtrees SET height = ?, root = ?, head_hash = ?, log_size = ? WHERE id = ? AND height = ?',
       args: [input.height, input.stateRoot, input.hash, input.logSize, input.subtree, input.height - 1],

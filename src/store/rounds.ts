@@ -68,19 +68,7 @@ export async function writeFinalRound(db: Database, tx: Executor, input: Omit<Co
   await assertHead(tx, input.subtree, input.height);
   await assertNextPending(tx, input.subtree, input.txIds);
 
-  await insertNodes(tx, input.nodes);
-  await insertValues(tx, input.values);
-  await db.ormFor(tx).insert(rounds).values({
-    subtree: input.subtree,
-    height: input.height,
-    hash: input.hash,
-    header: input.header,
-    signatures: input.signatures,
-    txIds: input.txIds,
-    stateRoot: input.stateRoot,
-    status: 'final',
-    createdAt: input.now,
-  });
+  await insertFinalRound(db, tx, { ...input, createdAt: input.now });
   await markExecuted(tx, input.subtree, input.height, input.receipts);
   const head = await tx.execute({
     sql: 'UPDATE subtrees SET height = ?, root = ?, head_hash = ? WHERE id = ? AND height = ?',
@@ -88,6 +76,42 @@ export async function writeFinalRound(db: Database, tx: Executor, input: Omit<Co
   });
   if (head.rowsAffected !== 1) throw new StaleRoundError(`subtree ${input.subtree} head moved during commit`);
   await insertEvents(tx, input.events, input.now);
+}
+
+/**
+ * A final round as stored, inside the caller's transaction: the tree nodes and values it added,
+ * then its row. Every path that makes a round final writes it so: the genesis round of a created
+ * or followed subtree, a leader's or a finalized proposal's round, a followed subtree's round.
+ */
+export async function insertFinalRound(
+  db: Database,
+  tx: Executor,
+  r: {
+    subtree: string;
+    height: number;
+    hash: string;
+    header: JsonValue;
+    signatures: RoundSignature[];
+    txIds: string[];
+    stateRoot: string;
+    nodes: NodesInput;
+    values: readonly StoredValue[];
+    createdAt: number;
+  },
+): Promise<void> {
+  await insertNodes(tx, r.nodes);
+  await insertValues(tx, r.values);
+  await db.ormFor(tx).insert(rounds).values({
+    subtree: r.subtree,
+    height: r.height,
+    hash: r.hash,
+    header: r.header,
+    signatures: r.signatures,
+    txIds: r.txIds,
+    stateRoot: r.stateRoot,
+    status: 'final',
+    createdAt: r.createdAt,
+  });
 }
 
 function checkReceipts(input: Pick<CommitRoundInput, 'txIds' | 'receipts'>): void {

@@ -3,9 +3,10 @@ import type { JsonValue } from '../core/jcs.ts';
 import type { StoredValue } from '../core/smt/tree.ts';
 import type { Database } from './database.ts';
 import { insertEvents, type NewEvent } from './events.ts';
-import { insertNodes, insertValues, type NodesInput } from './node-store.ts';
+import type { NodesInput } from './node-store.ts';
 import { preparedReads } from './prepared-reads.ts';
-import { rounds, subtrees, type RoundSignature, type SubtreeStatus } from './schema.ts';
+import { insertFinalRound } from './rounds.ts';
+import { subtrees, type RoundSignature, type SubtreeStatus } from './schema.ts';
 import { tableRows } from './table-rows.ts';
 
 export type Subtree = typeof subtrees.$inferSelect;
@@ -31,6 +32,11 @@ export interface GenesisRound {
   header: JsonValue;
   signatures: RoundSignature[];
   stateRoot: string;
+}
+
+/** Round 0 of `subtree` as a final round to store. */
+export function genesisOf(subtree: string, g: GenesisRound) {
+  return { subtree, height: 0, hash: g.hash, header: g.header, signatures: g.signatures, txIds: [], stateRoot: g.stateRoot };
 }
 
 export type CreateSubtreeResult = { status: 'created'; subtree: Subtree } | { status: 'exists'; subtree: Subtree };
@@ -69,19 +75,7 @@ export async function createSubtree(
       const existing = await orm.select().from(subtrees).where(eq(subtrees.id, row.id));
       return { status: 'exists', subtree: existing[0]! };
     }
-    await insertNodes(tx, input.nodes);
-    await insertValues(tx, input.values);
-    await orm.insert(rounds).values({
-      subtree: row.id,
-      height: 0,
-      hash: g.hash,
-      header: g.header,
-      signatures: g.signatures,
-      txIds: [],
-      stateRoot: g.stateRoot,
-      status: 'final',
-      createdAt: row.createdAt,
-    });
+    await insertFinalRound(db, tx, { ...genesisOf(row.id, g), nodes: input.nodes, values: input.values, createdAt: row.createdAt });
     if (input.events?.length) await insertEvents(tx, input.events, row.createdAt);
     return { status: 'created', subtree: inserted[0]! };
   });
