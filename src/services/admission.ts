@@ -24,6 +24,7 @@ interface FinalValues {
 const MAX_SUBTREES = 10_000;
 const MAX_VALUES = 4096;
 const NONE: ReadonlySet<string> = new Set();
+const NO_STATE = { get: () => undefined };
 
 /**
  * SPEC §7.1 admission at accept time: the program's `admit` over the latest final state and the
@@ -48,6 +49,8 @@ export class AdmissionGate {
     if (!adm) return;
     const ptx: ProgramTx = { sender: tx.sender, nonce: tx.nonce, call: tx.call, args: tx.args };
     const keys = adm.reads(facts.config, ptx);
+    // A check that reads no state (kv's writers) needs no head read unless it would refuse.
+    if (keys.length === 0 && adm.admit(facts.config, ptx, NO_STATE, batch) === null) return;
     const head = await subtreeHead(this.db, facts.id);
     if (!head) return; // the append decides unknown subtrees
     const known = this.inFlight.get(facts.id);
