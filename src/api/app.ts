@@ -16,6 +16,7 @@ import { leaderRoutes } from './routes/leader/index.ts';
 import { logRoutes } from './routes/log/index.ts';
 import { evidenceRoutes } from './routes/evidence/index.ts';
 import { eventsRoutes } from './routes/events/index.ts';
+import { explorerRoutes } from './routes/explorer/index.ts';
 import { followsRoutes } from './routes/follows/index.ts';
 import { programsRoutes } from './routes/programs/index.ts';
 import { proposalsRoutes } from './routes/proposals/index.ts';
@@ -95,6 +96,7 @@ export function createApp(ctx: NodeContext, docsAssets?: DocsAssets): OpenAPIHon
     ],
   });
   app.route('/', docsRoutes(docsAssets));
+  app.route('/', explorerRoutes());
 
   app.notFound((c) => problem(c, 'not_found', `no route for ${c.req.method} ${c.req.path}`));
   app.onError((err, c) => onError(ctx, err, c));

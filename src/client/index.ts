@@ -30,6 +30,7 @@ export {
   verifyStateResponse,
   fetchVerifiedState,
   verifyAcceptance,
+  verifySubtreeRequest,
   VerificationError,
   type VerificationLink,
   type VerifyStateOptions,
@@ -45,3 +46,16 @@ export type { SubtreeRequest, SubtreeSpec, GenesisEntry } from '../core/subtree-
 export type { RoundHeader } from '../core/round.ts';
 export type { Proof } from '../core/smt/types.ts';
 export { verifyChainResponse, fetchChain, type ChainResponse, type VerifyChainOptions, type VerifiedChain } from './verify-chain.ts';
+export { verifyProof } from '../core/smt/verify.ts';
+export {
+  walkProof,
+  inspectRound,
+  receiptsMatchRoot,
+  inspectTransaction,
+  inspectOts,
+  valueHashOf,
+  type ProofStep,
+  type ProofWalk,
+  type RoundInspection,
+  type OtsInspection,
+} from './inspect.ts';

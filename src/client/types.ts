@@ -71,6 +71,8 @@ export interface Receipt {
   index: number;
   status: 'ok' | 'failed';
   code?: string;
+  /** Gas used, on receipts of user-program transactions (SPEC §7.1). */
+  gas?: number;
 }
 
 export interface TransactionStatus {

@@ -143,6 +143,16 @@ export async function verifyStateResponse(response: StateResponse, opts: VerifyS
   };
 }
 
+/**
+ * Checks a subtree's signed creation request on its own (link `subtree`): it yields `subtree`
+ * as its id, the owner signed it and its mode's signing rule is met. Returns the parsed request.
+ */
+export function verifySubtreeRequest(request: unknown, subtree: string): SubtreeRequest {
+  const parsed = parseRequest(request);
+  checkSubtree(parsed, { subtree, mode: undefined, network: undefined });
+  return parsed;
+}
+
 function parseRequest(request: unknown): SubtreeRequest {
   try {
     return parseSubtreeRequest(request, null);
