@@ -1,4 +1,4 @@
-import { DstpHttpError, fetchChain, verifyChainResponse, verifyStateResponse, type ChainResponse, type VerifiedChain } from 'dstp/client';
+import { fetchChain, verifyChainResponse, verifyStateResponse, type ChainResponse, type VerifiedChain } from 'dstp/client';
 import { href, type Ctx } from '../context.ts';
 import { badge, errorBox, field, h, json, link } from '../dom.ts';
 import { CHAIN_TAIL, STATE_LINKS, drawProof, linkList } from '../links.ts';
@@ -73,8 +73,4 @@ export async function keyView(ctx: Ctx, root: HTMLElement, id: string, key: stri
     chainLinks.fail(e);
     outcome.replaceChildren(badge('fail', 'the chain does not verify'));
   }
-}
-
-export function isNotFound(e: unknown): boolean {
-  return e instanceof DstpHttpError && e.status === 404;
 }

@@ -1,4 +1,4 @@
-import { inspectOts, verifyChainResponse, verifyProof, verifyStateResponse, type ChainResponse, type Proof, type StateResponse } from 'dstp/client';
+import { inspectOts, verifyChainResponse, verifyProof, verifyStateResponse, walkProof, type ChainResponse, type Proof, type StateResponse } from 'dstp/client';
 import { add, badge, h } from '../dom.ts';
 import { CHAIN_TAIL, STATE_LINKS, drawProof, linkList } from '../links.ts';
 
@@ -108,9 +108,11 @@ function bare(p: Proof, out: HTMLElement): void {
   const links = linkList(['proof']);
   out.append(h('h2', null, `Proof for "${p.key}"`), links.el);
   try {
-    // A bare proof names no value: check that its leaf (or empty slot) folds to its root.
-    verifyProof(p, { key: p.key, root: p.root, ...(p.leaf ? { valueHash: p.leaf.valueHash } : {}) });
-    links.onLink({ link: 'proof', detail: p.leaf ? `the leaf with value hash ${p.leaf.valueHash} folds to root ${p.root}` : `absence proven against root ${p.root}` });
+    // A bare proof names no value: a leaf at path(key) proves the value with its hash; an empty
+    // slot or another key's leaf proves absence.
+    const present = p.leaf !== null && p.leaf?.path === walkProof(p, p.key).path;
+    verifyProof(p, { key: p.key, root: p.root, ...(present ? { valueHash: p.leaf!.valueHash } : {}) });
+    links.onLink({ link: 'proof', detail: present ? `the value with hash ${p.leaf!.valueHash} is proven against root ${p.root}` : `absence proven against root ${p.root}` });
     out.append(h('p', { id: 'verify-outcome', 'data-ok': 'true' }, badge('ok', 'the proof holds')));
   } catch (e) {
     links.fail(e);
