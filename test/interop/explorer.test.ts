@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import {
@@ -41,7 +41,9 @@ const signers: KeyPair[] = [generateKey(), generateKey(), generateKey()];
 let coin: SubtreeHead;
 let notes: SubtreeHead;
 let multi: SubtreeHead;
+let counter: SubtreeHead;
 let transferId = '';
+let incrementId = '';
 let clientA: DstpClient;
 
 /** Changes one hex character of `text` at `i` (one byte of the body). */
@@ -124,6 +126,11 @@ beforeAll(async () => {
   transferId = sent.id;
   await clientA.waitForExecution(sent.id, { timeoutMs: 20_000 });
   await clientA.waitForExecution((await clientA.send({ subtree: notes.id, key: owner, call: 'set', args: { key: 'greeting', value: 'hello' } })).id, { timeoutMs: 20_000 });
+  // A user program (sandboxed JavaScript): its receipts carry gas.
+  const program = await clientA.uploadProgram(readFileSync(join(REPO_ROOT, 'examples', 'programs', 'counter.js'), 'utf8'));
+  counter = await create('counter', `js:${program.id}`, { perSender: 3, maxStep: 2 }, poa);
+  incrementId = (await clientA.send({ subtree: counter.id, key: alice, call: 'increment', args: { by: 2 } })).id;
+  await clientA.waitForExecution(incrementId, { timeoutMs: 20_000 });
   // The multisig round becomes final once two signers co-sign the leader's proposal.
   await clientA.send({ subtree: multi.id, key: owner, call: 'set', args: { key: 'motion', value: 'carried' } });
   const proposal = await until('a multisig proposal', async () => (await clientA.listProposals(multi.id, { status: 'open' })).items[0]);
@@ -159,7 +166,7 @@ describe('/explorer in Chromium', () => {
     const { page, requests, errors } = await openPage(`${site}/explorer`);
     await page.waitForSelector('body[data-list-rendered]');
     const rows = await page.$$eval('#subtrees tbody tr', (els) => els.map((e) => ({ id: e.getAttribute('data-subtree'), name: e.querySelector('a')?.textContent, height: e.querySelector('[data-col=height]')?.textContent })));
-    expect(rows.map((r) => r.name).sort()).toEqual(['board', 'coin', 'notes']);
+    expect(rows.map((r) => r.name).sort()).toEqual(['board', 'coin', 'counter', 'notes']);
     expect(rows.find((r) => r.name === 'coin')).toEqual({ id: coin.id, name: 'coin', height: '1' });
     await page.waitForSelector('#live[data-state="live"]');
     const foreign = requests.filter((u) => !u.startsWith(`${site}/`));
@@ -217,6 +224,19 @@ describe('/explorer in Chromium', () => {
     expect(await page.$$eval('#round-header [data-verdict]', (els) => els.map((e) => e.getAttribute('data-verdict')))).toEqual(['ok', 'ok', 'ok']);
     expect(errors).toEqual([]);
     await page.screenshot({ path: join(SHOTS, 'round.png'), fullPage: true });
+    await page.close();
+  }, 60_000);
+
+  test('a user program\'s round shows the gas of each receipt', async () => {
+    const tx = await clientA.getTransaction(incrementId);
+    const { page, errors } = await openPage(`${site}/explorer#/s/${counter.id}/r/${tx.height}`);
+    await page.waitForSelector(`#txs tr[data-tx="${incrementId}"] .status.executed`);
+    const cells = await page.$$eval(`#txs tr[data-tx="${incrementId}"] td`, (els) => els.map((e) => e.textContent));
+    expect(tx.receipt?.gas).toBeGreaterThan(0);
+    expect(cells[4]).toBe(String(tx.receipt!.gas));
+    await page.waitForFunction(() => document.querySelector('#round-header')?.textContent?.includes('RFC 6962 root of the receipts'));
+    expect(errors).toEqual([]);
+    await page.screenshot({ path: join(SHOTS, 'round-gas.png'), fullPage: true });
     await page.close();
   }, 60_000);
 
