@@ -1,6 +1,8 @@
 import { inspectRound, receiptsMatchRoot, type Receipt, type TransactionStatus } from 'dstp/client';
 import { href, type Ctx } from '../context.ts';
 import { badge, field, h, hash, link, short, table, time } from '../dom.ts';
+import { modeText } from './list.ts';
+import { finality } from './subtree.ts';
 
 /** Receipts fetched per round (one request each); beyond this the receipts root is not recomputed. */
 const MAX_RECEIPTS = 200;
@@ -33,7 +35,7 @@ export async function roundView(ctx: Ctx, root: HTMLElement, id: string, height:
       field('time', time(hd.time)),
     ),
     h('h2', null, 'Signatures'),
-    h('p', null, check.final ? badge('ok', `final under ${head.mode.type}`) : badge('fail', `not final under the creation mode (${head.mode.type})`)),
+    h('p', { id: 'finality' }, finality(check.final, hd.height, `${check.signatures.filter((x) => x.valid).length} valid signature(s) under ${modeText(head.mode)}`)),
     table(['signer', 'signature'], check.signatures.map((s) => h('tr', null, h('td', null, hash(s.signer)), h('td', null, s.valid ? badge('ok', 'valid') : badge('fail', 'invalid'))))),
     h('h2', null, `Transactions (${txs.length})`),
     txs.length ? h('div', { class: 'scroll' }, h('table', { id: 'txs' }, h('thead', null, h('tr', null, ['#', 'id', 'status', 'code', 'gas'].map((c) => h('th', null, c)))), txBody)) : h('p', { class: 'note' }, 'No transactions.'),

@@ -9,7 +9,8 @@ const ROOT_ID = '0'.repeat(64);
 /** A subtree: its head and creation request (checked here), follow status, proposals and halts, and its rounds, live. */
 export async function subtreeView(ctx: Ctx, root: HTMLElement, id: string, query: URLSearchParams): Promise<() => void> {
   const before = query.get('before');
-  const [head, rounds] = await Promise.all([
+  const [info, head, rounds] = await Promise.all([
+    ctx.info(),
     ctx.head(id),
     ctx.client.listRounds(id, { order: 'desc', limit: ROUNDS, ...(before !== null ? { cursor: before } : {}) }),
   ]);
@@ -36,7 +37,8 @@ export async function subtreeView(ctx: Ctx, root: HTMLElement, id: string, query
     keyForm(id, head.height),
     head.origin ? followSection(ctx, id) : null,
     head.status === 'halted' && head.mode.type === 'multisig' ? haltSection(ctx, id) : null,
-    head.mode.type !== 'poa' ? proposalsSection(ctx, id) : null,
+    // Proposals wait for signatures from outside the node: multisig, pos, and poa with another authority.
+    head.mode.type !== 'poa' || head.mode.authority !== info.publicKey ? proposalsSection(ctx, id) : null,
     h('h2', null, 'Rounds'),
     h('p', { class: 'note' }, 'Hashes recomputed and signatures checked in this page; finality judged under the mode of the creation request.'),
     h('div', { class: 'scroll' }, h('table', { id: 'rounds' }, h('thead', null, h('tr', null, ['height', 'hash', 'txs', 'signatures', 'proposer', 'time'].map((c) => h('th', null, c)))), tbody)),
@@ -96,7 +98,7 @@ function roundRow(id: string, r: RoundResponse, mode: Mode): HTMLElement {
     h(
       'td',
       null,
-      check.final ? badge('ok', `final, ${valid}/${check.signatures.length} valid`) : badge('fail', `not final under the creation mode: ${valid}/${check.signatures.length} valid`),
+      finality(check.final, check.header.height, `${valid}/${check.signatures.length} valid`),
       h('div', { class: 'sub' }, check.signatures.map((s) => h('code', { title: s.signer, class: s.valid ? '' : 'bad' }, short(s.signer.split(':')[1] ?? s.signer, 8), ' '))),
     ),
     h('td', null, h('code', { title: check.header.proposer }, short(check.header.proposer.split(':')[1] ?? '', 8))),
@@ -104,9 +106,19 @@ function roundRow(id: string, r: RoundResponse, mode: Mode): HTMLElement {
   );
 }
 
+/**
+ * A round's finality as this page judged it. The genesis round is final with the creation
+ * request (SPEC §5), which the page checks on its own line, whatever signatures it carries.
+ */
+export function finality(final: boolean | undefined, height: number, detail: string): HTMLElement {
+  if (final) return badge('ok', `final, ${detail}`);
+  if (height === 0) return badge('skip', `genesis: final with the creation request; ${detail}`);
+  return badge('fail', `not final under the creation mode: ${detail}`);
+}
+
 function keyForm(id: string, height: number): HTMLElement {
   const key = h('input', { name: 'key', placeholder: 'state key, e.g. balance/ed25519:… or kv/name', required: true, autocomplete: 'off' });
-  const at = h('input', { name: 'height', type: 'number', min: 0, max: height, placeholder: `height (latest ${height})` });
+  const at = h('input', { name: 'height', class: 'height', type: 'number', min: 0, max: height, placeholder: `height ≤ ${height}` });
   return h(
     'form',
     {
