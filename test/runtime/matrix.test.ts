@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient } from '@libsql/client';
 import { createClient as createWebClient } from '@libsql/client/web';
+import { EXPLORER_JS, EXPLORER_VERSION } from '../../src/api/routes/explorer/assets.generated.ts';
 import { publicKeyFromSecret } from '../../src/core/keys.ts';
 import { fromHex } from '../../src/core/hex.ts';
 import { startHranaServer, type HranaServer } from '../helpers/hrana-server.ts';
@@ -105,6 +106,9 @@ async function runOn(leg: Leg): Promise<void> {
       expect(node.output()).toMatch(/"crypto":"[^"]+ on \d+ threads?"/);
     }
     expect(node.output()).not.toContain('crypto thread failed');
+    // The explorer page comes from the bundle compiled into the code: every runtime serves it, file system or not.
+    const script = await fetch(`${node.url}/explorer/app.js?v=${EXPLORER_VERSION}`, { headers: { 'accept-encoding': 'gzip' } });
+    expect({ status: script.status, same: (await script.text()) === EXPLORER_JS }).toEqual({ status: 200, same: true });
     console.log(
       `[matrix] ${leg.label}: cold start ${Math.round(node.coldStartMs)} ms, 200 txs in ${r.rounds.length - 1} rounds in ${Math.round(r.loadMs)} ms, ` +
         `${r.verified} proofs verified${hrana ? `; libSQL over HTTP: ${hrana.stats.pipelines} pipelines, ${hrana.stats.batonRequests} baton continuations` : ''}`,

@@ -48,7 +48,9 @@ export function explorerRoutes(): Hono {
       if (!/\bgzip\b/.test(c.req.header('accept-encoding') ?? '')) return c.body(text, 200, headers);
       let z = compressed.get(name);
       if (!z) compressed.set(name, (z = gzip(text)));
-      return c.body(await z, 200, { ...headers, 'content-encoding': 'gzip' });
+      // `encodeBody: 'manual'` tells Workers the body is already gzip (otherwise workerd would
+      // compress it again); other runtimes ignore the field and send the bytes as they are.
+      return new Response(await z, { status: 200, headers: { ...headers, 'content-encoding': 'gzip' }, encodeBody: 'manual' } as ResponseInit);
     });
   }
   return app;
