@@ -56,28 +56,28 @@ async function route(): Promise<void> {
   const [path = '/', qs = ''] = location.hash.replace(/^#/, '').split('?');
   const query = new URLSearchParams(qs);
   const parts = path.split('/').filter(Boolean);
-  main.replaceChildren(h('p', { class: 'note' }, 'loading…'));
-  const view = h('div', { class: 'view' });
+  // The view is in the document from the start, so what a view marks as rendered is on screen.
+  const loading = h('p', { class: 'note' }, 'loading…');
+  const view = h('div', { class: 'view' }, loading);
+  main.replaceChildren(view);
   delete document.body.dataset.view;
   try {
     let done: (() => void) | void = undefined;
     if (parts.length === 0) done = await listView(ctx, view, query);
     else if (parts[0] === 's' && parts[1] && parts.length === 2) done = await subtreeView(ctx, view, parts[1], query);
-    else if (parts[0] === 's' && parts[1] && parts[2] === 'r' && parts[3] !== undefined) {
-      main.replaceChildren(view);
-      await roundView(ctx, view, parts[1], Number(parts[3]));
-    } else if (parts[0] === 's' && parts[1] && parts[2] === 'k' && parts[3] !== undefined) {
-      main.replaceChildren(view);
+    else if (parts[0] === 's' && parts[1] && parts[2] === 'r' && parts[3] !== undefined) await roundView(ctx, view, parts[1], Number(parts[3]));
+    else if (parts[0] === 's' && parts[1] && parts[2] === 'k' && parts[3] !== undefined) {
       await keyView(ctx, view, parts[1], decodeURIComponent(parts.slice(3).join('/')), query.has('h') ? Number(query.get('h')) : undefined);
     } else if (parts[0] === 'tx' && parts[1]) await txView(ctx, view, parts[1]);
     else if (parts[0] === 'verify') verifyView(view);
     else throw new Error(`no such page: ${path}`);
     if (gen !== generation) return done?.();
     cleanup = done;
-    if (view.parentNode !== main) main.replaceChildren(view);
     document.body.dataset.view = parts[0] ?? 'list';
   } catch (e) {
-    if (gen === generation) main.replaceChildren(view.childNodes.length ? view : '', errorBox(e));
+    if (gen !== generation) return;
+    if (loading.isConnected) loading.remove();
+    view.append(errorBox(e));
   }
 }
 

@@ -346,6 +346,14 @@ describe('/explorer in Chromium', () => {
     await page.close();
   }, 60_000);
 
+  test('a subtree the node does not have: the node\'s problem is shown, nothing breaks', async () => {
+    const { page, errors } = await openPage(`${site}/explorer#/s/${'ab'.repeat(32)}`);
+    await page.waitForSelector('main .error');
+    expect(await page.textContent('main .error')).toContain('404 unknown_subtree');
+    expect(errors.filter((e) => !e.includes('404'))).toEqual([]);
+    await page.close();
+  }, 60_000);
+
   test('narrow screens: the main views fit 390 px without scrolling sideways', async () => {
     const key = `balance/${bob.publicKey}`;
     for (const [name, path, ready] of [
