@@ -172,8 +172,12 @@ describe('/explorer in Chromium', () => {
     await page.waitForSelector('#live[data-state="live"]');
     const foreign = requests.filter((u) => !u.startsWith(`${site}/`));
     expect({ foreign, errors }).toEqual({ foreign: [], errors: [] });
-    // Exactly one event stream for the page.
+    // Exactly one event stream for the page, and the list moves with it.
     expect(requests.filter((u) => u.includes('/v1/events')).length).toBe(1);
+    const before = Number(await page.textContent(`tr[data-subtree="${notes.id}"] [data-col=height]`));
+    await clientA.send({ subtree: notes.id, key: owner, call: 'set', args: { key: 'list', value: 'live' } });
+    await until('a new round of notes', async () => (await clientA.getSubtree(notes.id)).height > before, 10_000);
+    await page.waitForFunction(([id, h]) => Number(document.querySelector(`tr[data-subtree="${id}"] [data-col=height]`)?.textContent) > h, [notes.id, before] as const, { timeout: 1000 });
     await page.screenshot({ path: join(SHOTS, 'list.png'), fullPage: true });
     await page.close();
   }, 60_000);
@@ -330,6 +334,22 @@ describe('/explorer in Chromium', () => {
     await page.waitForSelector('#verify-result[data-done]');
     const statuses = await linkStatuses(page, '#verify-result');
     expect(statuses).toMatchObject({ proof: 'ok', checkpoint: 'ok', log: 'ok', note: 'fail', ots: 'skip' });
+    // A state answer as the node sends it (no creation request): the proof alone is judged.
+    const answer = await (await fetch(`${a.url}/v1/subtrees/${coin.id}/state/${encodeURIComponent(key)}`)).text();
+    await page.evaluate(() => document.getElementById('verify-result')!.removeAttribute('data-done'));
+    await page.setInputFiles('#ots-file', []);
+    await page.fill('#paste', answer);
+    await page.click('#verify-button');
+    await page.waitForSelector('#verify-result[data-done]');
+    expect(await linkStatuses(page, '#verify-result')).toEqual({ proof: 'ok', round: 'skip', signatures: 'skip', subtree: 'skip' });
+    // A bare proof of absence.
+    const absent = (await (await fetch(`${a.url}/v1/subtrees/${coin.id}/state/balance%2Fnobody`)).json()) as { proof: unknown };
+    await page.evaluate(() => document.getElementById('verify-result')!.removeAttribute('data-done'));
+    await page.fill('#paste', JSON.stringify(absent.proof));
+    await page.click('#verify-button');
+    await page.waitForSelector('#verify-result[data-done]');
+    expect(await linkStatuses(page, '#verify-result')).toEqual({ proof: 'ok' });
+    expect(await page.textContent('#verify-result li[data-link="proof"]')).toContain('absence proven');
     expect(requests.slice(before)).toEqual([]);
     expect(errors).toEqual([]);
     await page.close();
