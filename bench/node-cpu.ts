@@ -15,7 +15,7 @@
  * small rounds show the per-round cost), BENCH_SYNC=NORMAL, BENCH_STMT_PROF=1 (CPU per SQL text,
  * BEGIN and COMMIT; adds its own overhead).
  */
-import { rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { loadConfig } from '../src/config.ts';
 import { toHex } from '../src/core/hex.ts';
 import { runLeaderPass } from '../src/leader/leader-pass.ts';
@@ -48,6 +48,18 @@ const config = loadConfig({
 const db = await openDatabase({ url: config.databaseUrl, ...(process.env.BENCH_SYNC === 'NORMAL' ? { synchronous: 'NORMAL' as const } : {}) });
 const STMT_PROF = process.env.BENCH_STMT_PROF === '1';
 const stmtCpu = new Map<string, number>();
+/** The serving thread's own CPU (µs) where Linux shows it: other threads run during a synchronous COMMIT. */
+const threadNow = (() => {
+  try {
+    readFileSync('/proc/thread-self/schedstat', 'utf8');
+    return () => Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[0]) / 1000;
+  } catch {
+    return () => {
+      const u = process.cpuUsage();
+      return u.user + u.system;
+    };
+  }
+})();
 // CPU spent inside write transactions (the local driver is synchronous, so this is the SQL work).
 let writeCpu = 0;
 const write = db.write.bind(db);
@@ -61,10 +73,9 @@ db.write = (async (fn: Parameters<typeof write>[0]) => {
               ...tx,
               execute: (st) => {
                 const k = (typeof st === 'string' ? st : st.sql).replace(/\s+/g, ' ').slice(0, 60);
-                const a = process.cpuUsage();
+                const a = threadNow();
                 const r = tx.execute(st);
-                const d = process.cpuUsage(a);
-                stmtCpu.set(k, (stmtCpu.get(k) ?? 0) + d.user + d.system);
+                stmtCpu.set(k, (stmtCpu.get(k) ?? 0) + threadNow() - a);
                 return r;
               },
               batch: (sts) => tx.batch(sts),
@@ -84,20 +95,51 @@ const cpuNow = () => {
   return u.user + u.system;
 };
 
+/**
+ * On-CPU time (µs) of this process's threads by kind, from /proc (Linux; empty elsewhere): the
+ * serving thread, the crypto threads, and the runtime's own (JIT compilers, GC): short runs pay
+ * for compiling the code they exercise, which a long-running node does not.
+ */
+function threadCpu(): Map<string, number> {
+  const out = new Map<string, number>();
+  let tasks: string[];
+  try {
+    tasks = readdirSync('/proc/self/task');
+  } catch {
+    return out;
+  }
+  for (const t of tasks) {
+    try {
+      const comm = readFileSync(`/proc/self/task/${t}/comm`, 'utf8').trim();
+      const ns = Number(readFileSync(`/proc/self/task/${t}/schedstat`, 'utf8').split(' ')[0]);
+      const kind = t === String(process.pid) ? 'main' : comm === 'Worker' ? 'crypto' : /JIT|WarmUp/.test(comm) ? 'jit' : 'runtime';
+      out.set(kind, (out.get(kind) ?? 0) + ns / 1000);
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return out;
+}
+
+function threadSplit(before: Map<string, number>, n: number): string {
+  const after = threadCpu();
+  if (after.size === 0) return '';
+  const per = (k: string) => (((after.get(k) ?? 0) - (before.get(k) ?? 0)) / n).toFixed(1);
+  return `; by thread µs/op: main ${per('main')}, crypto ${per('crypto')}, jit ${per('jit')}, other runtime ${per('runtime')}`;
+}
+
 if (STMT_PROF) {
   const w = (db as unknown as { writer: { transaction(m: string): Promise<{ commit(): Promise<void> }> } }).writer;
   const tr = w.transaction.bind(w);
   w.transaction = async (m) => {
-    const a0 = process.cpuUsage();
+    const a0 = threadNow();
     const t = await tr(m);
-    const d0 = process.cpuUsage(a0);
-    stmtCpu.set('BEGIN', (stmtCpu.get('BEGIN') ?? 0) + d0.user + d0.system);
+    stmtCpu.set('BEGIN', (stmtCpu.get('BEGIN') ?? 0) + threadNow() - a0);
     const c = t.commit.bind(t);
     t.commit = async () => {
-      const a = process.cpuUsage();
+      const a = threadNow();
       await c();
-      const d = process.cpuUsage(a);
-      stmtCpu.set('COMMIT', (stmtCpu.get('COMMIT') ?? 0) + d.user + d.system);
+      stmtCpu.set('COMMIT', (stmtCpu.get('COMMIT') ?? 0) + threadNow() - a);
     };
     return t;
   };
@@ -115,10 +157,9 @@ if (STMT_PROF) {
   const ex = r.execute.bind(r);
   r.execute = (st) => {
     const k = 'read: ' + (typeof st === 'string' ? st : (st as { sql: string }).sql).replace(/\s+/g, ' ').slice(0, 54);
-    const a = process.cpuUsage();
+    const a = threadNow();
     const res = ex(st);
-    const d = process.cpuUsage(a);
-    stmtCpu.set(k, (stmtCpu.get(k) ?? 0) + d.user + d.system);
+    stmtCpu.set(k, (stmtCpu.get(k) ?? 0) + threadNow() - a);
     return res;
   };
 }
@@ -150,8 +191,8 @@ try {
   const headers = { 'content-type': 'application/json' };
 
   if (phases.has('accept')) {
-    // warm-up: the first 5% untimed
-    const warm = Math.floor(per / 20);
+    // warm-up: the first 5% (BENCH_WARMUP_PCT) untimed
+    const warm = Math.floor((per * envInt('BENCH_WARMUP_PCT', 5)) / 100);
     const run = async (from: number, to: number) => {
       let bad = 0;
       await Promise.all(
@@ -168,6 +209,7 @@ try {
     };
     await run(0, warm);
     const s0 = node.ctx.committer.stats.items;
+    const th0 = threadCpu();
     const c0 = cpuNow();
     const t0 = performance.now();
     const w0 = writeCpu;
@@ -178,12 +220,13 @@ try {
     console.log(
       `accept: ${n} tx, ${((cpuNow() - c0) / n).toFixed(1)} µs CPU/tx, ${((n / wall) * 1000).toFixed(0)} tx/s in-process, ` +
         `avg group ${(node.ctx.committer.stats.items / node.ctx.committer.stats.groups).toFixed(1)}, errors ${bad}; ` +
-        `in write transactions ${(wcpu / n).toFixed(1)} µs/tx`,
+        `in write transactions ${(wcpu / n).toFixed(1)} µs/tx${threadSplit(th0, n)}`,
     );
   }
 
   showStatements();
   if (phases.has('leader')) {
+    const th0 = threadCpu();
     const c0 = cpuNow();
     const w0 = writeCpu;
     const t0 = performance.now();
@@ -199,7 +242,7 @@ try {
     const wall = performance.now() - t0;
     console.log(
       `leader: ${executed} tx in ${rounds} rounds, ${((cpuNow() - c0) / Math.max(1, executed)).toFixed(1)} µs CPU/tx, ` +
-        `${((executed / wall) * 1000).toFixed(0)} tx/s; in write transactions ${((writeCpu - w0) / Math.max(1, executed)).toFixed(1)} µs/tx`,
+        `${((executed / wall) * 1000).toFixed(0)} tx/s; in write transactions ${((writeCpu - w0) / Math.max(1, executed)).toFixed(1)} µs/tx${threadSplit(th0, Math.max(1, executed))}`,
     );
   }
 
@@ -225,12 +268,13 @@ try {
     };
     await run(2000);
     i = 0;
+    const th0 = threadCpu();
     const c0 = cpuNow();
     const t0 = performance.now();
     const bad = await run(PROOFS);
     const wall = performance.now() - t0;
     showStatements();
-    console.log(`proofs: ${PROOFS}, ${((cpuNow() - c0) / PROOFS).toFixed(1)} µs CPU/proof, ${((PROOFS / wall) * 1000).toFixed(0)}/s, errors ${bad}`);
+    console.log(`proofs: ${PROOFS}, ${((cpuNow() - c0) / PROOFS).toFixed(1)} µs CPU/proof, ${((PROOFS / wall) * 1000).toFixed(0)}/s, errors ${bad}${threadSplit(th0, PROOFS)}`);
   }
 } finally {
   server.stop(true);

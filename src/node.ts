@@ -96,6 +96,7 @@ export async function createNode(config: Config, opts: NodeOptions): Promise<Dst
   const loadEngine = () => (sandbox ??= loadSandbox(opts.sandboxWasm ? { wasmModule: opts.sandboxWasm } : {}));
   // One registry: the deployment's programs plus the user programs (js:<id>) loaded from the store.
   const programs = new ProgramLibrary(opts.programs ?? NATIVE_PROGRAMS, (id) => findProgram(opts.db, id), loadEngine, hash);
+  const committer = new GroupCommitter(opts.db, { maxPendingPerSender: config.maxPendingPerSender });
   const ctx: NodeContext = {
     config,
     db: opts.db,
@@ -105,7 +106,7 @@ export async function createNode(config: Config, opts: NodeOptions): Promise<Dst
     hash,
     store,
     tree,
-    committer: new GroupCommitter(opts.db, { maxPendingPerSender: config.maxPendingPerSender }),
+    committer,
     subtrees: new SubtreeCache(opts.db, programs),
     programs,
     now: opts.now ?? Date.now,
@@ -115,7 +116,7 @@ export async function createNode(config: Config, opts: NodeOptions): Promise<Dst
     sandbox: loadEngine,
     instanceId: opts.instanceId ?? crypto.randomUUID(),
     limits: writeLimits(config, opts.now ?? Date.now),
-    admission: new AdmissionGate(opts.db, tree, store),
+    admission: new AdmissionGate(opts.db, tree, store, (id) => committer.recentHead(id)),
     log,
   };
   const app = createApp(ctx, opts.docsAssets);

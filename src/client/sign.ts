@@ -1,5 +1,5 @@
 import { formatAmount, isCanonicalAmount, MAX_AMOUNT } from '../core/amount.ts';
-import type { SignerSig } from '../core/consensus/poa.ts';
+import type { SignerSig } from '../core/consensus/signing-rules.ts';
 import type { Mode } from '../core/consensus/mode.ts';
 import { digest } from '../core/digest.ts';
 import { fail } from '../core/errors.ts';

@@ -1,4 +1,4 @@
-import type { SignerSig } from '../core/consensus/poa.ts';
+import type { SignerSig } from '../core/consensus/signing-rules.ts';
 import type { Mode } from '../core/consensus/mode.ts';
 import type { JsonValue } from '../core/jcs.ts';
 import type { RoundHeader } from '../core/round.ts';

@@ -1,4 +1,4 @@
-import { checkCreationSignatures, isRoundFinal, roundSigners, type SignerSig } from '../core/consensus/poa.ts';
+import { checkCreationSignatures, isRoundFinal, roundSigners, type SignerSig } from '../core/consensus/signing-rules.ts';
 import type { Mode } from '../core/consensus/mode.ts';
 import { digest } from '../core/digest.ts';
 import { DstpError } from '../core/errors.ts';

@@ -1,5 +1,5 @@
 import { parseMode, type Mode } from './consensus/mode.ts';
-import type { SignerSig } from './consensus/poa.ts';
+import type { SignerSig } from './consensus/signing-rules.ts';
 import { DstpError, fail } from './errors.ts';
 import type { Sha256 } from './hash.ts';
 import { fromHex, isHex32 } from './hex.ts';

@@ -5,7 +5,7 @@ import type { SigningKey } from '../client/keys.ts';
 import { publicKeyOf } from '../client/keys.ts';
 import { signDigestHex } from '../client/sign.ts';
 import type { ProposalView, ResumeView } from '../client/types.ts';
-import { checkCreationSignatures, eligibleKeys, missingRequirements, roundSigners, type SignerSig } from '../core/consensus/poa.ts';
+import { checkCreationSignatures, eligibleKeys, missingRequirements, roundSigners, type SignerSig } from '../core/consensus/signing-rules.ts';
 import type { Mode } from '../core/consensus/mode.ts';
 import { resumeDigest, resumeObject } from '../core/consensus/resume.ts';
 import type { Sha256 } from '../core/hash.ts';

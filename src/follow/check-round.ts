@@ -1,6 +1,6 @@
 import { modeAfter, verifyRound, type FetchedTx, type ReplicaTip } from '../cosigner/verify-round.ts';
 import type { Mode } from '../core/consensus/mode.ts';
-import { eligibleKeys, missingRequirements, roundSigners } from '../core/consensus/poa.ts';
+import { eligibleKeys, missingRequirements, roundSigners } from '../core/consensus/signing-rules.ts';
 import { fromHex, toHex } from '../core/hex.ts';
 import type { JsonValue } from '../core/jcs.ts';
 import type { Program } from '../core/programs/types.ts';

@@ -1,5 +1,5 @@
 import { ApiError } from '../api/problem.ts';
-import { checkCreationSignatures } from '../core/consensus/poa.ts';
+import { checkCreationSignatures } from '../core/consensus/signing-rules.ts';
 import { toHex } from '../core/hex.ts';
 import { asJson, jcs, type JsonValue } from '../core/jcs.ts';
 import { ROOT_ID_HEX } from '../core/object-id.ts';

@@ -1,5 +1,5 @@
 import { chooseProposer } from '../core/consensus/pos.ts';
-import { eligibleKeys, missingRequirements, roundSigners } from '../core/consensus/poa.ts';
+import { eligibleKeys, missingRequirements, roundSigners } from '../core/consensus/signing-rules.ts';
 import { systemCalls } from '../core/consensus/system.ts';
 import { fromHex, toHex } from '../core/hex.ts';
 import { asJson } from '../core/jcs.ts';

@@ -5,7 +5,7 @@ import type { Admission, ProgramTx } from '../core/programs/types.ts';
 import type { SparseMerkleTree } from '../core/smt/tree.ts';
 import { readState, type ValueReader } from '../core/state-reader.ts';
 import type { Tx } from '../core/tx.ts';
-import { pendingAfter, subtreeHead, type Database } from '../store/index.ts';
+import { pendingAfter, subtreeHead, type Database, type SubtreeRoot } from '../store/index.ts';
 import type { SubtreeFacts } from './subtree-cache.ts';
 
 /** Credits of the pending transactions seen so far, valid while the subtree stays at `height`. */
@@ -29,9 +29,11 @@ const NO_STATE = { get: () => undefined };
 /**
  * SPEC §7.1 admission at accept time: the program's `admit` over the latest final state and the
  * credits in flight (transactions accepted and not yet executed, plus a batch's earlier items).
- * The common case costs no database round trip beyond the subtree head: final values are kept
- * per subtree until its next round, and the pending log is scanned only before refusing, and
- * then only past what was scanned already (other instances' accepts included).
+ * The common case costs no database read: the head comes from the latest group commit while
+ * nothing else was written since (`GroupCommitter.recentHead`; else it is read), final values are
+ * kept per subtree until its next round, and the pending log is scanned only before refusing, and
+ * then only past what was scanned already (other instances' accepts included). A refusal is
+ * always decided on a fresh read of the head.
  */
 export class AdmissionGate {
   private readonly inFlight = new Map<string, InFlight>();
@@ -41,6 +43,8 @@ export class AdmissionGate {
     private readonly db: Database,
     private readonly tree: SparseMerkleTree,
     private readonly values: ValueReader,
+    /** A head known without reading it (the committer's), if any. */
+    private readonly recentHead: (subtree: string) => SubtreeRoot | undefined = () => undefined,
   ) {}
 
   /** Resolves when admitted; throws the program's refusal as a 4xx problem. */
@@ -51,7 +55,7 @@ export class AdmissionGate {
     const keys = adm.reads(facts.config, ptx);
     // A check that reads no state (kv's writers) needs no head read unless it would refuse.
     if (keys.length === 0 && adm.admit(facts.config, ptx, NO_STATE, batch) === null) return;
-    const head = await subtreeHead(this.db, facts.id);
+    const head = this.recentHead(facts.id) ?? (await subtreeHead(this.db, facts.id));
     if (!head) return; // the append decides unknown subtrees
     const known = this.inFlight.get(facts.id);
     const cached = known?.height === head.height ? known.keys : NONE;
@@ -76,7 +80,7 @@ export class AdmissionGate {
     return facts.program.admission?.credits(facts.config, { sender: tx.sender, nonce: tx.nonce, call: tx.call, args: tx.args }) ?? [];
   }
 
-  private async state(subtree: string, head: { height: number; root: string }, keys: readonly string[]) {
+  private async state(subtree: string, head: SubtreeRoot, keys: readonly string[]) {
     let f = this.finals.get(subtree);
     if (!f || f.height !== head.height || f.values.size > MAX_VALUES) {
       f = { height: head.height, values: new Map() };

@@ -1,5 +1,5 @@
 import { assertSafeThreshold } from '../core/consensus/mode.ts';
-import { checkCreationSignatures, type SignerSig } from '../core/consensus/poa.ts';
+import { checkCreationSignatures, type SignerSig } from '../core/consensus/signing-rules.ts';
 import { digest } from '../core/digest.ts';
 import { EMPTY_HASH } from '../core/hash.ts';
 import { toHex } from '../core/hex.ts';

@@ -1,4 +1,4 @@
-import { eligibleKeys, missingRequirements, roundSigners } from '../core/consensus/poa.ts';
+import { eligibleKeys, missingRequirements, roundSigners } from '../core/consensus/signing-rules.ts';
 import { fromHex } from '../core/hex.ts';
 import { parseKeyField } from '../core/tx.ts';
 import { isHex32 } from '../core/hex.ts';

@@ -56,6 +56,7 @@ export class Database {
   readonly local: boolean;
   private tail: Promise<unknown> = Promise.resolve();
   private closed = false;
+  private committed = 0;
 
   /** @internal use `openDatabase` / `openDatabaseWithClient` */
   constructor(
@@ -87,6 +88,7 @@ export class Database {
       try {
         const result = await fn(tx);
         await tx.commit();
+        this.committed++;
         return result;
       } catch (err) {
         await rollbackQuietly(tx);
@@ -95,6 +97,15 @@ export class Database {
         tx.close();
       }
     });
+  }
+
+  /**
+   * Write transactions committed through this handle so far. Writes are serialized, so inside
+   * `write` the transaction running will be number `commits + 1`; an unchanged count later means
+   * this process has written nothing since.
+   */
+  get commits(): number {
+    return this.committed;
   }
 
   /** Typed query builder over any executor, e.g. the `tx` inside `write`. */

@@ -1,5 +1,5 @@
 import type { Database } from './database.ts';
-import { appendGroup, NonceCache, type AcceptItem, type AcceptResult } from './tx-log.ts';
+import { appendGroup, NonceCache, type AcceptItem, type AcceptResult, type SubtreeRoot } from './tx-log.ts';
 
 export interface GroupCommitterOptions {
   /** Most transactions per write transaction (a batch request is never split). Default 1000. */
@@ -9,6 +9,10 @@ export interface GroupCommitterOptions {
   /** Most pending transactions per (subtree, sender); 0 (default) = no limit. */
   maxPendingPerSender?: number;
 }
+
+/** How long a head read by a group commit stands in for a fresh read (see `recentHead`). */
+const HEAD_FRESH_MS = 50;
+const MAX_HEADS = 10_000;
 
 interface Entry {
   items: readonly AcceptItem[];
@@ -33,6 +37,8 @@ export class GroupCommitter {
   private running: Promise<void> | null = null;
   /** Senders' next nonces between groups (checked against the log size in every transaction). */
   private readonly nonces = new NonceCache();
+  /** Heads of subtrees as the latest group read them, with the database's commit count after it. */
+  private readonly heads = new Map<string, SubtreeRoot & { commits: number; at: number }>();
   /** Counters for benchmarks and metrics. */
   readonly stats = { groups: 0, items: 0, largestGroup: 0 };
 
@@ -55,6 +61,17 @@ export class GroupCommitter {
   acceptBatch(items: readonly AcceptItem[]): Promise<AcceptResult[]> {
     if (items.length === 0) return Promise.resolve([]);
     return this.enqueue(items);
+  }
+
+  /**
+   * The head (height, root) of `subtree` as the latest committed group read it, while that is
+   * still the latest write of this process (a round it commits moves `db.commits`) and at most
+   * `HEAD_FRESH_MS` old (rounds that other processes sharing the database commit). Lets
+   * admission skip its own head read under load; undefined otherwise.
+   */
+  recentHead(subtree: string): SubtreeRoot | undefined {
+    const h = this.heads.get(subtree);
+    return h && h.commits === this.db.commits && this.now() - h.at <= HEAD_FRESH_MS ? h : undefined;
   }
 
   /** Resolves when everything queued so far has been committed (or failed). */
@@ -84,12 +101,16 @@ export class GroupCommitter {
   private async flushOne(): Promise<void> {
     let group: Entry[] = [];
     let results: AcceptResult[][] = [];
+    const seen = new Map<string, SubtreeRoot>();
+    let commits = 0;
     try {
       await this.db.write(async (tx) => {
+        // Writes are serialized: this transaction's COMMIT will be the next one.
+        commits = this.db.commits + 1;
         // Taken once the write lock is ours, so arrivals during the wait still join this group.
         group = this.take();
         const items = group.flatMap((e) => e.items);
-        const flat = await appendGroup(tx, items, this.now(), this.nonces, this.maxPending);
+        const flat = await appendGroup(tx, items, this.now(), this.nonces, this.maxPending, seen);
         results = [];
         let at = 0;
         for (const e of group) {
@@ -98,6 +119,9 @@ export class GroupCommitter {
         }
       });
       this.nonces.commitStaged();
+      if (this.heads.size + seen.size > MAX_HEADS) this.heads.clear();
+      const at = this.now();
+      for (const [id, h] of seen) this.heads.set(id, { ...h, commits, at });
     } catch (err) {
       this.nonces.dropStaged();
       if (group.length === 0) group = this.take(); // failed before taking: fail the next group, do not spin

@@ -146,8 +146,11 @@ export async function appendGroup(
   time: number,
   nonces?: NonceCache,
   maxPending = 0,
+  /** Filled with the heads (height, root) of the group's subtrees as this transaction read them. */
+  seen?: Map<string, SubtreeRoot>,
 ): Promise<AcceptResult[]> {
   const heads = await subtreeHeads(ex, items);
+  if (seen) for (const [id, h] of heads) seen.set(id, { height: h.height, root: h.root });
   const active = items.filter((it) => heads.get(it.subtree)?.status === 'active');
   const nextNonce = await nextNonces(ex, active, heads, nonces);
   const pendingAt = maxPending > 0 ? await pendingProbes(ex, active, maxPending) : new Set<string>();
@@ -316,7 +319,13 @@ export class NonceCache {
   }
 }
 
-interface Head {
+/** A subtree's latest final round: its height and state root. */
+export interface SubtreeRoot {
+  height: number;
+  root: string;
+}
+
+interface Head extends SubtreeRoot {
   status: string;
   logSize: number;
   logSizeBefore: number;
@@ -327,10 +336,12 @@ async function subtreeHeads(ex: Executor, items: readonly AcceptItem[]): Promise
   const ids = [...new Set(items.map((i) => i.subtree))];
   for (const part of chunks(ids, KEY_CHUNK)) {
     const rs = await ex.execute({
-      sql: `SELECT id, status, log_size FROM subtrees WHERE id IN (${params(part.length)})`,
+      sql: `SELECT id, status, log_size, height, root FROM subtrees WHERE id IN (${params(part.length)})`,
       args: part,
     });
-    for (const r of rs.rows) out.set(String(r[0]), { status: String(r[1]), logSize: num(r[2]), logSizeBefore: num(r[2]) });
+    for (const r of rs.rows) {
+      out.set(String(r[0]), { status: String(r[1]), logSize: num(r[2]), logSizeBefore: num(r[2]), height: num(r[3]), root: String(r[4]) });
+    }
   }
   return out;
 }

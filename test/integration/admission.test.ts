@@ -109,6 +109,19 @@ describe('token', () => {
     expect(failed.status).toBe('failed');
     expect(failed.receipt.code).toBe('insufficient_balance');
   });
+
+  test('a spend after a round emptied the balance is refused at once: the head a group commit read before that round is not used', async () => {
+    const f = party('adm-f');
+    const mintNonce = Number((await call(s.url, 'GET', `/v1/subtrees/${coin}/state/sys/nonce/${minter.key}`)).body.value ?? 0);
+    expect((await send(minter, mintNonce, 'mint', { to: f.key, amount: '5' })).status).toBe(202);
+    await tick();
+    // Admitted on the balance of 5; its group commit reads the head of that round.
+    expect((await send(f, 0, 'transfer', { to: alice.key, amount: '5' })).status).toBe(202);
+    await tick(); // this process commits the round that spends it: f holds 0
+    const r = await send(f, 1, 'transfer', { to: alice.key, amount: '1' });
+    expect(r.status).toBe(409);
+    expect(r.body.code).toBe('insufficient_balance');
+  });
 });
 
 describe('kv', () => {

@@ -248,3 +248,43 @@ describe('durability and processes', () => {
     expect((await getSubtree(db, subtree))!.logSize).toBe(800);
   });
 });
+
+describe('GroupCommitter heads for admission', () => {
+  test('a group commit publishes the head it read; any other write of this process or 50 ms withdraw it; a failed group publishes nothing', async () => {
+    const { db } = await fresh();
+    const made = await makeSubtree(db, 'heads');
+    const id = made.subtree.id;
+    const other = (await makeSubtree(db, 'heads-other')).subtree.id;
+    let t = 1_000;
+    const gc = new GroupCommitter(db, { now: () => t });
+    expect(gc.recentHead(id)).toBeUndefined();
+
+    expect((await gc.accept(txItem(id, sender(1), 0))).status).toBe('accepted');
+    const row = (await getSubtree(db, id))!;
+    expect(gc.recentHead(id)).toEqual(expect.objectContaining({ height: row.height, root: row.root }));
+    expect(gc.recentHead(other)).toBeUndefined(); // not in the group
+
+    t += 50;
+    expect(gc.recentHead(id)).toBeDefined();
+    t += 1;
+    expect(gc.recentHead(id)).toBeUndefined(); // other processes may have committed rounds since
+
+    expect((await gc.accept(txItem(id, sender(1), 1))).status).toBe('accepted');
+    expect(gc.recentHead(id)).toBeDefined();
+    // Any other write through this database (a round, a status change) may have moved the head.
+    await db.write(async (tx) => {
+      await tx.execute({ sql: 'UPDATE subtrees SET height = height + 1 WHERE id = ?', args: [id] });
+    });
+    expect(gc.recentHead(id)).toBeUndefined();
+
+    expect((await gc.accept(txItem(id, sender(1), 2))).status).toBe('accepted');
+    expect(gc.recentHead(id)?.height).toBe(row.height + 1);
+    // A group whose transaction fails (here: an item whose envelope cannot be stored) publishes nothing new.
+    await db.write(async (tx) => {
+      await tx.execute({ sql: 'UPDATE subtrees SET height = height + 1 WHERE id = ?', args: [id] });
+    });
+    const bad = { ...txItem(id, sender(2), 0), envelope: { toJSON: () => { throw new Error('boom'); } } as never };
+    await expect(gc.accept(bad)).rejects.toThrow('boom');
+    expect(gc.recentHead(id)).toBeUndefined();
+  });
+});

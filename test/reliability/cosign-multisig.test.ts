@@ -10,7 +10,7 @@ import { afterAll, describe, expect, test } from 'bun:test';
 import { join } from 'node:path';
 import { buildSubtreeRequest, generateKey, signSubtreeRequest, signTransaction, type KeyPair } from '../../src/client/index.ts';
 import { parseMode } from '../../src/core/consensus/mode.ts';
-import { isRoundFinal } from '../../src/core/consensus/poa.ts';
+import { isRoundFinal } from '../../src/core/consensus/signing-rules.ts';
 import { fromHex, toHex } from '../../src/core/hex.ts';
 import { cleanupAll, http, NETWORK, openReader, readLedger, spawnNode, tempDir, waitFor } from './harness.ts';
 import { cosignerReady, keyFile, kvWriter, runCli, spawnCosigner, stopAllCosigners, type CosignProc } from './cosign-harness.ts';

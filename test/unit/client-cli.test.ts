@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { parseBalances, UsageError } from '../../src/cli/args.ts';
 import { main } from '../../src/cli/main.ts';
 import { keyFromSecret } from '../../src/client/keys.ts';
-import { checkCreationSignatures } from '../../src/core/consensus/poa.ts';
+import { checkCreationSignatures } from '../../src/core/consensus/signing-rules.ts';
 import { parseSubtreeRequest, subtreeId } from '../../src/core/subtree-request.ts';
 import { NATIVE_PROGRAMS } from '../../src/core/programs/native.ts';
 import { toHex } from '../../src/core/hex.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'bun:test';
-import { checkCreationSignatures } from '../../src/core/consensus/poa.ts';
+import { checkCreationSignatures } from '../../src/core/consensus/signing-rules.ts';
 import { digest } from '../../src/core/digest.ts';
 import { DstpError } from '../../src/core/errors.ts';
 import { fromHex } from '../../src/core/hex.ts';

@@ -4,7 +4,7 @@ import { parseMode, type PosMode } from '../../src/core/consensus/mode.ts';
 import { chooseProposer, epochOf, nextEpochStart } from '../../src/core/consensus/pos.ts';
 import { CONSENSUS_KEY } from '../../src/core/consensus/state.ts';
 import { checkSystemCall, consensusAt, effectiveMode } from '../../src/core/consensus/system.ts';
-import { isRoundFinal } from '../../src/core/consensus/poa.ts';
+import { isRoundFinal } from '../../src/core/consensus/signing-rules.ts';
 import { digest } from '../../src/core/digest.ts';
 import { sha256 } from '../../src/core/hash.ts';
 import { fromHex, toHex, utf8 } from '../../src/core/hex.ts';

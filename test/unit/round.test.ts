@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'bun:test';
-import { isRoundFinal, roundSigners } from '../../src/core/consensus/poa.ts';
+import { isRoundFinal, roundSigners } from '../../src/core/consensus/signing-rules.ts';
 import { parseMode } from '../../src/core/consensus/mode.ts';
 import { DstpError } from '../../src/core/errors.ts';
 import { sha256 } from '../../src/core/hash.ts';

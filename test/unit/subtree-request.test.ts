@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'bun:test';
 import { parseMode } from '../../src/core/consensus/mode.ts';
-import { checkCreationSignatures, creationSignersRequired } from '../../src/core/consensus/poa.ts';
+import { checkCreationSignatures, creationSignersRequired } from '../../src/core/consensus/signing-rules.ts';
 import { digest } from '../../src/core/digest.ts';
 import { DstpError } from '../../src/core/errors.ts';
 import { sha256 } from '../../src/core/hash.ts';

@@ -17,23 +17,40 @@ function isAdminRoute(method: string, path: string): boolean {
   return ADMIN_PATH.test(path) || (READ_PUBLIC_PATH.test(path) && method !== 'GET' && method !== 'HEAD');
 }
 
+const EXPOSE_HEADERS = 'X-Anchor-Status,Retry-After';
+
 /**
  * CORS for the public API (reads, transactions, subtree creation, co-signer calls): origins from
  * DSTP_CORS_ORIGINS (`*` by default, `[]` = off). Browsers may send only `Content-Type`, so a page
  * can never present an admin token; they may read the headers our answers carry beyond the basics.
+ * Preflights go to hono's `cors`. Every other request gets its headers set before the route runs,
+ * as hono's `cors` does, but through `c.header`: hono's sets them on a placeholder response that
+ * each answer is then copied over (a second Response and Headers per request, on every route).
  */
 export function publicCors(origins: '*' | string[]): MiddlewareHandler {
-  const allow = cors({
+  const preflight = cors({
     origin: origins,
     allowMethods: ['GET', 'HEAD', 'POST'],
     allowHeaders: ['Content-Type'],
-    exposeHeaders: ['X-Anchor-Status', 'Retry-After'],
+    exposeHeaders: EXPOSE_HEADERS.split(','),
     maxAge: 600,
   });
   return async (c, next) => {
-    // A preflight asks for the method the page wants to send.
-    const method = c.req.method === 'OPTIONS' ? (c.req.header('access-control-request-method') ?? 'OPTIONS') : c.req.method;
-    if (origins.length === 0 || isAdminRoute(method.toUpperCase(), c.req.path)) return next();
-    return allow(c, next);
+    if (origins.length === 0) return next();
+    const method = c.req.method;
+    if (method === 'OPTIONS') {
+      // A preflight asks for the method the page wants to send.
+      const asked = (c.req.header('access-control-request-method') ?? 'OPTIONS').toUpperCase();
+      return isAdminRoute(asked, c.req.path) ? next() : preflight(c, next);
+    }
+    if (isAdminRoute(method, c.req.path)) return next();
+    if (origins === '*') c.header('Access-Control-Allow-Origin', '*');
+    else {
+      const origin = c.req.header('origin');
+      if (origin !== undefined && origins.includes(origin)) c.header('Access-Control-Allow-Origin', origin);
+    }
+    c.header('Access-Control-Expose-Headers', EXPOSE_HEADERS);
+    await next();
+    if (origins !== '*') c.header('Vary', 'Origin', { append: true });
   };
 }

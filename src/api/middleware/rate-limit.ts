@@ -30,12 +30,30 @@ export function writeLimits(config: Config, now: () => number): WriteLimits {
   return { clients: buckets(config.rateLimit), peers: buckets(config.peerRateLimit), senders: buckets(config.senderRateLimit) };
 }
 
+interface Client {
+  address: string | undefined;
+  /** The trusted peer that forwarded the request, if any. */
+  peer?: string;
+}
+
+/** Per request: the write limiter and the transaction routes both ask. */
+const clients = new WeakMap<Context, Client>();
+
 /**
  * The client a request counts against, and the trusted peer that forwarded it, if any. The
  * socket address counts unless `DSTP_TRUST_PROXY` names the header the proxy in front sets
  * (for `x-forwarded-for`, the last entry: the one that proxy appended itself).
  */
-export function clientOf(c: Context, config: Config): { address: string | undefined; peer?: string } {
+export function clientOf(c: Context, config: Config): Client {
+  let who = clients.get(c);
+  if (who === undefined) {
+    who = findClient(c, config);
+    clients.set(c, who);
+  }
+  return who;
+}
+
+function findClient(c: Context, config: Config): Client {
   let address = (c.env as RequestEnv | undefined)?.clientAddress ?? c.req.header('cf-connecting-ip');
   if (config.trustProxy) {
     const v = c.req.header(config.trustProxy);

@@ -6,7 +6,7 @@ import { verifyDigest } from '../keys.ts';
 import { exactObject, isSafeInt } from '../strict.ts';
 import { parseKeyField, parseSigHex } from '../tx.ts';
 import type { MultisigMode } from './mode.ts';
-import type { SignerSig } from './poa.ts';
+import type { SignerSig } from './signing-rules.ts';
 
 /**
  * Expiry of multisig proposals by certificate (SPEC §5). An expiry vote for proposal P (height h,
