@@ -1,5 +1,5 @@
 import type { Mode } from '../core/consensus/mode.ts';
-import { isRoundFinal } from '../core/consensus/poa.ts';
+import { isRoundFinal } from '../core/consensus/signing-rules.ts';
 import { sha256 } from '../core/hash.ts';
 import { fromHex, isHex32, toHex, utf8 } from '../core/hex.ts';
 import { jcsBytes, type JsonValue } from '../core/jcs.ts';
