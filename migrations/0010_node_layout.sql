@@ -18,9 +18,10 @@ CREATE TEMP TABLE `smt_ids` (`hash` blob PRIMARY KEY NOT NULL, `id` integer NOT 
 INSERT INTO `smt_ids` (`hash`, `id`) SELECT `hash`, row_number() OVER (ORDER BY `hash`) FROM `smt_nodes`;
 --> statement-breakpoint
 -- A leaf keeps its 65 bytes; an inner node gets its children's ids (big-endian id + 1, 0 = empty).
+-- `||` makes text of blobs: the CAST takes the same bytes back as a blob.
 INSERT INTO `smt_tree` (`id`, `rec`)
 SELECT i.`id`, CASE WHEN substr(n.`bytes`, 1, 1) = x'01'
-  THEN n.`bytes` || unhex(printf('%016x', coalesce(l.`id`, -1) + 1)) || unhex(printf('%016x', coalesce(r.`id`, -1) + 1))
+  THEN CAST(n.`bytes` || unhex(printf('%016x', coalesce(l.`id`, -1) + 1)) || unhex(printf('%016x', coalesce(r.`id`, -1) + 1)) AS BLOB)
   ELSE n.`bytes` END
 FROM `smt_nodes` n
 JOIN `smt_ids` i ON i.`hash` = n.`hash`
