@@ -11,10 +11,10 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { createClient } from '@libsql/client';
-import { buildSubtreeRequest, keyFromSecret, signSubtreeRequest, signTransaction, tokenGenesis } from '../src/client/index.ts';
+import { buildSubtreeRequest, keyFromSecret, signSubtreeRequest, signTransaction, tokenGenesis } from '../../src/client/index.ts';
 
 const outDir = process.argv[2];
-if (!outDir) throw new Error('usage: bun scripts/legacy-db-build.ts <outDir>');
+if (!outDir) throw new Error('usage: bun scripts/legacy-db/build.ts <outDir>');
 rmSync(outDir, { recursive: true, force: true });
 mkdirSync(outDir, { recursive: true });
 const dbPath = join(outDir, 'dstp.db');
@@ -27,7 +27,7 @@ const owner = key(0x21);
 const writers = [key(0x31), key(0x32), key(0x33)];
 
 const proc = Bun.spawn([process.execPath, 'src/runtime/bun.ts'], {
-  cwd: join(import.meta.dirname, '..'),
+  cwd: join(import.meta.dirname, '..', '..'),
   env: {
     PATH: process.env.PATH ?? '/usr/bin:/bin',
     HOME: process.env.HOME ?? '/tmp',

@@ -5,7 +5,7 @@
  * folder, borrows this checkout's node_modules, and runs build.ts there, so the database is written
  * by that commit's code.
  */
-import { mkdtempSync, rmSync, symlinkSync, copyFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -20,8 +20,9 @@ try {
   };
   run(['sh', '-c', `git archive ${commit} | tar -x -C ${dir}`], repo);
   symlinkSync(join(repo, 'node_modules'), join(dir, 'node_modules'));
-  copyFileSync(join(import.meta.dirname, 'build.ts'), join(dir, 'scripts', 'legacy-db-build.ts'));
-  run([process.execPath, 'scripts/legacy-db-build.ts', resolve(repo, out)], dir);
+  mkdirSync(join(dir, 'scripts', 'legacy-db'), { recursive: true });
+  copyFileSync(join(import.meta.dirname, 'build.ts'), join(dir, 'scripts', 'legacy-db', 'build.ts'));
+  run([process.execPath, 'scripts/legacy-db/build.ts', resolve(repo, out)], dir);
   const rev = Bun.spawnSync(['git', 'rev-parse', commit], { cwd: repo }).stdout.toString().trim();
   await Bun.write(join(resolve(repo, out), 'COMMIT'), `${rev}\n`);
 } finally {

@@ -6,7 +6,7 @@ import { EMPTY_HASH, type Hash32 } from '../../src/core/hash.ts';
 import { toHex, utf8 } from '../../src/core/hex.ts';
 import { jcs, type JsonValue } from '../../src/core/jcs.ts';
 import { MemoryNodeStore, nodesOf } from '../helpers/memory-node-store.ts';
-import type { StoredNode } from '../../src/core/smt/node-store.ts';
+import { NO_REF, newIndex, type StoredNode } from '../../src/core/smt/node-store.ts';
 import { SparseMerkleTree, type HashedWrite, type TreeWrite } from '../../src/core/smt/tree.ts';
 import { isValidProof, verifyProof } from '../../src/core/smt/verify.ts';
 import { CachedNodeStore } from '../../src/store/cached-node-store.ts';
@@ -294,7 +294,7 @@ describe('batch semantics and outputs', () => {
     expect(nodesOf(rewrite)).toEqual([]); // the same value again changes nothing
   });
 
-  test('outputs are content-addressed, packed and object forms agree, values are canonical and distinct', async () => {
+  test('outputs are content-addressed and linked children first, values are canonical and distinct', async () => {
     const tree = new SparseMerkleTree(new MemoryNodeStore());
     const r = await tree.apply(EMPTY_HASH, [
       { key: 'a', value: { b: 1, a: [true, 'x'] } },
@@ -305,8 +305,24 @@ describe('batch semantics and outputs', () => {
       expect(n.bytes.length).toBe(65);
       expect(hex(nobleSha256(n.bytes))).toBe(hex(n.hash));
     }
-    const packedCount = r.packed.reduce((s, p) => s + p.count, 0);
-    expect(packedCount).toBe(nodesOf(r).length);
+    // Children come before parents, and a parent names each new child by its index in the batch.
+    const all = nodesOf(r);
+    let k = 0;
+    for (const p of r.packed) {
+      for (let i = 0; i < p.count; i++, k++) {
+        const kids = [p.kids[2 * i]!, p.kids[2 * i + 1]!];
+        if (all[k]!.bytes[0] === 0) expect(kids).toEqual([NO_REF, NO_REF]);
+        else
+          kids.forEach((ref, side) => {
+            const child = all[k]!.bytes.subarray(1 + 32 * side, 33 + 32 * side);
+            if (child.every((b) => b === 0)) return expect(ref).toBe(NO_REF);
+            expect(newIndex(ref)).toBeGreaterThanOrEqual(0);
+            expect(newIndex(ref)).toBeLessThan(k);
+            expect(hex(all[newIndex(ref)]!.hash)).toBe(hex(child));
+          });
+      }
+    }
+    expect(hex(all[newIndex(r.rootRef)]!.hash)).toBe(hex(r.root));
     expect(r.values.map((v) => new TextDecoder().decode(v.bytes)).sort()).toEqual(['7', '{"a":[true,"x"],"b":1}']);
     for (const v of r.values) expect(hex(nobleSha256(v.bytes))).toBe(hex(v.hash));
   });
