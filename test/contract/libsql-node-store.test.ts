@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, test } from 'bun:test';
 import { sha256 } from '../../src/core/hash.ts';
 import { toHex, utf8 } from '../../src/core/hex.ts';
-import { NO_REF, readRef, type StoredNode } from '../../src/core/smt/node-store.ts';
+import { NO_REF, readRef, writeRef, type StoredNode } from '../../src/core/smt/node-store.ts';
 import { MemoryNodeStore, asNewNodes, nodesOf } from '../helpers/memory-node-store.ts';
 import { EMPTY_HASH, SparseMerkleTree } from '../../src/core/smt/tree.ts';
 import { verifyProof } from '../../src/core/smt/verify.ts';
@@ -38,6 +38,15 @@ runNodeStoreContract('LibsqlNodeStore', async () => new LibsqlNodeStore(await fr
 runNodeStoreContract('CachedNodeStore(LibsqlNodeStore)', async () => new CachedNodeStore(new LibsqlNodeStore(await freshDb()), { maxNodes: 300 }));
 
 describe('LibsqlNodeStore specifics', () => {
+  test('a reference is 8 big-endian bytes of ref + 1, the form the migration writes with printf', () => {
+    const b = new Uint8Array(8);
+    for (const ref of [NO_REF, 0, 1, 255, 256, 2 ** 31, 2 ** 32 - 1, 2 ** 32, 2 ** 40 + 7, 2 ** 53 - 2]) {
+      writeRef(b, 0, ref);
+      expect(toHex(b)).toBe((ref + 1).toString(16).padStart(16, '0'));
+      expect(readRef(b, 0)).toBe(ref);
+    }
+  });
+
   test('a batch appends its nodes under the next ids, children before parents, and registers its root', async () => {
     const db = await freshDb();
     const store = new LibsqlNodeStore(db);

@@ -57,17 +57,23 @@ export function newIndex(ref: number): number {
 
 /** Reads the reference stored at `b[at..at+8)`: big-endian `ref + 1`, so zero bytes are NO_REF. */
 export function readRef(b: Uint8Array, at: number): number {
-  let v = 0;
-  for (let i = 1; i < 8; i++) v = v * 256 + b[at + i]!; // byte 0 is always 0: refs stay below 2^53
-  return v - 1;
+  const hi = ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
+  const lo = ((b[at + 4]! << 24) | (b[at + 5]! << 16) | (b[at + 6]! << 8) | b[at + 7]!) >>> 0;
+  return hi * 0x1_0000_0000 + lo - 1;
 }
 
 export function writeRef(b: Uint8Array, at: number, ref: number): void {
-  let v = ref + 1;
-  for (let i = 7; i >= 0; i--) {
-    b[at + i] = v % 256;
-    v = Math.floor(v / 256);
-  }
+  const v = ref + 1;
+  const hi = Math.floor(v / 0x1_0000_0000);
+  const lo = v >>> 0;
+  b[at] = hi >>> 24;
+  b[at + 1] = hi >>> 16;
+  b[at + 2] = hi >>> 8;
+  b[at + 3] = hi;
+  b[at + 4] = lo >>> 24;
+  b[at + 5] = lo >>> 16;
+  b[at + 6] = lo >>> 8;
+  b[at + 7] = lo;
 }
 
 /**
