@@ -12,7 +12,7 @@
  *
  * Run: `bun bench/node-cpu.ts` (add `--cpu-prof-md` to bun for a profile). Env: BENCH_N (txs, 20000),
  * BENCH_PHASES (accept,leader,proofs), BENCH_PROOFS (20000), BENCH_ROUND_TXS (DSTP_MAX_ROUND_TXS:
- * small rounds show the per-round cost), BENCH_SYNC=NORMAL, BENCH_STMT_PROF=1 (CPU per SQL text,
+ * small rounds show the per-round cost), BENCH_ACCOUNTS (recipients, 1024: more makes a larger tree), BENCH_SYNC=NORMAL, BENCH_STMT_PROF=1 (CPU per SQL text,
  * BEGIN and COMMIT; adds its own overhead).
  */
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -168,7 +168,7 @@ try {
   const nodeKey = (await createNodeSigner(nodeSecret)).publicKey;
   const [owner] = await makeParties(1);
   const senders = await makeParties(CONC);
-  const recipients = accountKeys(1024);
+  const recipients = accountKeys(envInt('BENCH_ACCOUNTS', 1024));
   const subtree = await createTokenSubtree(base, {
     network: NETWORK,
     adminToken: ADMIN,
@@ -244,6 +244,9 @@ try {
       `leader: ${executed} tx in ${rounds} rounds, ${((cpuNow() - c0) / Math.max(1, executed)).toFixed(1)} µs CPU/tx, ` +
         `${((executed / wall) * 1000).toFixed(0)} tx/s; in write transactions ${((writeCpu - w0) / Math.max(1, executed)).toFixed(1)} µs/tx${threadSplit(th0, Math.max(1, executed))}`,
     );
+    // What the database holds now (pages in the WAL included): the storage layout's footprint.
+    const pages = Number((await db.read.execute('PRAGMA page_count')).rows[0]![0]) * Number((await db.read.execute('PRAGMA page_size')).rows[0]![0]);
+    console.log(`db: ${(pages / 1e6).toFixed(2)} MB after ${rounds} rounds`);
   }
 
   showStatements();

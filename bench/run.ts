@@ -3,7 +3,8 @@
  * report in bench/results/latest.md — machine facts, the issue 3 figures against their targets
  * (pass/fail), and each script's own output.
  *
- * Scripts: bench/crypto.ts and bench/smt.ts (10k and 1M keys, with the peers) for issue 2, bench/store.ts, and the node
+ * Scripts: bench/crypto.ts and bench/smt.ts (10k and 1M keys, with the peers) for issue 2, bench/store.ts,
+ * bench/store-layout.ts (the tree's storage at 100k+ keys), and the node
  * benches (node-accept, node-latency, node-proofs) which start the real node in a child process
  * and leave their figures in bench/results/<name>.json. `bun bench/run.ts node-proofs` runs only
  * the named scripts. Whole run: about 7 minutes on 2 cores.
@@ -23,6 +24,7 @@ const SCRIPTS: Script[] = [
   { name: 'crypto', args: [], timeoutMs: 120_000 },
   { name: 'smt', args: [], timeoutMs: 420_000 },
   { name: 'store', args: [], timeoutMs: 180_000 },
+  { name: 'store-layout', args: [], timeoutMs: 300_000 },
   { name: 'node-accept', args: [], timeoutMs: 240_000 },
   { name: 'node-latency', args: [], timeoutMs: 120_000 },
   { name: 'node-proofs', args: [], timeoutMs: 150_000 },

@@ -113,7 +113,7 @@ async function benchOurs(n: number, h: Hasher, record = true): Promise<void> {
     const t0 = performance.now();
     const r = await tree.apply(root, writes);
     const t1 = performance.now();
-    await store.putMany(r.nodes);
+    await store.putMany(r);
     split.putMs += performance.now() - t1;
     split.applyMs += t1 - t0;
     for (const p of r.packed) split.nodes += p.count;

@@ -3,7 +3,8 @@
  * (also `node --import tsx bench/store.ts`). Prints:
  * - accepts/s through GroupCommitter with 64 concurrent callers, synchronous=FULL vs NORMAL, and
  *   with one caller (every accept its own commit, for the cost of one durable commit);
- * - tree node putMany / getMany rows/s (cold: from SQLite; warm: CachedNodeStore);
+ * - tree node putMany / getMany rows/s: real batches of 5000 keys from tree.apply, read back by
+ *   id (cold: from SQLite; warm: CachedNodeStore by hash);
  * - one commitRound of 5000 transactions with 40 000 new nodes (how long accepts wait behind it).
  * Takes ~20-40 s. The database lives in `dir` (default: the OS temp folder); use a folder on the
  * disk you care about, since tmpfs makes fsync free.
@@ -13,7 +14,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sha256 } from '../src/core/hash.ts';
 import { toHex, utf8 } from '../src/core/hex.ts';
-import type { StoredNode } from '../src/core/smt/node-store.ts';
+import { EMPTY_HASH } from '../src/core/hash.ts';
+import { NO_NEW_NODES, NO_REF, newRef, type NewNodes } from '../src/core/smt/node-store.ts';
+import { SparseMerkleTree } from '../src/core/smt/tree.ts';
 import { CachedNodeStore } from '../src/store/cached-node-store.ts';
 import type { Database, Synchronous } from '../src/store/database.ts';
 import { openDatabase } from '../src/store/db.ts';
@@ -40,7 +43,7 @@ async function subtree(db: Database): Promise<string> {
   await createSubtree(db, {
     row: { id, parent: '00'.repeat(32), owner: 'ed25519:' + 'aa'.repeat(32), name: 'bench', program: 'kv', config: {}, mode: {}, request: {}, createdAt: 0 },
     genesisRound: { hash: hex('r0'), header: {}, signatures: [], stateRoot: hex('root0') },
-    nodes: [],
+    nodes: NO_NEW_NODES,
     values: [],
   });
   return id;
@@ -82,14 +85,17 @@ async function acceptRun(synchronous: Synchronous, callers: number, ms: number) 
   };
 }
 
-function nodes(n: number, salt: string): StoredNode[] {
-  return Array.from({ length: n }, (_, i) => {
-    const bytes = new Uint8Array(65);
-    bytes[0] = 1;
-    bytes.set(sha256(utf8(`${salt}${i}`)), 1);
-    bytes.set(sha256(utf8(`${i}${salt}`)), 33);
-    return { hash: sha256(bytes), bytes };
-  });
+/** `n` made-up inner nodes as one batch (the first is its root), for the commit timing. */
+function nodes(n: number, salt: string): NewNodes {
+  const hashes = new Uint8Array(n * 32);
+  const bytes = new Uint8Array(n * 65);
+  for (let i = 0; i < n; i++) {
+    bytes[i * 65] = 1;
+    bytes.set(sha256(utf8(`${salt}${i}`)), i * 65 + 1);
+    bytes.set(sha256(utf8(`${i}${salt}`)), i * 65 + 33);
+    hashes.set(sha256(bytes.subarray(i * 65, i * 65 + 65)), i * 32);
+  }
+  return { root: hashes.slice(0, 32), rootRef: newRef(0), packed: [{ count: n, hashes, bytes, kids: new Float64Array(n * 2).fill(NO_REF) }] };
 }
 
 console.log(`runtime: ${runtime}  dir: ${root}`);
@@ -115,32 +121,45 @@ console.log(`FULL / NORMAL throughput ratio (64 callers): ${(full.perSec / norma
 {
   const db = await open('FULL');
   const store = new LibsqlNodeStore(db);
-  const all = nodes(200_000, 'n');
-  let t = performance.now();
-  for (let i = 0; i < all.length; i += 5000) await store.putMany(all.slice(i, i + 5000));
-  const putPerSec = (all.length * 1000) / (performance.now() - t);
-  console.log(`${'node putMany (5000 per commit)'.padEnd(40)} ${fmt(putPerSec)} rows/s`);
+  const tree = new SparseMerkleTree(store);
+  let treeRoot = EMPTY_HASH;
+  let putMs = 0;
+  let rows = 0;
+  for (let b = 0; b < 20; b++) {
+    const r = await tree.apply(treeRoot, Array.from({ length: 5000 }, (_, i) => ({ key: `k/${(b * 5000 + i * 7919) % 60_000}`, value: b })));
+    const t0 = performance.now();
+    await store.putMany(r);
+    putMs += performance.now() - t0;
+    for (const p of r.packed) rows += p.count;
+    treeRoot = r.root;
+  }
+  console.log(`${'node putMany (tree batches of 5000 keys)'.padEnd(40)} ${fmt((rows * 1000) / putMs)} rows/s`);
 
-  // Random reads in tree-level-sized batches.
-  const ask: Uint8Array[][] = [];
+  // Random reads in tree-level-sized batches, by id (as the tree asks for them).
+  const all = (await db.read.execute('SELECT id, rec FROM smt_tree')).rows.map((r) => ({
+    id: Number(r[0]),
+    hash: sha256(new Uint8Array(r[1] as ArrayBuffer).subarray(0, 65)),
+  }));
+  const ask: { hashes: Uint8Array[]; ids: number[] }[] = [];
   let x = 12345;
   for (let b = 0; b < 200; b++) {
-    const batch: Uint8Array[] = [];
+    const batch: typeof ask[number] = { hashes: [], ids: [] };
     for (let i = 0; i < 500; i++) {
       x = (x * 1103515245 + 12345) & 0x7fffffff;
-      batch.push(all[x % all.length]!.hash);
+      batch.hashes.push(all[x % all.length]!.hash);
+      batch.ids.push(all[x % all.length]!.id);
     }
     ask.push(batch);
   }
-  t = performance.now();
-  for (const batch of ask) await store.getMany(batch);
+  let t = performance.now();
+  for (const batch of ask) await store.getMany(batch.hashes, batch.ids);
   const getPerSec = (ask.length * 500 * 1000) / (performance.now() - t);
   console.log(`${'node getMany (500 random per call)'.padEnd(40)} ${fmt(getPerSec)} rows/s`);
 
   const cached = new CachedNodeStore(store, { maxNodes: 300_000 });
-  for (const batch of ask) await cached.getMany(batch); // warm
+  for (const batch of ask) await cached.getMany(batch.hashes, batch.ids); // warm
   t = performance.now();
-  for (const batch of ask) await cached.getMany(batch);
+  for (const batch of ask) await cached.getMany(batch.hashes, batch.ids);
   const warmPerSec = (ask.length * 500 * 1000) / (performance.now() - t);
   console.log(`${'node getMany, CachedNodeStore warm'.padEnd(40)} ${fmt(warmPerSec)} rows/s`);
   await db.close();

@@ -91,7 +91,7 @@ export async function buildCheckpoint(ctx: NodeContext, deps: CheckpointDeps): P
     await insertCheckpoint(ctx.db, {
       row,
       entries: changed,
-      nodes: applied.nodes,
+      nodes: applied,
       values: applied.values,
       events: [
         {
@@ -108,7 +108,7 @@ export async function buildCheckpoint(ctx: NodeContext, deps: CheckpointDeps): P
     if (err instanceof CheckpointRaceError || isUniqueViolation(err)) return { status: 'race' };
     throw err;
   }
-  ctx.store.remember(applied.nodes, applied.values);
+  ctx.store.remember(applied, applied.values);
   return { status: 'built', seq, hash: row.hash, globalRoot: row.globalRoot, logRoot: row.logRoot, changed: changed.length };
 }
 

@@ -9,7 +9,7 @@ import type { ProgramRegistry } from './programs/registry.ts';
 import type { Program } from './programs/types.ts';
 import { receiptsRoot, type Receipt } from './receipt.ts';
 import { genesisHeader, roundHash, txRoot, type RoundHeader } from './round.ts';
-import type { NodeStore, StoredNode } from './smt/node-store.ts';
+import type { NewNodes, NodeStore } from './smt/node-store.ts';
 import { SparseMerkleTree, type StoredValue } from './smt/tree.ts';
 import { MemoryValueStore, readState, type ValueReader, type ValueStore } from './state-reader.ts';
 import { subtreeId, subtreeProgram, type GenesisEntry, type SubtreeSpec } from './subtree-request.ts';
@@ -41,7 +41,7 @@ export interface RoundStep {
   receipts: Receipt[];
   writes: Map<string, JsonValue | null>;
   /** New tree nodes and value blobs to persist before the next round reads this root. */
-  nodes: StoredNode[];
+  nodes: NewNodes;
   values: StoredValue[];
 }
 
@@ -63,7 +63,7 @@ export async function executeAndCommitRound(input: RoundStepInput): Promise<Roun
     receiptsRoot: receiptsRoot(receipts, hash),
     receipts,
     writes,
-    nodes: applied.nodes,
+    nodes: applied,
     values: applied.values,
   };
 }
@@ -148,7 +148,7 @@ export async function replay(input: ReplayInput): Promise<ReplayResult> {
   };
 
   const g = await buildGenesis(tree, spec.genesis);
-  await store.putMany(g.nodes);
+  await store.putMany(g);
   await values.putValues(g.values);
   const empty = toHex(txRoot([], hash));
   const rounds: ReplayedRound[] = [{ height: 0, stateRoot: toHex(g.root), txRoot: empty, receiptsRoot: empty, txCount: 0, receipts: [] }];

@@ -222,7 +222,7 @@ export class Cosigner {
         header: header as unknown as JsonValue,
         nextSeq: 0,
         request,
-        nodes: g.nodes,
+        nodes: g,
         values: g.values,
         now: this.now(),
       });

@@ -107,11 +107,11 @@ export async function followSubtreeVerb(
       createdAt: base.now,
     },
     genesisRound: { hash, header: asJson(header), signatures: r0.signatures, stateRoot: header.stateRoot },
-    nodes: g.nodes,
+    nodes: g,
     values: g.values,
     events: [{ type: 'subtree.created', subtree: id, data: { subtree: id, owner: spec.owner, name: spec.name, program: spec.program, origin } }],
   });
-  if (started) ctx.store.remember(g.nodes, g.values);
+  if (started) ctx.store.remember(g, g.values);
   ctx.kickFollows?.();
   const now = await getFollow(ctx.db, id);
   if (!now) throw new ApiError('conflict', `the follow of ${id} was dropped while it started; try again`);

@@ -75,11 +75,11 @@ export async function createSubtreeVerb(
       signatures: [{ signer: ctx.signer.publicKey, sig: nodeSig }],
       stateRoot: toHex(genesis.root),
     },
-    nodes: genesis.nodes,
+    nodes: genesis,
     values: genesis.values,
     events: [{ type: 'subtree.created', subtree: id, data: { subtree: id, owner: spec.owner, name: spec.name, program: spec.program } }],
   });
-  if (result.status === 'created') ctx.store.remember(genesis.nodes, genesis.values);
+  if (result.status === 'created') ctx.store.remember(genesis, genesis.values);
   if (result.status === 'exists') {
     // The same signed subtree again is idempotent; another one under the same id is a conflict.
     const existing = (result.subtree.request as { subtree?: unknown } | null)?.subtree;

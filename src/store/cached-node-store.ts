@@ -1,5 +1,5 @@
 import type { Hash32 } from '../core/hash.ts';
-import type { CachedNodeReader, NodeStore, StoredNode } from '../core/smt/node-store.ts';
+import { NO_REF, RECORD_BYTES, SELF_REF_AT, newIndex, writeRef, type CachedNodeReader, type NewNodes, type NodeStore } from '../core/smt/node-store.ts';
 import type { StoredValue } from '../core/smt/tree.ts';
 import type { ValueStore } from '../core/state-reader.ts';
 import { hashKey } from './sql.ts';
@@ -53,7 +53,7 @@ export interface CacheOptions {
 
 const NODE_BYTES = 65;
 
-/** A content-addressed blob (node or value) as read from the store underneath. */
+/** A node or value as read from the store underneath, by its hash. */
 type Entry = { hash: Hash32; bytes: Uint8Array };
 
 /** Where a node's 65 bytes sit: `buf[off, off + 65)`. */
@@ -63,7 +63,9 @@ interface NodeLocation {
 }
 
 /**
- * A fixed number of nodes in two flat buffers (hashes, bytes) with an open-addressing index:
+ * A fixed number of nodes in two flat buffers (hashes, records: the node's bytes and the store's
+ * references, RECORD_BYTES each, so the tree finds a child's reference where it found its hash)
+ * with an open-addressing index:
  * a lookup reads the hash where it lies, with no string key, no copy and no allocation per node,
  * which is most of a proof's cost once the tree is in memory. Never deletes: the cache drops a
  * whole table at once. Entry 0 is left unused so no node sits at offset 0 (the tree reads a
@@ -83,7 +85,7 @@ class NodeTable {
     private readonly at: number,
   ) {
     this.hashes = new Uint8Array((capacity + 1) * 32);
-    this.bytes = new Uint8Array((capacity + 1) * NODE_BYTES);
+    this.bytes = new Uint8Array((capacity + 1) * RECORD_BYTES);
     let n = 2;
     while (n < capacity * 2) n *= 2;
     this.slots = new Int32Array(n);
@@ -99,17 +101,17 @@ class NodeTable {
     const e = this.slots[this.slotOf(hash, off)]!;
     if (e === 0) return false;
     into.buf = this.bytes;
-    into.off = e * NODE_BYTES;
+    into.off = e * RECORD_BYTES;
     return true;
   }
 
-  /** Copies a node in (unless held or full). */
+  /** Copies a node in (unless held or full): a record, or bare 65 bytes whose references stay NO_REF (zero). */
   add(hash: Uint8Array, bytes: Uint8Array): void {
     const slot = this.slotOf(hash, 0);
     if (this.slots[slot] !== 0 || this.full) return;
     const e = ++this.size;
     this.hashes.set(hash, e * 32);
-    this.bytes.set(bytes, e * NODE_BYTES);
+    this.bytes.set(bytes.length > RECORD_BYTES ? bytes.subarray(0, RECORD_BYTES) : bytes, e * RECORD_BYTES);
     this.slots[slot] = e;
   }
 
@@ -157,17 +159,17 @@ class NodeGenerations {
     return this.young.size + this.old.size;
   }
 
-  /** Sets `into` to where the node's 65 bytes sit (read-only); an old-generation hit moves up. */
+  /** Sets `into` to where the node's record sits (read-only); an old-generation hit moves up. */
   locate(hash: Uint8Array, off: number, into: NodeLocation): boolean {
     if (this.young.locate(hash, off, into)) return true;
     if (!this.old.locate(hash, off, into)) return false;
-    this.add(hash.subarray(off, off + 32), into.buf.subarray(into.off, into.off + NODE_BYTES));
+    this.add(hash.subarray(off, off + 32), into.buf.subarray(into.off, into.off + RECORD_BYTES));
     return this.young.locate(hash, off, into);
   }
 
   get(hash: Uint8Array): Uint8Array | undefined {
     const l = this.loc;
-    return this.locate(hash, 0, l) ? l.buf.subarray(l.off, l.off + NODE_BYTES) : undefined;
+    return this.locate(hash, 0, l) ? l.buf.subarray(l.off, l.off + RECORD_BYTES) : undefined;
   }
 
   /** Copies a node into the young generation, turning generations over when it is full. */
@@ -181,15 +183,17 @@ class NodeGenerations {
 }
 
 /**
- * Read-through cache in front of a node/value store. Nodes and values are content-addressed and
- * immutable, so a cached entry can never be stale: no invalidation exists or is needed. Misses go
- * to the inner store in one `getMany` per call. Writes go through first and are cached after the
- * inner store accepted them.
+ * Read-through cache in front of a node/value store, by hash. Nodes and values are immutable, so
+ * a cached entry can never be stale: no invalidation exists or is needed (two stored copies of a
+ * node are interchangeable, whichever one's references are kept). Misses go to the inner store in
+ * one `getMany` per call, with the references the tree gave. Writes go through first and are
+ * cached after the inner store accepted them.
  */
 export class CachedNodeStore implements NodeStore, ValueStore, CachedNodeReader {
   private readonly nodes: NodeGenerations;
   private readonly values: Lru<Uint8Array>;
   private readonly loc: NodeLocation = { buf: new Uint8Array(0), off: 0 };
+  private readonly scratch = new Uint8Array(RECORD_BYTES);
   hits = 0;
   misses = 0;
 
@@ -206,13 +210,14 @@ export class CachedNodeStore implements NodeStore, ValueStore, CachedNodeReader 
     return this.nodes.size;
   }
 
-  getMany(hashes: readonly Hash32[]): Promise<(Uint8Array | undefined)[]> {
+  getMany(hashes: readonly Hash32[], refs?: readonly number[]): Promise<(Uint8Array | undefined)[]> {
     return this.readThrough(
       hashes,
       (h) => (h.length === 32 ? this.nodes.get(h) : undefined),
-      (h) => this.inner.getMany(h),
+      (h, at) => this.inner.getMany(h, refs && at.map((i) => refs[i]!)),
       // A malformed row is handed on as it is (the tree refuses it) but never cached.
-      (loaded) => loaded.forEach((n) => n.bytes.length === NODE_BYTES && n.hash.length === 32 && this.nodes.add(n.hash, n.bytes)),
+      (loaded) =>
+        loaded.forEach((n) => (n.bytes.length === NODE_BYTES || n.bytes.length === RECORD_BYTES) && n.hash.length === 32 && this.nodes.add(n.hash, n.bytes)),
     );
   }
 
@@ -228,7 +233,7 @@ export class CachedNodeStore implements NodeStore, ValueStore, CachedNodeReader 
     return -1;
   }
 
-  async putMany(nodes: readonly StoredNode[]): Promise<void> {
+  async putMany(nodes: NewNodes): Promise<void> {
     await this.inner.putMany(nodes);
     this.remember(nodes);
   }
@@ -239,7 +244,7 @@ export class CachedNodeStore implements NodeStore, ValueStore, CachedNodeReader 
     return this.readThrough(
       hashes,
       (h) => this.values.get(hashKey(h)),
-      inner,
+      (h) => inner(h),
       (loaded) => loaded.forEach((v) => this.values.set(hashKey(v.hash), v.bytes)),
     );
   }
@@ -247,16 +252,34 @@ export class CachedNodeStore implements NodeStore, ValueStore, CachedNodeReader 
   async putValues(values: readonly StoredValue[]): Promise<void> {
     if (!this.inner.putValues) throw new Error('inner store keeps no values');
     await this.inner.putValues(values);
-    this.remember([], values);
+    this.remember(undefined, values);
   }
 
   /**
-   * Remember entries that were written elsewhere (e.g. by a committed round) without a read.
+   * Remember entries that were written elsewhere (e.g. by a committed round) without a read, with
+   * the ids the store gave them (`nodes.firstId`; none from a store that does not number nodes).
    * Copies them: the tree hands out views into large packed buffers, and a cached view would keep
    * its whole buffer alive.
    */
-  remember(nodes: readonly StoredNode[], values: readonly StoredValue[] = []): void {
-    for (const n of nodes) this.nodes.add(n.hash, n.bytes);
+  remember(nodes: NewNodes | undefined, values: readonly StoredValue[] = []): void {
+    if (nodes !== undefined) {
+      const first = nodes.firstId;
+      const id = (ref: number): number => {
+        const k = newIndex(ref);
+        return k < 0 ? ref : first === undefined ? NO_REF : first + k;
+      };
+      const r = this.scratch;
+      let k = 0;
+      for (const p of nodes.packed) {
+        for (let i = 0; i < p.count; i++, k++) {
+          r.set(p.bytes.subarray(i * NODE_BYTES, i * NODE_BYTES + NODE_BYTES));
+          writeRef(r, NODE_BYTES, id(p.kids[2 * i]!));
+          writeRef(r, NODE_BYTES + 8, id(p.kids[2 * i + 1]!));
+          writeRef(r, SELF_REF_AT, first === undefined ? NO_REF : first + k);
+          this.nodes.add(p.hashes.subarray(i * 32, i * 32 + 32), r);
+        }
+      }
+    }
     for (const v of values) this.values.set(hashKey(v.hash), v.bytes.slice());
   }
 
@@ -264,7 +287,7 @@ export class CachedNodeStore implements NodeStore, ValueStore, CachedNodeReader 
   private async readThrough(
     hashes: readonly Hash32[],
     cached: (hash: Hash32) => Uint8Array | undefined,
-    load: (hashes: readonly Hash32[]) => Promise<(Uint8Array | undefined)[]>,
+    load: (hashes: readonly Hash32[], at: readonly number[]) => Promise<(Uint8Array | undefined)[]>,
     keep: (loaded: Entry[]) => void,
   ): Promise<(Uint8Array | undefined)[]> {
     const out = new Array<Uint8Array | undefined>(hashes.length);
@@ -281,7 +304,7 @@ export class CachedNodeStore implements NodeStore, ValueStore, CachedNodeReader 
     this.hits += hashes.length - missing.length;
     this.misses += missing.length;
     if (missing.length > 0) {
-      const loaded = await load(missing);
+      const loaded = await load(missing, missingAt);
       const found: Entry[] = [];
       for (let j = 0; j < missing.length; j++) {
         const v = loaded[j];

@@ -3,7 +3,8 @@ import type { StoredValue } from '../core/smt/tree.ts';
 import type { Database, Executor } from './database.ts';
 import { insertEvents, type NewEvent } from './events.ts';
 import { assertLease, type LeaseClaim } from './lease.ts';
-import { insertNodes, insertValues, type NodesInput } from './node-store.ts';
+import type { NewNodes } from '../core/smt/node-store.ts';
+import { insertNodes, insertValues } from './node-store.ts';
 import type { AnchorStatus } from './schema-checkpoints.ts';
 import { num, toBytes, valueRows, chunks } from './sql.ts';
 
@@ -122,7 +123,7 @@ export interface InsertCheckpointInput {
   row: CheckpointRow;
   /** Entries that changed at this checkpoint. */
   entries: readonly HeadRow[];
-  nodes: NodesInput;
+  nodes: NewNodes;
   values: readonly StoredValue[];
   events: readonly NewEvent[];
   /** An anchor row to create (absent when anchoring is off). */

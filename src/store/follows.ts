@@ -5,7 +5,7 @@ import type { Database } from './database.ts';
 import { StaleRoundError } from './errors.ts';
 import { insertEvents, type NewEvent } from './events.ts';
 import { assertLease, type LeaseClaim } from './lease.ts';
-import type { NodesInput } from './node-store.ts';
+import type { NewNodes } from '../core/smt/node-store.ts';
 import { assertHead, insertFinalRound, type RoundReceipt } from './rounds.ts';
 import { follows, subtrees, type FollowStatus, type FollowVerify, type RoundSignature } from './schema.ts';
 import { chunks, valueRows } from './sql.ts';
@@ -59,7 +59,7 @@ export interface NewFollow {
  */
 export async function startFollow(
   db: Database,
-  input: NewFollow & { row: NewSubtree; genesisRound: GenesisRound; nodes: NodesInput; values: readonly StoredValue[]; events: readonly NewEvent[] },
+  input: NewFollow & { row: NewSubtree; genesisRound: GenesisRound; nodes: NewNodes; values: readonly StoredValue[]; events: readonly NewEvent[] },
 ): Promise<boolean> {
   return db.write(async (tx) => {
     const orm = db.ormFor(tx);
@@ -122,7 +122,7 @@ export interface ApplyFollowedRound {
   stateRoot: string;
   /** Log size after the round (the next seq). */
   logSize: number;
-  nodes: NodesInput;
+  nodes: NewNodes;
   values: readonly StoredValue[];
   events: readonly NewEvent[];
   originHeight: number;

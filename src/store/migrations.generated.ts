@@ -126,5 +126,21 @@ export const MIGRATIONS: readonly EmbeddedMigration[] = [
       "CREATE TABLE `programs` (\n\t`id` text PRIMARY KEY NOT NULL,\n\t`engine` text NOT NULL,\n\t`source` text NOT NULL,\n\t`created_at` integer NOT NULL\n);",
       "ALTER TABLE `txs` ADD `gas` integer;"
     ]
+  },
+  {
+    "tag": "0010_node_layout",
+    "when": 1796688587723,
+    "hash": "617e2669bb19d799fea795ac5f6906af3a0638c4a18d1fbee0c325b0508cbc69",
+    "statements": [
+      "-- Tree nodes move from hash keys (smt_nodes) to numbers in creation order (smt_tree), and roots get\n-- a hash index of their own (smt_roots). Hand edits: WITHOUT ROWID on smt_roots, and the conversion\n-- of existing nodes between the CREATEs and the DROP. It runs inside the one transaction of the\n-- migration step (src/store/migrate.ts): a crash leaves the old table untouched, a restart redoes it.\nCREATE TABLE `smt_roots` (\n\t`hash` blob PRIMARY KEY NOT NULL,\n\t`node` integer NOT NULL\n) WITHOUT ROWID;",
+      "CREATE TABLE `smt_tree` (\n\t`id` integer PRIMARY KEY NOT NULL,\n\t`rec` blob NOT NULL\n);",
+      "-- Number every stored node (in hash order: the old layout knows no better one).\nCREATE TEMP TABLE `smt_ids` (`hash` blob PRIMARY KEY NOT NULL, `id` integer NOT NULL) WITHOUT ROWID;",
+      "INSERT INTO `smt_ids` (`hash`, `id`) SELECT `hash`, row_number() OVER (ORDER BY `hash`) FROM `smt_nodes`;",
+      "-- A leaf keeps its 65 bytes; an inner node gets its children's ids (big-endian id + 1, 0 = empty).\n-- `||` makes text of blobs: the CAST takes the same bytes back as a blob.\nINSERT INTO `smt_tree` (`id`, `rec`)\nSELECT i.`id`, CASE WHEN substr(n.`bytes`, 1, 1) = x'01'\n  THEN CAST(n.`bytes` || unhex(printf('%016x', coalesce(l.`id`, -1) + 1)) || unhex(printf('%016x', coalesce(r.`id`, -1) + 1)) AS BLOB)\n  ELSE n.`bytes` END\nFROM `smt_nodes` n\nJOIN `smt_ids` i ON i.`hash` = n.`hash`\nLEFT JOIN `smt_ids` l ON l.`hash` = substr(n.`bytes`, 2, 32)\nLEFT JOIN `smt_ids` r ON r.`hash` = substr(n.`bytes`, 34, 32)\nORDER BY i.`id`;",
+      "-- Every root a table names…\nINSERT OR IGNORE INTO `smt_roots` (`hash`, `node`)\nSELECT i.`hash`, i.`id` FROM `smt_ids` i WHERE i.`hash` IN (\n  SELECT unhex(`state_root`) FROM `rounds`\n  UNION SELECT unhex(`state_root`) FROM `proposals`\n  UNION SELECT unhex(`root`) FROM `subtrees`\n  UNION SELECT unhex(`global_root`) FROM `checkpoints`\n  UNION SELECT unhex(`root`) FROM `checkpoint_entries`\n  UNION SELECT unhex(`root`) FROM `replica_heads`\n);",
+      "-- …and every node no other node names, so a root kept anywhere else stays readable too.\nINSERT OR IGNORE INTO `smt_roots` (`hash`, `node`)\nSELECT i.`hash`, i.`id` FROM `smt_ids` i WHERE i.`hash` NOT IN (\n  SELECT substr(`bytes`, 2, 32) FROM `smt_nodes` WHERE substr(`bytes`, 1, 1) = x'01'\n  UNION ALL SELECT substr(`bytes`, 34, 32) FROM `smt_nodes` WHERE substr(`bytes`, 1, 1) = x'01'\n);",
+      "DROP TABLE `smt_ids`;",
+      "DROP TABLE `smt_nodes`;"
+    ]
   }
 ];

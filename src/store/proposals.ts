@@ -1,6 +1,6 @@
 import { and, asc, eq, gt } from 'drizzle-orm';
 import type { JsonValue } from '../core/jcs.ts';
-import type { StoredNode } from '../core/smt/node-store.ts';
+import { NO_NEW_NODES, type NewNodes } from '../core/smt/node-store.ts';
 import type { StoredValue } from '../core/smt/tree.ts';
 import type { Database } from './database.ts';
 import { StaleRoundError, StoreError } from './errors.ts';
@@ -26,7 +26,7 @@ export interface NewProposal {
   /** Signatures known at proposal time (e.g. the proposer's own, in multisig). */
   signatures: RoundSignature[];
   /** Tree nodes and values of the proposed state; content-addressed, harmless if never finalized. */
-  nodes: readonly StoredNode[];
+  nodes: NewNodes;
   values: readonly StoredValue[];
   lease: LeaseClaim;
   now: number;
@@ -147,7 +147,7 @@ export async function addProposalSignature(
         txIds: row.txIds,
         receipts: row.receipts as unknown as RoundReceipt[],
         stateRoot: row.stateRoot,
-        nodes: [],
+        nodes: NO_NEW_NODES,
         values: [],
         events: input.events,
         now: input.now,

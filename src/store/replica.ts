@@ -2,7 +2,8 @@ import type { JsonValue } from '../core/jcs.ts';
 import type { StoredValue } from '../core/smt/tree.ts';
 import type { Database } from './database.ts';
 import { StaleRoundError } from './errors.ts';
-import { insertNodes, insertValues, type NodesInput } from './node-store.ts';
+import type { NewNodes } from '../core/smt/node-store.ts';
+import { insertNodes, insertValues } from './node-store.ts';
 import { num } from './sql.ts';
 
 /**
@@ -46,7 +47,7 @@ export async function getReplicaHead(db: Database, subtree: string): Promise<Rep
  */
 export async function advanceReplica(
   db: Database,
-  input: Omit<ReplicaHead, 'updatedAt'> & { fromHeight: number | null; nodes: NodesInput; values: readonly StoredValue[]; now: number },
+  input: Omit<ReplicaHead, 'updatedAt'> & { fromHeight: number | null; nodes: NewNodes; values: readonly StoredValue[]; now: number },
 ): Promise<void> {
   await db.write(async (tx) => {
     await insertNodes(tx, input.nodes);

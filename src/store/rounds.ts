@@ -5,7 +5,8 @@ import type { Database, Executor } from './database.ts';
 import { StaleRoundError, StoreError, TxLogMismatchError } from './errors.ts';
 import { insertEvents, type NewEvent } from './events.ts';
 import { assertLease, type LeaseClaim } from './lease.ts';
-import { insertNodes, insertValues, type NodesInput } from './node-store.ts';
+import type { NewNodes } from '../core/smt/node-store.ts';
+import { insertNodes, insertValues } from './node-store.ts';
 import { preparedReads } from './prepared-reads.ts';
 import { rounds, subtrees, type RoundSignature } from './schema.ts';
 import { chunks, num, valueRows } from './sql.ts';
@@ -34,7 +35,7 @@ export interface CommitRoundInput {
   txIds: string[];
   receipts: RoundReceipt[];
   stateRoot: string;
-  nodes: NodesInput;
+  nodes: NewNodes;
   values: readonly StoredValue[];
   events: readonly NewEvent[];
   /** The lease this leader holds; checked inside the commit (fencing). */
@@ -94,7 +95,7 @@ export async function insertFinalRound(
     signatures: RoundSignature[];
     txIds: string[];
     stateRoot: string;
-    nodes: NodesInput;
+    nodes: NewNodes;
     values: readonly StoredValue[];
     createdAt: number;
   },

@@ -4,8 +4,8 @@ import type { JsonValue } from '../core/jcs.ts';
 
 /**
  * The node's tables (lead notes, "Data model"). Hashes and ids are lowercase hex text where people
- * read them (API, logs); tree nodes and values are content-addressed by raw 32-byte blobs, which
- * halves their key size on the hottest tables.
+ * read them (API, logs); values are content-addressed by raw 32-byte blobs, which halves their key
+ * size, and tree nodes are numbered (smt_tree).
  *
  * Change a table here, then run `npm run db:generate`: drizzle-kit writes the SQL migration under
  * migrations/ and the embed step copies it into migrations.generated.ts for runtimes without files.
@@ -143,13 +143,24 @@ export interface RoundSignature {
 }
 
 /**
- * Content-addressed tree nodes shared by every subtree: hash = H(bytes), bytes = 65-byte preimage.
- * Created WITHOUT ROWID in the migration (drizzle has no flag for it): the row is tiny, so keeping it
- * in the primary-key b-tree saves a second index and a lookup per read.
+ * Tree nodes of every subtree, numbered in the order they were made (docs/architecture.md,
+ * "Storage layout"): a batch's nodes take the next ids, children before parents, so a round appends
+ * to the end of this b-tree instead of inserting at random hash positions, and a node is read by the
+ * id its parent names. `rec` is the 65-byte hash preimage, for an inner node followed by its left
+ * and right children's ids (8 bytes each, big-endian id + 1; 0 for an empty child).
  */
-export const smtNodes = sqliteTable('smt_nodes', {
+export const smtTree = sqliteTable('smt_tree', {
+  id: integer('id').primaryKey(),
+  rec: blob('rec', { mode: 'buffer' }).notNull(),
+});
+
+/**
+ * Where to start reading a stored root: its node's id. One row per distinct root (rounds,
+ * proposals, checkpoints, replicas); WITHOUT ROWID in the migration (drizzle has no flag for it).
+ */
+export const smtRoots = sqliteTable('smt_roots', {
   hash: blob('hash', { mode: 'buffer' }).primaryKey(),
-  bytes: blob('bytes', { mode: 'buffer' }).notNull(),
+  node: integer('node').notNull(),
 });
 
 /** Content-addressed values: hash = H(jcs bytes), json = those bytes as text. */

@@ -3,7 +3,7 @@ import type { JsonValue } from '../core/jcs.ts';
 import type { StoredValue } from '../core/smt/tree.ts';
 import type { Database } from './database.ts';
 import { insertEvents, type NewEvent } from './events.ts';
-import type { NodesInput } from './node-store.ts';
+import type { NewNodes } from '../core/smt/node-store.ts';
 import { preparedReads } from './prepared-reads.ts';
 import { insertFinalRound } from './rounds.ts';
 import { subtrees, type RoundSignature, type SubtreeStatus } from './schema.ts';
@@ -51,7 +51,7 @@ export async function createSubtree(
   input: {
     row: NewSubtree;
     genesisRound: GenesisRound;
-    nodes: NodesInput;
+    nodes: NewNodes;
     values: readonly StoredValue[];
     events?: readonly NewEvent[];
   },

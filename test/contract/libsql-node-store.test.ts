@@ -1,15 +1,15 @@
 import { afterAll, describe, expect, test } from 'bun:test';
 import { sha256 } from '../../src/core/hash.ts';
 import { toHex, utf8 } from '../../src/core/hex.ts';
-import type { StoredNode } from '../../src/core/smt/node-store.ts';
-import { MemoryNodeStore } from '../helpers/memory-node-store.ts';
+import { NO_REF, readRef, writeRef, type StoredNode } from '../../src/core/smt/node-store.ts';
+import { MemoryNodeStore, asNewNodes, nodesOf } from '../helpers/memory-node-store.ts';
 import { EMPTY_HASH, SparseMerkleTree } from '../../src/core/smt/tree.ts';
 import { verifyProof } from '../../src/core/smt/verify.ts';
 import { CachedNodeStore, Lru } from '../../src/store/cached-node-store.ts';
 import type { Database } from '../../src/store/database.ts';
-import { LibsqlNodeStore, NODE_CHUNK } from '../../src/store/node-store.ts';
+import { LibsqlNodeStore, NODE_CHUNK, insertNodes } from '../../src/store/node-store.ts';
 import { openTemp, tempDir } from '../integration/store-helpers.ts';
-import { runNodeStoreContract } from './node-store.contract.ts';
+import { rng, runNodeStoreContract, walkByRefs } from './node-store.contract.ts';
 
 const tmp = tempDir('dstp-nodestore-');
 const opened: Database[] = [];
@@ -38,35 +38,75 @@ runNodeStoreContract('LibsqlNodeStore', async () => new LibsqlNodeStore(await fr
 runNodeStoreContract('CachedNodeStore(LibsqlNodeStore)', async () => new CachedNodeStore(new LibsqlNodeStore(await freshDb()), { maxNodes: 300 }));
 
 describe('LibsqlNodeStore specifics', () => {
-  test(`more hashes than one query chunk (${NODE_CHUNK}) keep their order, with repeats across chunks`, async () => {
-    const store = new LibsqlNodeStore(await freshDb());
-    const ns = Array.from({ length: NODE_CHUNK * 2 + 37 }, (_, i) => node(1000 + i));
-    await store.putMany(ns);
-    const ask = [...ns].reverse().map((n) => n.hash);
-    ask.splice(NODE_CHUNK - 1, 0, ns[0]!.hash, node(5).hash); // a repeat and a gap across the boundary
-    const got = await store.getMany(ask);
-    expect(got.length).toBe(ask.length);
-    got.forEach((b, i) => {
-      if (i === NODE_CHUNK) expect(b).toBeUndefined();
-      else expect(Array.from(sha256(b!))).toEqual(Array.from(ask[i]!));
+  test('a reference is 8 big-endian bytes of ref + 1, the form the migration writes with printf', () => {
+    const b = new Uint8Array(8);
+    for (const ref of [NO_REF, 0, 1, 255, 256, 2 ** 31, 2 ** 32 - 1, 2 ** 32, 2 ** 40 + 7, 2 ** 53 - 2]) {
+      writeRef(b, 0, ref);
+      expect(toHex(b)).toBe((ref + 1).toString(16).padStart(16, '0'));
+      expect(readRef(b, 0)).toBe(ref);
+    }
+  });
+
+  test('a batch appends its nodes under the next ids, children before parents, and registers its root', async () => {
+    const db = await freshDb();
+    const store = new LibsqlNodeStore(db);
+    const tree = new SparseMerkleTree(store);
+    const a = await tree.apply(EMPTY_HASH, Array.from({ length: 400 }, (_, i) => ({ key: `a/${i}`, value: i })));
+    await store.putMany(a);
+    const b = await tree.apply(a.root, Array.from({ length: 50 }, (_, i) => ({ key: `a/${i * 3}`, value: -i })));
+    await store.putMany(b);
+    const na = nodesOf(a).length;
+    expect(a.firstId).toBe(1);
+    expect(b.firstId).toBe(na + 1);
+    const rs = await db.read.execute('SELECT id, rec FROM smt_tree ORDER BY id');
+    expect(rs.rows.length).toBe(na + nodesOf(b).length);
+    const all = [...nodesOf(a), ...nodesOf(b)];
+    rs.rows.forEach((row, i) => {
+      const id = Number(row[0]);
+      const rec = new Uint8Array(row[1] as ArrayBuffer);
+      expect(id).toBe(i + 1);
+      expect(toHex(rec.subarray(0, 65))).toBe(toHex(all[i]!.bytes));
+      // Leaves keep their 65 bytes; an inner node names older children only.
+      expect(rec.length).toBe(rec[0] === 0 ? 65 : 81);
+      if (rec[0] === 1) for (const at of [65, 73]) expect(readRef(rec, at)).toBeLessThan(id);
     });
+    const roots = await db.read.execute('SELECT hash, node FROM smt_roots ORDER BY node');
+    expect(roots.rows.map((r) => [toHex(new Uint8Array(r[0] as ArrayBuffer)), Number(r[1])])).toEqual([
+      [toHex(a.root), na],
+      [toHex(b.root), na + nodesOf(b).length],
+    ]);
+  });
+
+  test(`levels wider than one query chunk (${NODE_CHUNK}) read back in order, with repeats`, async () => {
+    const store = new LibsqlNodeStore(await freshDb());
+    const tree = new SparseMerkleTree(store);
+    const r = await tree.apply(EMPTY_HASH, Array.from({ length: NODE_CHUNK * 4 }, (_, i) => ({ key: `w/${i}`, value: i })));
+    await store.putMany(r);
+    expect(await walkByRefs(store, r.root)).toBe(nodesOf(r).length);
+    // Ask by id, reversed, with a repeat across the chunk boundary and the root by hash.
+    const ids = Array.from({ length: NODE_CHUNK * 2 + 3 }, (_, i) => r.firstId! + i).reverse();
+    ids.splice(NODE_CHUNK - 1, 0, ids[0]!);
+    const hashes = ids.map((id) => nodesOf(r)[id - r.firstId!]!.hash);
+    const got = await store.getMany([...hashes, r.root], [...ids, NO_REF]);
+    got.forEach((b, i) => expect(toHex(sha256(b!.subarray(0, 65)))).toBe(toHex(i < hashes.length ? hashes[i]! : r.root)));
   });
 
   test('nodes written inside a write transaction exist only if it commits', async () => {
     const db = await freshDb();
     const store = new LibsqlNodeStore(db);
-    const a = node(1);
-    const b = node(2);
+    const tree = new SparseMerkleTree(store);
+    const a = await tree.apply(EMPTY_HASH, [{ key: 'x', value: 1 }, { key: 'y', value: 2 }]);
     await expect(
       db.write(async (tx) => {
-        await store.putMany([a], tx);
-        expect((await store.getMany([a.hash], tx))[0]).toBeDefined(); // visible inside
+        await store.putMany(a, tx);
+        expect((await store.getMany([a.root], undefined, tx))[0]).toBeDefined(); // visible inside
         throw new Error('abort');
       }),
     ).rejects.toThrow('abort');
-    expect(await store.getMany([a.hash])).toEqual([undefined]);
-    await db.write((tx) => store.putMany([b], tx));
-    expect((await store.getMany([b.hash]))[0]).toBeDefined();
+    expect(await store.getMany([a.root])).toEqual([undefined]);
+    expect(Number((await db.read.execute('SELECT count(*) FROM smt_tree')).rows[0]![0])).toBe(0);
+    await db.write((tx) => store.putMany(a, tx));
+    expect(await walkByRefs(store, a.root)).toBe(3);
   });
 
   test('values round-trip byte for byte (stored as JSON text)', async () => {
@@ -82,39 +122,59 @@ describe('LibsqlNodeStore specifics', () => {
     expect(raw.rows.map((r) => r[0]).sort()).toEqual([...texts].sort());
   });
 
-  test('the rows are keyed by the raw 32-byte hash', async () => {
+  test('the tree behind a small cache, fed like the node feeds it (commit, then remember), matches a memory tree at every root', async () => {
     const db = await freshDb();
-    await new LibsqlNodeStore(db).putMany([node(5)]);
-    const rs = await db.read.execute('SELECT length(hash), length(bytes), typeof(hash) FROM smt_nodes');
-    expect(rs.rows[0]![0]).toBe(32);
-    expect(rs.rows[0]![1]).toBe(65);
-    expect(rs.rows[0]![2]).toBe('blob');
+    const cache = new CachedNodeStore(new LibsqlNodeStore(db), { maxNodes: 64 });
+    const tree = new SparseMerkleTree(cache);
+    const memory = new MemoryNodeStore();
+    const mirror = new SparseMerkleTree(memory);
+    const next = rng(7);
+    const keys = Array.from({ length: 120 }, (_, i) => `c/${i}`);
+    const roots: Uint8Array[] = [];
+    let root = EMPTY_HASH;
+    for (let round = 0; round < 25; round++) {
+      const writes = Array.from({ length: 1 + Math.floor(next() * 30) }, () => ({ key: keys[Math.floor(next() * keys.length)]!, value: next() < 0.3 ? null : round }));
+      const r = await tree.apply(root, writes);
+      await db.write((tx) => insertNodes(tx, r));
+      cache.remember(r);
+      const m = await mirror.apply(roots.length ? roots[roots.length - 1]! : EMPTY_HASH, writes);
+      await memory.putMany(m);
+      expect(toHex(r.root)).toBe(toHex(m.root));
+      root = r.root;
+      roots.push(root);
+    }
+    expect(cache.misses).toBeGreaterThan(0); // the cache was too small: parts came from the database
+    const cold = new SparseMerkleTree(new LibsqlNodeStore(db));
+    for (const at of roots) {
+      if (at.every((x) => x === 0)) continue;
+      const want = await mirror.proveMany(at, keys.slice(0, 40));
+      expect(await tree.proveMany(at, keys.slice(0, 40))).toEqual(want);
+      expect(await cold.proveMany(at, keys.slice(0, 40))).toEqual(want);
+    }
   });
 });
 
 describe('CachedNodeStore', () => {
   test('serves repeats from memory and loads only misses', async () => {
-    const db = await freshDb();
-    const inner = new LibsqlNodeStore(db);
+    const inner = new MemoryNodeStore();
     const ns = Array.from({ length: 10 }, (_, i) => node(200 + i));
-    await inner.putMany(ns);
+    await inner.putMany(asNewNodes(ns));
     const cached = new CachedNodeStore(inner, { maxNodes: 100 });
     await cached.getMany(ns.slice(0, 5).map((n) => n.hash));
     expect(cached.misses).toBe(5);
     const got = await cached.getMany(ns.map((n) => n.hash));
     expect(cached.hits).toBe(5);
     expect(cached.misses).toBe(10);
-    for (let i = 0; i < ns.length; i++) expect(Array.from(got[i]!)).toEqual(Array.from(ns[i]!.bytes));
+    for (let i = 0; i < ns.length; i++) expect(Array.from(got[i]!.subarray(0, 65))).toEqual(Array.from(ns[i]!.bytes));
   });
 
   test('an unknown hash is not remembered as missing', async () => {
-    const db = await freshDb();
-    const inner = new LibsqlNodeStore(db);
+    const inner = new MemoryNodeStore();
     const cached = new CachedNodeStore(inner);
     const n = node(300);
     expect(await cached.getMany([n.hash])).toEqual([undefined]);
-    await inner.putMany([n]); // written behind the cache's back, e.g. by a round commit
-    expect(Array.from((await cached.getMany([n.hash]))[0]!)).toEqual(Array.from(n.bytes));
+    await inner.putMany(asNewNodes([n])); // written behind the cache's back, e.g. by a round commit
+    expect(Array.from((await cached.getMany([n.hash]))[0]!.subarray(0, 65))).toEqual(Array.from(n.bytes));
   });
 
   test('values go through the cache too', async () => {
@@ -128,16 +188,15 @@ describe('CachedNodeStore', () => {
   });
 
   test('a small cache stays bounded, keeps hot nodes, and answers like the store underneath', async () => {
-    const db = await freshDb();
-    const inner = new LibsqlNodeStore(db);
+    const inner = new MemoryNodeStore();
     const ns = Array.from({ length: 600 }, (_, i) => node(1000 + i));
-    await inner.putMany(ns);
+    await inner.putMany(asNewNodes(ns));
     const cached = new CachedNodeStore(inner, { maxNodes: 100 });
     const hot = ns[0]!;
     for (let i = 0; i < ns.length; i += 10) {
       const got = await cached.getMany([hot.hash, ...ns.slice(i, i + 10).map((n) => n.hash)]);
-      expect(Array.from(got[0]!)).toEqual(Array.from(hot.bytes));
-      for (let j = 0; j < 10; j++) expect(Array.from(got[j + 1]!)).toEqual(Array.from(ns[i + j]!.bytes));
+      expect(Array.from(got[0]!.subarray(0, 65))).toEqual(Array.from(hot.bytes));
+      for (let j = 0; j < 10; j++) expect(Array.from(got[j + 1]!.subarray(0, 65))).toEqual(Array.from(ns[i + j]!.bytes));
       expect(cached.cachedNodes).toBeLessThanOrEqual(100);
     }
     // The hot node and the latest ones answer from memory through the tree's synchronous path,
@@ -153,14 +212,17 @@ describe('CachedNodeStore', () => {
     // An evicted node is a miss on that path, and getMany reads it again from the database.
     expect(cached.locateCachedMany([ns[1]!.hash], Int32Array.of(0), 1, [], new Int32Array(1))).toBe(0);
     const misses = cached.misses;
-    expect(Array.from((await cached.getMany([ns[1]!.hash]))[0]!)).toEqual(Array.from(ns[1]!.bytes));
+    expect(Array.from((await cached.getMany([ns[1]!.hash]))[0]!.subarray(0, 65))).toEqual(Array.from(ns[1]!.bytes));
     expect(cached.misses).toBe(misses + 1);
   });
 
   test('a malformed row from the database is handed on but never cached', async () => {
     const db = await freshDb();
     const bad = node(7);
-    await db.write((tx) => tx.execute({ sql: 'INSERT INTO smt_nodes (hash, bytes) VALUES (?, ?)', args: [bad.hash, bad.bytes.subarray(0, 64)] }));
+    await db.write(async (tx) => {
+      await tx.execute({ sql: 'INSERT INTO smt_tree (id, rec) VALUES (1, ?)', args: [bad.bytes.subarray(0, 64)] });
+      await tx.execute({ sql: 'INSERT INTO smt_roots (hash, node) VALUES (?, 1)', args: [bad.hash] });
+    });
     const cached = new CachedNodeStore(new LibsqlNodeStore(db));
     expect((await cached.getMany([bad.hash]))[0]!.length).toBe(64);
     expect(cached.cachedNodes).toBe(0);
@@ -207,11 +269,11 @@ describe('the tree over libSQL', () => {
       }));
       const a = await onDisk.apply(rootDisk, writes);
       await db.write(async (tx) => {
-        await store.putMany(a.packed, tx);
+        await store.putMany(a, tx);
         await store.putValues(a.values, tx);
       });
       const b = await inMemory.apply(rootMem, writes);
-      await memory.putMany(b.nodes);
+      await memory.putMany(b);
       rootDisk = a.root;
       rootMem = b.root;
       expect(Array.from(rootDisk)).toEqual(Array.from(rootMem));
@@ -226,7 +288,8 @@ describe('the tree over libSQL', () => {
         verifyProof(proof, { key, root: toHex(rootDisk), value: JSON.parse(new TextDecoder().decode(bytes!)) });
       } else verifyProof(proof, { key, root: toHex(rootDisk) });
     }
-    const rows = Number((await db.read.execute('SELECT count(*) FROM smt_nodes')).rows[0]![0]);
-    expect(rows).toBe(memory.size);
+    // Numbered, not deduplicated: at least one row per distinct node.
+    const rows = Number((await db.read.execute('SELECT count(*) FROM smt_tree')).rows[0]![0]);
+    expect(rows).toBeGreaterThanOrEqual(memory.size);
   });
 });

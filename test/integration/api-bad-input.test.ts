@@ -73,7 +73,7 @@ async function snapshot(): Promise<string> {
   const db = s.ctx!.db.read;
   const counts = await db.execute(
     `SELECT (SELECT count(*) FROM subtrees), (SELECT count(*) FROM txs), (SELECT count(*) FROM rounds),
-            (SELECT count(*) FROM events), (SELECT count(*) FROM smt_nodes), (SELECT count(*) FROM smt_values),
+            (SELECT count(*) FROM events), (SELECT count(*) FROM smt_tree), (SELECT count(*) FROM smt_roots), (SELECT count(*) FROM smt_values),
             (SELECT count(*) FROM proposals), (SELECT count(*) FROM expiry_votes)`,
   );
   const props = await db.execute('SELECT hash, status, signatures FROM proposals ORDER BY hash');

@@ -37,9 +37,10 @@ describe('migrations', () => {
     expect(await applyMigrations(db)).toEqual(MIGRATIONS.map((m) => m.tag));
     expect(await applyMigrations(db)).toEqual([]);
     const tables = (await db.read.execute("SELECT name FROM sqlite_master WHERE type = 'table'")).rows.map((r) => r[0]);
-    for (const t of ['subtrees', 'txs', 'rounds', 'smt_nodes', 'smt_values', 'lease', 'events']) expect(tables).toContain(t);
-    const nodesSql = (await db.read.execute("SELECT sql FROM sqlite_master WHERE name = 'smt_nodes'")).rows[0]![0];
-    expect(String(nodesSql)).toContain('WITHOUT ROWID');
+    for (const t of ['subtrees', 'txs', 'rounds', 'smt_tree', 'smt_roots', 'smt_values', 'lease', 'events']) expect(tables).toContain(t);
+    expect(tables).not.toContain('smt_nodes'); // converted by 0010_node_layout
+    const rootsSql = (await db.read.execute("SELECT sql FROM sqlite_master WHERE name = 'smt_roots'")).rows[0]![0];
+    expect(String(rootsSql)).toContain('WITHOUT ROWID');
     const rows = (await db.read.execute('SELECT hash, created_at FROM __drizzle_migrations')).rows;
     expect(rows.length).toBe(MIGRATIONS.length);
     await db.close();

@@ -5,7 +5,8 @@ import { openDatabase, type OpenDatabaseOptions } from '../../src/store/db.ts';
 import type { Database } from '../../src/store/database.ts';
 import { sha256 } from '../../src/core/hash.ts';
 import { toHex, utf8 } from '../../src/core/hex.ts';
-import type { StoredNode } from '../../src/core/smt/node-store.ts';
+import { newRef, type NewNodes, type StoredNode } from '../../src/core/smt/node-store.ts';
+import { asNewNodes } from '../helpers/memory-node-store.ts';
 import { createSubtree, type CreateSubtreeResult } from '../../src/store/subtrees.ts';
 import type { AcceptItem } from '../../src/store/tx-log.ts';
 
@@ -55,6 +56,12 @@ export function fakeNode(label: string): StoredNode {
   return { hash: sha256(bytes), bytes };
 }
 
+/** Fake nodes as one batch's output whose root is the first (so the store finds it by hash). */
+export function fakeNodes(...labels: string[]): NewNodes {
+  const nodes = labels.map(fakeNode);
+  return { ...asNewNodes(nodes), root: nodes[0]!.hash, rootRef: newRef(0) };
+}
+
 export function fakeValue(json: string): { hash: Uint8Array; bytes: Uint8Array } {
   return { hash: sha256(utf8(json)), bytes: utf8(json) };
 }
@@ -80,7 +87,7 @@ export async function makeSubtree(db: Database, name: string, createdAt = 1_700_
       signatures: [{ signer: 'ed25519:' + 'bb'.repeat(32), sig: 'dd'.repeat(64) }],
       stateRoot: root,
     },
-    nodes: [fakeNode(`${name}:genesis`)],
+    nodes: fakeNodes(`${name}:genesis`),
     values: [fakeValue(`"${name}"`)],
     events: [{ type: 'subtree.created', subtree: id, data: { id } }],
   });

@@ -1,5 +1,4 @@
 import { afterAll, describe, expect, test } from 'bun:test';
-import type { StoredNode } from '../../src/core/smt/node-store.ts';
 import type { Database } from '../../src/store/database.ts';
 import { LeaseLostError, StaleRoundError, TxLogMismatchError } from '../../src/store/errors.ts';
 import { listEvents } from '../../src/store/events.ts';
@@ -16,7 +15,7 @@ import {
 } from '../../src/store/rounds.ts';
 import { getSubtree, listSubtrees } from '../../src/store/subtrees.ts';
 import { getTx, pendingTxs } from '../../src/store/tx-log.ts';
-import { fakeNode, fakeValue, h, makeSubtree, openTemp, runChild, sender, tempDir, txItem } from './store-helpers.ts';
+import { fakeNode, fakeNodes, fakeValue, h, makeSubtree, openTemp, runChild, sender, tempDir, txItem } from './store-helpers.ts';
 
 const tmp = tempDir('dstp-rounds-');
 const opened: Database[] = [];
@@ -63,7 +62,7 @@ function round1(subtree: string, txIds: string[], lease: LeaseClaim, now = T0 + 
       index === 1 ? { tx, index, status: 'failed' as const, code: 'unauthorized' } : { tx, index, status: 'ok' as const },
     ),
     stateRoot: h(`root:${subtree}:1:${tag}`),
-    nodes: [fakeNode(`r1-${tag}-a`), fakeNode(`r1-${tag}-b`)],
+    nodes: fakeNodes(`r1-${tag}-a`, `r1-${tag}-b`),
     values: [fakeValue(`"r1-${tag}"`)],
     events: [
       { type: 'round.finalized', subtree, data: { height: 1 } },
@@ -77,8 +76,8 @@ function round1(subtree: string, txIds: string[], lease: LeaseClaim, now = T0 + 
 /** Everything commitRound writes is absent: no nodes, values, round, events; txs pending; head at 0. */
 async function expectUntouched(db: Database, input: CommitRoundInput) {
   const store = new LibsqlNodeStore(db);
-  const nodes = input.nodes as StoredNode[];
-  expect(await store.getMany(nodes.map((n) => n.hash))).toEqual(nodes.map(() => undefined));
+  expect(await store.getMany([input.nodes.root])).toEqual([undefined]);
+  expect(await count(db, 'SELECT count(*) FROM smt_tree')).toBe(await count(db, 'SELECT count(*) FROM subtrees')); // genesis nodes only
   expect(await store.getValues(input.values.map((v) => v.hash))).toEqual(input.values.map(() => undefined));
   expect(await getRound(db, input.subtree, 1)).toBeUndefined();
   expect((await pendingTxs(db, input.subtree, 10)).map((t) => t.id)).toEqual(input.txIds);
@@ -183,7 +182,8 @@ describe('commitRound', () => {
     ]);
     expect(await pendingTxs(db, subtree, 10)).toEqual([]);
     const store = new LibsqlNodeStore(db);
-    expect((await store.getMany((input.nodes as StoredNode[]).map((n) => n.hash))).every((b) => b !== undefined)).toBe(true);
+    expect((await store.getMany([input.nodes.root]))[0]).toBeDefined();
+    expect(await count(db, 'SELECT count(*) FROM smt_tree')).toBe(1 + 2); // genesis, then the round's two
     expect((await store.getValues(input.values.map((v) => v.hash))).every((b) => b !== undefined)).toBe(true);
     const ev = await listEvents(db, { limit: 10 });
     expect(ev.map((e) => e.type)).toEqual(['subtree.created', 'round.finalized', 'tx.executed', 'tx.executed', 'tx.executed']);
@@ -251,7 +251,7 @@ describe('commitRound', () => {
       import { openDatabase } from './src/store/db.ts';
       import { acquireLease } from './src/store/lease.ts';
       import { commitRound } from './src/store/rounds.ts';
-      import { fakeNode, fakeValue, h } from './test/integration/store-helpers.ts';
+      import { fakeNodes, fakeValue, h } from './test/integration/store-helpers.ts';
       const tag = process.env.TAG, subtree = process.env.SUBTREE, txIds = JSON.parse(process.env.TXS);
       const db = await openDatabase({ url: process.env.DB_URL });
       const g = await acquireLease(db, { name: 'racer-' + tag, holder: tag, ttlMs: 60000, now: Date.now() });
@@ -259,7 +259,7 @@ describe('commitRound', () => {
         await commitRound(db, {
           subtree, height: 1, hash: h('race:' + tag), header: { tag }, signatures: [], txIds,
           receipts: txIds.map((tx, index) => ({ tx, index, status: 'ok' })), stateRoot: h('race-root:' + tag),
-          nodes: Array.from({ length: 200 }, (_, i) => fakeNode(tag + i)), values: [fakeValue('"' + tag + '"')],
+          nodes: fakeNodes(...Array.from({ length: 200 }, (_, i) => tag + i)), values: [fakeValue('"' + tag + '"')],
           events: [{ type: 'round.finalized', subtree, data: { tag } }],
           lease: { name: 'racer-' + tag, holder: tag, token: g.token }, now: Date.now(),
         });

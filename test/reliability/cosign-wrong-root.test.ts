@@ -83,7 +83,7 @@ describe('co-signer against a dishonest proposal', () => {
       receipts: step.receipts,
       stateRoot: header.stateRoot,
       signatures: [],
-      nodes: forged.nodes,
+      nodes: forged,
       values: forged.values,
       lease: { name: LEADER_LEASE, holder: ctx.instanceId, token: grant!.token },
       now,
@@ -163,7 +163,7 @@ describe('co-signers against a node that keeps proposing wrong roots', () => {
       const hash = toHex(roundHash(header));
       await insertProposal(ctx.db, {
         hash, subtree, height: 1, header: asJson(header), txIds: txs.map((t) => t.id), receipts: step.receipts, stateRoot: header.stateRoot,
-        signatures: [], nodes: forged.nodes, values: forged.values, lease: { name: LEADER_LEASE, holder: ctx.instanceId, token: grant!.token }, now,
+        signatures: [], nodes: forged, values: forged.values, lease: { name: LEADER_LEASE, holder: ctx.instanceId, token: grant!.token }, now,
       });
       return hash;
     };

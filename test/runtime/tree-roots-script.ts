@@ -27,7 +27,7 @@ const batches: TreeWrite[][] = [
 const out: { roots: string[][]; proofs: unknown[] } = { roots: [], proofs: [] };
 for (const batch of batches) {
   const results = await Promise.all(trees.map((t, i) => t.apply(roots[i]!, batch)));
-  await Promise.all(stores.map((s, i) => s.putMany(results[i]!.nodes)));
+  await Promise.all(stores.map((s, i) => s.putMany(results[i]!)));
   results.forEach((r, i) => (roots[i] = r.root));
   out.roots.push(roots.map((r) => toHex(r)));
 }

@@ -60,7 +60,7 @@ const tree = new SparseMerkleTree(store);
 
 async function write(root: Hash32, writes: TreeWrite[]): Promise<Hash32> {
   const r = await tree.apply(root, writes);
-  await store.putMany(r.nodes);
+  await store.putMany(r);
   return r.root;
 }
 

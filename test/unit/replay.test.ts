@@ -147,14 +147,14 @@ describe('executeAndCommitRound', () => {
     const values = new MemoryValueStore();
     const tree = new SparseMerkleTree(store);
     const g = await tree.apply(EMPTY_HASH, spec.genesis);
-    await store.putMany(g.nodes);
+    await store.putMany(g);
     await values.putValues(g.values);
     const { program, config } = subtreeProgram(spec, NATIVE_PROGRAMS);
     const step = await executeAndCommitRound({ tree, values, prevRoot: g.root, program, config, txs: [] });
     expect(step.stateRoot).toEqual(g.root);
     expect(toHex(step.txRoot)).toBe(toHex(sha256(new Uint8Array(0))));
     expect(step.receiptsRoot).toEqual(step.txRoot);
-    expect(step.nodes).toEqual([]);
+    expect(step.nodes.packed).toEqual([]);
   });
 });
 
@@ -220,7 +220,7 @@ describe('replay determinism', () => {
           const values = new MemoryValueStore();
           const tree = new SparseMerkleTree(store);
           const g = await tree.apply(EMPTY_HASH, spec.genesis);
-          await store.putMany(g.nodes);
+          await store.putMany(g);
           await values.putValues(g.values);
           const { program, config } = subtreeProgram(spec, NATIVE_PROGRAMS);
           return executeAndCommitRound({ tree, values, prevRoot: g.root, program, config, txs });

@@ -14,7 +14,7 @@ export class TreeFixture {
 
   async write(root: Hash32, writes: Iterable<TreeWrite>): Promise<Hash32> {
     const r = await this.tree.apply(root, writes);
-    await this.store.putMany(r.nodes);
+    await this.store.putMany(r);
     return r.root;
   }
 }

@@ -5,8 +5,8 @@ import { DstpError } from '../../src/core/errors.ts';
 import { EMPTY_HASH, type Hash32 } from '../../src/core/hash.ts';
 import { toHex, utf8 } from '../../src/core/hex.ts';
 import { jcs, type JsonValue } from '../../src/core/jcs.ts';
-import { MemoryNodeStore } from '../helpers/memory-node-store.ts';
-import type { StoredNode } from '../../src/core/smt/node-store.ts';
+import { MemoryNodeStore, nodesOf } from '../helpers/memory-node-store.ts';
+import { NO_REF, newIndex, type StoredNode } from '../../src/core/smt/node-store.ts';
 import { SparseMerkleTree, type HashedWrite, type TreeWrite } from '../../src/core/smt/tree.ts';
 import { isValidProof, verifyProof } from '../../src/core/smt/verify.ts';
 import { CachedNodeStore } from '../../src/store/cached-node-store.ts';
@@ -74,7 +74,7 @@ describe('SparseMerkleTree agrees with the SPEC §4 oracle', () => {
         for (const phase of [writes, deletes, back]) {
           for (const b of splitInto(phase, sizes)) {
             const r = await tree.applyHashed(root, b);
-            await store.putMany(r.nodes);
+            await store.putMany(r);
             root = r.root;
             for (const w of b) {
               if (w.valueHash === null) model.delete(hex(w.path));
@@ -100,17 +100,17 @@ describe('SparseMerkleTree agrees with the SPEC §4 oracle', () => {
       { path: a, valueHash: va },
       { path: b, valueHash: vb },
     ]);
-    await store.putMany(r1.nodes);
+    await store.putMany(r1);
     expect(hex(r1.root)).toBe(hex(referenceRoot([{ path: a, valueHash: va }, { path: b, valueHash: vb }])));
-    expect(r1.nodes.length).toBe(2 + 256); // two leaves and a chain of 256 inner nodes
+    expect(nodesOf(r1).length).toBe(2 + 256); // two leaves and a chain of 256 inner nodes
     // A one-write batch that descends the whole 256-level chain (its task list must grow).
     const vb2 = nobleSha256(utf8('b2'));
     const r1b = await tree.applyHashed(r1.root, [{ path: b, valueHash: vb2 }]);
     expect(hex(r1b.root)).toBe(hex(referenceRoot([{ path: a, valueHash: va }, { path: b, valueHash: vb2 }])));
-    expect(r1b.nodes.length).toBe(1 + 256);
+    expect(nodesOf(r1b).length).toBe(1 + 256);
     const r2 = await tree.applyHashed(r1.root, [{ path: b, valueHash: null }]);
     expect(hex(r2.root)).toBe(hex(referenceRoot([{ path: a, valueHash: va }])));
-    expect(r2.nodes.length).toBe(0); // the old leaf just moves up
+    expect(nodesOf(r2).length).toBe(0); // the old leaf just moves up
   });
 
   test('any insertion order and any batching give the oracle root', async () => {
@@ -162,8 +162,8 @@ describe('SparseMerkleTree agrees with the SPEC §4 oracle', () => {
             const writes = batch.map(([i, value]) => ({ key: `k${i}`, value }));
             const out = await Promise.all(trees.map((t, i) => t.apply(roots[i]!, writes)));
             expect(hex(out[1]!.root)).toBe(hex(out[0]!.root));
-            expect(out[1]!.nodes.map((n) => hex(n.bytes))).toEqual(out[0]!.nodes.map((n) => hex(n.bytes)));
-            await Promise.all(stores.map((s, i) => s.putMany(out[i]!.nodes)));
+            expect(nodesOf(out[1]!).map((n) => hex(n.bytes))).toEqual(nodesOf(out[0]!).map((n) => hex(n.bytes)));
+            await Promise.all(stores.map((s, i) => s.putMany(out[i]!)));
             out.forEach((r, i) => (roots[i] = r.root));
             for (const { key } of writes.slice(0, 4)) {
               const got = await Promise.all(trees.map((t, i) => t.getValueHash(roots[i]!, key)));
@@ -287,26 +287,42 @@ describe('batch semantics and outputs', () => {
     expect(hex(same.root)).toBe(hex(root));
     const noop = await f.tree.apply(root, [{ key: 'absent', value: null }]);
     expect(hex(noop.root)).toBe(hex(root));
-    expect(noop.nodes).toEqual([]);
+    expect(nodesOf(noop)).toEqual([]);
     expect(hex((await f.tree.apply(EMPTY_HASH, [{ key: 'q', value: null }])).root)).toBe(hex(EMPTY_HASH));
     const rewrite = await f.tree.apply(root, [{ key: 'z', value: [1] }]);
     expect(hex(rewrite.root)).toBe(hex(root));
-    expect(rewrite.nodes).toEqual([]); // the same value again changes nothing
+    expect(nodesOf(rewrite)).toEqual([]); // the same value again changes nothing
   });
 
-  test('outputs are content-addressed, packed and object forms agree, values are canonical and distinct', async () => {
+  test('outputs are content-addressed and linked children first, values are canonical and distinct', async () => {
     const tree = new SparseMerkleTree(new MemoryNodeStore());
     const r = await tree.apply(EMPTY_HASH, [
       { key: 'a', value: { b: 1, a: [true, 'x'] } },
       { key: 'b', value: { a: [true, 'x'], b: 1 } },
       { key: 'c', value: 7 },
     ]);
-    for (const n of r.nodes) {
+    for (const n of nodesOf(r)) {
       expect(n.bytes.length).toBe(65);
       expect(hex(nobleSha256(n.bytes))).toBe(hex(n.hash));
     }
-    const packedCount = r.packed.reduce((s, p) => s + p.count, 0);
-    expect(packedCount).toBe(r.nodes.length);
+    // Children come before parents, and a parent names each new child by its index in the batch.
+    const all = nodesOf(r);
+    let k = 0;
+    for (const p of r.packed) {
+      for (let i = 0; i < p.count; i++, k++) {
+        const kids = [p.kids[2 * i]!, p.kids[2 * i + 1]!];
+        if (all[k]!.bytes[0] === 0) expect(kids).toEqual([NO_REF, NO_REF]);
+        else
+          kids.forEach((ref, side) => {
+            const child = all[k]!.bytes.subarray(1 + 32 * side, 33 + 32 * side);
+            if (child.every((b) => b === 0)) return expect(ref).toBe(NO_REF);
+            expect(newIndex(ref)).toBeGreaterThanOrEqual(0);
+            expect(newIndex(ref)).toBeLessThan(k);
+            expect(hex(all[newIndex(ref)]!.hash)).toBe(hex(child));
+          });
+      }
+    }
+    expect(hex(all[newIndex(r.rootRef)]!.hash)).toBe(hex(r.root));
     expect(r.values.map((v) => new TextDecoder().decode(v.bytes)).sort()).toEqual(['7', '{"a":[true,"x"],"b":1}']);
     for (const v of r.values) expect(hex(nobleSha256(v.bytes))).toBe(hex(v.hash));
   });
@@ -319,7 +335,7 @@ describe('batch semantics and outputs', () => {
       EMPTY_HASH,
       Array.from({ length: 400 }, (_, i) => ({ key: `seed${i}`, value: i })),
     );
-    await base.putMany(seed.nodes);
+    await base.putMany(seed);
     const batches = Array.from({ length: 6 }, (_, b) =>
       Array.from({ length: 50 + b * 37 }, (_, i) => ({ key: `seed${(i * 7 + b * 13) % 450}`, value: i % 5 === 0 ? null : { b, i } })),
     );
@@ -327,10 +343,10 @@ describe('batch semantics and outputs', () => {
     const alone: string[][] = [];
     for (const w of batches) {
       const r = await tree.apply(seed.root, w);
-      alone.push([hex(r.root), ...r.nodes.map((n) => hex(n.hash))]);
+      alone.push([hex(r.root), ...nodesOf(r).map((n) => hex(n.hash))]);
     }
     const together = await Promise.all(batches.map((w) => tree.apply(seed.root, w)));
-    expect(together.map((r) => [hex(r.root), ...r.nodes.map((n) => hex(n.hash))])).toEqual(alone);
+    expect(together.map((r) => [hex(r.root), ...nodesOf(r).map((n) => hex(n.hash))])).toEqual(alone);
     expect(new Set(alone.map((a) => a[0])).size).toBe(batches.length);
   });
 
@@ -367,7 +383,7 @@ describe('batch semantics and outputs', () => {
     const a = await plainTree.apply(EMPTY_HASH, writes);
     const b = await intoTree.apply(EMPTY_HASH, writes);
     expect(hex(a.root)).toBe(hex(b.root));
-    expect(a.nodes.map((n: StoredNode) => hex(n.hash))).toEqual(b.nodes.map((n: StoredNode) => hex(n.hash)));
+    expect(nodesOf(a).map((n: StoredNode) => hex(n.hash))).toEqual(nodesOf(b).map((n: StoredNode) => hex(n.hash)));
   });
 
   test('proveMany answers duplicates and order as asked', async () => {

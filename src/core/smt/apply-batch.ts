@@ -2,7 +2,7 @@ import { fail } from '../errors.ts';
 import { EMPTY_HASH, type Hash32 } from '../hash.ts';
 import { INNER_TAG, LEAF_TAG, MAX_DEPTH_BITS, NODE_BYTES } from './hashing.ts';
 import { VIEW_MIN_BYTES, bytes, copy32, copy32Bytes, equal32, isZero32, sharedViewOf, viewOf } from './words.ts';
-import { isCachedNodeReader, type CachedNodeReader, type NodeReader, type PackedNodes } from './node-store.ts';
+import { NO_REF, RECORD_BYTES, isCachedNodeReader, newRef, refAt, selfRefAt, type CachedNodeReader, type NodeReader, type PackedNodes } from './node-store.ts';
 
 /**
  * One batch of writes against one root, packed for speed: entry `i` has its path at
@@ -59,6 +59,9 @@ const OUT_CHUNK_MAX = 1 << 14;
  */
 const SCRATCH = bytes(NODE_BYTES);
 const SCRATCH_VIEW = viewOf(SCRATCH);
+/** The scratch node's children's references (see node-store.ts). */
+let scratchLeft = NO_REF;
+let scratchRight = NO_REF;
 const DIGEST = bytes(32);
 const DIGEST32 = new Int32Array(DIGEST.buffer);
 
@@ -103,8 +106,8 @@ export async function applyBatch(
   hashInto: HashInto,
   oldRoot: Hash32,
   batch: PackedBatch,
-): Promise<{ root: Hash32; packed: PackedNodes[] }> {
-  if (batch.count === 0) return { root: oldRoot, packed: [] };
+): Promise<{ root: Hash32; rootRef: number; packed: PackedNodes[] }> {
+  if (batch.count === 0) return { root: oldRoot, rootRef: NO_REF, packed: [] };
   return new BatchApplier(store, hashInto, batch).run(oldRoot);
 }
 
@@ -125,6 +128,13 @@ class BatchApplier {
   private lastStoreBuf: Uint8Array = EMPTY_HASH;
   private lastStoreId = EMPTY_ID;
   private readonly storeIds = new Map<Uint8Array, number>();
+  /** Per buffer id: for an output chunk, the batch index of its first node; -1 for any other buffer. */
+  private readonly firstNew: number[] = [-1];
+  /** Buffer id of the old root's hash, and the store's reference for the old root once read. */
+  private rootBuf = EMPTY_ID;
+  private rootRef = NO_REF;
+  /** Nodes emitted before the current chunk. */
+  private emitted = 0;
 
   private T: Int32Array;
   private tasks = 0;
@@ -136,6 +146,8 @@ class BatchApplier {
   private B = new Uint8Array(0);
   /** Views of H (aligned: Int32Array) and B (65-byte records: DataView). */
   private H32: Int32Array | undefined;
+  /** Children's references of the current chunk's nodes, two per node. */
+  private K = new Float64Array(0);
   private BV: DataView | undefined;
   private hId = EMPTY_ID;
   private n: number;
@@ -173,9 +185,10 @@ class BatchApplier {
     this.n = this.chunkNodes;
   }
 
-  async run(oldRoot: Hash32): Promise<{ root: Hash32; packed: PackedNodes[] }> {
+  async run(oldRoot: Hash32): Promise<{ root: Hash32; rootRef: number; packed: PackedNodes[] }> {
     const count = this.idx.length;
     const rootId = this.pushBuf(oldRoot);
+    this.rootBuf = rootId;
     let frontier: number[] = [];
     this.addTask(rootId, 0, 0, count, 0, frontier);
     for (let d = 0; frontier.length > 0; d++) {
@@ -196,11 +209,13 @@ class BatchApplier {
         count: n,
         hashes: full ? this.H : this.H.slice(0, n * 32),
         bytes: full ? this.B : this.B.slice(0, n * NODE_BYTES),
+        kids: full ? this.K : this.K.slice(0, n * 2),
       });
     }
     const root = rb.slice(ro, ro + 32);
+    const rootRef = this.refOf(T[RES_ID]!, ro);
     giveTasks(this.T);
-    return { root, packed: this.packed };
+    return { root, rootRef, packed: this.packed };
   }
 
   /**
@@ -227,9 +242,10 @@ class BatchApplier {
       const b = outBufs[f]!;
       const o = outOffs[f]!;
       // Check the cache's answers as readLevel checks getMany's.
-      if (o === 0 ? b.length !== NODE_BYTES : b.length < o + NODE_BYTES) fail('missing_node', 'stored tree node is malformed', { depth: d });
+      if (b.length < o + NODE_BYTES) fail('missing_node', 'stored tree node is malformed', { depth: d });
       // A cache hands out views into a few large buffers: one id per buffer.
       got[f * 2] = this.storeBufId(b);
+      if (d === 0) this.rootRef = selfRefAt(b, o);
       got[f * 2 + 1] = o;
     }
     return got;
@@ -245,26 +261,39 @@ class BatchApplier {
     const len = frontier.length;
     const got = new Int32Array(len * 2);
     const wanted = new Array<Hash32>(len);
+    const refs = new Array<number>(len);
     for (let f = 0; f < len; f++) {
       const e = frontier[f]!;
       const b = e >= 0 ? bufs[T[e * STRIDE + OLD_ID]!]! : bufs[T[~e * STRIDE + NODE_ID]!]!;
       const o = e >= 0 ? T[e * STRIDE + OLD_OFF]! : this.untouchedOff(~e);
       wanted[f] = o === 0 && b.length === 32 ? b : b.subarray(o, o + 32);
+      refs[f] = refAt(b, o);
     }
-    const nodes = await this.store.getMany(wanted);
+    const nodes = await this.store.getMany(wanted, refs);
     for (let f = 0; f < len; f++) {
       const b = nodes[f];
       if (b === undefined) fail('missing_node', 'tree node missing from the store', { depth: d });
-      if (b.length !== NODE_BYTES) fail('missing_node', 'stored tree node is malformed', { depth: d });
+      if (b.length !== NODE_BYTES && b.length !== RECORD_BYTES) fail('missing_node', 'stored tree node is malformed', { depth: d });
+      if (d === 0) this.rootRef = selfRefAt(b, 0);
       got[f * 2] = this.pushBuf(b);
       got[f * 2 + 1] = 0;
     }
     return got;
   }
 
-  private pushBuf(buf: Uint8Array): number {
+  private pushBuf(buf: Uint8Array, firstNew = -1): number {
     this.views.push(undefined);
+    this.firstNew.push(firstNew);
     return this.bufs.push(buf) - 1;
+  }
+
+  /** The reference to put in a new node for the hash at bufs[id][off..]: see node-store.ts. */
+  private refOf(id: number, off: number): number {
+    if (id === EMPTY_ID) return NO_REF;
+    const k = this.firstNew[id]!;
+    if (k >= 0) return newRef(k + off / 32);
+    if (id === this.rootBuf) return this.rootRef;
+    return refAt(this.bufs[id]!, off);
   }
 
   /**
@@ -482,6 +511,8 @@ class BatchApplier {
 
   private newLeaf(e: number): void {
     SCRATCH[0] = LEAF_TAG;
+    scratchLeft = NO_REF;
+    scratchRight = NO_REF;
     if (this.PV !== undefined) {
       copy32(SCRATCH_VIEW, 1, this.PV, e * 32);
       copy32(SCRATCH_VIEW, 33, this.VV!, e * 32);
@@ -498,6 +529,8 @@ class BatchApplier {
     SCRATCH[0] = INNER_TAG;
     this.copyHash(1, lId, lo);
     this.copyHash(33, rId, ro);
+    scratchLeft = this.refOf(lId, lo);
+    scratchRight = this.refOf(rId, ro);
     this.emit();
     this.outKind = INNER;
   }
@@ -511,14 +544,16 @@ class BatchApplier {
   /** Hashes the scratch node and appends it to the packed output. */
   private emit(): void {
     if (this.n === this.chunkNodes) {
-      if (this.B.length > 0) this.packed.push({ count: this.n, hashes: this.H, bytes: this.B });
+      if (this.B.length > 0) this.packed.push({ count: this.n, hashes: this.H, bytes: this.B, kids: this.K });
+      this.emitted += this.B.length > 0 ? this.n : 0;
       // Both get views, or neither (decided on the smaller, the hashes).
       const large = this.chunkNodes * 32 >= VIEW_MIN_BYTES;
       this.H = large ? bytes(this.chunkNodes * 32) : new Uint8Array(this.chunkNodes * 32);
       this.B = large ? bytes(this.chunkNodes * NODE_BYTES) : new Uint8Array(this.chunkNodes * NODE_BYTES);
       this.H32 = large ? new Int32Array(this.H.buffer) : undefined;
       this.BV = large ? viewOf(this.B) : undefined;
-      this.hId = this.pushBuf(this.H);
+      this.K = new Float64Array(this.chunkNodes * 2);
+      this.hId = this.pushBuf(this.H, this.emitted);
       this.n = 0;
     }
     this.hashInto(SCRATCH, DIGEST);
@@ -537,6 +572,8 @@ class BatchApplier {
       const B = this.B;
       for (let k = 0; k < NODE_BYTES; k++) B[bo + k] = SCRATCH[k]!;
     }
+    this.K[this.n * 2] = scratchLeft;
+    this.K[this.n * 2 + 1] = scratchRight;
     this.n++;
     this.outId = this.hId;
     this.outOff = ho;

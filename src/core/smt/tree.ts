@@ -4,7 +4,7 @@ import { utf8 } from '../hex.ts';
 import { jcs, type JsonValue } from '../jcs.ts';
 import { applyBatch, partitionByBit, type HashInto, type PackedBatch } from './apply-batch.ts';
 import { INNER_TAG, LEAF_TAG, MAX_DEPTH_BITS, NODE_BYTES, bitAt, checkedKey, hex32, isEmptyHash } from './hashing.ts';
-import { isCachedNodeReader, unpackNodes, type CachedNodeReader, type NodeReader, type PackedNodes, type StoredNode } from './node-store.ts';
+import { RECORD_BYTES, isCachedNodeReader, refAt, type CachedNodeReader, type NewNodes, type NodeReader, type PackedNodes } from './node-store.ts';
 import type { Proof, ProofLeaf } from './types.ts';
 import { VIEW_MIN_BYTES, byteArray, bytes, copy32Bytes, equal32, isZero32 } from './words.ts';
 
@@ -26,14 +26,10 @@ export interface StoredValue {
   bytes: Uint8Array;
 }
 
-export interface ApplyResult {
-  root: Hash32;
-  /** Nodes created by this batch (content-addressed; persisting one twice is harmless). */
-  readonly nodes: StoredNode[];
-  /** The same nodes packed, for stores that take them without a JS object per node. */
-  packed: PackedNodes[];
+/** A batch's new nodes (`NewNodes`: packed, children first, with the root's reference) and values. */
+export interface ApplyResult extends NewNodes {
   /** Canonical bytes of the values written, one per distinct value. */
-  values: StoredValue[];
+  readonly values: StoredValue[];
 }
 
 export interface TreeOptions {
@@ -68,23 +64,18 @@ function putDigest(out: Uint8Array, out32: Int32Array | undefined, i: number): v
   else copy32Bytes(out, i * 32, PATH_DIGEST, 0);
 }
 
-/**
- * Result of a batch: `nodes` are made from `packed`, and `values` from the canonical texts, only
- * when someone asks (a batch applied to memory alone never does).
- */
+/** Result of a batch: `values` are made from the canonical texts only when someone asks. */
 class BatchResult implements ApplyResult {
-  private objects: StoredNode[] | undefined;
   private valueList: StoredValue[] | undefined;
+  firstId?: number;
   constructor(
     readonly root: Hash32,
+    readonly rootRef: number,
     readonly packed: PackedNodes[],
     /** Each write's canonical text (undefined for a delete); its hash is at the same place in `valueHashes`. */
     private readonly texts: readonly (string | undefined)[],
     private readonly valueHashes: Uint8Array,
   ) {}
-  get nodes(): StoredNode[] {
-    return (this.objects ??= unpackNodes(this.packed));
-  }
   /** One entry per distinct text, in order of first appearance. */
   get values(): StoredValue[] {
     if (this.valueList === undefined) {
@@ -165,8 +156,8 @@ export class SparseMerkleTree {
       }
       i++;
     }
-    const { root: newRoot, packed } = await applyBatch(this.store, this.hashInto, root, batch);
-    return new BatchResult(newRoot, packed, texts, batch.valueHashes);
+    const { root: newRoot, rootRef, packed } = await applyBatch(this.store, this.hashInto, root, batch);
+    return new BatchResult(newRoot, rootRef, packed, texts, batch.valueHashes);
   }
 
   /** Same as `apply` for callers that already hold paths and value hashes; last write per path wins. */
@@ -191,8 +182,8 @@ export class SparseMerkleTree {
       else batch.valueHashes.set(w.valueHash, i * 32);
       i++;
     }
-    const { root: newRoot, packed } = await applyBatch(this.store, this.hashInto, root, batch);
-    return new BatchResult(newRoot, packed, [], batch.valueHashes);
+    const { root: newRoot, rootRef, packed } = await applyBatch(this.store, this.hashInto, root, batch);
+    return new BatchResult(newRoot, rootRef, packed, [], batch.valueHashes);
   }
 
   /** The value hash stored under `key`, or `null` when the key is absent. */
@@ -318,7 +309,10 @@ export class SparseMerkleTree {
 
   /** Reads the nodes whose hashes sit at (bufs[i], offs[i]) through `getMany`. */
   private async readNodes(bufs: Uint8Array[], offs: number[], depth: number): Promise<[Uint8Array[], number[]]> {
-    const got = await this.store.getMany(bufs.map((b, i) => (offs[i] === 0 && b.length === 32 ? b : b.subarray(offs[i]!, offs[i]! + 32))));
+    const got = await this.store.getMany(
+      bufs.map((b, i) => (offs[i] === 0 && b.length === 32 ? b : b.subarray(offs[i]!, offs[i]! + 32))),
+      bufs.map((b, i) => refAt(b, offs[i]!)),
+    );
     return [got.map((b) => checkNode(b, depth)), new Array<number>(bufs.length).fill(0)];
   }
 
@@ -335,7 +329,7 @@ function readCached(store: CachedNodeReader, bufs: Uint8Array[], offs: number[],
     const b = outBufs[i]!;
     const o = outOffs[i]!;
     // Same checks as checkNode on a getMany answer.
-    if ((o === 0 ? b.length !== NODE_BYTES : b.length < o + NODE_BYTES) || b[o]! > INNER_TAG) fail('missing_node', 'stored tree node is malformed', { depth });
+    if (b.length < o + NODE_BYTES || b[o]! > INNER_TAG) fail('missing_node', 'stored tree node is malformed', { depth });
     if (b[o] === INNER_TAG && depth >= MAX_DEPTH_BITS) fail('missing_node', 'stored tree is deeper than 256', { depth });
     out[i] = o;
   }
@@ -344,7 +338,7 @@ function readCached(store: CachedNodeReader, bufs: Uint8Array[], offs: number[],
 
 function checkNode(b: Uint8Array | undefined, depth: number): Uint8Array {
   if (b === undefined) fail('missing_node', 'tree node missing from the store', { depth });
-  if (b.length !== NODE_BYTES || b[0]! > INNER_TAG) fail('missing_node', 'stored tree node is malformed', { depth });
+  if ((b.length !== NODE_BYTES && b.length !== RECORD_BYTES) || b[0]! > INNER_TAG) fail('missing_node', 'stored tree node is malformed', { depth });
   if (b[0] === INNER_TAG && depth >= MAX_DEPTH_BITS) fail('missing_node', 'stored tree is deeper than 256', { depth });
   return b;
 }
