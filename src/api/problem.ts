@@ -53,6 +53,7 @@ export type ProblemCode =
   | 'origin_unreachable'
   | 'origin_bad_answer'
   | 'unsupported_follow'
+  | 'headers_only'
   | 'invalid_program'
   | CoreErrorCode;
 
@@ -102,6 +103,7 @@ const STATUS: Record<string, ContentfulStatusCode> = {
   subtree_hosted: 409,
   peer_not_allowed: 400,
   unsupported_follow: 422,
+  headers_only: 404,
   origin_bad_answer: 502,
   origin_unreachable: 503,
 };
@@ -153,6 +155,7 @@ const TITLE: Record<string, string> = {
   origin_unreachable: 'Origin is unreachable',
   origin_bad_answer: 'Origin gave an answer that does not verify',
   unsupported_follow: 'This node cannot follow that subtree',
+  headers_only: 'This node keeps only the headers of that subtree',
 };
 
 export function statusOf(code: string): ContentfulStatusCode {

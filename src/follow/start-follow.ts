@@ -26,7 +26,6 @@ export async function followSubtreeVerb(
   body: { origin: string; subtree: string; verify?: FollowVerify },
 ): Promise<{ status: 200 | 201; body: FollowView }> {
   const verify = body.verify ?? 'full';
-  if (verify !== 'full') throw new ApiError('unsupported_follow', 'this node follows with verify "full" only (light "headers" follows are not built yet)');
   let origin: string;
   try {
     origin = parseOrigin(body.origin);
@@ -107,11 +106,12 @@ export async function followSubtreeVerb(
       createdAt: base.now,
     },
     genesisRound: { hash, header: asJson(header), signatures: r0.signatures, stateRoot: header.stateRoot },
-    nodes: g.nodes,
-    values: g.values,
+    // A light follow keeps no state: the genesis root is checked, its nodes are not stored.
+    nodes: verify === 'full' ? g.nodes : [],
+    values: verify === 'full' ? g.values : [],
     events: [{ type: 'subtree.created', subtree: id, data: { subtree: id, owner: spec.owner, name: spec.name, program: spec.program, origin } }],
   });
-  if (started) ctx.store.remember(g.nodes, g.values);
+  if (started && verify === 'full') ctx.store.remember(g.nodes, g.values);
   ctx.kickFollows?.();
   const now = await getFollow(ctx.db, id);
   if (!now) throw new ApiError('conflict', `the follow of ${id} was dropped while it started; try again`);

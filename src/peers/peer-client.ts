@@ -4,6 +4,7 @@ import type { z } from '@hono/zod-openapi';
 import { NodeInfo } from '../api/routes/info/info.routes.ts';
 import { LogPage } from '../api/routes/log/log.routes.ts';
 import { RoundPage } from '../api/routes/rounds/rounds.routes.ts';
+import { StateView } from '../api/routes/state/state.routes.ts';
 import { Round, SubtreeHead } from '../api/schemas.ts';
 import { createTargetGuard, parseWebhookUrl, WebhookUrlError, type TargetGuard } from '../webhooks/target-guard.ts';
 
@@ -50,6 +51,7 @@ export type PeerInfo = z.infer<typeof NodeInfo>;
 export type PeerHead = z.infer<typeof SubtreeHead>;
 export type PeerRound = z.infer<typeof Round>;
 export type PeerLogPage = z.infer<typeof LogPage>;
+export type PeerState = z.infer<typeof StateView>;
 
 /** A raw answer of a forwarded call: status and the JSON body as sent. */
 export interface PeerAnswer {
@@ -98,6 +100,11 @@ export class PeerClient {
   /** Final rounds after `after`, ascending. */
   rounds(id: string, after: number, limit: number): Promise<z.infer<typeof RoundPage>> {
     return this.getJson(`/v1/subtrees/${id}/rounds?cursor=${after}&limit=${limit}&order=asc`, RoundPage);
+  }
+
+  /** A state answer (value + proof + signed round) at final round `height`. */
+  state(id: string, key: string, height: number): Promise<PeerState> {
+    return this.getJson(`/v1/subtrees/${id}/state/${encodeURIComponent(key)}?height=${height}`, StateView);
   }
 
   log(id: string, from: number, limit: number): Promise<PeerLogPage> {

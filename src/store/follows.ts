@@ -170,6 +170,55 @@ export async function applyFollowedRound(db: Database, input: ApplyFollowedRound
   });
 }
 
+/** A round a light follow verified: the header, the origin's signatures and the ids it lists. */
+export interface HeaderRound {
+  height: number;
+  hash: string;
+  header: JsonValue;
+  signatures: RoundSignature[];
+  txIds: string[];
+  stateRoot: string;
+  events: readonly NewEvent[];
+}
+
+/**
+ * Appends verified rounds of a light (`headers`) follow: the rounds and the head (its log size is
+ * the count of transactions the rounds list), no log, tree nodes or values — many rounds in ONE
+ * transaction behind the lease, only if the head is still at the first round's height − 1.
+ */
+export async function applyHeaderRounds(
+  db: Database,
+  input: { subtree: string; rounds: readonly HeaderRound[]; logSize: number; originHeight: number; status: FollowStatus; lease: LeaseClaim; now: number },
+): Promise<void> {
+  const first = input.rounds[0];
+  const last = input.rounds.at(-1);
+  if (!first || !last) return;
+  await db.write(async (tx) => {
+    await assertLease(tx, input.lease, input.now);
+    await assertHead(tx, input.subtree, first.height);
+    const live = await tx.execute({ sql: "SELECT status, origin FROM follows WHERE subtree = ? AND status <> 'halted'", args: [input.subtree] });
+    const was = live.rows[0];
+    if (!was) throw new StaleRoundError(`subtree ${input.subtree} is not followed (or its follow halted)`);
+    for (const r of input.rounds) {
+      await insertFinalRound(db, tx, { subtree: input.subtree, height: r.height, hash: r.hash, header: r.header, signatures: r.signatures, txIds: r.txIds, stateRoot: r.stateRoot, nodes: [], values: [], createdAt: input.now });
+    }
+    const head = await tx.execute({
+      sql: 'UPDATE subtrees SET height = ?, root = ?, head_hash = ?, log_size = ? WHERE id = ? AND height = ?',
+      args: [last.height, last.stateRoot, last.hash, input.logSize, input.subtree, first.height - 1],
+    });
+    if (head.rowsAffected !== 1) throw new StaleRoundError(`subtree ${input.subtree} head moved during commit`);
+    await tx.execute({
+      sql: 'UPDATE follows SET status = ?, origin_height = max(origin_height, ?), updated_at = ? WHERE subtree = ?',
+      args: [input.status, input.originHeight, input.now, input.subtree],
+    });
+    const synced: NewEvent[] =
+      input.status === 'following' && String(was[0]) !== 'following'
+        ? [{ type: 'follow.synced', subtree: input.subtree, data: { subtree: input.subtree, origin: String(was[1]), height: last.height } }]
+        : [];
+    await insertEvents(tx, [...input.rounds.flatMap((r) => r.events), ...synced], input.now);
+  });
+}
+
 /** Records the origin's height and the follow's status (and a halt, which is kept until the follow is dropped). */
 export async function updateFollow(db: Database, subtree: string, set: { status: FollowStatus; originHeight: number; halt?: FollowHalt; now: number }): Promise<void> {
   await db.write(async (tx) => {

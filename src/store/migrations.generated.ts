@@ -126,5 +126,13 @@ export const MIGRATIONS: readonly EmbeddedMigration[] = [
       "CREATE TABLE `programs` (\n\t`id` text PRIMARY KEY NOT NULL,\n\t`engine` text NOT NULL,\n\t`source` text NOT NULL,\n\t`created_at` integer NOT NULL\n);",
       "ALTER TABLE `txs` ADD `gas` integer;"
     ]
+  },
+  {
+    "tag": "0010_checkpoint_entry_verify",
+    "when": 1796688372592,
+    "hash": "06882bbef60c5f122a55d1e47f4ab1070fa1729e048675ec9a6f672d425ec390",
+    "statements": [
+      "ALTER TABLE `checkpoint_entries` ADD `verify` text;"
+    ]
   }
 ];
