@@ -21,9 +21,13 @@ import { peerFor, peerProblem } from './peer-for.ts';
  * does not verify starts the follow halted (`bad_request`) with the origin's answer as evidence;
  * the replica (subtree row, round 0, genesis state) is written with the follow in one transaction.
  */
+/** How deep nesting may go before following the ancestors gives up (as for proof chains). */
+const MAX_NESTING = 64;
+
 export async function followSubtreeVerb(
   ctx: NodeContext,
   body: { origin: string; subtree: string; verify?: FollowVerify },
+  depth = 0,
 ): Promise<{ status: 200 | 201; body: FollowView }> {
   const verify = body.verify ?? 'full';
   let origin: string;
@@ -76,7 +80,14 @@ export async function followSubtreeVerb(
   if (problems.length > 0) {
     return halted(ctx, id, await refused({ code: 'bad_request', detail: `the creation request does not verify: ${problems.join('; ')}`, evidence: head.request as JsonValue }));
   }
-  if (spec.parent !== ROOT_ID_HEX) throw new ApiError('unsupported_follow', 'following a nested subtree is not built yet: follow top-level subtrees');
+  // SPEC §12: following a nested subtree also follows its ancestors, from the same origin and the
+  // same way (a nested value's chain runs through each parent's `sys/child/<child>`). Each parent
+  // is judged as any follow is; then the child.
+  if (spec.parent !== ROOT_ID_HEX && !(await getFollow(ctx.db, spec.parent))) {
+    if (depth >= MAX_NESTING) throw new ApiError('unsupported_follow', `subtree ${id} is nested deeper than ${MAX_NESTING} levels`);
+    if (await getSubtree(ctx.db, spec.parent)) throw new ApiError('subtree_hosted', `the parent ${spec.parent} of subtree ${id} is hosted by this node`);
+    await followSubtreeVerb(ctx, { origin, subtree: spec.parent, verify }, depth + 1);
+  }
 
   const g = await buildGenesis(ctx.tree, spec.genesis);
   let header: RoundHeader;
