@@ -34,6 +34,8 @@ export interface SyncReport {
 // of up to 5,000 ids (~7 MB), 200 log entries of up to 64 KiB (~13 MB).
 const ROUND_PAGE = 20;
 const LOG_PAGE = 200;
+/** Log pages in flight at once. */
+const LOG_FETCHES = 4;
 /** Rounds per page (and per commit) of a light follow. */
 const HEADER_PAGE = 20;
 /** A step stops after this long so the lease is renewed and other follows get their turn. */
@@ -86,17 +88,32 @@ interface Step {
   halt?: FollowHalt;
 }
 
-/** Full follow: each final round checked and re-executed, then committed on its own. */
+/**
+ * Full follow: each final round checked and re-executed, then committed on its own. The log of
+ * the next round is fetched while this one is checked and committed, its pages a few at a time.
+ */
 async function applyFull(ctx: NodeContext, peer: PeerClient, f: Follow, ff: FollowFacts, start: ReplicaTip, originHeight: number, lease: LeaseClaim): Promise<Step> {
   let tip = start;
   let applied = 0;
   const started = ctx.now();
   while (tip.height < originHeight && ctx.now() - started < STEP_BUDGET_MS) {
     const page = await peer.rounds(f.subtree, tip.height, Math.min(ROUND_PAGE, originHeight - tip.height));
-    if (page.items.length === 0) break;
-    for (const round of page.items) {
-      if (round.height !== tip.height + 1) break; // a gap in the listing: ask again from the head
-      const log = await takeLog(peer, f.subtree, tip.nextSeq, round.txs.length);
+    // The page's rounds up to a gap in the listing (asked again from the head next time).
+    const gap = page.items.findIndex((r, i) => r.height !== tip.height + 1 + i);
+    const rounds = gap === -1 ? page.items : page.items.slice(0, gap);
+    if (rounds.length === 0) break;
+    const firstSeq: number[] = [];
+    rounds.reduce((seq, r, i) => ((firstSeq[i] = seq), seq + r.txs.length), tip.nextSeq);
+    const logs: Promise<PeerLogEntry[]>[] = [];
+    const prefetch = (i: number) => {
+      if (i >= rounds.length || logs[i]) return;
+      logs[i] = takeLog(peer, f.subtree, firstSeq[i]!, rounds[i]!.txs.length);
+      logs[i]!.catch(() => {}); // awaited below, or dropped when the step ends early
+    };
+    prefetch(0);
+    for (const [i, round] of rounds.entries()) {
+      prefetch(i + 1);
+      const log = await logs[i]!;
       const check = await checkFollowedRound(ctx, tip, ff, round, log);
       if (!check.ok) return { tip, applied, halt: { code: check.code, detail: check.detail, evidence: roundEvidence(round, log) } };
       const logSize = tip.nextSeq + log.length;
@@ -207,13 +224,25 @@ async function headAudit(ctx: NodeContext, peer: PeerClient, f: Follow, height: 
   return null;
 }
 
-/** The next `count` entries of the origin's log from `from`, in pages. */
+/** The next `count` entries of the origin's log from `from`, in pages fetched LOG_FETCHES at a time; cut at a short page. */
 async function takeLog(peer: PeerClient, subtree: string, from: number, count: number): Promise<PeerLogEntry[]> {
+  const offsets: number[] = [];
+  for (let o = 0; o < count; o += LOG_PAGE) offsets.push(o);
+  const pages: PeerLogEntry[][] = new Array(offsets.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < offsets.length) {
+      const k = next++;
+      const o = offsets[k]!;
+      pages[k] = (await peer.log(subtree, from + o, Math.min(LOG_PAGE, count - o))).items;
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(LOG_FETCHES, offsets.length) }, worker));
   const out: PeerLogEntry[] = [];
-  while (out.length < count) {
-    const page = await peer.log(subtree, from + out.length, Math.min(LOG_PAGE, count - out.length));
-    if (page.items.length === 0) break;
-    out.push(...page.items.slice(0, count - out.length));
+  for (const [k, items] of pages.entries()) {
+    const want = Math.min(LOG_PAGE, count - offsets[k]!);
+    out.push(...items.slice(0, want));
+    if (items.length < want) break;
   }
   return out;
 }

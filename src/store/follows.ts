@@ -8,7 +8,6 @@ import { assertLease, type LeaseClaim } from './lease.ts';
 import type { NodesInput } from './node-store.ts';
 import { assertHead, insertFinalRound, type RoundReceipt } from './rounds.ts';
 import { follows, subtrees, type FollowStatus, type FollowVerify, type RoundSignature } from './schema.ts';
-import { chunks, valueRows } from './sql.ts';
 import { genesisOf, type GenesisRound, type NewSubtree } from './subtrees.ts';
 
 /**
@@ -131,8 +130,6 @@ export interface ApplyFollowedRound {
   now: number;
 }
 
-const TX_CHUNK = 100;
-
 /**
  * Appends one verified round to the replica: its transactions (already executed, with their
  * outcomes), tree nodes, values, the round with the origin's signatures, the head and the outbox
@@ -145,11 +142,18 @@ export async function applyFollowedRound(db: Database, input: ApplyFollowedRound
     const live = await tx.execute({ sql: "SELECT status, origin FROM follows WHERE subtree = ? AND status <> 'halted'", args: [input.subtree] });
     const was = live.rows[0];
     if (!was) throw new StaleRoundError(`subtree ${input.subtree} is not followed (or its follow halted)`);
-    const part = input.txs.map((t, i) => ({ t, r: input.receipts[i]! }));
-    for (const c of chunks(part, TX_CHUNK)) {
+    // One statement for the whole log of the round: its rows travel as one JSON array parameter
+    // (a multi-row VALUES costs a prepare of a long statement and a bind per value, per chunk).
+    const rows = input.txs.map((t, i) => {
+      const r = input.receipts[i]!;
+      return [t.id, t.seq, t.sender, t.nonce, t.body, r.status === 'ok' ? 'executed' : 'failed', r.index, r.code ?? null];
+    });
+    if (rows.length > 0) {
       await tx.execute({
-        sql: `INSERT INTO txs (id, subtree, seq, sender, nonce, body, accepted_at, status, height, idx, code) VALUES ${valueRows(c.length, 11)}`,
-        args: c.flatMap(({ t, r }) => [t.id, input.subtree, t.seq, t.sender, t.nonce, t.body, input.now, r.status === 'ok' ? 'executed' : 'failed', input.height, r.index, r.code ?? null]),
+        sql: `INSERT INTO txs (id, subtree, seq, sender, nonce, body, accepted_at, status, height, idx, code)
+              SELECT j.value ->> 0, ?, j.value ->> 1, j.value ->> 2, j.value ->> 3, j.value ->> 4, ?, j.value ->> 5, ?, j.value ->> 6, j.value ->> 7
+              FROM json_each(?) j`,
+        args: [input.subtree, input.now, input.height, JSON.stringify(rows)],
       });
     }
     await insertFinalRound(db, tx, { ...input, txIds: input.txs.map((t) => t.id), createdAt: input.now });
