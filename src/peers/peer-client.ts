@@ -132,13 +132,14 @@ export class PeerClient {
   }
 
   /**
-   * Final rounds from the peer's event stream (`GET …/events`), from `from` on (else from after
-   * its head), until `signal`
-   * aborts or the stream ends. Each round is parsed with the Round schema; a malformed one ends
-   * the stream with a PeerError (the caller polls instead).
+   * Final rounds from the peer's event stream — a subtree's (`GET …/subtrees/:id/events`, from
+   * `from` on, else from after its head) or, with `id` null, the node's (`GET /v1/events`, from
+   * now) — until `signal` aborts or the stream ends. Each round is parsed with the Round schema;
+   * a malformed one ends the stream with a PeerError (the caller polls instead).
    */
-  async *events(id: string, from: number | undefined, signal: AbortSignal): AsyncGenerator<PeerRound> {
-    const res = await this.send(`/v1/subtrees/${id}/events${from !== undefined ? `?from=${from}` : ''}`, { method: 'GET', headers: { accept: 'text/event-stream' } }, signal, false);
+  async *events(id: string | null, from: number | undefined, signal: AbortSignal): AsyncGenerator<PeerRound> {
+    const path = id === null ? '/v1/events' : `/v1/subtrees/${id}/events${from !== undefined ? `?from=${from}` : ''}`;
+    const res = await this.send(path, { method: 'GET', headers: { accept: 'text/event-stream' } }, signal, false);
     if (res.status !== 200 || !(res.headers.get('content-type') ?? '').startsWith('text/event-stream') || !res.body) {
       await res.body?.cancel().catch(() => {});
       throw new PeerError(res.status >= 500 ? 'unreachable' : 'bad_answer', `events: status ${res.status}`, res.status);
