@@ -15,9 +15,10 @@ import { syncFollow, type FollowMemory, type SyncReport } from './sync-follow.ts
  * The lease holder keeps ONE node-wide event stream (`GET /v1/events`) per origin that has a
  * follow in `following`, not one per subtree, so a hub of thousands of follows holds a stream per
  * node it follows. While an origin's stream is open, its `following` follows are synced when the
- * stream names a round of theirs, and otherwise only every 10 intervals (for the audits, and in
- * case an event was missed); without a stream every pass polls them. So an idle hub does not ask
- * every origin for every head every second.
+ * stream names a round of theirs, and otherwise only every 10 intervals, or less often so that at
+ * most 50 of them are polled per second (for the audits, and in case an event was missed);
+ * without a stream every pass polls them. So an idle hub does not ask every origin for every head
+ * every second.
  */
 export interface FollowPassReport {
   leader: boolean;
@@ -32,11 +33,14 @@ export interface FollowLoop {
 }
 
 const BACKOFF_MAX_MS = 30_000;
-/** A caught-up follow is polled every this many intervals while its origin's event stream is open. */
+/**
+ * A caught-up follow whose origin's stream is open is polled every this many intervals, or so
+ * that at most IDLE_POLLS_PER_S such follows are polled per second, whichever is slower.
+ */
 const IDLE_POLL_INTERVALS = 10;
+const IDLE_POLLS_PER_S = 50;
 
 export function createFollowLoop(ctx: NodeContext, opts: { kick: () => void; watch: boolean }): FollowLoop {
-  const idlePollMs = ctx.config.followIntervalMs * IDLE_POLL_INTERVALS;
   const backoff = new Map<string, { failures: number; until: number }>();
   const memory = new Map<string, FollowMemory & { due: number }>();
   /** Open node-wide streams, by origin. */
@@ -71,6 +75,7 @@ export function createFollowLoop(ctx: NodeContext, opts: { kick: () => void; wat
     async pass() {
       const report: FollowPassReport = { leader: false, synced: [], failed: [] };
       const live = await liveFollows(ctx.db);
+      const idlePollMs = Math.max(ctx.config.followIntervalMs * IDLE_POLL_INTERVALS, (live.length * 1000) / IDLE_POLLS_PER_S);
       const liveIds = new Set(live.map((f) => f.subtree));
       for (const id of [...memory.keys()]) if (!liveIds.has(id)) memory.delete(id);
       if (live.length === 0) {

@@ -78,7 +78,10 @@ export async function syncFollow(ctx: NodeContext, peer: PeerClient, f: Follow, 
     const lie = (await headAudit(ctx, peer, f, Math.min(tip.height, originHead.height), modeAt)) ?? (f.verify === 'full' ? await logAudit(ctx, peer, f, tip, mem) : null);
     if (lie) return halt(lie, 0);
   }
-  await updateFollow(ctx.db, f.subtree, { status: 'following', originHeight: originHead.height, now: ctx.now() });
+  // An idle check that changes nothing writes nothing (a hub runs many of them).
+  if (step.applied > 0 || f.status !== 'following' || f.originHeight < originHead.height) {
+    await updateFollow(ctx.db, f.subtree, { status: 'following', originHeight: originHead.height, now: ctx.now() });
+  }
   return { applied: step.applied, status: 'following' };
 }
 
