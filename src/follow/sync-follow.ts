@@ -2,7 +2,7 @@ import { modeAfter, type ReplicaTip } from '../cosigner/verify-round.ts';
 import type { Mode } from '../core/consensus/mode.ts';
 import { asJson, jcs, type JsonValue } from '../core/jcs.ts';
 import type { TxEnvelope } from '../core/tx.ts';
-import type { PeerClient } from '../peers/peer-client.ts';
+import { PeerError, type PeerClient, type PeerRound } from '../peers/peer-client.ts';
 import { hostKey } from '../services/child-roots.ts';
 import type { NodeContext } from '../services/context.ts';
 import { roundEvents } from '../services/round-events.ts';
@@ -65,8 +65,14 @@ export async function syncFollow(ctx: NodeContext, peer: PeerClient, f: Follow, 
     // A round that does not link to this node's head may be the origin's other history: if the
     // origin's own round at this head is signed and differs, that is the fork it is.
     if (step.halt.code === 'bad_link' && tip.height > 0) {
-      const v = await compareServedRound(ctx, f.subtree, { round: await peer.round(f.subtree, tip.height), source: 'origin' }, modeAt);
-      if (v.kind === 'fork') return halt(v.halt, step.applied);
+      let theirs: PeerRound | null = null;
+      try {
+        theirs = await peer.round(f.subtree, tip.height);
+      } catch (e) {
+        if (!(e instanceof PeerError && e.kind === 'not_found')) throw e; // transport: judged again after back-off
+      }
+      const v = theirs ? await compareServedRound(ctx, f.subtree, { round: theirs, source: 'origin' }, modeAt) : null;
+      if (v?.kind === 'fork') return halt(v.halt, step.applied);
     }
     return halt(step.halt, step.applied);
   }
