@@ -54,6 +54,7 @@ export type ProblemCode =
   | 'origin_bad_answer'
   | 'unsupported_follow'
   | 'headers_only'
+  | 'followed_subtree'
   | 'invalid_program'
   | CoreErrorCode;
 
@@ -104,6 +105,7 @@ const STATUS: Record<string, ContentfulStatusCode> = {
   peer_not_allowed: 400,
   unsupported_follow: 422,
   headers_only: 404,
+  followed_subtree: 409,
   origin_bad_answer: 502,
   origin_unreachable: 503,
 };
@@ -156,6 +158,7 @@ const TITLE: Record<string, string> = {
   origin_bad_answer: 'Origin gave an answer that does not verify',
   unsupported_follow: 'This node cannot follow that subtree',
   headers_only: 'This node keeps only the headers of that subtree',
+  followed_subtree: 'That subtree is hosted by another node',
 };
 
 export function statusOf(code: string): ContentfulStatusCode {

@@ -88,6 +88,11 @@ test('the origin equivocates between followers: C, comparing with witness B, hal
     expect((await headOf(C, id)).status).toBe('halted');
     expect((await http(B.url, 'GET', `/v1/follows/${id}`)).body.status).toBe('following');
 
+    // A follower takes no evidence for a subtree it follows (the slash is the origin's to write):
+    // a refusal that names the origin, nothing appended to B's replica, the follow unharmed.
+    const atB = await http(B.url, 'POST', '/v1/evidence', { json: ev.evidence[0] });
+    expect([atB.status, atB.body.code, atB.body.origin]).toEqual([409, 'followed_subtree', A.url]);
+    expect((await headOf(B, id)).logSize).toBe(3);
     // The evidence is portable: the pos subtree's host accepts it as it is.
     const posted = await http(A.url, 'POST', '/v1/evidence', { json: ev.evidence[0] });
     expect([posted.status, posted.body.validator, posted.body.height]).toEqual([202, A.publicKey, 3]);
