@@ -7,7 +7,7 @@ import { fromHex, toHex } from '../core/hex.ts';
 import type { JsonValue } from '../core/jcs.ts';
 import { parseRoundHeader, roundHash, txRoot, type RoundHeader } from '../core/round.ts';
 import { verifyProof } from '../core/smt/verify.ts';
-import { PeerError, type PeerClient, type PeerRound } from '../peers/peer-client.ts';
+import { PeerError, type PeerClient, type PeerRound, type PeerState } from '../peers/peer-client.ts';
 import type { NodeContext } from '../services/context.ts';
 import { meetsRule, type HaltCode } from './check-round.ts';
 
@@ -24,12 +24,12 @@ export type HeaderCheck = { ok: true; header: RoundHeader; hash: string } | { ok
 
 /**
  * The mode in force for the round after `tip`, from the origin's proof of `sys/consensus` against
- * `tip.root`. A proof that does not fold to that root is a bad answer (retried, as transport
+ * `tip.root` (`fetched`: that answer, asked for ahead; it is judged here all the same). A proof that does not fold to that root is a bad answer (retried, as transport
  * trouble is): the signed data is what halts a follow, and this answer is not signed.
  */
-export async function lightModeAfter(ctx: NodeContext, peer: PeerClient, tip: ReplicaTip, creationMode: Mode): Promise<Mode> {
+export async function lightModeAfter(ctx: NodeContext, peer: PeerClient, tip: ReplicaTip, creationMode: Mode, fetched?: Promise<PeerState>): Promise<Mode> {
   if (!isCoSignedMode(creationMode)) return creationMode;
-  const s = await peer.state(tip.subtree, CONSENSUS_KEY, tip.height);
+  const s = await (fetched ?? peer.state(tip.subtree, CONSENSUS_KEY, tip.height));
   if (s.key !== CONSENSUS_KEY || s.height !== tip.height || s.root !== tip.root) {
     throw new PeerError('bad_answer', `sys/consensus at round ${tip.height}: the answer is for key ${s.key}, round ${s.height}, root ${s.root}; this node verified root ${tip.root}`);
   }

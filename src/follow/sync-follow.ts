@@ -1,5 +1,6 @@
 import { modeAfter, type ReplicaTip } from '../cosigner/verify-round.ts';
 import type { Mode } from '../core/consensus/mode.ts';
+import { CONSENSUS_KEY, isCoSignedMode } from '../core/consensus/state.ts';
 import { asJson, jcs, type JsonValue } from '../core/jcs.ts';
 import type { TxEnvelope } from '../core/tx.ts';
 import { PeerError, type PeerClient, type PeerRound } from '../peers/peer-client.ts';
@@ -172,9 +173,13 @@ async function applyHeaders(ctx: NodeContext, peer: PeerClient, f: Follow, ff: F
     const batch: HeaderRound[] = [];
     let next = tip;
     let failed: FollowHalt | undefined;
-    for (const round of page.items) {
+    // Multisig and pos: the page's sys/consensus answers are asked for at once; each is judged
+    // against the round before it only once that round verified.
+    const proofs = isCoSignedMode(ff.creationMode) ? page.items.map((r) => peer.state(f.subtree, CONSENSUS_KEY, r.height - 1)) : [];
+    for (const p of proofs) p.catch(() => {}); // the ones after a failure are never awaited
+    for (const [i, round] of page.items.entries()) {
       if (round.height !== next.height + 1) break;
-      const mode = await lightModeAfter(ctx, peer, next, ff.creationMode);
+      const mode = await lightModeAfter(ctx, peer, next, ff.creationMode, proofs[i]);
       const c = await checkHeaderRound(ctx, next, mode, round);
       if (!c.ok) {
         failed = { code: c.code, detail: c.detail, evidence: { round } as unknown as JsonValue };
