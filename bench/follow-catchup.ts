@@ -7,10 +7,13 @@
  * follower is a node process (`bun src/runtime/bun.ts`) that follows it, timed from the follow
  * request to serving the origin's last round.
  *
- * Run: `bun bench/follow-catchup.ts` (~1 min). Env: BENCH_FOLLOW_TXS (20000). Figures also go to
- * bench/results/follow-catchup.json.
+ * Run: `bun bench/follow-catchup.ts` (~1 min). Env: BENCH_FOLLOW_TXS (20000); BENCH_FOLLOW_PROFILE=DIR
+ * writes the follower's CPU profile (markdown) there. Figures also go to bench/results/follow-catchup.json.
+ * CPU time is reported beside wall time: on a shared machine it is the steadier comparison (the
+ * leader's is this process's during the passes; the follower's is its process's during the
+ * catch-up, read from /proc, so Linux only).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../src/config.ts';
@@ -52,15 +55,19 @@ try {
   const total = perSender * senders.length;
   // The origin's leader alone.
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   for (;;) {
     const r = await runLeaderPass(A.ctx);
     if (r.idle || r.rounds.length === 0) break;
   }
   const leaderMs = performance.now() - t0;
+  const leaderCpu = process.cpuUsage(cpu0);
+  const leaderCpuMs = (leaderCpu.user + leaderCpu.system) / 1000;
   const head = await getJson(aUrl, `/v1/subtrees/${subtree}`);
 
   // The follower replays it all.
-  const proc = Bun.spawn([BUN, 'src/runtime/bun.ts'], {
+  const profile = process.env.BENCH_FOLLOW_PROFILE;
+  const proc = Bun.spawn([BUN, ...(profile ? ['--cpu-prof-md', `--cpu-prof-dir=${profile}`] : []), 'src/runtime/bun.ts'], {
     cwd: REPO_ROOT,
     env: {
       PATH: process.env.PATH ?? '',
@@ -90,26 +97,37 @@ try {
   reader.releaseLock();
   void proc.stdout.pipeTo(new WritableStream()).catch(() => {});
   const t1 = performance.now();
+  const c1 = processCpuMs(proc.pid);
   const f = await postJson(cUrl, '/v1/follows', { origin: aUrl, subtree }, { authorization: `Bearer ${ADMIN}` });
   if (f.status !== 201) throw new Error(`follow: ${f.status} ${JSON.stringify(f.body)}`);
   for (;;) {
     const s = await getJson(cUrl, `/v1/follows/${subtree}`);
     if (s.height >= head.height) break;
     if (s.status === 'halted') throw new Error(`halted: ${JSON.stringify(s.halt)}`);
-    await Bun.sleep(20);
+    // Not faster: each poll is a request the follower serves, on its CPU.
+    await Bun.sleep(100);
   }
   const followMs = performance.now() - t1;
+  const followCpuMs = processCpuMs(proc.pid) - c1;
   proc.kill();
+  await proc.exited;
   const leaderRate = total / (leaderMs / 1000);
   const followRate = total / (followMs / 1000);
-  console.log('| catch-up, token transfers | txs | rounds | time | tx/s |');
-  console.log('|---|--:|--:|--:|--:|');
-  console.log(`| origin leader alone (runLeaderPass back to back) | ${total} | ${head.height} | ${Math.round(leaderMs)} ms | ${Math.round(leaderRate)} |`);
-  console.log(`| follower process: fetch, verify, re-execute, commit | ${total} | ${head.height} | ${Math.round(followMs)} ms | ${Math.round(followRate)} |`);
-  console.log(`ratio follower ÷ leader: ${(followRate / leaderRate).toFixed(2)}`);
-  await writeResult('follow-catchup', { txs: total, rounds: head.height, leaderMs, followMs, leaderRate, followRate, ratio: followRate / leaderRate });
+  console.log('| catch-up, token transfers | txs | rounds | time | tx/s | CPU | tx per CPU-s |');
+  console.log('|---|--:|--:|--:|--:|--:|--:|');
+  console.log(`| origin leader alone (runLeaderPass back to back) | ${total} | ${head.height} | ${Math.round(leaderMs)} ms | ${Math.round(leaderRate)} | ${Math.round(leaderCpuMs)} ms | ${Math.round(total / (leaderCpuMs / 1000))} |`);
+  console.log(`| follower process: fetch, verify, re-execute, commit | ${total} | ${head.height} | ${Math.round(followMs)} ms | ${Math.round(followRate)} | ${Math.round(followCpuMs)} ms | ${Math.round(total / (followCpuMs / 1000))} |`);
+  console.log(`ratio follower ÷ leader: ${(followRate / leaderRate).toFixed(2)} by wall time, ${(leaderCpuMs / followCpuMs).toFixed(2)} by CPU time`);
+  await writeResult('follow-catchup', { txs: total, rounds: head.height, leaderMs, followMs, leaderRate, followRate, ratio: followRate / leaderRate, leaderCpuMs, followCpuMs, cpuRatio: leaderCpuMs / followCpuMs });
 } finally {
   server.stop(true);
   await A.close();
   rmSync(dir, { recursive: true, force: true });
+}
+
+/** User + system CPU time (ms) of a process and its threads so far, from /proc/<pid>/stat. */
+function processCpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // utime, stime in clock ticks (USER_HZ = 100)
 }

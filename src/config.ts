@@ -100,6 +100,8 @@ export const configSchema = z.object({
   DSTP_PEER_TIMEOUT_MS: intIn(50, 120_000).default(10_000),
   /** How often a follow polls its origin (it also listens to the origin's event stream). */
   DSTP_FOLLOW_INTERVAL_MS: intIn(10, 3_600_000).default(1000),
+  /** Other nodes that follow the same subtrees: a follow compares its verified head with theirs (SPEC §12 forks). */
+  DSTP_FOLLOW_WITNESSES: z.string().optional(),
 });
 
 export interface Config {
@@ -178,6 +180,8 @@ export interface Config {
   peerTimeoutMs: number;
   /** Poll interval of a follow's sync loop (ms); the origin's event stream wakes it sooner. */
   followIntervalMs: number;
+  /** Base URLs of other nodes whose rounds of each followed subtree are compared with this node's (forks). */
+  followWitnesses: string[];
 }
 
 export class ConfigError extends Error {
@@ -244,6 +248,10 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     peerAllowPrivate: e.DSTP_PEER_ALLOW_PRIVATE,
     peerTimeoutMs: e.DSTP_PEER_TIMEOUT_MS,
     followIntervalMs: e.DSTP_FOLLOW_INTERVAL_MS,
+    followWitnesses: (e.DSTP_FOLLOW_WITNESSES ?? '')
+      .split(',')
+      .map((a) => a.trim())
+      .filter((a) => a !== ''),
   };
 }
 

@@ -53,6 +53,8 @@ export type ProblemCode =
   | 'origin_unreachable'
   | 'origin_bad_answer'
   | 'unsupported_follow'
+  | 'headers_only'
+  | 'followed_subtree'
   | 'invalid_program'
   | CoreErrorCode;
 
@@ -102,6 +104,8 @@ const STATUS: Record<string, ContentfulStatusCode> = {
   subtree_hosted: 409,
   peer_not_allowed: 400,
   unsupported_follow: 422,
+  headers_only: 404,
+  followed_subtree: 409,
   origin_bad_answer: 502,
   origin_unreachable: 503,
 };
@@ -153,6 +157,8 @@ const TITLE: Record<string, string> = {
   origin_unreachable: 'Origin is unreachable',
   origin_bad_answer: 'Origin gave an answer that does not verify',
   unsupported_follow: 'This node cannot follow that subtree',
+  headers_only: 'This node keeps only the headers of that subtree',
+  followed_subtree: 'That subtree is hosted by another node',
 };
 
 export function statusOf(code: string): ContentfulStatusCode {

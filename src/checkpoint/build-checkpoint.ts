@@ -55,7 +55,7 @@ export async function buildCheckpoint(ctx: NodeContext, deps: CheckpointDeps): P
   const prevRoot = last ? fromHex(last.globalRoot, 32) : EMPTY_HASH;
   const applied = await ctx.tree.apply(
     prevRoot,
-    changed.map((h) => ({ key: globalKey(h.subtree), value: globalValue({ root: h.root, height: h.height, round: h.round }) })),
+    changed.map((h) => ({ key: globalKey(h.subtree), value: globalValue(h) })),
   );
   const checkpoint: Checkpoint = parseCheckpoint({
     v: 1,

@@ -9,7 +9,10 @@ import { readTimestamp, writeDetached } from '../core/ots.ts';
 import type { NodeContext } from '../services/context.ts';
 import { StateReader, type StateView } from '../services/get-state.ts';
 import { getAnchor, getCheckpoint, globalEntryAt, latestCheckpoint, type CheckpointRow } from '../store/checkpoints.ts';
-import { getSubtree } from '../store/index.ts';
+import { getRound, getSubtree } from '../store/index.ts';
+import { verifyProof } from '../core/smt/verify.ts';
+import type { JsonValue } from '../core/jcs.ts';
+import { peerFor, peerProblem } from '../follow/peer-for.ts';
 import { CheckpointBuilder, nodePublicKeyBytes, type CheckpointReport } from './build-checkpoint.ts';
 import { CheckpointLog } from './checkpoint-log.ts';
 
@@ -195,7 +198,7 @@ export class CheckpointService {
     for (let i = lineage.length - 1; i >= 1; i--) {
       const parent = lineage[i]!;
       const child = lineage[i - 1]!;
-      const link = await this.reader.read(parent, childKey(child), { height });
+      const link = await this.readAt(parent, childKey(child), height);
       const entry = link.value as { height?: unknown } | undefined;
       if (!link.exists || typeof entry?.height !== 'number') {
         throw new ApiError('not_found', `subtree ${child} is not recorded in its parent ${parent} at height ${height} yet (a parent shows a child's head after its next round)`);
@@ -204,7 +207,7 @@ export class CheckpointService {
       parents.unshift({ ...link, request: row?.request ?? null });
       height = entry.height;
     }
-    const state = await this.reader.read(subtree, key, { height });
+    const state = await this.readAt(subtree, key, height);
     const cp = this.view(await this.row(seq));
     const top = seq === size - 1 ? cp : this.view(await this.row(size - 1));
     const inc = await this.inclusion(seq, size);
@@ -225,6 +228,42 @@ export class CheckpointService {
         ots: ots ? toBase64(ots.bytes) : null,
         anchor: ots ? { status: ots.status, bitcoinHeight: ots.bitcoinHeight } : null,
       },
+    };
+  }
+
+  /**
+   * A state view at final round `height`: read here, or — for a light follow, which keeps no state
+   * — fetched from the origin and accepted only if its proof folds to the `stateRoot` of the round
+   * this node verified at that height; the answer carries this node's copy of that round (SPEC §12).
+   */
+  private async readAt(subtree: string, key: string, height: number): Promise<StateView> {
+    const facts = await this.ctx.subtrees.get(subtree);
+    if (facts?.verify !== 'headers' || !facts.origin) return this.reader.read(subtree, key, { height });
+    const mine = await getRound(this.ctx.db, subtree, height);
+    if (!mine || mine.status !== 'final') throw new ApiError('not_found', `round ${height} of subtree ${subtree} is not verified here`);
+    let s;
+    try {
+      s = await peerFor(this.ctx, facts.origin).state(subtree, key, height);
+    } catch (e) {
+      throw peerProblem(e, `origin ${facts.origin}`);
+    }
+    const bad = (why: string) => new ApiError('origin_bad_answer', `origin ${facts.origin}: the state of ${JSON.stringify(key)} at round ${height} ${why}`);
+    if (s.subtree !== subtree || s.key !== key || s.height !== height || s.root !== mine.stateRoot) throw bad(`is for another subtree, key, round or root (${s.root}; verified here: ${mine.stateRoot})`);
+    try {
+      verifyProof(s.proof, { key, root: mine.stateRoot, ...(s.exists ? { value: s.value as JsonValue } : {}) }, this.ctx.hash);
+    } catch (e) {
+      throw bad(`does not verify: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    return {
+      subtree,
+      key,
+      exists: s.exists,
+      ...(s.exists ? { value: s.value as JsonValue } : {}),
+      height,
+      root: mine.stateRoot,
+      proof: s.proof,
+      roundHash: mine.hash,
+      round: { header: mine.header, signatures: mine.signatures },
     };
   }
 
@@ -263,7 +302,7 @@ export class CheckpointService {
       throw new ApiError('not_found', `subtree ${subtree} is not in checkpoint ${cp.seq} yet (the global tree lags by design)`);
     }
     const proof = await this.ctx.tree.prove(fromHex(cp.globalRoot, 32), subtree);
-    return { subtree, seq: cp.seq, globalRoot: cp.globalRoot, entry: { root: entry.root, height: entry.height, round: entry.round }, proof };
+    return { subtree, seq: cp.seq, globalRoot: cp.globalRoot, entry: { root: entry.root, height: entry.height, round: entry.round, ...(entry.verify ? { verify: entry.verify } : {}) }, proof };
   }
 }
 

@@ -15,7 +15,7 @@ function nodeClient(values: Values, io: Io): DstpClient {
 
 export const follow: Command = {
   summary: 'make the node (--node) follow a subtree hosted on another node (admin): a verified replica it serves',
-  usage: 'dstp follow --origin URL --subtree ID [--verify full] [--node URL] [--admin-token T]\n       dstp follow --subtree ID --stop [--node URL] [--admin-token T]',
+  usage: 'dstp follow --origin URL --subtree ID [--verify full|headers] [--node URL] [--admin-token T]\n       dstp follow --subtree ID --stop [--node URL] [--admin-token T]',
   options: { origin: { type: 'string' }, subtree: { type: 'string' }, verify: { type: 'string' }, stop: { type: 'boolean' } },
   async run(values, io) {
     const subtree = required(values, 'subtree');

@@ -139,11 +139,14 @@ export async function verifyChainResponse(response: ChainResponse, opts: VerifyC
   }
   if (!isHex32(g.globalRoot)) fail('global', 'globalRoot is not 64 hex characters', { got: g.globalRoot });
   try {
-    verifyProof(g.proof, { key: top.subtree, value: { root: entry.root, height: entry.height, round: entry.round }, root: g.globalRoot });
+    verifyProof(g.proof, { key: top.subtree, value: { root: entry.root, height: entry.height, round: entry.round, ...(entry.verify ? { verify: entry.verify } : {}) }, root: g.globalRoot });
   } catch (e) {
     fail('global', `global-tree proof: ${msgOf(e)}`, evidenceOf(e));
   }
-  push({ link: 'global', detail: `entry {height ${entry.height}, round ${entry.round}} of ${top.subtree} proven in global root ${g.globalRoot}` });
+  push({
+    link: 'global',
+    detail: `entry {height ${entry.height}, round ${entry.round}${entry.verify ? ', verify headers' : ''}} of ${top.subtree} proven in global root ${g.globalRoot}`,
+  });
 
   // 7. global root → signed checkpoint
   let cp: Checkpoint;

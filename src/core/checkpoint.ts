@@ -32,6 +32,8 @@ export interface GlobalEntry {
   height: number;
   /** `digest("round", header)` of that final round. */
   round: string;
+  /** SPEC §12: the head of a light follow (links and signatures checked, not the state) says so. */
+  verify?: 'headers';
 }
 
 const FIELDS = ['globalRoot', 'network', 'prev', 'seq', 'time', 'v'];
@@ -75,17 +77,19 @@ export function globalKey(subtreeId: string): string {
 }
 
 export function globalValue(e: GlobalEntry): JsonValue {
-  return { root: e.root, height: e.height, round: e.round };
+  return { root: e.root, height: e.height, round: e.round, ...(e.verify === 'headers' ? { verify: 'headers' } : {}) };
 }
 
 export function parseGlobalEntry(value: unknown): GlobalEntry {
   const e = value as Record<string, unknown> | null;
   if (e === null || typeof e !== 'object' || Array.isArray(e)) fail('invalid_request', 'global entry must be an object');
   const keys = Object.keys(e).sort();
-  if (keys.join() !== 'height,root,round') fail('invalid_request', 'global entry must be exactly {root, height, round}', { got: keys });
+  if (keys.join() !== 'height,root,round' && !(keys.join() === 'height,root,round,verify' && e.verify === 'headers')) {
+    fail('invalid_request', 'global entry must be exactly {root, height, round} (plus "verify": "headers" for a light follow)', { got: keys });
+  }
   if (!isHex32(e.root) || !isHex32(e.round)) fail('invalid_request', 'global entry root and round must be 64 hex characters');
   if (!Number.isSafeInteger(e.height) || (e.height as number) < 0) fail('invalid_request', 'global entry height must be a non-negative integer');
-  return { root: e.root as string, height: e.height as number, round: e.round as string };
+  return { root: e.root as string, height: e.height as number, round: e.round as string, ...(e.verify === 'headers' ? { verify: 'headers' as const } : {}) };
 }
 
 /** The extension line that ties a note to the checkpoint's global root. */

@@ -119,14 +119,21 @@ export async function verifyRound(input: VerifyInput): Promise<RoundVerdict> {
   }
   const verifier = input.verifier ?? nobleVerifier;
   const parse = input.parseKey ?? parsePublicKey;
-  const valid = await Promise.all(sigs.map((s) => verifier.verify(parse(s.key), fromHex(s.id, 32), fromHex(s.sig, 64)).catch(() => false)));
-  const bad = valid.indexOf(false);
-  if (bad !== -1) return refuse(`transaction ${sigs[bad]!.i} (${sigs[bad]!.id}): the sender's signature does not verify`);
+  // The sender signatures are checked while the round executes (the verifier may run them on other
+  // threads): nothing executed is returned unless all verify, and a bad one is still the refusal
+  // reported first.
+  const checked = Promise.all(sigs.map((s) => verifier.verify(parse(s.key), fromHex(s.id, 32), fromHex(s.sig, 64)).catch(() => false)));
+  const badSignature = async (): Promise<RoundVerdict | null> => {
+    const bad = (await checked).indexOf(false);
+    return bad === -1 ? null : refuse(`transaction ${sigs[bad]!.i} (${sigs[bad]!.id}): the sender's signature does not verify`);
+  };
 
   const mode = await modeAfter(tip, input.creationMode, input.tree, input.values, hash);
   if (mode.type === 'pos') {
     const want = chooseProposer(mode.validators, fromHex(tip.headHash, 32), hash);
-    if (header.proposer !== want) return refuse('the proposer is not the validator drawn by stake', [{ field: 'header.proposer', expected: want, got: header.proposer }]);
+    if (header.proposer !== want) {
+      return (await badSignature()) ?? refuse('the proposer is not the validator drawn by stake', [{ field: 'header.proposer', expected: want, got: header.proposer }]);
+    }
   }
 
   const system = systemCalls(input.creationMode, {
@@ -136,7 +143,8 @@ export async function verifyRound(input: VerifyInput): Promise<RoundVerdict> {
     ...(hash ? { hash } : {}),
     ...(input.host !== undefined ? { host: input.host } : {}),
   });
-  let step: RoundStep;
+  let step: RoundStep | undefined;
+  let failure: unknown;
   try {
     step = await executeAndCommitRound({
       tree: input.tree,
@@ -150,8 +158,11 @@ export async function verifyRound(input: VerifyInput): Promise<RoundVerdict> {
       ...(input.host !== undefined ? { host: input.host } : {}),
     });
   } catch (e) {
-    return refuse(`the transactions cannot be executed on this replica: ${e instanceof Error ? e.message : String(e)}`);
+    failure = e;
   }
+  const unsigned = await badSignature();
+  if (unsigned) return unsigned;
+  if (!step) return refuse(`the transactions cannot be executed on this replica: ${failure instanceof Error ? failure.message : String(failure)}`);
   const roots: Mismatch[] = [];
   const cmp = (field: 'stateRoot' | 'txRoot' | 'receiptsRoot', mine: Uint8Array) => {
     if (toHex(mine) !== header[field]) roots.push({ field: `header.${field}`, expected: toHex(mine), got: header[field] });

@@ -94,7 +94,7 @@ export async function checkFollowedRound(ctx: NodeContext, tip: ReplicaTip, fact
 }
 
 /** Whether valid signatures over `hash` by signers of `mode` meet its rule. */
-async function meetsRule(ctx: NodeContext, mode: Mode, hash: string, sigs: readonly { signer: string; sig: string }[]): Promise<boolean> {
+export async function meetsRule(ctx: NodeContext, mode: Mode, hash: string, sigs: readonly { signer: string; sig: string }[]): Promise<boolean> {
   const req = roundSigners(mode);
   const eligible = eligibleKeys([req]);
   const d = fromHex(hash, 32);
@@ -106,10 +106,4 @@ async function meetsRule(ctx: NodeContext, mode: Mode, hash: string, sigs: reado
 /** The evidence kept with a halt: the offending signed data as the origin served it. */
 export function roundEvidence(round: PeerRound, log: readonly PeerLogEntry[]): JsonValue {
   return { round, log } as unknown as JsonValue;
-}
-
-/** Whether `sigs` over `hash` meet the mode in force for the round after `tip` (its own state). */
-export async function signedUnderMode(ctx: NodeContext, tip: ReplicaTip, facts: FollowFacts, hash: string, sigs: readonly { signer: string; sig: string }[]): Promise<boolean> {
-  const mode = await modeAfter(tip, facts.creationMode, ctx.tree, ctx.store, ctx.hash);
-  return meetsRule(ctx, mode, hash, sigs);
 }

@@ -3,6 +3,7 @@ import { checkCreationSignatures } from '../core/consensus/signing-rules.ts';
 import { toHex } from '../core/hex.ts';
 import { asJson, jcs, type JsonValue } from '../core/jcs.ts';
 import { ROOT_ID_HEX } from '../core/object-id.ts';
+import { NO_NEW_NODES } from '../core/smt/node-store.ts';
 import { buildGenesis } from '../core/replay.ts';
 import { genesisHeader, parseRoundHeader, roundHash, type RoundHeader } from '../core/round.ts';
 import { parseSubtreeRequest, subtreeId, type SubtreeRequest } from '../core/subtree-request.ts';
@@ -21,12 +22,15 @@ import { peerFor, peerProblem } from './peer-for.ts';
  * does not verify starts the follow halted (`bad_request`) with the origin's answer as evidence;
  * the replica (subtree row, round 0, genesis state) is written with the follow in one transaction.
  */
+/** How deep nesting may go before following the ancestors gives up (as for proof chains). */
+const MAX_NESTING = 64;
+
 export async function followSubtreeVerb(
   ctx: NodeContext,
   body: { origin: string; subtree: string; verify?: FollowVerify },
+  depth = 0,
 ): Promise<{ status: 200 | 201; body: FollowView }> {
   const verify = body.verify ?? 'full';
-  if (verify !== 'full') throw new ApiError('unsupported_follow', 'this node follows with verify "full" only (light "headers" follows are not built yet)');
   let origin: string;
   try {
     origin = parseOrigin(body.origin);
@@ -77,7 +81,14 @@ export async function followSubtreeVerb(
   if (problems.length > 0) {
     return halted(ctx, id, await refused({ code: 'bad_request', detail: `the creation request does not verify: ${problems.join('; ')}`, evidence: head.request as JsonValue }));
   }
-  if (spec.parent !== ROOT_ID_HEX) throw new ApiError('unsupported_follow', 'following a nested subtree is not built yet: follow top-level subtrees');
+  // SPEC §12: following a nested subtree also follows its ancestors, from the same origin and the
+  // same way (a nested value's chain runs through each parent's `sys/child/<child>`). Each parent
+  // is judged as any follow is; then the child.
+  if (spec.parent !== ROOT_ID_HEX && !(await getFollow(ctx.db, spec.parent))) {
+    if (depth >= MAX_NESTING) throw new ApiError('unsupported_follow', `subtree ${id} is nested deeper than ${MAX_NESTING} levels`);
+    if (await getSubtree(ctx.db, spec.parent)) throw new ApiError('subtree_hosted', `the parent ${spec.parent} of subtree ${id} is hosted by this node`);
+    await followSubtreeVerb(ctx, { origin, subtree: spec.parent, verify }, depth + 1);
+  }
 
   const g = await buildGenesis(ctx.tree, spec.genesis);
   let header: RoundHeader;
@@ -107,11 +118,12 @@ export async function followSubtreeVerb(
       createdAt: base.now,
     },
     genesisRound: { hash, header: asJson(header), signatures: r0.signatures, stateRoot: header.stateRoot },
-    nodes: g,
-    values: g.values,
+    // A light follow keeps no state: the genesis root is checked, its nodes are not stored.
+    nodes: verify === 'full' ? g : NO_NEW_NODES,
+    values: verify === 'full' ? g.values : [],
     events: [{ type: 'subtree.created', subtree: id, data: { subtree: id, owner: spec.owner, name: spec.name, program: spec.program, origin } }],
   });
-  if (started) ctx.store.remember(g, g.values);
+  if (started && verify === 'full') ctx.store.remember(g, g.values);
   ctx.kickFollows?.();
   const now = await getFollow(ctx.db, id);
   if (!now) throw new ApiError('conflict', `the follow of ${id} was dropped while it started; try again`);

@@ -4,6 +4,7 @@ import type { z } from '@hono/zod-openapi';
 import { NodeInfo } from '../api/routes/info/info.routes.ts';
 import { LogPage } from '../api/routes/log/log.routes.ts';
 import { RoundPage } from '../api/routes/rounds/rounds.routes.ts';
+import { StateView } from '../api/routes/state/state.routes.ts';
 import { Round, SubtreeHead } from '../api/schemas.ts';
 import { createTargetGuard, parseWebhookUrl, WebhookUrlError, type TargetGuard } from '../webhooks/target-guard.ts';
 
@@ -50,6 +51,7 @@ export type PeerInfo = z.infer<typeof NodeInfo>;
 export type PeerHead = z.infer<typeof SubtreeHead>;
 export type PeerRound = z.infer<typeof Round>;
 export type PeerLogPage = z.infer<typeof LogPage>;
+export type PeerState = z.infer<typeof StateView>;
 
 /** A raw answer of a forwarded call: status and the JSON body as sent. */
 export interface PeerAnswer {
@@ -100,6 +102,11 @@ export class PeerClient {
     return this.getJson(`/v1/subtrees/${id}/rounds?cursor=${after}&limit=${limit}&order=asc`, RoundPage);
   }
 
+  /** A state answer (value + proof + signed round) at final round `height`. */
+  state(id: string, key: string, height: number): Promise<PeerState> {
+    return this.getJson(`/v1/subtrees/${id}/state/${encodeURIComponent(key)}?height=${height}`, StateView);
+  }
+
   log(id: string, from: number, limit: number): Promise<PeerLogPage> {
     return this.getJson(`/v1/subtrees/${id}/log?from=${from}&limit=${limit}`, LogPage);
   }
@@ -125,13 +132,14 @@ export class PeerClient {
   }
 
   /**
-   * Final rounds from the peer's event stream (`GET …/events`), from `from` on (else from after
-   * its head), until `signal`
-   * aborts or the stream ends. Each round is parsed with the Round schema; a malformed one ends
-   * the stream with a PeerError (the caller polls instead).
+   * Final rounds from the peer's event stream — a subtree's (`GET …/subtrees/:id/events`, from
+   * `from` on, else from after its head) or, with `id` null, the node's (`GET /v1/events`, from
+   * now) — until `signal` aborts or the stream ends. Each round is parsed with the Round schema;
+   * a malformed one ends the stream with a PeerError (the caller polls instead).
    */
-  async *events(id: string, from: number | undefined, signal: AbortSignal): AsyncGenerator<PeerRound> {
-    const res = await this.send(`/v1/subtrees/${id}/events${from !== undefined ? `?from=${from}` : ''}`, { method: 'GET', headers: { accept: 'text/event-stream' } }, signal, false);
+  async *events(id: string | null, from: number | undefined, signal: AbortSignal): AsyncGenerator<PeerRound> {
+    const path = id === null ? '/v1/events' : `/v1/subtrees/${id}/events${from !== undefined ? `?from=${from}` : ''}`;
+    const res = await this.send(path, { method: 'GET', headers: { accept: 'text/event-stream' } }, signal, false);
     if (res.status !== 200 || !(res.headers.get('content-type') ?? '').startsWith('text/event-stream') || !res.body) {
       await res.body?.cancel().catch(() => {});
       throw new PeerError(res.status >= 500 ? 'unreachable' : 'bad_answer', `events: status ${res.status}`, res.status);

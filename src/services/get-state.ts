@@ -6,7 +6,7 @@ import { toIcs23Existence } from '../core/smt/ics23.ts';
 import type { Proof } from '../core/smt/types.ts';
 import { Lru, getRound, subtreeHead, type Round, type RoundSignature } from '../store/index.ts';
 import type { NodeContext } from './context.ts';
-import { unknownSubtree } from './get-subtree.ts';
+import { headersOnly, unknownSubtree } from './get-subtree.ts';
 import { missingRound } from './get-round.ts';
 
 /**
@@ -95,6 +95,7 @@ export class StateReader {
   private async latest(subtree: string): Promise<FinalRound> {
     const head = await subtreeHead(this.ctx.db, subtree);
     if (!head) throw unknownSubtree(subtree);
+    if (head.headersOnly) throw headersOnly(subtree, (await this.ctx.subtrees.get(subtree))?.origin ?? null);
     const hit = this.rounds.get(roundKey(subtree, head.height));
     if (hit && hit.hash === head.headHash) return hit;
     // Rounds are committed together with the head that names them, so this row exists.
@@ -104,6 +105,8 @@ export class StateReader {
   }
 
   private async historical(subtree: string, height: number): Promise<FinalRound> {
+    const facts = await this.ctx.subtrees.get(subtree);
+    if (facts?.verify === 'headers') throw headersOnly(subtree, facts.origin);
     const hit = this.rounds.get(roundKey(subtree, height));
     if (hit) return hit;
     const row = await getRound(this.ctx.db, subtree, height);

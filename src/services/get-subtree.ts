@@ -18,7 +18,7 @@ export async function getSubtreeVerb(ctx: NodeContext, id: string): Promise<Subt
   // SPEC §5: a multisig subtree whose signers in force break 2t − n ≥ 1 (≥ 2 with the node's key
   // among them) keeps working, but says so.
   const facts = row.mode && (row.mode as { type?: unknown }).type === 'multisig' ? await ctx.subtrees.get(id) : undefined;
-  if (facts?.mode.type === 'multisig') {
+  if (facts?.mode.type === 'multisig' && facts.verify === 'full') {
     const mode = await modeAt(ctx, facts, row.height + 1, row.root);
     if (mode.type === 'multisig' && unsafeThresholdReason(mode, ctx.signer.publicKey) !== null) return { ...head, unsafeThreshold: true };
   }
@@ -27,4 +27,11 @@ export async function getSubtreeVerb(ctx: NodeContext, id: string): Promise<Subt
 
 export function unknownSubtree(id: string): ApiError {
   return new ApiError('unknown_subtree', `no subtree ${id} on this node`);
+}
+
+/** A read a light (`headers`) follow cannot answer: it keeps rounds, not state or log (SPEC §12). */
+export function headersOnly(id: string, origin: string | null): ApiError {
+  return new ApiError('headers_only', `this node follows subtree ${id} by its headers only (no state, no log); ask its origin${origin ? ` ${origin}` : ''}`, {
+    ...(origin ? { origin } : {}),
+  });
 }

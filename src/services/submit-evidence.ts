@@ -41,6 +41,7 @@ export async function submitEvidence(ctx: NodeContext, body: unknown): Promise<{
   }
   const sub = await ctx.subtrees.get(facts.subtree);
   if (!sub) throw new ApiError('unknown_subtree', `no subtree ${facts.subtree} on this node`);
+  if (sub.origin) throw followedSubtree(facts.subtree, sub.origin);
   if (sub.mode.type !== 'pos') throw new ApiError('invalid_evidence', `subtree ${facts.subtree} is ${sub.mode.type}; equivocation evidence applies to pos subtrees`);
   const known = await getEvidence(ctx.db, facts.id);
   if (known) throw new ApiError('evidence_known', `evidence ${facts.id} was accepted before (slash transaction ${known.tx})`, { evidence: viewOf(known) });
@@ -121,6 +122,7 @@ async function submitMultisigEvidence(ctx: NodeContext, body: unknown): Promise<
   }
   const sub = await ctx.subtrees.get(facts.subtree);
   if (!sub) throw new ApiError('unknown_subtree', `no subtree ${facts.subtree} on this node`);
+  if (sub.origin) throw followedSubtree(facts.subtree, sub.origin);
   if (sub.mode.type !== 'multisig') throw new ApiError('invalid_evidence', `subtree ${facts.subtree} is ${sub.mode.type}; evidence with "signer" applies to multisig subtrees`);
   const head = await subtreeHead(ctx.db, facts.subtree);
   if (!head) throw new ApiError('unknown_subtree', `no subtree ${facts.subtree} on this node`);
@@ -146,4 +148,12 @@ async function submitMultisigEvidence(ctx: NodeContext, body: unknown): Promise<
   if (r.status === 'recorded') ctx.log.info('multisig equivocation evidence accepted; subtree halted', { subtree: facts.subtree, signer: facts.signer, height: facts.height, halt: r.row.halt });
   const { id, subtree, signer, height, halt, createdAt } = r.row;
   return { status: r.status === 'recorded' ? 202 : 200, body: { id, subtree, signer, height, halt, createdAt } };
+}
+
+/**
+ * Evidence about a followed subtree belongs at its origin: the slash transaction or halt it
+ * causes is the origin's to write, and a replica takes its log and status only from there.
+ */
+function followedSubtree(subtree: string, origin: string): ApiError {
+  return new ApiError('followed_subtree', `this node follows subtree ${subtree} from ${origin}; post the evidence there`, { origin });
 }

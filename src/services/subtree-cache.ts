@@ -19,6 +19,8 @@ export interface SubtreeFacts {
   mode: Mode;
   /** Followed subtrees (SPEC §12): the hosting node's base URL; null when hosted here. */
   origin: string | null;
+  /** How a followed subtree is checked here: `headers` keeps no state or log. */
+  verify: 'full' | 'headers';
 }
 
 export class SubtreeCache {
@@ -64,6 +66,7 @@ export class SubtreeCache {
       config: program.parseConfig(row.config),
       mode: parseMode(row.mode),
       origin: row.origin ?? null,
+      verify: row.verify === 'headers' ? 'headers' : 'full',
     };
     if (this.facts.size >= this.max) this.facts.delete(this.facts.keys().next().value!);
     this.facts.set(id, f);

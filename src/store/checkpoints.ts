@@ -35,6 +35,8 @@ export interface EntryRow {
   height: number;
   root: string;
   round: string;
+  /** A light follow's head (SPEC §12): marked `"verify": "headers"` in the global tree. */
+  verify?: 'headers';
 }
 
 /** A top-level subtree's current final head. */
@@ -43,6 +45,7 @@ export interface HeadRow {
   height: number;
   root: string;
   round: string;
+  verify?: 'headers';
 }
 
 /** Another writer committed this seq first (or the log moved on): nothing was written. */
@@ -93,25 +96,28 @@ export async function checkpointLeafHashes(db: Database, from: number, to: numbe
  */
 export async function changedTopLevelHeads(db: Database, rootId: string, ex: Executor = db.read): Promise<HeadRow[]> {
   const rs = await ex.execute({
-    sql: `SELECT s.id, s.height, s.root, s.head_hash FROM subtrees s
+    sql: `SELECT s.id, s.height, s.root, s.head_hash, s.verify = 'headers' FROM subtrees s
           LEFT JOIN checkpoint_entries e
             ON e.subtree = s.id AND e.seq = (SELECT max(seq) FROM checkpoint_entries WHERE subtree = s.id)
-          WHERE s.parent = ? AND (e.subtree IS NULL OR e.height <> s.height OR e.round <> s.head_hash)
+          WHERE s.parent = ? AND (e.subtree IS NULL OR e.height <> s.height OR e.round <> s.head_hash
+            OR (e.verify IS 'headers') <> (s.verify IS 'headers'))
           ORDER BY s.id`,
     args: [rootId],
   });
-  return rs.rows.map((r) => ({ subtree: String(r[0]), height: num(r[1]), root: String(r[2]), round: String(r[3]) }));
+  return rs.rows.map((r) => ({ subtree: String(r[0]), height: num(r[1]), root: String(r[2]), round: String(r[3]), ...(num(r[4]) === 1 ? { verify: 'headers' as const } : {}) }));
 }
 
 /** The global tree's entry for `subtree` as of checkpoint `atSeq` (latest when absent). */
 export async function globalEntryAt(db: Database, subtree: string, atSeq?: number): Promise<EntryRow | undefined> {
   const rs = await db.read.execute({
-    sql: `SELECT subtree, seq, height, root, round FROM checkpoint_entries
+    sql: `SELECT subtree, seq, height, root, round, verify FROM checkpoint_entries
           WHERE subtree = ? AND seq <= ? ORDER BY seq DESC LIMIT 1`,
     args: [subtree, atSeq ?? Number.MAX_SAFE_INTEGER],
   });
   const r = rs.rows[0];
-  return r ? { subtree: String(r[0]), seq: num(r[1]), height: num(r[2]), root: String(r[3]), round: String(r[4]) } : undefined;
+  return r
+    ? { subtree: String(r[0]), seq: num(r[1]), height: num(r[2]), root: String(r[3]), round: String(r[4]), ...(r[5] === 'headers' ? { verify: 'headers' as const } : {}) }
+    : undefined;
 }
 
 export interface NewAnchor {
@@ -151,8 +157,8 @@ export async function insertCheckpoint(db: Database, input: InsertCheckpointInpu
     });
     for (const part of chunks(input.entries, 200)) {
       await tx.execute({
-        sql: `INSERT INTO checkpoint_entries (subtree, seq, height, root, round) VALUES ${valueRows(part.length, 5)}`,
-        args: part.flatMap((e) => [e.subtree, r.seq, e.height, e.root, e.round]),
+        sql: `INSERT INTO checkpoint_entries (subtree, seq, height, root, round, verify) VALUES ${valueRows(part.length, 6)}`,
+        args: part.flatMap((e) => [e.subtree, r.seq, e.height, e.root, e.round, e.verify ?? null]),
       });
     }
     if (input.anchor) {

@@ -5,10 +5,9 @@ import type { Database } from './database.ts';
 import { StaleRoundError } from './errors.ts';
 import { insertEvents, type NewEvent } from './events.ts';
 import { assertLease, type LeaseClaim } from './lease.ts';
-import type { NewNodes } from '../core/smt/node-store.ts';
+import { NO_NEW_NODES, type NewNodes } from '../core/smt/node-store.ts';
 import { assertHead, insertFinalRound, type RoundReceipt } from './rounds.ts';
 import { follows, subtrees, type FollowStatus, type FollowVerify, type RoundSignature } from './schema.ts';
-import { chunks, valueRows } from './sql.ts';
 import { genesisOf, type GenesisRound, type NewSubtree } from './subtrees.ts';
 
 /**
@@ -131,8 +130,6 @@ export interface ApplyFollowedRound {
   now: number;
 }
 
-const TX_CHUNK = 100;
-
 /**
  * Appends one verified round to the replica: its transactions (already executed, with their
  * outcomes), tree nodes, values, the round with the origin's signatures, the head and the outbox
@@ -145,11 +142,18 @@ export async function applyFollowedRound(db: Database, input: ApplyFollowedRound
     const live = await tx.execute({ sql: "SELECT status, origin FROM follows WHERE subtree = ? AND status <> 'halted'", args: [input.subtree] });
     const was = live.rows[0];
     if (!was) throw new StaleRoundError(`subtree ${input.subtree} is not followed (or its follow halted)`);
-    const part = input.txs.map((t, i) => ({ t, r: input.receipts[i]! }));
-    for (const c of chunks(part, TX_CHUNK)) {
+    // One statement for the whole log of the round: its rows travel as one JSON array parameter
+    // (a multi-row VALUES costs a prepare of a long statement and a bind per value, per chunk).
+    const rows = input.txs.map((t, i) => {
+      const r = input.receipts[i]!;
+      return [t.id, t.seq, t.sender, t.nonce, t.body, r.status === 'ok' ? 'executed' : 'failed', r.index, r.code ?? null];
+    });
+    if (rows.length > 0) {
       await tx.execute({
-        sql: `INSERT INTO txs (id, subtree, seq, sender, nonce, body, accepted_at, status, height, idx, code) VALUES ${valueRows(c.length, 11)}`,
-        args: c.flatMap(({ t, r }) => [t.id, input.subtree, t.seq, t.sender, t.nonce, t.body, input.now, r.status === 'ok' ? 'executed' : 'failed', input.height, r.index, r.code ?? null]),
+        sql: `INSERT INTO txs (id, subtree, seq, sender, nonce, body, accepted_at, status, height, idx, code)
+              SELECT j.value ->> 0, ?, j.value ->> 1, j.value ->> 2, j.value ->> 3, j.value ->> 4, ?, j.value ->> 5, ?, j.value ->> 6, j.value ->> 7
+              FROM json_each(?) j`,
+        args: [input.subtree, input.now, input.height, JSON.stringify(rows)],
       });
     }
     await insertFinalRound(db, tx, { ...input, txIds: input.txs.map((t) => t.id), createdAt: input.now });
@@ -167,6 +171,55 @@ export async function applyFollowedRound(db: Database, input: ApplyFollowedRound
         ? [{ type: 'follow.synced', subtree: input.subtree, data: { subtree: input.subtree, origin: String(was[1]), height: input.height } }]
         : [];
     await insertEvents(tx, [...input.events, ...synced], input.now);
+  });
+}
+
+/** A round a light follow verified: the header, the origin's signatures and the ids it lists. */
+export interface HeaderRound {
+  height: number;
+  hash: string;
+  header: JsonValue;
+  signatures: RoundSignature[];
+  txIds: string[];
+  stateRoot: string;
+  events: readonly NewEvent[];
+}
+
+/**
+ * Appends verified rounds of a light (`headers`) follow: the rounds and the head (its log size is
+ * the count of transactions the rounds list), no log, tree nodes or values — many rounds in ONE
+ * transaction behind the lease, only if the head is still at the first round's height − 1.
+ */
+export async function applyHeaderRounds(
+  db: Database,
+  input: { subtree: string; rounds: readonly HeaderRound[]; logSize: number; originHeight: number; status: FollowStatus; lease: LeaseClaim; now: number },
+): Promise<void> {
+  const first = input.rounds[0];
+  const last = input.rounds.at(-1);
+  if (!first || !last) return;
+  await db.write(async (tx) => {
+    await assertLease(tx, input.lease, input.now);
+    await assertHead(tx, input.subtree, first.height);
+    const live = await tx.execute({ sql: "SELECT status, origin FROM follows WHERE subtree = ? AND status <> 'halted'", args: [input.subtree] });
+    const was = live.rows[0];
+    if (!was) throw new StaleRoundError(`subtree ${input.subtree} is not followed (or its follow halted)`);
+    for (const r of input.rounds) {
+      await insertFinalRound(db, tx, { subtree: input.subtree, height: r.height, hash: r.hash, header: r.header, signatures: r.signatures, txIds: r.txIds, stateRoot: r.stateRoot, nodes: NO_NEW_NODES, values: [], createdAt: input.now });
+    }
+    const head = await tx.execute({
+      sql: 'UPDATE subtrees SET height = ?, root = ?, head_hash = ?, log_size = ? WHERE id = ? AND height = ?',
+      args: [last.height, last.stateRoot, last.hash, input.logSize, input.subtree, first.height - 1],
+    });
+    if (head.rowsAffected !== 1) throw new StaleRoundError(`subtree ${input.subtree} head moved during commit`);
+    await tx.execute({
+      sql: 'UPDATE follows SET status = ?, origin_height = max(origin_height, ?), updated_at = ? WHERE subtree = ?',
+      args: [input.status, input.originHeight, input.now, input.subtree],
+    });
+    const synced: NewEvent[] =
+      input.status === 'following' && String(was[0]) !== 'following'
+        ? [{ type: 'follow.synced', subtree: input.subtree, data: { subtree: input.subtree, origin: String(was[1]), height: last.height } }]
+        : [];
+    await insertEvents(tx, [...input.rounds.flatMap((r) => r.events), ...synced], input.now);
   });
 }
 

@@ -142,5 +142,13 @@ export const MIGRATIONS: readonly EmbeddedMigration[] = [
       "DROP TABLE `smt_ids`;",
       "DROP TABLE `smt_nodes`;"
     ]
+  },
+  {
+    "tag": "0011_checkpoint_entry_verify",
+    "when": 1796693240852,
+    "hash": "06882bbef60c5f122a55d1e47f4ab1070fa1729e048675ec9a6f672d425ec390",
+    "statements": [
+      "ALTER TABLE `checkpoint_entries` ADD `verify` text;"
+    ]
   }
 ];

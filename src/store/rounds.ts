@@ -228,10 +228,10 @@ export async function subtreeHead(
   db: Database,
   subtree: string,
   ex: Executor = db.read,
-): Promise<{ height: number; root: string; headHash: string; logSize: number } | undefined> {
-  const sql = 'SELECT height, root, head_hash, log_size FROM subtrees WHERE id = ?';
+): Promise<{ height: number; root: string; headHash: string; logSize: number; headersOnly: boolean } | undefined> {
+  const sql = 'SELECT height, root, head_hash, log_size, verify FROM subtrees WHERE id = ?';
   // Every state read starts here: the prepared statement saves most of its CPU (prepared-reads.ts).
   const fast = ex === db.read ? preparedReads(db) : undefined;
   const r = fast ? fast.get(sql, [subtree]) : (await ex.execute({ sql, args: [subtree] })).rows[0];
-  return r ? { height: num(r[0]), root: String(r[1]), headHash: String(r[2]), logSize: num(r[3]) } : undefined;
+  return r ? { height: num(r[0]), root: String(r[1]), headHash: String(r[2]), logSize: num(r[3]), headersOnly: r[4] === 'headers' } : undefined;
 }

@@ -45,6 +45,8 @@ export const checkpointEntries = sqliteTable(
     root: text('root').notNull(),
     /** Hash of the final round `height`. */
     round: text('round').notNull(),
+    /** `headers` for a light follow's head (the entry is marked so in the global tree, SPEC §12); null otherwise. */
+    verify: text('verify', { enum: ['headers'] }),
   },
   (t) => [primaryKey({ columns: [t.subtree, t.seq] }), index('checkpoint_entries_seq').on(t.seq)],
 );

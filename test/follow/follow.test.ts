@@ -1,10 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { buildSubtreeRequest, DstpClient, fetchVerifiedState, generateKey, signSubtreeRequest, signTransaction, verifyAcceptance } from '../../src/client/index.ts';
-import { sha256 } from '@noble/hashes/sha2.js';
-import canonicalize from 'canonicalize';
 import { REPO_ROOT } from '../helpers/server.ts';
 import { ADMIN_TOKEN, cleanupAll, createTokenSubtree, http, NETWORK, transfer, type TokenSubtree } from '../reliability/harness.ts';
-import { caughtUp, follow, headOf, startNode, until, type TestNode } from './helpers.ts';
+import { caughtUp, follow, headOf, smtRoot, startNode, until, type TestNode } from './helpers.ts';
 
 /**
  * SPEC §12 with real node processes, each on its own libSQL file: A hosts a token and a kv
@@ -52,19 +50,6 @@ afterAll(async () => {
 });
 
 /** SPEC §4 sparse Merkle root over (key, value) pairs, written here from the text alone. */
-function smtRoot(entries: { key: string; value: unknown }[]): string {
-  const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
-  const cat = (...parts: Uint8Array[]) => Uint8Array.from(parts.flatMap((p) => [...p]));
-  const leaves = entries.map((e) => ({ path: sha256(new TextEncoder().encode(e.key)), vh: sha256(new TextEncoder().encode(canonicalize(e.value)!)) }));
-  const bit = (p: Uint8Array, i: number) => (p[i >> 3]! >> (7 - (i & 7))) & 1;
-  const h = (set: typeof leaves, d: number): Uint8Array => {
-    if (set.length === 0) return new Uint8Array(32);
-    if (set.length === 1) return sha256(cat(Uint8Array.of(0), set[0]!.path, set[0]!.vh));
-    return sha256(cat(Uint8Array.of(1), h(set.filter((l) => bit(l.path, d) === 0), d + 1), h(set.filter((l) => bit(l.path, d) === 1), d + 1)));
-  };
-  return hex(h(leaves, 0));
-}
-
 describe('following', () => {
   test('C follows A\'s token and kv subtrees and reaches A\'s heads (one of them with `dstp follow`)', async () => {
     const cli = (args: string[]) =>

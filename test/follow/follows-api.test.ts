@@ -55,7 +55,7 @@ describe('bad input on follow management', () => {
       [{ origin: A.url, subtree: 'XYZ' }, 400, 'validation_failed'],
       [{ origin: 'ftp://example.org', subtree: coin }, 400, 'peer_not_allowed'],
       [{ origin: 'not a url', subtree: coin }, 400, 'peer_not_allowed'],
-      [{ origin: A.url, subtree: coin, verify: 'headers' }, 422, 'unsupported_follow'],
+      [{ origin: A.url, subtree: coin, verify: 'light' }, 400, 'validation_failed'],
       [{ origin: A.url, subtree: 'ab'.repeat(32) }, 404, 'unknown_subtree'],
       [{ origin: A.url, subtree: own }, 409, 'subtree_hosted'],
       [{ origin: C.url, subtree: own }, 409, 'subtree_hosted'],

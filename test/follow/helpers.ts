@@ -1,4 +1,6 @@
 import { join } from 'node:path';
+import { sha256 } from '@noble/hashes/sha2.js';
+import canonicalize from 'canonicalize';
 import { toHex } from '../../src/core/hex.ts';
 import { http, spawnNode, tempDir, type NodeProc } from '../reliability/harness.ts';
 
@@ -40,8 +42,8 @@ export async function until<T>(what: string, probe: () => Promise<T | undefined>
   }
 }
 
-export async function follow(node: TestNode, origin: string, subtree: string) {
-  return http(node.url, 'POST', '/v1/follows', { json: { origin, subtree }, admin: true });
+export async function follow(node: TestNode, origin: string, subtree: string, verify?: 'full' | 'headers') {
+  return http(node.url, 'POST', '/v1/follows', { json: { origin, subtree, ...(verify ? { verify } : {}) }, admin: true });
 }
 
 /** Waits until `follower` serves `subtree` at `height` (or beyond) with status following. */
@@ -54,4 +56,18 @@ export async function caughtUp(follower: TestNode, subtree: string, height: numb
 
 export async function headOf(node: TestNode, subtree: string) {
   return (await http(node.url, 'GET', `/v1/subtrees/${subtree}`)).body;
+}
+
+/** An independent SPEC §4 root over (key, value) pairs (the global tree of a checkpoint), from the definition. */
+export function smtRoot(entries: { key: string; value: unknown }[]): string {
+  const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+  const cat = (...parts: Uint8Array[]) => Uint8Array.from(parts.flatMap((p) => [...p]));
+  const leaves = entries.map((e) => ({ path: sha256(new TextEncoder().encode(e.key)), vh: sha256(new TextEncoder().encode(canonicalize(e.value)!)) }));
+  const bit = (p: Uint8Array, i: number) => (p[i >> 3]! >> (7 - (i & 7))) & 1;
+  const h = (set: typeof leaves, d: number): Uint8Array => {
+    if (set.length === 0) return new Uint8Array(32);
+    if (set.length === 1) return sha256(cat(Uint8Array.of(0), set[0]!.path, set[0]!.vh));
+    return sha256(cat(Uint8Array.of(1), h(set.filter((l) => bit(l.path, d) === 0), d + 1), h(set.filter((l) => bit(l.path, d) === 1), d + 1)));
+  };
+  return hex(h(leaves, 0));
 }

@@ -11,7 +11,7 @@ import { caughtUp, follow, headOf, startNode, until, type TestNode } from './hel
  * The follower C (a real node process) must halt with the right code, keep the offending data as
  * evidence, and never serve the altered history: it stays at the last round it verified.
  */
-type Lie = 'tx' | 'header' | 'signature' | 'request' | 'rewrite' | 'fork' | 'junk' | 'none';
+type Lie = 'tx' | 'header' | 'signature' | 'request' | 'rewrite' | 'fork' | 'junk' | 'lightHeader' | 'lightTxs' | 'none';
 let A: TestNode;
 let C: TestNode;
 let proxy: ReturnType<typeof Bun.serve>;
@@ -20,7 +20,7 @@ const lies = new Map<string, Lie>();
 let rewriteOn = false;
 const owner = generateKey();
 const bob = generateKey();
-const ids: Record<Exclude<Lie, 'none'>, string> = { tx: '', header: '', signature: '', request: '', rewrite: '', fork: '', junk: '' };
+const ids: Record<Exclude<Lie, 'none'>, string> = { tx: '', header: '', signature: '', request: '', rewrite: '', fork: '', junk: '', lightHeader: '', lightTxs: '' };
 
 type Json = any;
 
@@ -38,7 +38,8 @@ function alter(path: string, body: Json): Json {
       if (lie === 'fork') r.signatures = [{ signer: A.publicKey, sig: toHex(signDigest('ed25519', fromHex(A.keyHex, 32), fromHex(r.hash, 32))) }];
     }
     if (r?.height !== 2) continue;
-    if (lie === 'header') r.header.time += 1;
+    if (lie === 'header' || lie === 'lightHeader') r.header.time += 1;
+    if (lie === 'lightTxs') r.txs = r.txs.map(() => 'ab'.repeat(32)); // other ids, same count: txRoot no longer matches
     if (lie === 'signature') r.signatures[0].sig = (r.signatures[0].sig[0] === '0' ? '1' : '0') + r.signatures[0].sig.slice(1);
   }
   if (rest === '/log') {
@@ -69,7 +70,7 @@ beforeAll(async () => {
   });
   proxyUrl = `http://127.0.0.1:${proxy.port}`;
   for (const lie of Object.keys(ids) as (keyof typeof ids)[]) {
-    const s = await createTokenSubtree(A.url, { owner, authority: A.publicKey, name: `lie-${lie}`, balances: { [owner.publicKey]: 100n } });
+    const s = await createTokenSubtree(A.url, { owner, authority: A.publicKey, name: `lie-${lie.toLowerCase()}`, balances: { [owner.publicKey]: 100n } });
     ids[lie] = s.id;
     lies.set(s.id, lie);
     // Three rounds of one transfer each.
@@ -168,10 +169,24 @@ describe('a lying origin halts the follow', () => {
     for (const id of [ids.fork, ids.junk]) expect((await headOf(C, id)).headHash).toBe((await headOf(A, id)).headHash);
   });
 
+  test('a light follow: an altered round header is bad_signature, an altered id list bad_link; it stops at round 1', async () => {
+    for (const [id, code] of [
+      [ids.lightHeader, 'bad_signature'],
+      [ids.lightTxs, 'bad_link'],
+    ] as const) {
+      expect((await http(C.url, 'POST', '/v1/follows', { json: { origin: proxyUrl, subtree: id, verify: 'headers' }, admin: true })).status).toBe(201);
+      const f = await haltOf(id);
+      expect([f.verify, f.halt.code, f.halt.evidence.round.height, f.height]).toEqual(['headers', code, 2, 1]);
+      const head = await headOf(C, id);
+      expect([head.height, head.status]).toEqual([1, 'halted']);
+      expect((await http(C.url, 'GET', `/v1/subtrees/${id}/rounds/2`)).status).toBe(404);
+    }
+  });
+
   test('halts stay across passes, show in /v1/info, and each wrote one follow.halted webhook event', async () => {
     await Bun.sleep(300);
     for (const id of [ids.tx, ids.header, ids.signature]) expect((await http(C.url, 'GET', `/v1/follows/${id}`)).body.status).toBe('halted');
-    expect((await http(C.url, 'GET', '/v1/info')).body.follows).toEqual({ syncing: 0, following: 0, halted: 7 });
+    expect((await http(C.url, 'GET', '/v1/info')).body.follows).toEqual({ syncing: 0, following: 0, halted: 9 });
     const db = await openReader(C.dbPath);
     try {
       const rows = await db.all("SELECT subtree, json_extract(data, '$.code') AS code FROM events WHERE type = 'follow.halted' ORDER BY subtree");
@@ -184,6 +199,8 @@ describe('a lying origin halts the follow', () => {
           `${ids.rewrite}:log_rewritten`,
           `${ids.fork}:fork`,
           `${ids.junk}:bad_signature`,
+          `${ids.lightHeader}:bad_signature`,
+          `${ids.lightTxs}:bad_link`,
         ].sort(),
       );
       const synced = await db.all("SELECT subtree FROM events WHERE type = 'follow.synced'");

@@ -15,6 +15,8 @@ let proxy: ReturnType<typeof Bun.serve>;
 const owner = generateKey();
 const bob = generateKey();
 let coin: string;
+/** Extra delay of each rounds page (the light follow's only per-round request). */
+let slowRoundsMs = 0;
 
 beforeAll(async () => {
   // One transaction per round on A, so a batch of ROUNDS transfers makes ROUNDS rounds.
@@ -26,6 +28,7 @@ beforeAll(async () => {
     async fetch(req) {
       const u = new URL(req.url);
       if (u.pathname.endsWith('/log')) await Bun.sleep(15);
+      if (u.pathname.endsWith('/rounds')) await Bun.sleep(slowRoundsMs);
       const res = await fetch(A.url + u.pathname + u.search, { method: req.method, headers: req.headers, ...(req.method === 'GET' ? {} : { body: await req.text() }) });
       return new Response(res.body, { status: res.status, headers: { 'content-type': res.headers.get('content-type') ?? '' } });
     },
@@ -68,5 +71,36 @@ test('SIGKILL mid-catch-up, restart: resumes and applies no round twice', async 
     expect(events[0]).toEqual({ n: ROUNDS, d: ROUNDS });
   } finally {
     db.close();
+  }
+}, 120_000);
+
+test('a light follow: SIGKILL mid-catch-up, restart: resumes from its last page and applies no round twice', async () => {
+  slowRoundsMs = 300; // 20 rounds a page: six pages, each 300 ms late
+  let D = await startNode('restart-d');
+  try {
+    expect((await http(D.url, 'POST', '/v1/follows', { json: { origin: `http://127.0.0.1:${proxy.port}`, subtree: coin, verify: 'headers' }, admin: true })).status).toBe(201);
+    const mid = await until('mid-catch-up', async () => {
+      const h = (await http(D.url, 'GET', `/v1/follows/${coin}`)).body.height as number;
+      return h >= 20 ? h : undefined;
+    });
+    await D.proc.kill9();
+    expect(mid).toBeLessThan(ROUNDS);
+    D = await startNode('restart-d', {}, { dbPath: D.dbPath, keyHex: D.keyHex });
+    const f = await caughtUp(D, coin, ROUNDS, 60_000);
+    expect([f.height, f.verify]).toEqual([ROUNDS, 'headers']);
+    const a = await headOf(A, coin);
+    const d = await headOf(D, coin);
+    expect([d.headHash, d.root, d.logSize]).toEqual([a.headHash, a.root, ROUNDS]);
+    const db = await openReader(D.dbPath);
+    try {
+      expect((await db.all('SELECT count(*) AS n, count(DISTINCT height) AS d FROM rounds WHERE subtree = ?', [coin]))[0]).toEqual({ n: ROUNDS + 1, d: ROUNDS + 1 });
+      expect((await db.all('SELECT count(*) AS n FROM txs WHERE subtree = ?', [coin]))[0]).toEqual({ n: 0 });
+      const events = await db.all("SELECT count(*) AS n, count(DISTINCT json_extract(data, '$.height')) AS d FROM events WHERE subtree = ? AND type = 'round.finalized'", [coin]);
+      expect(events[0]).toEqual({ n: ROUNDS, d: ROUNDS });
+    } finally {
+      db.close();
+    }
+  } finally {
+    slowRoundsMs = 0;
   }
 }, 120_000);

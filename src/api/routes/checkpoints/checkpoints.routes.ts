@@ -1,6 +1,14 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { Hex32, IdParams, JsonAny, Proof, RoundHeader, RoundSignature, StateKey, problems, uintString } from '../../schemas.ts';
 
+/** A global-tree entry (SPEC §9); a light follow's head adds `"verify": "headers"` (SPEC §12). */
+const GlobalEntrySchema = z.object({
+  root: Hex32,
+  height: z.number().int(),
+  round: Hex32,
+  verify: z.literal('headers').optional().openapi({ description: 'Present on the head of a light follow: its links and signatures were checked here, not its state.' }),
+});
+
 export const Checkpoint = z
   .object({
     v: z.literal(1),
@@ -138,7 +146,7 @@ export const globalProofRoute = createRoute({
               subtree: Hex32,
               seq: z.number().int(),
               globalRoot: Hex32,
-              entry: z.object({ root: Hex32, height: z.number().int(), round: Hex32 }),
+              entry: GlobalEntrySchema,
               proof: Proof,
             })
             .openapi('GlobalProof'),
@@ -211,7 +219,7 @@ export const ChainView = z
             'Nested subtrees only: immediate parent first, up to the top-level ancestor. Each is the parent\'s state proof of ' +
             '`sys/child/<child>` = `{root, height, round}` of the level below, read at the height the level above holds.',
         }),
-      global: z.object({ seq: z.number().int(), globalRoot: Hex32, entry: z.object({ root: Hex32, height: z.number().int(), round: Hex32 }), proof: Proof }),
+      global: z.object({ seq: z.number().int(), globalRoot: Hex32, entry: GlobalEntrySchema, proof: Proof }),
       checkpoint: z.object({ checkpoint: Checkpoint, hash: Hex32, sig: z.string(), signer: z.string() }),
       log: z.object({ size: z.number().int(), index: z.number().int(), leafHash: Hex32, root: Hex32, proof: z.array(Hex32) }),
       note: z.string().openapi({ description: 'C2SP tlog-checkpoint note of log size `log.size`.' }),

@@ -7,7 +7,7 @@ export const FollowBody = z
   .strictObject({
     origin: z.string().min(1).max(2048).openapi({ description: 'Base URL of the node hosting the subtree.', example: 'https://node-a.example' }),
     subtree: Hex32,
-    verify: z.enum(['full', 'headers']).optional().openapi({ description: 'Default `full` (a replica). This node builds `full` only.' }),
+    verify: z.enum(['full', 'headers']).optional().openapi({ description: 'Default `full` (a replica that re-executes every round); `headers` is a light follow: links and finality only, no state or log (SPEC §12).' }),
   })
   .openapi('FollowRequest');
 

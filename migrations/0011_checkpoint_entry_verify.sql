@@ -1,0 +1,1 @@
+ALTER TABLE `checkpoint_entries` ADD `verify` text;
