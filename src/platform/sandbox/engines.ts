@@ -57,5 +57,13 @@ export const ENGINES: Readonly<Record<string, EngineSpec>> = Object.freeze({
 /** The engine new programs are stored under. */
 export const CURRENT_ENGINE = QUICKJS_WASM_0_32_0;
 
+/**
+ * Gas limit of one admission call of a user program (`admit`, `credits`, and `reads` when asked
+ * at the door), whatever the subtree's `gasLimit`: admission runs on the accept path, so a
+ * hostile `admit` must cost little (1,000,000 gas is ~1-3 ms). Admission is a local filter that
+ * never reaches a receipt, so this limit may change without a new engine.
+ */
+export const ADMIT_GAS_LIMIT = 1_000_000;
+
 /** Default per-transaction gas limit (a subtree's config `gasLimit` overrides it). */
 export const DEFAULT_GAS_LIMIT = 10_000_000;
