@@ -3,6 +3,7 @@ import { createParser } from 'eventsource-parser';
 import type { z } from '@hono/zod-openapi';
 import { NodeInfo } from '../api/routes/info/info.routes.ts';
 import { LogPage } from '../api/routes/log/log.routes.ts';
+import { ProgramView } from '../api/routes/programs/programs.routes.ts';
 import { RoundPage } from '../api/routes/rounds/rounds.routes.ts';
 import { Round, SubtreeHead } from '../api/schemas.ts';
 import { createTargetGuard, parseWebhookUrl, WebhookUrlError, type TargetGuard } from '../webhooks/target-guard.ts';
@@ -50,6 +51,7 @@ export type PeerInfo = z.infer<typeof NodeInfo>;
 export type PeerHead = z.infer<typeof SubtreeHead>;
 export type PeerRound = z.infer<typeof Round>;
 export type PeerLogPage = z.infer<typeof LogPage>;
+export type PeerProgram = z.infer<typeof ProgramView>;
 
 /** A raw answer of a forwarded call: status and the JSON body as sent. */
 export interface PeerAnswer {
@@ -98,6 +100,11 @@ export class PeerClient {
   /** Final rounds after `after`, ascending. */
   rounds(id: string, after: number, limit: number): Promise<z.infer<typeof RoundPage>> {
     return this.getJson(`/v1/subtrees/${id}/rounds?cursor=${after}&limit=${limit}&order=asc`, RoundPage);
+  }
+
+  /** A user program (SPEC §7.1); the caller checks that its id is the digest of engine and source. */
+  program(id: string): Promise<PeerProgram> {
+    return this.getJson(`/v1/programs/${id}`, ProgramView);
   }
 
   log(id: string, from: number, limit: number): Promise<PeerLogPage> {
