@@ -607,7 +607,8 @@ const programTest: Command = {
     const { loadSandbox } = await import('../platform/sandbox/load.ts');
     const { SandboxedProgram } = await import('../platform/sandbox/sandboxed-program.ts');
     const { planReads, executeRound, loadedState } = await import('../core/execute.ts');
-    const sandbox = await loadSandbox();
+    // One call: no warm slots (they pay off from a program's second call).
+    const sandbox = await loadSandbox({ warm: 0 });
     const program = new SandboxedProgram(programIdOf(sandbox.engine, source), source, sandbox);
     const config = program.parseConfig(jsonOption(values, 'config') ?? {});
     const sender = str(values, 'sender') ?? 'ed25519:' + '00'.repeat(32);
