@@ -61,9 +61,12 @@ export const BUILTIN_HEAVY: { name: string; source: string; gasLimit: number }[]
   { name: 'string-split-join', gasLimit: 5_000_000, source: prog('const s = "a,".repeat(100000); for (;;) s.split(",").join(";");') },
   { name: 'plain-loop', gasLimit: 5_000_000, source: prog('let x = 0; for (;;) x++;') },
   { name: 'regex', gasLimit: 5_000_000, source: prog('for (;;) /(a+)+b/.test("a".repeat(30));') },
+  // String concatenation is an operator, metered only by interrupt polls; the memory limit bounds
+  // each operand, and a loop of concatenations of the longest strings stays under the ceiling.
+  { name: 'string-concat', gasLimit: 5_000_000, source: prog('const s = "x".repeat(1 << 20); let t; for (;;) t = s + s;') },
+  { name: 'template-concat', gasLimit: 5_000_000, source: prog('const s = "x".repeat(1 << 20); let t; for (;;) t = `${s}${s}`;') },
 ];
 
-/** Runs SCENARIO; what every runtime must print identically. */
 /**
  * Each case runs twice: first on a fresh runtime, then (its second call) from a warm slot, a
  * prepared copy restored before the call (src/platform/sandbox/warm.ts). `warm` says whether the
