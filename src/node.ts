@@ -21,6 +21,7 @@ import type { Logger, NodeContext } from './services/context.ts';
 import { loadSandbox } from './platform/sandbox/load.ts';
 import type { Sandbox } from './platform/sandbox/engine.ts';
 import { ProgramLibrary } from './platform/sandbox/program-library.ts';
+import { ProgramThread } from './platform/sandbox/program-thread.ts';
 import { findProgram } from './store/programs.ts';
 import { SubtreeCache } from './services/subtree-cache.ts';
 import { CachedNodeStore, GroupCommitter, LibsqlNodeStore, releaseLease, type Database } from './store/index.ts';
@@ -94,6 +95,8 @@ export async function createNode(config: Config, opts: NodeOptions): Promise<Dst
   const tree = new SparseMerkleTree(store, { ...treeHashOptions(sha), hash });
   let sandbox: Promise<Sandbox> | undefined;
   const loadEngine = () => (sandbox ??= loadSandbox(opts.sandboxWasm ? { wasmModule: opts.sandboxWasm } : {}));
+  // User programs' rounds off the serving thread (Bun, Deno); its worker starts on first use.
+  const programThread = ProgramThread.start();
   // One registry: the deployment's programs plus the user programs (js:<id>) loaded from the store.
   const programs = new ProgramLibrary(opts.programs ?? NATIVE_PROGRAMS, (id) => findProgram(opts.db, id), loadEngine, hash);
   const committer = new GroupCommitter(opts.db, { maxPendingPerSender: config.maxPendingPerSender });
@@ -114,6 +117,7 @@ export async function createNode(config: Config, opts: NodeOptions): Promise<Dst
     kickWebhooks: () => webhooks?.kick(),
     kickFollows: () => follower?.kick(),
     sandbox: loadEngine,
+    programThread,
     instanceId: opts.instanceId ?? crypto.randomUUID(),
     limits: writeLimits(config, opts.now ?? Date.now),
     admission: new AdmissionGate(opts.db, tree, store, (id) => committer.recentHead(id)),
@@ -176,6 +180,7 @@ export async function createNode(config: Config, opts: NodeOptions): Promise<Dst
       await ctx.committer.drain();
       await webhooks?.stop();
       await pool?.close();
+      programThread?.close();
       // Hand the lease over at once instead of making the next leader wait out the TTL.
       if (heldToken !== undefined) {
         await releaseLease(opts.db, { name: LEADER_LEASE, holder: ctx.instanceId, token: heldToken }).catch(() => false);

@@ -101,4 +101,15 @@ export default {
     }
     return { writes: [put(from, sub(balance, amount)), put('supply', sub(read(state, 'supply'), amount))] };
   },
+  // Admission at accept time, as the native token's: a mint by anyone but the minter, and a
+  // transfer or burn of more than the sender holds in the latest final state, are refused at the
+  // door unless a transaction in flight credits the sender (then the node admits it).
+  admit(config, call, args, sender, state) {
+    if (call === 'mint') return sender === config.minter ? null : { fail: 'unauthorized' };
+    return cmp(read(state, balanceKey(sender)), args.amount) < 0 ? { fail: 'insufficient_balance' } : null;
+  },
+  // The keys a call may raise once executed, while it is in flight.
+  credits(config, call, args) {
+    return call === 'burn' ? [] : [balanceKey(args.to)];
+  },
 };

@@ -44,7 +44,7 @@ const PROGRAMS_PATH = '/v1/programs';
 export function createApp(ctx: NodeContext, docsAssets?: DocsAssets): OpenAPIHono {
   const app = new OpenAPIHono({ defaultHook: validationHook });
 
-  app.use('/v1/*', publicCors(ctx.config.corsOrigins));
+  app.use('/v1/*', publicCors(ctx.config.corsOrigins, { openPrograms: ctx.config.openPrograms }));
   app.use('/v1/*', rateLimit(ctx.config, ctx.limits));
   app.use('/v1/*', requireJson);
   app.use('/v1/*', jsonBody((path) => (path === BATCH_PATH ? BATCH_BODY_BYTES : path === PROGRAMS_PATH ? PROGRAM_BODY_BYTES : BODY_BYTES), ctx.log));

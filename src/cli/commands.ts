@@ -7,6 +7,7 @@ import type { Mode } from '../core/consensus/mode.ts';
 import { readFileSync } from 'node:fs';
 import type { JsonValue } from '../core/jcs.ts';
 import { programId as programIdOf } from '../core/program-id.ts';
+import type { ProgramRegistry } from '../core/programs/registry.ts';
 import type { GenesisEntry } from '../core/subtree-request.ts';
 import { intOption, jsonOption, parseBalances, parseOptions, required, str, UsageError, type Values } from './args.ts';
 import { readKeyFile, resolvePublicKey, writeKeyFile } from './key-file.ts';
@@ -70,8 +71,29 @@ const info: Command = {
   },
 };
 
+const USER_PROGRAM = /^js:[0-9a-f]{64}$/;
+
+/**
+ * For a user program (`js:<id>`, SPEC §7.1): the registry that runs it, fetched from the node
+ * and checked against its id, so the config and genesis are judged by the program itself before
+ * anything is signed. Native programs need none (the node judges them).
+ */
+async function userProgramRegistry(program: string, client: DstpClient): Promise<ProgramRegistry | null> {
+  if (!USER_PROGRAM.test(program)) return null;
+  const { programsFromNode } = await import('../platform/sandbox/node-programs.ts');
+  const { sha256 } = await import('../core/hash.ts');
+  const programs = programsFromNode(client, { hash: sha256 });
+  await programs.load(program);
+  if (programs.get(program) === undefined) {
+    throw new UsageError(`the node has no program ${program.slice(3)} that this dstp can run (push it first with \`dstp program push FILE\`; or it needs another engine)`);
+  }
+  return programs;
+}
+
 /** Program configs good enough to start with; `--config` replaces them. */
 function defaultConfig(program: string, owner: string, name: string): JsonValue {
+  // A user program's parseConfig decides what its config is; `{}` is the plainest start.
+  if (USER_PROGRAM.test(program)) return {};
   if (program === 'token') return { symbol: name.toUpperCase().replace(/[^A-Z0-9._-]/g, '').slice(0, 32) || 'TOKEN', decimals: 0, minter: owner };
   if (program === 'kv') return { writers: 'any' };
   throw new UsageError(`--config is required for program "${program}"`);
@@ -152,7 +174,7 @@ async function modeOf(values: Values, nodeKey: () => Promise<string>): Promise<{
 const createSubtree: Command = {
   summary: 'sign and create a subtree (PoA with the node as authority by default; multisig; pos)',
   usage:
-    'dstp create-subtree --key owner.json --name my-app --program token|kv [--config JSON]\n' +
+    'dstp create-subtree --key owner.json --name my-app --program token|kv|js:<id> [--config JSON]\n' +
     '       [--genesis JSON | --balances <account>=<amount>,…] [--sign other.json]… [--parent ID]\n' +
     '       [--mode poa] [--authority node|<public key>|<key file>]\n' +
     '       --mode multisig --signers KEY,KEY,… --threshold N [--proposal-timeout-ms MS (30000)]\n' +
@@ -200,7 +222,7 @@ const createSubtree: Command = {
       config: (jsonOption(values, 'config') as JsonValue | undefined) ?? defaultConfig(program, owner.publicKey, name),
       mode,
       genesis: genesisOf(values),
-    });
+    }, await userProgramRegistry(program, client));
     const body = signSubtreeRequest(spec, signers);
     const id = subtreeIdHex(spec);
     if (values['dry-run'] === true) {
@@ -585,7 +607,8 @@ const programTest: Command = {
     const { loadSandbox } = await import('../platform/sandbox/load.ts');
     const { SandboxedProgram } = await import('../platform/sandbox/sandboxed-program.ts');
     const { planReads, executeRound, loadedState } = await import('../core/execute.ts');
-    const sandbox = await loadSandbox();
+    // One call: no warm slots (they pay off from a program's second call).
+    const sandbox = await loadSandbox({ warm: 0 });
     const program = new SandboxedProgram(programIdOf(sandbox.engine, source), source, sandbox);
     const config = program.parseConfig(jsonOption(values, 'config') ?? {});
     const sender = str(values, 'sender') ?? 'ed25519:' + '00'.repeat(32);

@@ -32,6 +32,18 @@ export interface RoundStepInput {
   system?: SystemCalls;
   /** The subtree's host key (round 0's proposer), the only sender of node calls (`sys_child`). */
   host?: string;
+  /**
+   * Runs planning and execution elsewhere (a thread of the platform layer) with the same
+   * results as `planReads` and `executeRound` over this round's program, config, mode and host;
+   * absent: here.
+   */
+  offload?: RoundOffload;
+}
+
+/** Where a round's program runs when not in the caller's thread (same answers, same errors). */
+export interface RoundOffload {
+  planReads(txs: readonly IdentifiedTx[]): Promise<string[]>;
+  execute(txs: readonly IdentifiedTx[], values: ReadonlyMap<string, JsonValue | undefined>): Promise<{ writes: Map<string, JsonValue | null>; receipts: Receipt[] }>;
 }
 
 export interface RoundStep {
@@ -46,16 +58,19 @@ export interface RoundStep {
 }
 
 export async function executeAndCommitRound(input: RoundStepInput): Promise<RoundStep> {
-  const { tree, values, prevRoot, program, config, txs, hash, system, host } = input;
-  const loaded = await readState(tree, values, prevRoot, planReads(program, config, txs, system, host), hash);
-  const { writes, receipts } = executeRound({
-    program,
-    config,
-    txs,
-    state: loadedState(loaded),
-    ...(system ? { system } : {}),
-    ...(host !== undefined ? { host } : {}),
-  });
+  const { tree, values, prevRoot, program, config, txs, hash, system, host, offload } = input;
+  const keys = offload ? await offload.planReads(txs) : planReads(program, config, txs, system, host);
+  const loaded = await readState(tree, values, prevRoot, keys, hash);
+  const { writes, receipts } = offload
+    ? await offload.execute(txs, loaded)
+    : executeRound({
+        program,
+        config,
+        txs,
+        state: loadedState(loaded),
+        ...(system ? { system } : {}),
+        ...(host !== undefined ? { host } : {}),
+      });
   const applied = await tree.apply(prevRoot, Array.from(writes, ([key, value]) => ({ key, value })));
   return {
     stateRoot: applied.root,

@@ -1,6 +1,6 @@
 import { DstpHttpError, type DstpClient } from '../client/http.ts';
-import { loadSandbox } from '../platform/sandbox/load.ts';
-import { ProgramLibrary } from '../platform/sandbox/program-library.ts';
+import { programsFromNode } from '../platform/sandbox/node-programs.ts';
+import type { ProgramLibrary } from '../platform/sandbox/program-library.ts';
 import type { SigningKey } from '../client/keys.ts';
 import { publicKeyOf } from '../client/keys.ts';
 import { signDigestHex } from '../client/sign.ts';
@@ -14,7 +14,6 @@ import { nativeSha256 } from '../platform/sha256.ts';
 import { createVerifier } from '../platform/verifier.ts';
 import { fromHex, toHex } from '../core/hex.ts';
 import { jcs, type JsonValue } from '../core/jcs.ts';
-import { NATIVE_PROGRAMS } from '../core/programs/native.ts';
 import type { ProgramRegistry } from '../core/programs/registry.ts';
 import type { Program } from '../core/programs/types.ts';
 import { buildGenesis } from '../core/replay.ts';
@@ -146,24 +145,10 @@ export class Cosigner {
 
   /**
    * The co-signer's programs: `opts.programs` (natives by default) plus a user program (`js:<id>`,
-   * SPEC §7.1) fetched from the node, checked to be the digest of (engine, source) — so a node
-   * serving another source for the id the creation request names is caught — and re-executed in
-   * this process's own engine.
+   * SPEC §7.1) fetched from the node and checked against its id (node-programs.ts).
    */
   private userPrograms(): ProgramLibrary {
-    const find = async (id: string) => {
-      let p: { engine: unknown; source: unknown };
-      try {
-        p = await this.client.getProgram(id);
-      } catch (e) {
-        if (e instanceof DstpHttpError && e.status === 404) return undefined;
-        throw e;
-      }
-      // Peer answers are input: a wrong shape is a program that does not match its id.
-      if (typeof p.engine !== 'string' || typeof p.source !== 'string') throw new Error(`the node serves a program whose engine and source do not hash to ${id}`);
-      return { engine: p.engine, source: p.source };
-    };
-    return new ProgramLibrary(this.opts.programs ?? NATIVE_PROGRAMS, find, () => loadSandbox(), this.hash);
+    return programsFromNode(this.client, { hash: this.hash, ...(this.opts.programs ? { base: this.opts.programs } : {}) });
   }
 
   get height(): number {

@@ -12,6 +12,7 @@ import type { NodeContext } from '../services/context.ts';
 import { getFollow, getSubtree, startFollow, startHaltedFollow, type FollowHalt } from '../store/index.ts';
 import type { FollowVerify } from '../store/schema.ts';
 import { followView, type FollowView } from './follow-view.ts';
+import { fetchFollowedProgram } from './follow-program.ts';
 import { peerFor, peerProblem } from './peer-for.ts';
 
 /**
@@ -63,6 +64,7 @@ export async function followSubtreeVerb(
   const base = { subtree: id, origin, verify, originKey: info.publicKey, originHeight: head.height, now: ctx.now() };
 
   const refused = (halt: FollowHalt) => startHaltedFollow(ctx.db, { ...base, halt });
+  await fetchFollowedProgram(ctx, peer, (head.request as { subtree?: { program?: unknown } } | null)?.subtree?.program);
   let req: SubtreeRequest;
   try {
     req = parseSubtreeRequest(head.request, ctx.programs);

@@ -2,10 +2,11 @@ import { chooseProposer } from '../core/consensus/pos.ts';
 import { eligibleKeys, missingRequirements, roundSigners } from '../core/consensus/signing-rules.ts';
 import { systemCalls } from '../core/consensus/system.ts';
 import { fromHex, toHex } from '../core/hex.ts';
-import { asJson } from '../core/jcs.ts';
+import { asJson, type JsonValue } from '../core/jcs.ts';
 import { executeAndCommitRound } from '../core/replay.ts';
 import { nextHeader, parseRoundHeader, roundHash, type RoundHeader } from '../core/round.ts';
 import type { IdentifiedTx } from '../core/tx.ts';
+import { SandboxedProgram } from '../platform/sandbox/sandboxed-program.ts';
 import { hostKey } from '../services/child-roots.ts';
 import { modeAt } from '../services/consensus-view.ts';
 import type { NodeContext } from '../services/context.ts';
@@ -59,6 +60,21 @@ export async function runRound(ctx: NodeContext, subtreeId: string, lease: Lease
   // Node calls (`sys_child`) are honoured from the subtree's host key only: round 0's proposer.
   const host = await hostKey(ctx, subtreeId);
   const system = systemCalls(facts.mode, { height, network: prev.network, subtree: subtreeId, hash: ctx.hash, ...(host !== undefined ? { host } : {}) });
+  // A user program runs on the program thread where there is one: a round of transactions that
+  // run to their gas limit would otherwise hold the serving thread for seconds.
+  const offload =
+    facts.program instanceof SandboxedProgram && ctx.programThread
+      ? ctx.programThread.forRound({
+          id: facts.program.id,
+          source: facts.program.source,
+          config: row.config as JsonValue,
+          mode: facts.mode,
+          height,
+          network: prev.network,
+          subtree: subtreeId,
+          ...(host !== undefined ? { host } : {}),
+        })
+      : undefined;
   const step = await executeAndCommitRound({
     tree: ctx.tree,
     values: ctx.store,
@@ -69,6 +85,7 @@ export async function runRound(ctx: NodeContext, subtreeId: string, lease: Lease
     hash: ctx.hash,
     ...(system ? { system } : {}),
     ...(host !== undefined ? { host } : {}),
+    ...(offload ? { offload } : {}),
   });
   const me = ctx.signer.publicKey;
   const proposer = mode.type === 'pos' ? chooseProposer(mode.validators, fromHex(row.headHash, 32), ctx.hash) : me;

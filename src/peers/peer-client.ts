@@ -3,6 +3,7 @@ import { createParser } from 'eventsource-parser';
 import type { z } from '@hono/zod-openapi';
 import { NodeInfo } from '../api/routes/info/info.routes.ts';
 import { LogPage } from '../api/routes/log/log.routes.ts';
+import { ProgramView } from '../api/routes/programs/programs.routes.ts';
 import { RoundPage } from '../api/routes/rounds/rounds.routes.ts';
 import { StateView } from '../api/routes/state/state.routes.ts';
 import { Round, SubtreeHead } from '../api/schemas.ts';
@@ -52,6 +53,7 @@ export type PeerHead = z.infer<typeof SubtreeHead>;
 export type PeerRound = z.infer<typeof Round>;
 export type PeerLogPage = z.infer<typeof LogPage>;
 export type PeerState = z.infer<typeof StateView>;
+export type PeerProgram = z.infer<typeof ProgramView>;
 
 /** A raw answer of a forwarded call: status and the JSON body as sent. */
 export interface PeerAnswer {
@@ -105,6 +107,11 @@ export class PeerClient {
   /** A state answer (value + proof + signed round) at final round `height`. */
   state(id: string, key: string, height: number): Promise<PeerState> {
     return this.getJson(`/v1/subtrees/${id}/state/${encodeURIComponent(key)}?height=${height}`, StateView);
+  }
+
+  /** A user program (SPEC §7.1); the caller checks that its id is the digest of engine and source. */
+  program(id: string): Promise<PeerProgram> {
+    return this.getJson(`/v1/programs/${id}`, ProgramView);
   }
 
   log(id: string, from: number, limit: number): Promise<PeerLogPage> {

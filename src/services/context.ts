@@ -8,6 +8,7 @@ import type { Sandbox } from '../platform/sandbox/engine.ts';
 import type { CachedNodeStore, Database, GroupCommitter } from '../store/index.ts';
 import type { AdmissionGate } from './admission.ts';
 import type { ProgramLibrary } from '../platform/sandbox/program-library.ts';
+import type { ProgramThread } from '../platform/sandbox/program-thread.ts';
 import type { SubtreeCache } from './subtree-cache.ts';
 
 /**
@@ -48,6 +49,8 @@ export interface NodeContext {
   kickFollows?(): void;
   /** The user-program engine (SPEC §7.1), loaded on first use and kept for the process. */
   sandbox(): Promise<Sandbox>;
+  /** Where the leader runs user programs' rounds, off the serving thread (null: in-thread). */
+  readonly programThread?: ProgramThread | null;
   /** Unique per process: the lease holder id. */
   readonly instanceId: string;
   readonly log: Logger;

@@ -62,4 +62,33 @@ describe('dstp program', () => {
     expect(usage.code).toBe(2);
     expect(usage.err[0]).toContain('--call is required');
   }, 60_000);
+
+  test('create-subtree --program js:<id>: the program judges the config before anything is signed; the node runs it', async () => {
+    const admin = { DSTP_ADMIN_TOKEN: ADMIN_TOKEN };
+    const id = programId(CURRENT_ENGINE, readFileSync(COUNTER, 'utf8'));
+    expect((await run(['program', 'push', COUNTER, '--node', node.url], admin)).code).toBe(0);
+    const owner = join(dir, 'owner.json');
+    expect((await run(['keygen', '--out', owner])).code).toBe(0);
+    const create = (name: string, program: string, config?: string) =>
+      run(['create-subtree', '--key', owner, '--name', name, '--program', program, ...(config ? ['--config', config] : []), '--node', node.url], admin);
+    const listed = async () => ((await (await fetch(`${node.url}/v1/subtrees`)).json()) as { items: { name: string }[] }).items.map((i) => i.name);
+
+    const made = await create('cli-counter', `js:${id}`, '{"perSender":3,"maxStep":2}');
+    expect(made.err).toEqual([]);
+    expect(made.code).toBe(0);
+    const head = made.out[0] as { id: string; program: string };
+    expect(head.program).toBe(`js:${id}`);
+    expect((await fetch(`${node.url}/v1/subtrees/${head.id}`)).status).toBe(200);
+
+    // The program's parseConfig refuses this config (perSender must be >= 1): refused locally, nothing sent.
+    const refused = await create('cli-counter-bad', `js:${id}`, '{"perSender":0,"maxStep":2}');
+    expect(refused.code).toBe(1);
+    expect(refused.err.join('\n')).toContain('invalid_config');
+    // An id the node does not have.
+    const unknown = await create('cli-counter-unknown', `js:${'ab'.repeat(32)}`, '{}');
+    expect(unknown.code).toBe(2);
+    expect(unknown.err.join('\n')).toContain('dstp program push');
+    expect(await listed()).not.toContain('cli-counter-bad');
+    expect(await listed()).not.toContain('cli-counter-unknown');
+  }, 60_000);
 });

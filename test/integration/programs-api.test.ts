@@ -59,6 +59,29 @@ describe('user program upload', () => {
     expect(o.status).toBe(201);
   }, 60_000);
 
+  test('CORS on the upload only when the node is open: a page may then upload; else no preflight', async () => {
+    const origin = 'https://playground.example';
+    const preflight = (s: TestServer) =>
+      fetch(`${s.url}/v1/programs`, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' } });
+    const openPre = await preflight(open);
+    expect(openPre.status).toBe(204);
+    expect(openPre.headers.get('access-control-allow-origin')).toBe('*');
+    expect(openPre.headers.get('access-control-allow-headers')!.toLowerCase()).not.toContain('authorization');
+    const src = 'export default { apply() { return { writes: [{ key: "from", value: "a page" }] }; } };';
+    const up = await fetch(`${open.url}/v1/programs`, { method: 'POST', headers: { origin, 'content-type': 'application/json' }, body: JSON.stringify({ source: src }) });
+    expect(up.status).toBe(201);
+    expect(up.headers.get('access-control-allow-origin')).toBe('*');
+    // The admin-only node: no CORS answer on the upload, and its 401 carries none either.
+    const closedPre = await preflight(node);
+    expect(closedPre.headers.get('access-control-allow-origin')).toBeNull();
+    const refused = await fetch(`${node.url}/v1/programs`, { method: 'POST', headers: { origin, 'content-type': 'application/json' }, body: JSON.stringify({ source: src }) });
+    expect(refused.status).toBe(401);
+    expect(refused.headers.get('access-control-allow-origin')).toBeNull();
+    // Reading a program is public on both.
+    const id = ((await up.json()) as { id: string }).id;
+    expect((await fetch(`${open.url}/v1/programs/${id}`, { headers: { origin } })).headers.get('access-control-allow-origin')).toBe('*');
+  }, 60_000);
+
   test('refused sources are problem+json 4xx and nothing is stored', async () => {
     const cases: [string, number, string][] = [
       [JSON.stringify({ source: 'export default { x: "\\ud800" };' }).replace('\\\\ud800', '\\ud800'), 400, 'invalid_program'],

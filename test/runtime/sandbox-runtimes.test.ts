@@ -20,7 +20,7 @@ const BIN = join(REPO_ROOT, 'node_modules', '.bin');
 const CEILING_MS_PER_MILLION_GAS = 300;
 
 interface Output {
-  results: { name: string; ok: boolean; code?: string; gas: number; value?: unknown; message?: string }[];
+  results: { name: string; ok: boolean; code?: string; gas: number; value?: unknown; message?: string; warm: boolean; served: number }[];
   timings: { name: string; code: string; gas: number; ms: number; msPerMillionGas: number }[];
 }
 
@@ -61,6 +61,9 @@ describe('sandboxed programs on every runtime', () => {
       expect({ n, code: code(n) }).toEqual({ n, code: 'program_error' });
     }
     expect(code('memory-bomb')).toBe('out_of_memory');
+    // Every case's second call, served from a warm slot where it prepares, gave the same outcome.
+    expect(o.results.filter((x) => !x.warm).map((x) => x.name)).toEqual([]);
+    expect(o.results[0]!.served).toBeGreaterThan(20);
     expect(code('undeclared-read')).toBe('undeclared_read');
     // out_of_gas charges the limit; the others what they used.
     expect(r.get('endless-loop')!.gas).toBe(10_000_000);

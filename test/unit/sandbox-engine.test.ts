@@ -78,6 +78,14 @@ describe('sandbox engine', () => {
     expect(sandbox.run(benign).ok).toBe(true);
   }, 60_000);
 
+  test('a gas limit below what the prelude costs is out_of_gas, not a failure of the host', () => {
+    for (const gasLimit of [10_001, 20_000, 100_000]) {
+      expect(sandbox.run(call(prog('return { writes: [] };'), { gasLimit }))).toEqual({ ok: false, code: 'out_of_gas', gas: gasLimit, message: 'out of gas' });
+    }
+    expect(sandbox.usable).toBe(true);
+    expect(sandbox.run(benign).ok).toBe(true);
+  });
+
   test('an unknown engine string is refused', () => {
     expect(() => new Sandbox(undefined as never, 'quickjs-wasm/0.0.0/0000000000000000')).toThrow('unknown engine');
   });

@@ -1,3 +1,5 @@
+import type { WarmLayout } from './warm.ts';
+
 /**
  * The sandboxed engines this node knows (SPEC §7.1). An engine string names one exact build of
  * QuickJS in WebAssembly — the npm version and the first 16 hex digits of the SHA-256 of its
@@ -12,6 +14,12 @@ export interface EngineSpec {
   readonly wasmSha256: string;
   readonly prices: GasPrices;
   readonly limits: EngineLimits;
+  /**
+   * Where this build keeps its live memory (warm.ts): derived from the .wasm file itself — the
+   * stack pointer's initial value (its one global) and the C stack's 5 MiB below it, above the
+   * data segments (end 87,227) and BSS. Only how fast calls run depends on it, never their results.
+   */
+  readonly layout?: WarmLayout;
 }
 
 export interface GasPrices {
@@ -51,11 +59,20 @@ export const ENGINES: Readonly<Record<string, EngineSpec>> = Object.freeze({
     wasmSha256: '105c3bed22d457e43e3d1c3c1c6959fda62a8fe06f0fc8a985303c3a2be72232',
     prices: { base: 10_000, tick: 100_000, elem: 4, char: 1, key: 8, hostCall: 1_000, writeByte: 10 },
     limits: { memoryBytes: 8 * 1024 * 1024, stackBytes: 64 * 1024 },
+    layout: { staticEnd: 5_333_088 - 5 * 1024 * 1024, stackTop: 5_333_088 },
   },
 });
 
 /** The engine new programs are stored under. */
 export const CURRENT_ENGINE = QUICKJS_WASM_0_32_0;
+
+/**
+ * Gas limit of one admission call of a user program (`admit`, `credits`, and `reads` when asked
+ * at the door), whatever the subtree's `gasLimit`: admission runs on the accept path, so a
+ * hostile `admit` must cost little (1,000,000 gas is ~1-3 ms). Admission is a local filter that
+ * never reaches a receipt, so this limit may change without a new engine.
+ */
+export const ADMIT_GAS_LIMIT = 1_000_000;
 
 /** Default per-transaction gas limit (a subtree's config `gasLimit` overrides it). */
 export const DEFAULT_GAS_LIMIT = 10_000_000;

@@ -3,13 +3,16 @@ import { newQuickJSWASMModuleFromVariant, newVariant } from 'quickjs-emscripten-
 import { CURRENT_ENGINE, ENGINES } from './engines.ts';
 import { Sandbox, type SandboxOptions } from './engine.ts';
 
+/** Programs kept prepared per process (each slot is one more instance of the build). */
+export const DEFAULT_WARM_SLOTS = 2;
+
 /**
  * Loads the pinned QuickJS build (engines.ts) once per process. The .wasm comes from the npm
  * package, never from user bytes: on Bun, Node and Deno it is read from node_modules and its
  * SHA-256 must match the engine string; on workerd wrangler bundles it as a module import and
  * the worker passes the compiled module in (`wasmModule`).
  */
-export async function loadSandbox(opts: SandboxOptions & { wasmModule?: WebAssembly.Module } = {}): Promise<Sandbox> {
+export async function loadSandbox(opts: SandboxOptions & { wasmModule?: WebAssembly.Module; warm?: number } = {}): Promise<Sandbox> {
   const spec = ENGINES[CURRENT_ENGINE]!;
   let wasmModule = opts.wasmModule;
   if (wasmModule === undefined) {
@@ -23,6 +26,9 @@ export async function loadSandbox(opts: SandboxOptions & { wasmModule?: WebAssem
     }
     wasmModule = new WebAssembly.Module(bytes);
   }
-  const module = await newQuickJSWASMModuleFromVariant(newVariant(variant, { wasmModule }));
-  return new Sandbox(module, CURRENT_ENGINE, opts);
+  const load = () => newQuickJSWASMModuleFromVariant(newVariant(variant, { wasmModule }));
+  const module = await load();
+  // Extra instances that keep recently run programs prepared (warm.ts): 16 MiB of memory each.
+  const warm = await Promise.all(Array.from({ length: opts.warm ?? DEFAULT_WARM_SLOTS }, load));
+  return new Sandbox(module, CURRENT_ENGINE, opts, warm);
 }

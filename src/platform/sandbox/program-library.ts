@@ -5,7 +5,8 @@ import type { Program } from '../../core/programs/types.ts';
 import type { Sandbox } from './engine.ts';
 import { SandboxedProgram } from './sandboxed-program.ts';
 
-const JS_NAME = /^js:([0-9a-f]{64})$/;
+/** `js:<id>`: the name a creation request gives a user program. */
+export const USER_PROGRAM_NAME = /^js:([0-9a-f]{64})$/;
 
 /** Where a user program's engine and source come from: the node's store, or (co-signer) its node. */
 export type FindProgram = (id: string) => Promise<{ engine: string; source: string } | undefined>;
@@ -38,7 +39,7 @@ export class ProgramLibrary implements ProgramRegistry {
 
   async load(name: unknown): Promise<void> {
     if (typeof name !== 'string' || this.get(name) !== undefined) return;
-    const m = JS_NAME.exec(name);
+    const m = USER_PROGRAM_NAME.exec(name);
     if (m === null) return;
     const id = m[1]!;
     const found = await this.find(id);

@@ -1,8 +1,8 @@
 import { fail } from '../../core/errors.ts';
 import type { JsonValue } from '../../core/jcs.ts';
 import { isSysKey } from '../../core/programs/common.ts';
-import type { Program, ProgramResult, ProgramTx, StateView, Writes } from '../../core/programs/types.ts';
-import { DEFAULT_GAS_LIMIT } from './engines.ts';
+import type { Admission, Program, ProgramResult, ProgramTx, StateView, Writes } from '../../core/programs/types.ts';
+import { ADMIT_GAS_LIMIT, DEFAULT_GAS_LIMIT } from './engines.ts';
 import type { Sandbox, SandboxOutcome } from './engine.ts';
 
 /**
@@ -34,6 +34,9 @@ export class SandboxedProgram implements Program<SandboxedConfig> {
    * executing it; they are pure functions of their arguments, so their answers are remembered.
    */
   #memo = new Map<string, string[] | string | null>();
+  /** Built on first use: undefined until then, null when the module defines no `admit`. */
+  #admission: Admission<SandboxedConfig> | null | undefined;
+  #hasCredits: boolean | undefined;
 
   constructor(
     readonly id: string,
@@ -87,6 +90,68 @@ export class SandboxedProgram implements Program<SandboxedConfig> {
     }
     if (r === null || typeof r === 'string') throw new Error('the program\'s reads failed or did not return an array of keys');
     return r;
+  }
+
+  /**
+   * SPEC §7.1 admission, when the module defines `admit(config, call, args, sender, state)`:
+   * `null`/nothing admits, `{ fail: "<code>" }` refuses. It sees the latest final state of the
+   * keys `reads` declares for the call. Credits in flight are the keys the module's optional
+   * `credits(config, call, args, sender)` names for transactions accepted and not yet executed:
+   * a refusal that read one of them is not trusted (the pending credit may change it), so the
+   * transaction is admitted. Admission is a filter: an admit that throws, runs out of gas or
+   * returns anything else admits. Every admission call has its own gas limit, the subtree's
+   * `gasLimit` capped at ADMIT_GAS_LIMIT, so a hostile admit costs the accept path ~1-3 ms.
+   */
+  get admission(): Admission<SandboxedConfig> | undefined {
+    if (this.#admission === undefined) this.#admission = this.#defines('admit') ? this.#makeAdmission() : null;
+    return this.#admission ?? undefined;
+  }
+
+  #makeAdmission(): Admission<SandboxedConfig> {
+    const limit = (config: SandboxedConfig) => Math.min(config.gasLimit, ADMIT_GAS_LIMIT);
+    const reads = (config: SandboxedConfig, tx: ProgramTx): string[] => {
+      try {
+        return this.reads({ ...config, gasLimit: limit(config) }, tx);
+      } catch {
+        return []; // admit then reads nothing: any read fails it, which admits
+      }
+    };
+    return {
+      reads,
+      credits: (config, tx) => {
+        if (!(this.#hasCredits ??= this.#defines('credits'))) return [];
+        const memo = 'k' + JSON.stringify([limit(config), config.program, tx.call, tx.args, tx.sender]);
+        let r = this.#memo.get(memo);
+        if (r === undefined) {
+          const out = this.#call('credits', [config.program, tx.call, tx.args, tx.sender], limit(config));
+          r = out.ok && Array.isArray(out.value) && out.value.every((k) => typeof k === 'string') ? (out.value as string[]) : [];
+          this.#remember(memo, r);
+        }
+        return Array.isArray(r) ? r : [];
+      },
+      admit: (config, tx, state, credited) => {
+        const declared = new Set(reads(config, tx));
+        const read: string[] = [];
+        const out = this.sandbox.run({
+          source: this.source,
+          method: 'admit',
+          args: [config.program, tx.call, tx.args, tx.sender],
+          gasLimit: limit(config),
+          state: { declared, get: (key) => (read.push(key), state.get(key)) },
+        });
+        if (!out.ok || out.value === null || typeof out.value !== 'object' || Array.isArray(out.value)) return null;
+        const code = out.value.fail;
+        if (typeof code !== 'string' || !CODE_RE.test(code)) return null;
+        return read.some((k) => credited.has(k)) ? null : code;
+      },
+    };
+  }
+
+  /** Whether the module's default export has this method (asked once per method and program). */
+  #defines(method: string): boolean {
+    // A method that exists runs here with no arguments, bounded by the admission gas limit.
+    const out = this.#call(method, [], ADMIT_GAS_LIMIT);
+    return !(out.ok && out.absent === true);
   }
 
   #remember(memo: string, v: string[] | string | null): void {
