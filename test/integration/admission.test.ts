@@ -124,8 +124,8 @@ describe(`token (${label})`, () => {
   });
 
   test('a spend after a round emptied the balance is refused at once: the head a group commit read before that round is not used', async () => {
-    const f = party('adm-f');
-    const mintNonce = Number((await call(s.url, 'GET', `/v1/subtrees/${coin}/state/sys/nonce/${minter.key}`)).body.value ?? 0);
+    const f = party(`${label}-adm-f`);
+    const mintNonce = Number((await call(s.url, 'GET', `/v1/subtrees/${coin()}/state/sys/nonce/${minter.key}`)).body.value ?? 0);
     expect((await send(minter, mintNonce, 'mint', { to: f.key, amount: '5' })).status).toBe(202);
     await tick();
     // Admitted on the balance of 5; its group commit reads the head of that round.
