@@ -3,13 +3,13 @@ import type { Mode } from '../core/consensus/mode.ts';
 import { chooseProposer } from '../core/consensus/pos.ts';
 import { CONSENSUS_KEY, isCoSignedMode } from '../core/consensus/state.ts';
 import { effectiveMode } from '../core/consensus/system.ts';
-import { fromHex, toHex } from '../core/hex.ts';
+import { fromHex } from '../core/hex.ts';
 import type { JsonValue } from '../core/jcs.ts';
-import { parseRoundHeader, roundHash, txRoot, type RoundHeader } from '../core/round.ts';
+import type { RoundHeader } from '../core/round.ts';
 import { verifyProof } from '../core/smt/verify.ts';
 import { PeerError, type PeerClient, type PeerRound, type PeerState } from '../peers/peer-client.ts';
 import type { NodeContext } from '../services/context.ts';
-import { meetsRule, type HaltCode } from './check-round.ts';
+import { linkedHeader, meetsRule, type HaltCode } from './check-round.ts';
 
 /**
  * The light follow's check of one final round (SPEC §12, `verify: "headers"`): its links (network,
@@ -42,24 +42,9 @@ export async function lightModeAfter(ctx: NodeContext, peer: PeerClient, tip: Re
 }
 
 export async function checkHeaderRound(ctx: NodeContext, tip: ReplicaTip, mode: Mode, round: PeerRound): Promise<HeaderCheck> {
-  let header: RoundHeader;
-  try {
-    header = parseRoundHeader(round.header);
-  } catch (e) {
-    return { ok: false, code: 'bad_link', detail: `malformed header: ${e instanceof Error ? e.message : String(e)}` };
-  }
-  const hash = toHex(roundHash(header, ctx.hash));
-  const links: string[] = [];
-  const expect = (field: string, want: unknown, got: unknown) => {
-    if (want !== got) links.push(`${field}: expected ${String(want)}, got ${String(got)}`);
-  };
-  expect('header.network', tip.network, header.network);
-  expect('header.subtree', tip.subtree, header.subtree);
-  expect('header.height', tip.height + 1, header.height);
-  expect('header.prev', tip.headHash, header.prev);
-  expect('header.txCount', round.txs.length, header.txCount);
-  expect('header.txRoot', toHex(txRoot(round.txs, ctx.hash)), header.txRoot);
-  if (links.length > 0) return { ok: false, code: 'bad_link', detail: `round ${header.height} does not extend the verified chain (${links.join('; ')})` };
+  const linked = linkedHeader(ctx, tip, round, { txRoot: true });
+  if (!linked.ok) return linked;
+  const { header, hash } = linked;
   if (mode.type === 'pos') {
     const want = chooseProposer(mode.validators, fromHex(tip.headHash, 32), ctx.hash);
     if (header.proposer !== want) return { ok: false, code: 'bad_signature', detail: `round ${header.height}: the proposer is ${header.proposer}, the validator drawn by stake is ${want}` };

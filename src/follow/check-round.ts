@@ -5,7 +5,7 @@ import { fromHex, toHex } from '../core/hex.ts';
 import type { JsonValue } from '../core/jcs.ts';
 import type { Program } from '../core/programs/types.ts';
 import type { RoundStep } from '../core/replay.ts';
-import { parseRoundHeader, roundHash, type RoundHeader } from '../core/round.ts';
+import { parseRoundHeader, roundHash, txRoot, type RoundHeader } from '../core/round.ts';
 import type { PeerLogPage, PeerRound } from '../peers/peer-client.ts';
 import type { NodeContext } from '../services/context.ts';
 
@@ -34,24 +34,9 @@ export interface FollowFacts {
 export type PeerLogEntry = PeerLogPage['items'][number];
 
 export async function checkFollowedRound(ctx: NodeContext, tip: ReplicaTip, facts: FollowFacts, round: PeerRound, log: readonly PeerLogEntry[]): Promise<RoundCheck> {
-  let header: RoundHeader;
-  try {
-    header = parseRoundHeader(round.header);
-  } catch (e) {
-    return { ok: false, code: 'bad_link', detail: `malformed header: ${e instanceof Error ? e.message : String(e)}` };
-  }
-  // The hash is recomputed: signatures must be over THIS header, whatever hash the origin reports.
-  const hash = toHex(roundHash(header, ctx.hash));
-  const links: string[] = [];
-  const expect = (field: string, want: unknown, got: unknown) => {
-    if (want !== got) links.push(`${field}: expected ${String(want)}, got ${String(got)}`);
-  };
-  expect('header.network', tip.network, header.network);
-  expect('header.subtree', tip.subtree, header.subtree);
-  expect('header.height', tip.height + 1, header.height);
-  expect('header.prev', tip.headHash, header.prev);
-  expect('header.txCount', round.txs.length, header.txCount);
-  if (links.length > 0) return { ok: false, code: 'bad_link', detail: `round ${header.height} does not extend the replica (${links.join('; ')})` };
+  const linked = linkedHeader(ctx, tip, round, { txRoot: false });
+  if (!linked.ok) return linked;
+  const { header, hash } = linked;
 
   const mode = await modeAfter(tip, facts.creationMode, ctx.tree, ctx.store, ctx.hash);
   if (!(await meetsRule(ctx, mode, hash, round.signatures))) {
@@ -91,6 +76,39 @@ export async function checkFollowedRound(ctx: NodeContext, tip: ReplicaTip, fact
     return { ok: false, code, detail: `round ${header.height}: ${v.reason}${fields ? ` (${fields})` : ''}` };
   }
   return { ok: true, header: v.header, hash, step: v.step };
+}
+
+/**
+ * A round's header parsed, its hash recomputed (signatures must be over THIS header, whatever
+ * hash the origin reports) and its links to the verified `tip` checked: network, subtree, height,
+ * `prev`, `txCount`, and `txRoot` over the ids it lists when asked (a full follow's re-execution
+ * checks that root itself).
+ */
+export function linkedHeader(
+  ctx: NodeContext,
+  tip: ReplicaTip,
+  round: PeerRound,
+  opts: { txRoot: boolean },
+): { ok: true; header: RoundHeader; hash: string } | { ok: false; code: HaltCode; detail: string } {
+  let header: RoundHeader;
+  try {
+    header = parseRoundHeader(round.header);
+  } catch (e) {
+    return { ok: false, code: 'bad_link', detail: `malformed header: ${e instanceof Error ? e.message : String(e)}` };
+  }
+  const hash = toHex(roundHash(header, ctx.hash));
+  const links: string[] = [];
+  const expect = (field: string, want: unknown, got: unknown) => {
+    if (want !== got) links.push(`${field}: expected ${String(want)}, got ${String(got)}`);
+  };
+  expect('header.network', tip.network, header.network);
+  expect('header.subtree', tip.subtree, header.subtree);
+  expect('header.height', tip.height + 1, header.height);
+  expect('header.prev', tip.headHash, header.prev);
+  expect('header.txCount', round.txs.length, header.txCount);
+  if (opts.txRoot) expect('header.txRoot', toHex(txRoot(round.txs, ctx.hash)), header.txRoot);
+  if (links.length > 0) return { ok: false, code: 'bad_link', detail: `round ${header.height} does not extend the verified chain (${links.join('; ')})` };
+  return { ok: true, header, hash };
 }
 
 /** Whether valid signatures over `hash` by signers of `mode` meet its rule. */

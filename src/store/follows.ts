@@ -1,7 +1,7 @@
 import { asc, eq, gt, ne } from 'drizzle-orm';
 import type { JsonValue } from '../core/jcs.ts';
 import type { StoredValue } from '../core/smt/tree.ts';
-import type { Database } from './database.ts';
+import type { Database, Executor } from './database.ts';
 import { StaleRoundError } from './errors.ts';
 import { insertEvents, type NewEvent } from './events.ts';
 import { assertLease, type LeaseClaim } from './lease.ts';
@@ -137,11 +137,7 @@ export interface ApplyFollowedRound {
  */
 export async function applyFollowedRound(db: Database, input: ApplyFollowedRound): Promise<void> {
   await db.write(async (tx) => {
-    await assertLease(tx, input.lease, input.now);
-    await assertHead(tx, input.subtree, input.height);
-    const live = await tx.execute({ sql: "SELECT status, origin FROM follows WHERE subtree = ? AND status <> 'halted'", args: [input.subtree] });
-    const was = live.rows[0];
-    if (!was) throw new StaleRoundError(`subtree ${input.subtree} is not followed (or its follow halted)`);
+    const was = await liveFollow(tx, input.subtree, input.height, input.lease, input.now);
     // One statement for the whole log of the round: its rows travel as one JSON array parameter
     // (a multi-row VALUES costs a prepare of a long statement and a bind per value, per chunk).
     const rows = input.txs.map((t, i) => {
@@ -157,20 +153,16 @@ export async function applyFollowedRound(db: Database, input: ApplyFollowedRound
       });
     }
     await insertFinalRound(db, tx, { ...input, txIds: input.txs.map((t) => t.id), createdAt: input.now });
-    const head = await tx.execute({
-      sql: 'UPDATE subtrees SET height = ?, root = ?, head_hash = ?, log_size = ? WHERE id = ? AND height = ?',
-      args: [input.height, input.stateRoot, input.hash, input.logSize, input.subtree, input.height - 1],
+    await advanceFollow(tx, was, {
+      subtree: input.subtree,
+      from: input.height,
+      head: { height: input.height, stateRoot: input.stateRoot, hash: input.hash },
+      logSize: input.logSize,
+      originHeight: input.originHeight,
+      status: input.status,
+      events: input.events,
+      now: input.now,
     });
-    if (head.rowsAffected !== 1) throw new StaleRoundError(`subtree ${input.subtree} head moved during commit`);
-    await tx.execute({
-      sql: 'UPDATE follows SET status = ?, origin_height = max(origin_height, ?), updated_at = ? WHERE subtree = ?',
-      args: [input.status, input.originHeight, input.now, input.subtree],
-    });
-    const synced: NewEvent[] =
-      input.status === 'following' && String(was[0]) !== 'following'
-        ? [{ type: 'follow.synced', subtree: input.subtree, data: { subtree: input.subtree, origin: String(was[1]), height: input.height } }]
-        : [];
-    await insertEvents(tx, [...input.events, ...synced], input.now);
   });
 }
 
@@ -198,28 +190,20 @@ export async function applyHeaderRounds(
   const last = input.rounds.at(-1);
   if (!first || !last) return;
   await db.write(async (tx) => {
-    await assertLease(tx, input.lease, input.now);
-    await assertHead(tx, input.subtree, first.height);
-    const live = await tx.execute({ sql: "SELECT status, origin FROM follows WHERE subtree = ? AND status <> 'halted'", args: [input.subtree] });
-    const was = live.rows[0];
-    if (!was) throw new StaleRoundError(`subtree ${input.subtree} is not followed (or its follow halted)`);
+    const was = await liveFollow(tx, input.subtree, first.height, input.lease, input.now);
     for (const r of input.rounds) {
       await insertFinalRound(db, tx, { subtree: input.subtree, height: r.height, hash: r.hash, header: r.header, signatures: r.signatures, txIds: r.txIds, stateRoot: r.stateRoot, nodes: NO_NEW_NODES, values: [], createdAt: input.now });
     }
-    const head = await tx.execute({
-      sql: 'UPDATE subtrees SET height = ?, root = ?, head_hash = ?, log_size = ? WHERE id = ? AND height = ?',
-      args: [last.height, last.stateRoot, last.hash, input.logSize, input.subtree, first.height - 1],
+    await advanceFollow(tx, was, {
+      subtree: input.subtree,
+      from: first.height,
+      head: last,
+      logSize: input.logSize,
+      originHeight: input.originHeight,
+      status: input.status,
+      events: input.rounds.flatMap((r) => r.events),
+      now: input.now,
     });
-    if (head.rowsAffected !== 1) throw new StaleRoundError(`subtree ${input.subtree} head moved during commit`);
-    await tx.execute({
-      sql: 'UPDATE follows SET status = ?, origin_height = max(origin_height, ?), updated_at = ? WHERE subtree = ?',
-      args: [input.status, input.originHeight, input.now, input.subtree],
-    });
-    const synced: NewEvent[] =
-      input.status === 'following' && String(was[0]) !== 'following'
-        ? [{ type: 'follow.synced', subtree: input.subtree, data: { subtree: input.subtree, origin: String(was[1]), height: last.height } }]
-        : [];
-    await insertEvents(tx, [...input.rounds.flatMap((r) => r.events), ...synced], input.now);
   });
 }
 
@@ -272,4 +256,49 @@ export async function followCounts(db: Database): Promise<{ syncing: number; fol
     if (k in out) out[k] = Number(r[1]);
   }
   return out;
+}
+
+/** Behind the lease, with the head at `height - 1`: the follow's row (status, origin), unless it was dropped or halted. */
+async function liveFollow(tx: Executor, subtree: string, height: number, lease: LeaseClaim, now: number): Promise<[unknown, unknown]> {
+  await assertLease(tx, lease, now);
+  await assertHead(tx, subtree, height);
+  const live = await tx.execute({ sql: "SELECT status, origin FROM follows WHERE subtree = ? AND status <> 'halted'", args: [subtree] });
+  const was = live.rows[0];
+  if (!was) throw new StaleRoundError(`subtree ${subtree} is not followed (or its follow halted)`);
+  return [was[0], was[1]];
+}
+
+/**
+ * Moves a replica's head from `from - 1` to `head` (StaleRoundError if it moved meanwhile), records
+ * the follow's status and the origin's height, and writes the rounds' events plus `follow.synced`
+ * when the follow has just caught up.
+ */
+async function advanceFollow(
+  tx: Executor,
+  was: [unknown, unknown],
+  input: {
+    subtree: string;
+    from: number;
+    head: { height: number; stateRoot: string; hash: string };
+    logSize: number;
+    originHeight: number;
+    status: FollowStatus;
+    events: readonly NewEvent[];
+    now: number;
+  },
+): Promise<void> {
+  const moved = await tx.execute({
+    sql: 'UPDATE subtrees SET height = ?, root = ?, head_hash = ?, log_size = ? WHERE id = ? AND height = ?',
+    args: [input.head.height, input.head.stateRoot, input.head.hash, input.logSize, input.subtree, input.from - 1],
+  });
+  if (moved.rowsAffected !== 1) throw new StaleRoundError(`subtree ${input.subtree} head moved during commit`);
+  await tx.execute({
+    sql: 'UPDATE follows SET status = ?, origin_height = max(origin_height, ?), updated_at = ? WHERE subtree = ?',
+    args: [input.status, input.originHeight, input.now, input.subtree],
+  });
+  const synced: NewEvent[] =
+    input.status === 'following' && String(was[0]) !== 'following'
+      ? [{ type: 'follow.synced', subtree: input.subtree, data: { subtree: input.subtree, origin: String(was[1]), height: input.head.height } }]
+      : [];
+  await insertEvents(tx, [...input.events, ...synced], input.now);
 }
