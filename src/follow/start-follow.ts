@@ -9,7 +9,7 @@ import { genesisHeader, parseRoundHeader, roundHash, type RoundHeader } from '..
 import { parseSubtreeRequest, subtreeId, type SubtreeRequest } from '../core/subtree-request.ts';
 import { parseOrigin } from '../peers/peer-client.ts';
 import type { NodeContext } from '../services/context.ts';
-import { getFollow, getSubtree, startFollow, startHaltedFollow, type FollowHalt } from '../store/index.ts';
+import { getFollow, getSubtree, newSubtreeRow, startFollow, startHaltedFollow, type FollowHalt } from '../store/index.ts';
 import type { FollowVerify } from '../store/schema.ts';
 import { followView, type FollowView } from './follow-view.ts';
 import { fetchFollowedProgram } from './follow-program.ts';
@@ -108,17 +108,7 @@ export async function followSubtreeVerb(
   const hash = toHex(roundHash(header, ctx.hash));
   const started = await startFollow(ctx.db, {
     ...base,
-    row: {
-      id,
-      parent: spec.parent,
-      owner: spec.owner,
-      name: spec.name,
-      program: spec.program,
-      config: spec.config,
-      mode: asJson(spec.mode),
-      request: head.request as JsonValue,
-      createdAt: base.now,
-    },
+    row: newSubtreeRow(id, spec, head.request as JsonValue, base.now),
     genesisRound: { hash, header: asJson(header), signatures: r0.signatures, stateRoot: header.stateRoot },
     // A light follow keeps no state: the genesis root is checked, its nodes are not stored.
     nodes: verify === 'full' ? g : NO_NEW_NODES,

@@ -8,7 +8,7 @@ import { ROOT_ID_HEX } from '../core/object-id.ts';
 import { genesisHeader, roundHash } from '../core/round.ts';
 import { parseSubtreeRequest, subtreeId, type SubtreeRequest, type SubtreeSpec } from '../core/subtree-request.ts';
 import { ApiError } from '../api/problem.ts';
-import { createSubtree, getSubtree } from '../store/index.ts';
+import { createSubtree, getSubtree, newSubtreeRow } from '../store/index.ts';
 import type { NodeContext } from './context.ts';
 import { forwardCreation } from '../follow/forward.ts';
 import { subtreeHead, type SubtreeHead } from './subtree-view.ts';
@@ -58,17 +58,7 @@ export async function createSubtreeVerb(
   const nodeSig = toHex(await ctx.signer.sign(hash));
   const request = { subtree: spec, sigs };
   const result = await createSubtree(ctx.db, {
-    row: {
-      id,
-      parent: spec.parent,
-      owner: spec.owner,
-      name: spec.name,
-      program: spec.program,
-      config: spec.config,
-      mode: asJson(spec.mode),
-      request: asJson(request),
-      createdAt: now,
-    },
+    row: newSubtreeRow(id, spec, asJson(request), now),
     genesisRound: {
       hash: toHex(hash),
       header: asJson(header),

@@ -1,5 +1,6 @@
 import { and, asc, eq, gt, type SQL } from 'drizzle-orm';
-import type { JsonValue } from '../core/jcs.ts';
+import { asJson, type JsonValue } from '../core/jcs.ts';
+import type { SubtreeSpec } from '../core/subtree-request.ts';
 import type { StoredValue } from '../core/smt/tree.ts';
 import type { Database } from './database.ts';
 import { insertEvents, type NewEvent } from './events.ts';
@@ -24,6 +25,11 @@ export interface NewSubtree {
   request: JsonValue;
   createdAt: number;
   status?: SubtreeStatus;
+}
+
+/** A subtree's row from its parsed creation spec and the signed creation body, as hosted or followed. */
+export function newSubtreeRow(id: string, spec: SubtreeSpec, request: JsonValue, createdAt: number): NewSubtree {
+  return { id, parent: spec.parent, owner: spec.owner, name: spec.name, program: spec.program, config: spec.config, mode: asJson(spec.mode), request, createdAt };
 }
 
 /** Round 0 (SPEC §8): prev = zero hash, no transactions, the genesis state's root. */
