@@ -7,6 +7,7 @@ import { ProgramView } from '../api/routes/programs/programs.routes.ts';
 import { RoundPage } from '../api/routes/rounds/rounds.routes.ts';
 import { StateView } from '../api/routes/state/state.routes.ts';
 import { Round, SubtreeHead } from '../api/schemas.ts';
+import { readCapped } from '../platform/read-capped.ts';
 import { createTargetGuard, parseWebhookUrl, WebhookUrlError, type TargetGuard } from '../webhooks/target-guard.ts';
 
 /**
@@ -252,30 +253,9 @@ export class PeerClient {
       throw new PeerError('bad_answer', `answer of ${declared} bytes exceeds ${this.maxBytes}`, res.status);
     }
     if (!res.body) return '';
-    const reader = res.body.getReader();
-    const parts: Uint8Array[] = [];
-    let total = 0;
-    try {
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        total += value.byteLength;
-        if (total > this.maxBytes) {
-          await reader.cancel().catch(() => {});
-          throw new PeerError('bad_answer', `answer exceeds ${this.maxBytes} bytes`, res.status);
-        }
-        parts.push(value);
-      }
-    } catch (e) {
-      if (e instanceof PeerError) throw e;
-      throw new PeerError('unreachable', `reading the answer failed: ${e instanceof Error ? e.message : String(e)}`, res.status);
-    }
-    const all = new Uint8Array(total);
-    let o = 0;
-    for (const p of parts) {
-      all.set(p, o);
-      o += p.byteLength;
-    }
-    return new TextDecoder('utf-8', { fatal: false }).decode(all);
+    const read = await readCapped(res.body, this.maxBytes);
+    if (read.kind === 'too_large') throw new PeerError('bad_answer', `answer exceeds ${this.maxBytes} bytes`, res.status);
+    if (read.kind === 'aborted') throw new PeerError('unreachable', `reading the answer failed: ${read.error}`, res.status);
+    return new TextDecoder('utf-8', { fatal: false }).decode(read.bytes);
   }
 }

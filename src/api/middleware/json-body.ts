@@ -1,5 +1,6 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import { visit } from 'jsonc-parser';
+import { readCapped } from '../../platform/read-capped.ts';
 import { problem } from '../problem.ts';
 
 /**
@@ -37,7 +38,8 @@ export function jsonBody(limitFor: (path: string) => number, log: { debug(m: str
     const declared = Number(c.req.header('content-length') ?? NaN);
     if (declared > limit) return tooLarge(c, limit);
 
-    const read = await readChecked(body, limit);
+    const scan = new ShapeScan();
+    const read = await readCapped(body, limit, (chunk) => scan.feed(chunk));
     if (read.kind === 'aborted') {
       // The client went away mid-body: its failure, not the node's; no stack, no error line.
       log.debug('request body aborted by the client', { path: c.req.path, error: read.error });
@@ -74,46 +76,6 @@ function hasBody(method: string): boolean {
 
 function tooLarge(c: Context, limit: number): Response {
   return problem(c, 'payload_too_large', `request body exceeds ${limit} bytes`, { limit });
-}
-
-type Read =
-  | { kind: 'ok'; bytes: Uint8Array }
-  | { kind: 'too_large' }
-  | { kind: 'too_deep' }
-  | { kind: 'too_many' }
-  | { kind: 'aborted'; error: string };
-
-async function readChecked(stream: ReadableStream<Uint8Array>, limit: number): Promise<Read> {
-  const reader = stream.getReader();
-  const chunks: Uint8Array[] = [];
-  const scan = new ShapeScan();
-  let total = 0;
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      total += value.byteLength;
-      if (total > limit) return stop(reader, { kind: 'too_large' });
-      const shape = scan.feed(value);
-      if (shape !== null) return stop(reader, { kind: shape });
-      chunks.push(value);
-    }
-  } catch (err) {
-    return { kind: 'aborted', error: err instanceof Error ? err.message : String(err) };
-  }
-  if (chunks.length === 1) return { kind: 'ok', bytes: chunks[0]! };
-  const bytes = new Uint8Array(total);
-  let at = 0;
-  for (const ch of chunks) {
-    bytes.set(ch, at);
-    at += ch.byteLength;
-  }
-  return { kind: 'ok', bytes };
-}
-
-function stop(reader: ReadableStreamDefaultReader<Uint8Array>, out: Read): Read {
-  reader.cancel().catch(() => {});
-  return out;
 }
 
 /**
